@@ -1,0 +1,219 @@
+"""The configuration schema: frozen attrs classes with defaults.
+
+This module owns only the *shape* of `config.yml`; loading (YAML, `${VAR}`
+resolution, `.env`), validation and error reporting live in `load.py`.
+A `Secret | None` field that is `None` means "not configured" (absent, empty,
+or an unresolved `${VAR}` reference).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from autobot.config.secret import Secret
+
+PROVIDER_NAMES = ("anthropic", "openai", "openrouter", "deepseek", "groq", "vllm")
+CHANNEL_NAMES = ("telegram", "slack", "whatsapp", "zulip")
+
+
+class SandboxMode(enum.Enum):
+    """Which kernel sandbox runs the model's file and exec tools."""
+
+    AUTO = "auto"
+    BUBBLEWRAP = "bubblewrap"
+    DOCKER = "docker"
+    NONE = "none"
+
+
+class LogLevel(enum.Enum):
+    """Minimum level written to the log sinks."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
+@attrs.frozen(kw_only=True)
+class Budget:
+    """Daily token budgets; `None` means unlimited."""
+
+    session_daily_tokens: int | None = None
+    global_daily_tokens: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AgentDefaults:
+    """Defaults for every agent: model, sampling, loop limits, memory, spend."""
+
+    workspace: str = "./workspace"
+    model: str = "anthropic/claude-sonnet-4-5"
+    max_tokens: int = 8192
+    temperature: float = 0.7
+    max_tool_iterations: int = 20
+    memory_window: int = 50
+    idle_timeout_seconds: float = 900.0
+    budget: Budget = Budget()
+
+
+@attrs.frozen(kw_only=True)
+class AgentsConfig:
+    defaults: AgentDefaults = AgentDefaults()
+
+
+@attrs.frozen(kw_only=True)
+class ProviderConfig:
+    """One LLM provider: credentials and an optional base URL (proxy, gateway, vLLM)."""
+
+    api_key: Secret | None = None
+    api_base: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ProvidersConfig:
+    anthropic: ProviderConfig = ProviderConfig()
+    openai: ProviderConfig = ProviderConfig()
+    openrouter: ProviderConfig = ProviderConfig()
+    deepseek: ProviderConfig = ProviderConfig()
+    groq: ProviderConfig = ProviderConfig()
+    vllm: ProviderConfig = ProviderConfig()
+
+
+@attrs.frozen(kw_only=True)
+class TelegramConfig:
+    enabled: bool = False
+    token: Secret | None = None
+    allow_from: tuple[str, ...] = ()
+    api_base: str = "https://api.telegram.org"
+
+
+@attrs.frozen(kw_only=True)
+class SlackConfig:
+    enabled: bool = False
+    bot_token: Secret | None = None
+    app_token: Secret | None = None
+    allow_from: tuple[str, ...] = ()
+    group_policy: str = "mention"
+
+
+@attrs.frozen(kw_only=True)
+class WhatsAppConfig:
+    enabled: bool = False
+    bridge_url: str = "ws://127.0.0.1:3001"
+    bridge_token: Secret | None = None
+    allow_from: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ZulipConfig:
+    enabled: bool = False
+    site: str | None = None
+    email: str | None = None
+    api_key: Secret | None = None
+    allow_from: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ChannelsConfig:
+    telegram: TelegramConfig = TelegramConfig()
+    slack: SlackConfig = SlackConfig()
+    whatsapp: WhatsAppConfig = WhatsAppConfig()
+    zulip: ZulipConfig = ZulipConfig()
+
+
+@attrs.frozen(kw_only=True)
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    port: int = 18790
+
+
+@attrs.frozen(kw_only=True)
+class ExecConfig:
+    timeout: float = 60.0
+    network: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class WebSearchConfig:
+    api_key: Secret | None = None
+    base_url: str = "https://api.search.brave.com/res/v1/web/search"
+
+
+@attrs.frozen(kw_only=True)
+class WebConfig:
+    search: WebSearchConfig = WebSearchConfig()
+    ssrf_allowlist: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class RateLimit:
+    """At most `max_calls` within any `window_seconds` (a token bucket)."""
+
+    max_calls: int
+    window_seconds: float = 60.0
+
+
+def _default_per_tool() -> dict[str, RateLimit]:
+    return {
+        "exec": RateLimit(max_calls=10),
+        "web_fetch": RateLimit(max_calls=20),
+        "web_search": RateLimit(max_calls=10),
+    }
+
+
+@attrs.frozen(kw_only=True)
+class RateLimitConfig:
+    """Per-session buckets (llm, tools, per_tool) plus one ceiling across all sessions."""
+
+    llm: RateLimit = RateLimit(max_calls=30)
+    tools: RateLimit = RateLimit(max_calls=60)
+    per_tool: dict[str, RateLimit] = attrs.field(factory=_default_per_tool)
+    global_llm: RateLimit = RateLimit(max_calls=300)
+
+
+@attrs.frozen(kw_only=True)
+class PoolConfig:
+    """Sandbox worker pool: how many workers, and when to recycle one."""
+
+    size: int = 2
+    max_requests_per_worker: int = 500
+
+
+@attrs.frozen(kw_only=True)
+class ToolsConfig:
+    sandbox: SandboxMode = SandboxMode.AUTO
+    sandbox_env: tuple[str, ...] = ()
+    docker_image: str | None = None
+    pool: PoolConfig = PoolConfig()
+    exec: ExecConfig = ExecConfig()
+    web: WebConfig = WebConfig()
+    rate_limit: RateLimitConfig = RateLimitConfig()
+
+
+@attrs.frozen(kw_only=True)
+class CronConfig:
+    enabled: bool = True
+    store: str = "./cron.json"
+
+
+@attrs.frozen(kw_only=True)
+class LoggingConfig:
+    level: LogLevel = LogLevel.INFO
+    dir: str = "./logs"
+    max_bytes: int = 10 * 1024 * 1024
+    backups: int = 5
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """The whole of `config.yml`."""
+
+    agents: AgentsConfig = AgentsConfig()
+    providers: ProvidersConfig = ProvidersConfig()
+    channels: ChannelsConfig = ChannelsConfig()
+    gateway: GatewayConfig = GatewayConfig()
+    tools: ToolsConfig = ToolsConfig()
+    cron: CronConfig = CronConfig()
+    logging: LoggingConfig = LoggingConfig()

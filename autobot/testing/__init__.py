@@ -1,0 +1,1 @@
+"""Fakes and fixtures that tests import: loopback service fakes, log capture."""
