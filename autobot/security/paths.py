@@ -1,0 +1,40 @@
+"""Path-boundary and `.env` name rules shared by the file tools, exec and doctor.
+
+Pure functions: no I/O except `resolve_within`, which resolves symlinks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePath
+
+# `.env`, `.env.local`, `.env.production`, `secrets.env`, `prod.env.bak`... but
+# not `environment.py`, `.envrc`-like names without a dot boundary, or `env`.
+_ENV_NAME = re.compile(r"(?:^|\.)env(?:\.|$)", re.IGNORECASE)
+
+
+def is_env_file_name(name: str) -> bool:
+    """True when a file name (not a path) is a dotenv file in any disguise."""
+    base = PurePath(name).name
+    return base.lower() != "env" and bool(_ENV_NAME.search(base))
+
+
+def is_within(path: Path, root: Path) -> bool:
+    """True when resolved `path` is `root` or lies below it (component-wise,
+    so `/srv/bot-evil` is not within `/srv/bot`). Symlinks are followed."""
+    resolved = path.resolve(strict=False)
+    base = root.resolve(strict=False)
+    return resolved == base or base in resolved.parents
+
+
+def resolve_within(root: Path, user_path: str) -> Path | None:
+    """Resolve a model-supplied path against `root`; `None` if it escapes.
+
+    Relative paths are taken from `root`; absolute paths must already lie
+    inside it; `..` and symlinks are judged after full resolution.
+    """
+    candidate = Path(user_path)
+    if not candidate.is_absolute():
+        candidate = root / candidate
+    resolved = candidate.resolve(strict=False)
+    return resolved if is_within(resolved, root) else None
