@@ -1,0 +1,121 @@
+"""Token buckets: the pure core of per-session and global rate limiting.
+
+A `TokenBucket` holds up to `capacity` tokens and refills continuously at
+`capacity / window_seconds` tokens per second; one call costs one token. It
+is a plain object of its inputs and of `now` (a monotonic time the caller
+passes, e.g. `trio.current_time()`), so it is tested without trio.
+
+`SessionLimits` groups the buckets one agent actor owns (checklist section 9):
+LLM calls, tool calls, and per-tool limits. Each session has its own, so one
+session exhausting its limits never slows another.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from autobot.config.schema import RateLimit, RateLimitConfig
+
+# Float slack when comparing refilled tokens with a whole token.
+_EPSILON = 1e-9
+
+
+@attrs.define
+class TokenBucket:
+    """At most `capacity` calls in any `window_seconds`, refilled continuously.
+
+    Starts full at `updated`. `now` values earlier than the last update are
+    treated as the last update (no refill, never a negative one).
+    """
+
+    capacity: int
+    window_seconds: float
+    tokens: float
+    updated: float
+
+    @classmethod
+    def full(cls, limit: RateLimit, now: float) -> TokenBucket:
+        """A bucket for `limit`, full at time `now`. Raises ValueError on a
+        non-positive capacity or window."""
+        if limit.max_calls < 1 or limit.window_seconds <= 0:
+            raise ValueError(
+                f"rate limit needs max_calls >= 1 and window_seconds > 0, got {limit!r}"
+            )
+        return cls(limit.max_calls, limit.window_seconds, float(limit.max_calls), now)
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self.updated)
+        # Multiply before dividing so whole-token refills are exact in float.
+        self.tokens = min(
+            float(self.capacity), self.tokens + elapsed * self.capacity / self.window_seconds
+        )
+        self.updated = max(self.updated, now)
+
+    def retry_after(self, now: float) -> float:
+        """Seconds until one token is available (0.0 when one is now)."""
+        self._refill(now)
+        missing = 1.0 - self.tokens
+        if missing <= _EPSILON:
+            return 0.0
+        return missing * self.window_seconds / self.capacity
+
+    def take(self, now: float) -> None:
+        """Spend one token; the caller checked `retry_after(now) == 0`."""
+        self._refill(now)
+        self.tokens = max(0.0, self.tokens - 1.0)
+
+    def try_take(self, now: float) -> float:
+        """Spend one token if available: returns 0.0 when taken, otherwise the
+        seconds to wait before retrying (the bucket is left unchanged)."""
+        wait = self.retry_after(now)
+        if wait == 0.0:
+            self.take(now)
+        return wait
+
+
+@attrs.frozen
+class RateLimited:
+    """A refused call: which limit (`llm`, `tools`, `tool:exec`...) and for how long."""
+
+    scope: str
+    retry_after: float
+
+    def describe(self) -> str:
+        return f"rate limit reached ({self.scope}); retry in {self.retry_after:.0f}s"
+
+
+@attrs.define
+class SessionLimits:
+    """The buckets of one session: LLM calls, all tool calls, and per-tool calls."""
+
+    llm: TokenBucket
+    tools: TokenBucket
+    per_tool: dict[str, TokenBucket]
+
+    @classmethod
+    def from_config(cls, config: RateLimitConfig, now: float) -> SessionLimits:
+        return cls(
+            llm=TokenBucket.full(config.llm, now),
+            tools=TokenBucket.full(config.tools, now),
+            per_tool={name: TokenBucket.full(lim, now) for name, lim in config.per_tool.items()},
+        )
+
+    def take_llm(self, now: float) -> RateLimited | None:
+        """Spend one LLM call, or say why not."""
+        wait = self.llm.try_take(now)
+        return RateLimited("llm", wait) if wait else None
+
+    def take_tool(self, name: str, now: float) -> RateLimited | None:
+        """Spend one call of tool `name` from both the tools bucket and its own
+        bucket (if it has one); nothing is spent unless both allow it."""
+        own = self.per_tool.get(name)
+        own_wait = own.retry_after(now) if own is not None else 0.0
+        if own_wait:
+            return RateLimited(f"tool:{name}", own_wait)
+        all_wait = self.tools.retry_after(now)
+        if all_wait:
+            return RateLimited("tools", all_wait)
+        self.tools.take(now)
+        if own is not None:
+            own.take(now)
+        return None
