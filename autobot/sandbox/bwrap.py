@@ -1,0 +1,75 @@
+"""Pure builder of the bubblewrap command line for a sandbox worker (or probe).
+
+Guarantees encoded here, each checked by tests: every namespace unshared
+(network shared back only when the policy allows it), all capabilities
+dropped (bwrap keeps them when run by root), a cleared environment with only
+PATH/HOME/LANG/TMPDIR, the system directories read-only, a private /tmp and
+/proc, the workspace read-write at the fixed `/workspace`, and every dotenv
+entry in the workspace masked by the kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from autobot.sandbox.masks import EnvMask
+from autobot.sandbox.policy import (
+    SANDBOX_PATH,
+    SANDBOX_WORKSPACE,
+    WORKER_IN_SANDBOX,
+    WORKER_SCRIPT,
+    SandboxPolicy,
+)
+
+BWRAP = "bwrap"
+SANDBOX_HOME = "/tmp"  # private tmpfs: nothing of the host's home exists inside
+SANDBOX_ENV = (
+    ("PATH", SANDBOX_PATH),
+    ("HOME", SANDBOX_HOME),
+    ("LANG", "C.UTF-8"),
+    ("TMPDIR", "/tmp"),
+)
+WORKER_COMMAND = ("/usr/bin/python3", "-I", WORKER_IN_SANDBOX, SANDBOX_WORKSPACE)
+
+
+def bwrap_argv(
+    policy: SandboxPolicy,
+    command: Sequence[str],
+    *,
+    masks: Iterable[EnvMask] = (),
+    with_worker: bool = False,
+) -> list[str]:
+    """The full argv: `bwrap <isolation> -- <command>`.
+
+    `masks` are the dotenv entries to hide (see `masks.find_env_masks`);
+    `with_worker` binds the worker program read-only at `WORKER_IN_SANDBOX`.
+    """
+    argv = [BWRAP, "--unshare-all"]
+    if policy.network:
+        argv.append("--share-net")
+    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    for mount in policy.system:
+        if mount.symlink_target is None:
+            argv += ["--ro-bind", mount.path, mount.path]
+        else:
+            argv += ["--symlink", mount.symlink_target, mount.path]
+    for path in policy.etc:
+        argv += ["--ro-bind", path, path]
+    if policy.support_dir is not None:
+        for name in ("passwd", "group"):
+            argv += ["--ro-bind", str(policy.support_dir / name), f"/etc/{name}"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    argv += ["--bind", str(policy.workspace), SANDBOX_WORKSPACE]
+    for mask in sorted(masks):
+        target = f"{SANDBOX_WORKSPACE}/{mask.relpath}"
+        if mask.is_dir:
+            argv += ["--tmpfs", target, "--remount-ro", target]
+        else:
+            argv += ["--ro-bind", "/dev/null", target]
+    if with_worker:
+        argv += ["--ro-bind", str(WORKER_SCRIPT), WORKER_IN_SANDBOX]
+    argv.append("--clearenv")
+    for name, value in SANDBOX_ENV:
+        argv += ["--setenv", name, value]
+    argv += ["--chdir", SANDBOX_WORKSPACE, "--", *command]
+    return argv

@@ -1,0 +1,84 @@
+"""What a sandbox worker may see and do: the immutable `SandboxPolicy`.
+
+The policy is built once at start from the config and the host layout
+(`host_system_mounts`, which is the only I/O here); argv builders for every
+backend are pure functions of it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+
+SANDBOX_WORKSPACE = "/workspace"  # fixed in-sandbox path: host paths never reach the model
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+WORKER_IN_SANDBOX = "/opt/autobot/worker_main.py"
+WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
+
+# System directories bound read-only when they exist (symlinks are recreated as symlinks).
+SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
+# The few /etc entries the dynamic loader, sh, python and TLS clients need.
+SYSTEM_ETC = ("/etc/ld.so.cache", "/etc/alternatives", "/etc/ssl", "/etc/localtime")
+
+
+@attrs.frozen(kw_only=True)
+class ResourceLimits:
+    """Kernel limits applied to every exec command (setrlimit in the worker).
+
+    `processes` (RLIMIT_NPROC) counts every process of the host uid that runs
+    the sandbox; the kernel exempts host root, so run the gateway (or the
+    sandbox via `SandboxPolicy.run_as`) as an unprivileged account.
+    """
+
+    cpu_seconds: int = 60
+    memory_bytes: int = 1024 * 1024 * 1024
+    processes: int = 256
+    file_size_bytes: int = 256 * 1024 * 1024
+
+
+@attrs.frozen
+class SystemMount:
+    """One host system entry: bound read-only (`target` None) or recreated as a symlink."""
+
+    path: str
+    symlink_target: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SandboxPolicy:
+    """Everything a worker's sandbox is built from.
+
+    `workspace` is the resolved host directory bound read-write at
+    `SANDBOX_WORKSPACE`. `env` holds the forwarded `tools.sandbox_env` names
+    with their values; they reach commands through the worker protocol, never
+    through argv (other host users can read a process's argv). `run_as` is an
+    optional (uid, gid) for the sandbox process when the gateway runs as root.
+    """
+
+    workspace: Path
+    network: bool = False
+    env: tuple[tuple[str, str], ...] = ()
+    limits: ResourceLimits = ResourceLimits()
+    system: tuple[SystemMount, ...] = ()
+    etc: tuple[str, ...] = ()
+    support_dir: Path | None = None  # holds the synthetic passwd/group, see support.py
+    run_as: tuple[int, int] | None = None
+
+
+def host_system_mounts() -> tuple[tuple[SystemMount, ...], tuple[str, ...]]:
+    """The system directories and /etc entries that exist on this host."""
+    system: list[SystemMount] = []
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            system.append(SystemMount(path, os.readlink(path)))
+        elif os.path.isdir(path):
+            system.append(SystemMount(path))
+    etc = tuple(path for path in SYSTEM_ETC if os.path.exists(path))
+    return tuple(system), etc
+
+
+def forwarded_env(names: tuple[str, ...], environ: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The `(name, value)` pairs of `names` present in `environ`, in order."""
+    return tuple((name, environ[name]) for name in names if name in environ)
