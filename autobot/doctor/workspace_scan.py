@@ -1,0 +1,62 @@
+"""Bounded search of a workspace tree for dotenv-named files (blocking I/O).
+
+The model can read anything in its workspace, so a `.env`, `.env.local` or
+`secrets.env` anywhere below it is a leak. The walk is breadth-first, never
+follows symlinked directories (no loops, no escaping the tree), and stops
+after `max_entries` directory entries or below `max_depth` levels; a walk
+that stopped early says so, so the doctor can warn that it did not see
+everything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from pathlib import Path
+
+import attrs
+
+from autobot.security.paths import is_env_file_name
+
+MAX_DEPTH = 12  # deeper than any sane workspace layout
+MAX_ENTRIES = 20_000  # keeps `doctor` fast on a workspace full of checkouts
+
+
+@attrs.frozen(kw_only=True)
+class DotenvScan:
+    """Dotenv-named non-directory entries found (symlinks included), in walk order."""
+
+    found: tuple[Path, ...]
+    truncated: bool
+
+
+def find_dotenv_files(
+    root: Path, *, max_depth: int = MAX_DEPTH, max_entries: int = MAX_ENTRIES
+) -> DotenvScan:
+    """Walk `root` (depth 1 = its direct children) for dotenv-named files.
+
+    A missing or unreadable `root` yields an empty, non-truncated scan; an
+    unreadable subdirectory is skipped. Raises nothing for I/O problems.
+    """
+    found: list[Path] = []
+    seen = 0
+    too_deep = False
+    pending: deque[tuple[Path, int]] = deque([(root, 1)])
+    while pending:
+        directory, depth = pending.popleft()
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > max_entries:
+                        return DotenvScan(found=tuple(found), truncated=True)
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    if is_dir and depth < max_depth:
+                        pending.append((Path(entry.path), depth + 1))
+                    elif is_dir:
+                        too_deep = True
+                    elif is_env_file_name(entry.name):
+                        found.append(Path(entry.path))
+        except OSError:
+            continue
+    return DotenvScan(found=tuple(found), truncated=too_deep)
