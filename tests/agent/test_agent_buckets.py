@@ -39,9 +39,7 @@ def test_time_going_backwards_does_not_refill() -> None:
     assert bucket.try_take(50.0) == pytest.approx(10.0)
 
 
-@pytest.mark.parametrize(
-    ("max_calls", "window"), [(0, 60.0), (-1, 60.0), (5, 0.0), (5, -1.0)]
-)
+@pytest.mark.parametrize(("max_calls", "window"), [(0, 60.0), (-1, 60.0), (5, 0.0), (5, -1.0)])
 def test_invalid_limits_are_rejected(max_calls: int, window: float) -> None:
     with pytest.raises(ValueError, match="rate limit needs"):
         TokenBucket.full(RateLimit(max_calls=max_calls, window_seconds=window), now=0.0)
