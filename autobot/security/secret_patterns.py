@@ -1,0 +1,176 @@
+"""The table of secret shapes, shared by log redaction and doctor's config scan (pure).
+
+Each `SecretFamily` is one compiled regex whose *capturing groups are the
+secret parts*: redaction replaces exactly those spans and keeps everything else
+(`sk-ant-[REDACTED]`, `Bearer [REDACTED]`, `Authorization: [REDACTED]`,
+`https://user:[REDACTED]@host`). Patterns use no other capturing groups.
+
+Every pattern is a fixed or bounded prefix followed by a single character-class
+run, anchored on a left boundary, so matching stays linear in practice (no
+nested unbounded quantifiers, no catastrophic backtracking).
+
+Limits, by design: an unquoted `password: two words` value is matched up to the
+first space (quote it, or rely on the exact known-secret pass of the
+`Redactor`); passwords containing `@` inside URLs are cut at the first `@`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+# Left boundary shared by the token families: a secret does not start in the
+# middle of a longer identifier (`mask-ant-...` is not `sk-ant-...`).
+_B = r"(?<![A-Za-z0-9_-])"
+
+# Names of parameters/keys whose value is a secret. An optional short prefix
+# (`bot_token`, `db_password`, `aws_secret_access_key`) is allowed; the name
+# must end there (`max_tokens`, `token_count` are not secrets).
+SENSITIVE_NAME = (
+    r"(?:[A-Za-z0-9]+[_-]){0,3}"
+    r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)"
+)
+_NAME_END = r"(?![A-Za-z0-9_-])"
+
+# A value: double-quoted (JSON escapes allowed), single-quoted, or a bare run.
+_VALUE = r"""(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|([^\s"'&,;<>{}\[\]]+))"""
+
+
+@attrs.frozen(kw_only=True)
+class SecretFamily:
+    """One kind of secret: `name` (stable id), `label` (for humans), `pattern`.
+
+    `generic` families match by context (a key name, a header, a URL) rather
+    than by the credential's own shape; doctor prefers a specific family when
+    both match one line.
+    """
+
+    name: str
+    label: str
+    pattern: re.Pattern[str]
+    generic: bool = False
+
+
+def _family(name: str, label: str, source: str, *, generic: bool = False) -> SecretFamily:
+    return SecretFamily(name=name, label=label, pattern=re.compile(source), generic=generic)
+
+
+SECRET_FAMILIES: tuple[SecretFamily, ...] = (
+    # Order matters for redaction: at one position the first family wins, so
+    # context families (headers, key=value) come before the bare shapes they
+    # may contain, and `sk-ant-` before `sk-`.
+    _family(
+        "pem_private_key",
+        "PEM private key",
+        r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----"
+        r"([\s\S]*?)(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----|\Z)",
+    ),
+    _family(
+        "auth_header",
+        "Authorization header",
+        _B + r"(?i:(?:proxy-)?authorization|x-api-key)[\"']?[ \t]*[:=][ \t]*"
+        r"""(?:"([^"\n]*)"|'([^'\n]*)'|((?:[A-Za-z]+[ \t]+)?[^\s"'&,;]+))""",
+        generic=True,
+    ),
+    _family(
+        "secret_param",
+        "secret parameter",
+        _B + r"(?i:" + SENSITIVE_NAME + r")" + _NAME_END + r"[\"']?[ \t]*[:=][ \t]*" + _VALUE,
+        generic=True,
+    ),
+    _family(
+        "url_password",
+        "password in a URL",
+        r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/:@]*:([^\s/@]+)@",
+        generic=True,
+    ),
+    _family("anthropic", "Anthropic API key", _B + r"sk-ant-([A-Za-z0-9_-]{20,})"),
+    _family(
+        "openai",
+        "OpenAI-style API key",
+        _B + r"sk-(?!ant-)(?:proj-|svcacct-|admin-)?([A-Za-z0-9_-]{20,})",
+    ),
+    _family(
+        "aws_access_key_id",
+        "AWS access key id",
+        r"(?<![A-Za-z0-9])(?:AKIA|ASIA)([A-Z0-9]{16})(?![A-Za-z0-9])",
+    ),
+    _family(
+        "bearer", "Bearer token", r"(?<![A-Za-z0-9])(?i:bearer)[ \t]+([A-Za-z0-9._~+/-]{16,}=*)"
+    ),
+    _family("google_oauth", "Google OAuth token", _B + r"ya29\.([A-Za-z0-9_-]{20,})"),
+    _family("slack", "Slack token", _B + r"(?:xox[abposr]|xapp)-([A-Za-z0-9-]{10,})"),
+    _family(
+        "github",
+        "GitHub token",
+        _B + r"(?:gh[pousr]_([A-Za-z0-9]{30,})|github_pat_([A-Za-z0-9_]{22,}))",
+    ),
+    _family("groq", "Groq API key", _B + r"gsk_([A-Za-z0-9]{20,})"),
+    _family("google_api_key", "Google API key", _B + r"AIza([0-9A-Za-z_-]{35})"),
+    _family(
+        "telegram_bot_token",
+        "Telegram bot token",
+        r"(?<![0-9])[0-9]{6,12}:([A-Za-z0-9_-]{30,})",
+    ),
+)
+
+
+def sensitive_name(name: str) -> bool:
+    """True when a field/key name itself says its value is a secret (`api_key`, `bot_token`)."""
+    return _SENSITIVE_NAME_RE.fullmatch(name) is not None
+
+
+_SENSITIVE_NAME_RE = re.compile(r"(?i:" + SENSITIVE_NAME + r")")
+
+
+@attrs.frozen
+class SecretMatch:
+    """A plaintext secret found by `find_plaintext_secrets`: its family label and
+    1-based line. Never carries the secret value."""
+
+    family: str
+    line: int
+
+
+# Values that are clearly not a real credential: `${VAR}` references, YAML
+# nulls/booleans, `<your key>`, `sk-ant-...`, `xxxxxxxx`, `****`.
+_PLACEHOLDER = re.compile(
+    r"""(?ix)
+    .*\$\{[^}]*\}.*          # a ${VAR} reference anywhere
+    | null | none | ~ | true | false
+    | <[^>]*>                # <your-key>
+    | .*(?:\.\.\.|\u2026)    # ends in ... (sk-ant-...)
+    | [x*._-]+               # xxxx, ****
+    """
+)
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that are obviously not a real secret (see `_PLACEHOLDER`)."""
+    return _PLACEHOLDER.fullmatch(value.strip()) is not None
+
+
+def find_plaintext_secrets(text: str) -> list[SecretMatch]:
+    """Every line of `text` that holds a plaintext secret, in line order.
+
+    Each family is scanned on its own; a match counts unless all of its secret
+    groups are empty or placeholders (`${VAR}`, `sk-ant-...`, `<key>`). On a
+    line where a specific family (a credential shape) matched, the generic
+    context families are not reported again.
+    """
+    found: dict[int, dict[str, bool]] = {}
+    for family in SECRET_FAMILIES:
+        for match in family.pattern.finditer(text):
+            values = [group for group in match.groups() if group]
+            if not values or all(is_placeholder(value) for value in values):
+                continue
+            line = text.count("\n", 0, match.start()) + 1
+            found.setdefault(line, {})[family.label] = family.generic
+    results: list[SecretMatch] = []
+    for line in sorted(found):
+        labels = found[line]
+        specific = [label for label, generic in labels.items() if not generic]
+        for label in specific or list(labels):
+            results.append(SecretMatch(family=label, line=line))
+    return results

@@ -1,0 +1,121 @@
+"""Private (owner-only) files and directories, written atomically. All sync.
+
+Callers in Trio code run these through `trio.to_thread.run_sync` with their own
+named `CapacityLimiter`. Modes never depend on the process umask: files are
+created 0600 and directories 0700 explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Make `path` an owner-only directory, creating missing parents.
+
+    Every directory this call creates is chmod-ed to 0700 after `mkdir` (the
+    umask cannot loosen it). Existing *parents* are left alone: they belong to
+    the operator (`/home/alice`). `path` itself is autobot's by definition (the
+    caller asked for a private directory), so if it already exists as a real
+    directory with group/other bits they are removed. A symlink at `path` that
+    leads to a directory is accepted and not chmod-ed (chmod would act on the
+    link's target, which autobot does not own).
+
+    Raises `NotADirectoryError` when `path` (or a parent) exists but is not a
+    directory; other `OSError`s (permissions) propagate.
+    """
+    missing: list[Path] = []
+    probe = path
+    while not os.path.lexists(probe):
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # created concurrently; judged below like any existing dir
+        os.chmod(directory, PRIVATE_DIR_MODE)
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        if not path.is_dir():
+            raise NotADirectoryError(f"{path} is a symlink that does not lead to a directory")
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        raise NotADirectoryError(f"{path} exists and is not a directory")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & ~PRIVATE_DIR_MODE:
+        os.chmod(path, mode & PRIVATE_DIR_MODE)
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_private_file(path: Path, data: bytes | str) -> None:
+    """Atomically replace `path` with `data` (str is UTF-8 encoded), mode 0600.
+
+    A temp file is created in the same directory with `O_CREAT|O_EXCL` and mode
+    0600 (`tempfile.mkstemp`), written, fsync-ed, renamed over `path` with
+    `os.replace`, then the directory is fsync-ed. Readers see either the old or
+    the new content; on any failure the temp file is removed and the old file
+    is intact. A symlink at `path` is replaced, never followed.
+
+    The directory must exist (`FileNotFoundError` otherwise; see
+    `ensure_private_dir`). Raises `OSError` on I/O failure.
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    committed = False
+    try:
+        try:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+            _write_all(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp_name, path)
+        committed = True
+    finally:
+        if not committed:
+            os.unlink(temp_name)
+    _fsync_dir(path.parent)
+
+
+def append_private_line(path: Path, line: str) -> None:
+    """Append one line (a JSONL record) plus `\\n` to `path`, then fsync.
+
+    The file is opened `O_APPEND|O_CREAT|O_NOFOLLOW` with mode 0600; an existing
+    file with group/other bits is tightened to owner-only first. Raises
+    `ValueError` (writing nothing) if `line` contains a newline or carriage
+    return, since that would split the record; `OSError` on I/O failure
+    (including when `path` is a symlink).
+    """
+    if "\n" in line or "\r" in line:
+        raise ValueError("a journal line must not contain a newline or carriage return")
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, PRIVATE_FILE_MODE)
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & ~PRIVATE_FILE_MODE:
+            os.fchmod(fd, mode & PRIVATE_FILE_MODE)
+        _write_all(fd, (line + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
