@@ -1,0 +1,191 @@
+"""The session journal: one private JSONL file per conversation.
+
+`SessionStore` owns the `sessions/` directory (0700; files 0600). Each line
+is one JSON object, appended with fsync (`append_private_line`):
+
+- `{"t": "msg", "role": ..., "content": ..., ...}` one `ChatMessage`;
+- `{"t": "usage", "day": "YYYY-MM-DD", "tokens": n}` tokens spent by one LLM call
+  (so the per-session daily budget survives idle eviction and restarts);
+- `{"t": "consolidated", "upto": n}` the first n messages were folded into
+  the workspace memory files and are no longer sent to the model.
+
+A crash can leave a torn last line (no trailing newline): `load` drops it and
+truncates the file back to its last complete line before anything else is
+appended. Other undecodable lines are skipped and counted.
+
+File names come from `session_file_name`, never from the raw key, so a chat id
+like `../../x` cannot leave the directory. The store refuses a sessions
+directory inside the workspace: the model must never read or forge history.
+All methods are blocking; actors call them through `trio.to_thread.run_sync`
+with a named `CapacityLimiter`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from autobot.llm.types import ChatMessage, Role, ToolCall
+from autobot.security.paths import is_within
+from autobot.store.atomic import append_private_line, ensure_private_dir
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_READABLE_PREFIX = 48
+
+
+class SessionStoreError(ValueError):
+    """The store cannot be used as configured (e.g. sessions inside the workspace)."""
+
+
+def session_file_name(key: str) -> str:
+    """A safe, unique file name for session `key`: a readable sanitised prefix
+    plus a hash of the exact key (`telegram_42-<16 hex>.jsonl`). Only
+    `[A-Za-z0-9_-]` and the `.jsonl` suffix ever appear."""
+    readable = _UNSAFE.sub("_", key)[:_READABLE_PREFIX].strip("_-") or "session"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return f"{readable}-{digest}.jsonl"
+
+
+def encode_message(message: ChatMessage) -> dict[str, Any]:
+    """A JSON-ready dict for one message (inverse of `decode_message`)."""
+    entry: dict[str, Any] = {"t": "msg", "role": message.role.value, "content": message.content}
+    if message.tool_calls:
+        entry["tool_calls"] = [
+            {"id": c.id, "name": c.name, "arguments": dict(c.arguments)} for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        entry["tool_call_id"] = message.tool_call_id
+    if message.is_error:
+        entry["is_error"] = True
+    return entry
+
+
+def decode_message(entry: Mapping[str, Any]) -> ChatMessage:
+    """The `ChatMessage` of a `msg` entry; raises ValueError on a bad shape."""
+    try:
+        calls = tuple(
+            ToolCall(id=str(c["id"]), name=str(c["name"]), arguments=dict(c["arguments"]))
+            for c in entry.get("tool_calls", ())
+        )
+        content = entry["content"]
+        call_id = entry.get("tool_call_id")
+        if not isinstance(content, str) or not (call_id is None or isinstance(call_id, str)):
+            raise TypeError("content and tool_call_id must be strings")
+        return ChatMessage(
+            role=Role(entry["role"]),
+            content=content,
+            tool_calls=calls,
+            tool_call_id=call_id,
+            is_error=entry.get("is_error") is True,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed message entry: {exc}") from exc
+
+
+def usage_entry(day: str, tokens: int) -> dict[str, Any]:
+    return {"t": "usage", "day": day, "tokens": tokens}
+
+
+def consolidated_entry(upto: int) -> dict[str, Any]:
+    return {"t": "consolidated", "upto": upto}
+
+
+@attrs.frozen(kw_only=True)
+class LoadedSession:
+    """What `SessionStore.load` found.
+
+    `messages` is the whole journal's history, `consolidated_upto` how many of
+    its first messages are already in memory files, `tokens_by_day` the spend
+    per UTC day, `repaired` whether a torn last line was cut, `skipped` how
+    many other lines could not be decoded.
+    """
+
+    messages: tuple[ChatMessage, ...] = ()
+    consolidated_upto: int = 0
+    tokens_by_day: Mapping[str, int] = attrs.field(factory=dict)
+    repaired: bool = False
+    skipped: int = 0
+
+
+def _repair_torn_tail(path: Path, data: bytes) -> bytes:
+    """Cut `path` back to its last newline; returns the kept bytes."""
+    keep = data[: data.rfind(b"\n") + 1]
+    os.truncate(path, len(keep))
+    return keep
+
+
+def parse_journal(lines: Iterable[bytes]) -> LoadedSession:
+    """Fold complete journal lines into a `LoadedSession` (pure)."""
+    messages: list[ChatMessage] = []
+    upto = 0
+    tokens: dict[str, int] = {}
+    skipped = 0
+    for raw in lines:
+        try:
+            entry = json.loads(raw)
+            kind = entry["t"]
+            if kind == "msg":
+                messages.append(decode_message(entry))
+            elif kind == "usage":
+                day, used = str(entry["day"]), int(entry["tokens"])
+                tokens[day] = tokens.get(day, 0) + used
+            elif kind == "consolidated":
+                upto = max(upto, int(entry["upto"]))
+            else:
+                raise ValueError(f"unknown entry type {kind!r}")
+        except (ValueError, TypeError, KeyError):
+            skipped += 1
+    return LoadedSession(
+        messages=tuple(messages),
+        consolidated_upto=min(upto, len(messages)),
+        tokens_by_day=tokens,
+        skipped=skipped,
+    )
+
+
+@attrs.frozen
+class SessionStore:
+    """Session journals under `sessions_dir`, which must not be inside `workspace`.
+
+    Raises `SessionStoreError` at construction when it is.
+    """
+
+    sessions_dir: Path
+    workspace: Path
+
+    def __attrs_post_init__(self) -> None:
+        if is_within(self.sessions_dir, self.workspace):
+            raise SessionStoreError(
+                f"sessions directory {self.sessions_dir} is inside the workspace "
+                f"{self.workspace}; the model could read or forge conversation history"
+            )
+
+    def path_for(self, key: str) -> Path:
+        return self.sessions_dir / session_file_name(key)
+
+    def load(self, key: str) -> LoadedSession:
+        """Read session `key` (empty if it has no file), repairing a torn last line."""
+        path = self.path_for(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return LoadedSession()
+        repaired = bool(data) and not data.endswith(b"\n")
+        if repaired:
+            data = _repair_torn_tail(path, data)
+        loaded = parse_journal(line for line in data.split(b"\n") if line.strip())
+        return attrs.evolve(loaded, repaired=repaired)
+
+    def append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Append `entries` (from `encode_message`, `usage_entry`...) with fsync."""
+        ensure_private_dir(self.sessions_dir)
+        path = self.path_for(key)
+        for entry in entries:
+            append_private_line(path, json.dumps(entry, ensure_ascii=False, separators=(",", ":")))

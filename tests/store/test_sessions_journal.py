@@ -1,0 +1,165 @@
+"""Session journal: round trip, torn-line repair, safe names, private modes."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autobot.llm.types import ChatMessage, Role, ToolCall
+from autobot.store.sessions import (
+    SessionStore,
+    SessionStoreError,
+    consolidated_entry,
+    decode_message,
+    encode_message,
+    session_file_name,
+    usage_entry,
+)
+
+HISTORY = (
+    ChatMessage(role=Role.USER, content="list files\nplease ☃"),
+    ChatMessage(
+        role=Role.ASSISTANT,
+        content="",
+        tool_calls=(ToolCall(id="c1", name="list_dir", arguments={"path": "."}),),
+    ),
+    ChatMessage(role=Role.TOOL, content="a.txt", tool_call_id="c1"),
+    ChatMessage(role=Role.TOOL, content="boom", tool_call_id="c2", is_error=True),
+    ChatMessage(role=Role.ASSISTANT, content="There is a.txt"),
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SessionStore:
+    return SessionStore(tmp_path / "bot" / "sessions", tmp_path / "bot" / "workspace")
+
+
+def test_round_trip_with_usage_and_consolidation(store: SessionStore) -> None:
+    store.append("telegram:42", [encode_message(m) for m in HISTORY])
+    store.append("telegram:42", [usage_entry("2026-01-01", 100), usage_entry("2026-01-01", 5)])
+    store.append("telegram:42", [consolidated_entry(2), usage_entry("2026-01-02", 7)])
+    loaded = store.load("telegram:42")
+    assert loaded.messages == HISTORY
+    assert loaded.consolidated_upto == 2
+    assert loaded.tokens_by_day == {"2026-01-01": 105, "2026-01-02": 7}
+    assert (loaded.repaired, loaded.skipped) == (False, 0)
+
+
+def test_missing_session_is_empty(store: SessionStore) -> None:
+    loaded = store.load("slack:nobody")
+    assert loaded.messages == () and loaded.tokens_by_day == {}
+    assert not store.sessions_dir.exists()
+
+
+def test_files_are_private_whatever_the_umask(store: SessionStore) -> None:
+    old = os.umask(0)
+    try:
+        store.append("zulip:7", [encode_message(HISTORY[0])])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(store.sessions_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.path_for("zulip:7").stat().st_mode) == 0o600
+
+
+def test_torn_last_line_is_dropped_and_repaired(store: SessionStore) -> None:
+    store.append("t:1", [encode_message(m) for m in HISTORY[:2]])
+    path = store.path_for("t:1")
+    with path.open("ab") as f:
+        f.write(b'{"t":"msg","role":"user","content":"half a li')
+    loaded = store.load("t:1")
+    assert loaded.repaired
+    assert loaded.messages == HISTORY[:2]
+    assert path.read_bytes().endswith(b"\n")
+    # appending after the repair yields a clean journal
+    store.append("t:1", [encode_message(HISTORY[2])])
+    again = store.load("t:1")
+    assert again.messages == HISTORY[:3]
+    assert (again.repaired, again.skipped) == (False, 0)
+
+
+def test_corrupt_middle_lines_are_skipped_and_counted(store: SessionStore) -> None:
+    store.append("t:1", [encode_message(HISTORY[0])])
+    with store.path_for("t:1").open("ab") as f:
+        f.write(b"not json\n")
+        f.write(b'{"t":"msg","role":"robot","content":"x"}\n')
+        f.write(b'{"t":"weird"}\n')
+        f.write(b'{"t":"usage","day":"d","tokens":"lots"}\n')
+    store.append("t:1", [encode_message(HISTORY[4])])
+    loaded = store.load("t:1")
+    assert loaded.messages == (HISTORY[0], HISTORY[4])
+    assert loaded.skipped == 4
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"t": "msg", "role": "user"},
+        {"t": "msg", "role": "user", "content": 5},
+        {"t": "msg", "role": "tool", "content": "x", "tool_call_id": 3},
+        {"t": "msg", "role": "assistant", "content": "", "tool_calls": [{"id": "a"}]},
+    ],
+)
+def test_decode_message_rejects_bad_shapes(entry: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="malformed message entry"):
+        decode_message(entry)
+
+
+def test_consolidated_marker_never_exceeds_history(store: SessionStore) -> None:
+    store.append("t:1", [encode_message(HISTORY[0]), consolidated_entry(99)])
+    assert store.load("t:1").consolidated_upto == 1
+
+
+@pytest.mark.parametrize(
+    "key", ["telegram:../../x", "../../etc/passwd", "/abs/path", "a/b\\c", ":", "", "\x00", ".."]
+)
+def test_hostile_keys_stay_inside_the_directory(store: SessionStore, key: str) -> None:
+    store.append(key, [encode_message(HISTORY[0])])
+    path = store.path_for(key)
+    assert path.parent == store.sessions_dir
+    assert path.is_file()
+    assert store.load(key).messages == (HISTORY[0],)
+    assert [p.name for p in store.sessions_dir.iterdir()] == [path.name]
+
+
+@given(st.text(max_size=200))
+def test_file_names_are_safe(key: str) -> None:
+    name = session_file_name(key)
+    assert name.endswith(".jsonl")
+    assert set(name[: -len(".jsonl")]) <= set(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+    )
+    assert not name.startswith((".", "-"))
+    assert len(name) <= 48 + 1 + 16 + len(".jsonl")
+
+
+@given(st.text(max_size=30), st.text(max_size=30))
+def test_distinct_keys_get_distinct_files(a: str, b: str) -> None:
+    if a != b:
+        assert session_file_name(a) != session_file_name(b)
+
+
+def test_distinct_keys_with_the_same_sanitised_form_do_not_collide() -> None:
+    assert session_file_name("telegram:1/2") != session_file_name("telegram:1_2")
+
+
+@pytest.mark.parametrize(
+    ("sessions", "workspace"),
+    [("bot/workspace/sessions", "bot/workspace"), ("bot/workspace", "bot/workspace")],
+)
+def test_sessions_inside_the_workspace_are_refused(
+    tmp_path: Path, sessions: str, workspace: str
+) -> None:
+    with pytest.raises(SessionStoreError, match="inside the workspace"):
+        SessionStore(tmp_path / sessions, tmp_path / workspace)
+
+
+def test_sessions_inside_the_workspace_through_a_symlink_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "workspace" / "inner").mkdir(parents=True)
+    (tmp_path / "sessions").symlink_to(tmp_path / "workspace" / "inner")
+    with pytest.raises(SessionStoreError):
+        SessionStore(tmp_path / "sessions", tmp_path / "workspace")
