@@ -1,0 +1,137 @@
+"""`OpenAICompatibleProvider`: any `/v1/chat/completions` endpoint over httpx.
+
+Serves openai, openrouter, deepseek, groq and vllm: they differ only in
+`api_base`, the key, and (for api.openai.com) the name of the output limit.
+Retries follow `call_with_retries`; nothing is retried by httpx itself.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from autobot.config.secret import Secret
+from autobot.llm.limits import ProviderLimits
+from autobot.llm.openai_wire import request_body, response_from_completion
+from autobot.llm.retry import (
+    AttemptFailed,
+    Failure,
+    call_with_retries,
+    status_failure,
+    transport_failure,
+)
+from autobot.llm.types import LLMRequest, LLMResponse
+from autobot.llm.wire_common import InvalidResponse
+from autobot.logs.records import Logger
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+def chat_completions_url(api_base: str) -> str:
+    """`{api_base}/v1/chat/completions`, without doubling a trailing `/v1`.
+
+    An `api_base` that already ends in `/chat/completions` is used as is.
+    """
+    base = api_base.rstrip("/")
+    if base.endswith("/chat/completions"):
+        return base
+    if base.endswith("/v1"):
+        return f"{base}/chat/completions"
+    return f"{base}/v1/chat/completions"
+
+
+def http_timeout(limits: ProviderLimits) -> httpx.Timeout:
+    """The httpx timeout for `limits`: connect/pool from `connect`, read/write from `read`."""
+    return httpx.Timeout(
+        connect=limits.connect, read=limits.read, write=limits.read, pool=limits.connect
+    )
+
+
+@attrs.define(kw_only=True)
+class OpenAICompatibleProvider:
+    """Completes conversations through an OpenAI-compatible API; satisfies `LLMProvider`.
+
+    `name` is the configured provider (`openai`, `groq`, ...) and appears in
+    errors and logs. `api_key` may be None for a keyless local server (vllm).
+    `max_tokens_field` is the body key for the output limit. Owns one
+    `httpx.AsyncClient`: call `aclose()` or use it as an async context
+    manager. `complete` raises `ProviderError` once retries are exhausted or
+    on a non-retryable failure.
+    """
+
+    name: str
+    api_base: str
+    api_key: Secret | None
+    limits: ProviderLimits
+    rng: random.Random
+    max_tokens_field: str = "max_tokens"
+    logger: Logger | None = None
+    wall_clock: Callable[[], float] = time.time
+    _client: httpx.AsyncClient = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._client = httpx.AsyncClient(timeout=http_timeout(self.limits), follow_redirects=False)
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        body = request_body(request, max_tokens_field=self.max_tokens_field)
+        return await call_with_retries(
+            lambda: self._attempt(body),
+            provider=self.name,
+            limits=self.limits,
+            rng=self.rng,
+            logger=self.logger,
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client's connections."""
+        await self._client.aclose()
+
+    async def __aenter__(self) -> OpenAICompatibleProvider:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _headers(self) -> dict[str, str]:
+        if self.api_key is None:
+            return {}
+        return {"authorization": f"Bearer {self.api_key.reveal()}"}
+
+    async def _attempt(self, body: Mapping[str, Any]) -> LLMResponse:
+        """One request; every failure becomes `AttemptFailed` with a log-safe reason."""
+        try:
+            response = await self._client.post(
+                chat_completions_url(self.api_base), json=body, headers=self._headers()
+            )
+        except httpx.TimeoutException:
+            raise AttemptFailed(transport_failure("timeout")) from None
+        except httpx.TransportError:
+            raise AttemptFailed(transport_failure("connection failed")) from None
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        if not response.is_success:
+            raise AttemptFailed(
+                status_failure(
+                    response.status_code,
+                    headers,
+                    now=self.wall_clock(),
+                    request_id_header=REQUEST_ID_HEADER,
+                )
+            )
+        try:
+            completion = response.json()
+        except ValueError:
+            raise AttemptFailed(
+                Failure(reason="invalid response: not JSON", retryable=False)
+            ) from None
+        if not isinstance(completion, Mapping):
+            raise AttemptFailed(Failure(reason="invalid response: not an object", retryable=False))
+        try:
+            return response_from_completion(completion)
+        except InvalidResponse as exc:
+            reason = f"invalid response: {exc}"
+        raise AttemptFailed(Failure(reason=reason, retryable=False))
