@@ -1,0 +1,144 @@
+"""Secret redaction for log text and records (pure).
+
+A `Redactor` removes two kinds of secrets, in this order:
+
+1. *Known secrets*: exact values loaded from `.env` and the config. Every
+   occurrence is replaced, including overlapping occurrences of different
+   secrets (the union of their spans becomes one marker), so no fragment of
+   a longer secret survives beside a shorter one.
+2. *Shapes*: the `SECRET_FAMILIES` table (API keys, tokens, `password=`,
+   Authorization headers, URL passwords, PEM keys), combined into a single
+   alternation and scanned once. Only the secret part is replaced, so useful
+   prefixes stay: `sk-ant-[REDACTED]`, `Bearer [REDACTED]`,
+   `Authorization: [REDACTED]`, `https://bob:[REDACTED]@host`.
+
+Known-secret threshold: values shorter than `MIN_KNOWN_SECRET_LENGTH` (6)
+characters are *not* redacted by value, because replacing every `true`, `42`
+or `a` would shred the logs and hint at the secret anyway. Every loaded value
+of length >= 6 is always redacted. A short secret is still caught when it sits
+in a recognisable context (`password=abc`, `Authorization: abc`), but not on
+its own; doctor should warn about such weak credentials.
+
+Text with no secret in it is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import attrs
+
+from autobot.config.secret import REDACTED
+from autobot.logs.records import LogRecord
+from autobot.security.secret_patterns import SECRET_FAMILIES, SecretFamily, sensitive_name
+
+MIN_KNOWN_SECRET_LENGTH = 6
+
+Span = tuple[int, int]
+
+
+def _replace_spans(text: str, spans: Iterable[Span]) -> str:
+    """`text` with each (sorted, non-overlapping, non-empty) span replaced by the marker."""
+    parts: list[str] = []
+    cursor = 0
+    for start, end in spans:
+        parts.append(text[cursor:start])
+        parts.append(REDACTED)
+        cursor = end
+    parts.append(text[cursor:])
+    return "".join(parts)
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Union of possibly overlapping spans, sorted; touching spans stay separate."""
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _occurrences(text: str, needle: str) -> Iterable[Span]:
+    """Every (possibly overlapping) occurrence of `needle` in `text`."""
+    start = text.find(needle)
+    while start != -1:
+        yield start, start + len(needle)
+        start = text.find(needle, start + 1)
+
+
+def _combine(families: Iterable[SecretFamily]) -> tuple[re.Pattern[str], dict[int, range]]:
+    """One alternation of every family plus, per family's outer group, the
+    indices of its secret (inner) groups. The outer group closes last, so it is
+    `match.lastindex` for whichever family matched."""
+    sources: list[str] = []
+    secret_groups: dict[int, range] = {}
+    next_group = 1
+    for family in families:
+        sources.append(f"({family.pattern.pattern})")
+        inner = family.pattern.groups
+        secret_groups[next_group] = range(next_group + 1, next_group + 1 + inner)
+        next_group += 1 + inner
+    return re.compile("|".join(sources)), secret_groups
+
+
+@attrs.frozen(init=False)
+class Redactor:
+    """Redacts known secret values and secret shapes from text and `LogRecord`s.
+
+    Build it once at start from the loaded secrets (`Secret.reveal()` values);
+    it is immutable and safe to share. `families` defaults to the shared table.
+    """
+
+    known_secrets: tuple[str, ...]
+    _pattern: re.Pattern[str]
+    _secret_groups: dict[int, range]
+
+    def __init__(
+        self,
+        known_secrets: Iterable[str] = (),
+        families: Iterable[SecretFamily] = SECRET_FAMILIES,
+    ) -> None:
+        kept = {value for value in known_secrets if len(value) >= MIN_KNOWN_SECRET_LENGTH}
+        pattern, secret_groups = _combine(families)
+        self.__attrs_init__(
+            known_secrets=tuple(sorted(kept, key=lambda value: (-len(value), value))),
+            pattern=pattern,
+            secret_groups=secret_groups,
+        )
+
+    def _redact_known(self, text: str) -> str:
+        spans = [span for secret in self.known_secrets for span in _occurrences(text, secret)]
+        return _replace_spans(text, _merge(spans)) if spans else text
+
+    def _redact_shapes(self, text: str) -> str:
+        spans: list[Span] = []
+        for match in self._pattern.finditer(text):
+            assert match.lastindex is not None  # every alternative is a group
+            for group in self._secret_groups[match.lastindex]:
+                start, end = match.span(group)
+                if end > start:
+                    spans.append((start, end))
+        return _replace_spans(text, spans) if spans else text
+
+    def redact(self, text: str) -> str:
+        """`text` with every known secret and every secret shape replaced by `[REDACTED]`."""
+        return self._redact_shapes(self._redact_known(text))
+
+    def redact_record(self, record: LogRecord) -> LogRecord:
+        """A copy of `record` with source, message, every field name and value,
+        and the traceback text redacted. A field whose *name* says it holds a
+        secret (`api_key`, `bot_token`, `password`) has its whole value replaced."""
+        fields = tuple(
+            (self.redact(name), REDACTED if sensitive_name(name) else self.redact(value))
+            for name, value in record.fields
+        )
+        return attrs.evolve(
+            record,
+            source=self.redact(record.source),
+            message=self.redact(record.message),
+            fields=fields,
+            exc_text=None if record.exc_text is None else self.redact(record.exc_text),
+        )
