@@ -49,7 +49,7 @@ def provider_findings(config: Config) -> list[Finding]:
             error(
                 "no_provider",
                 "No LLM provider configured (no provider has an API key set)",
-                f"Set {wanted.upper()}_API_KEY in .env and reference it as "
+                f"Set {wanted.upper()}_API_KEY=<key> in .env, with "
                 f'providers.{wanted}.api_key: "${{{wanted.upper()}_API_KEY}}" in config.yml',
             )
         ]

@@ -1,0 +1,1 @@
+"""`autobot new`: create a fresh, secure-by-default bot directory."""
