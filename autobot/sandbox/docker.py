@@ -1,0 +1,69 @@
+"""Pure builders of the docker command lines for the docker backend.
+
+Same guarantees as the bubblewrap argv where docker can express them: no
+network unless allowed, memory/CPU/process limits, all capabilities
+dropped, the workspace at `/workspace`, dotenv entries masked, a minimal
+environment. Forwarded `tools.sandbox_env` values travel over the worker
+protocol, never in argv. `Dockerfile.sandbox` is built with an empty build
+context (the Dockerfile on stdin), so nothing of the bot directory, least of
+all `.env`, is sent to the docker engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from autobot.sandbox.bwrap import SANDBOX_ENV
+from autobot.sandbox.masks import EnvMask
+from autobot.sandbox.policy import (
+    SANDBOX_WORKSPACE,
+    WORKER_IN_SANDBOX,
+    WORKER_SCRIPT,
+    SandboxPolicy,
+)
+
+DOCKERFILE = "Dockerfile.sandbox"
+BUILT_IMAGE = "autobot-sandbox"
+DEFAULT_IMAGE = "python:3-alpine"
+CPUS = "1"
+
+
+def docker_image(configured: str | None, bot_dir: Path) -> str:
+    """`tools.docker_image` if set, else the image built from `Dockerfile.sandbox`
+    when the bot directory has one, else a stock python image."""
+    if configured:
+        return configured
+    return BUILT_IMAGE if (bot_dir / DOCKERFILE).is_file() else DEFAULT_IMAGE
+
+
+def docker_build_argv() -> list[str]:
+    """`docker build` reading the Dockerfile from stdin (no build context)."""
+    return ["docker", "build", "--tag", BUILT_IMAGE, "-"]
+
+
+def docker_run_argv(policy: SandboxPolicy, image: str, masks: Iterable[EnvMask] = ()) -> list[str]:
+    """`docker run` for one persistent worker speaking the protocol on stdin/stdout."""
+    limits = policy.limits
+    argv = [
+        "docker", "run", "--rm", "-i",
+        "--network", "bridge" if policy.network else "none",
+        "--memory", str(limits.memory_bytes),
+        "--cpus", CPUS,
+        "--pids-limit", str(limits.processes),
+        "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges",
+        "--tmpfs", "/tmp",
+        "-v", f"{policy.workspace}:{SANDBOX_WORKSPACE}:rw",
+        "-v", f"{WORKER_SCRIPT}:{WORKER_IN_SANDBOX}:ro",
+    ]  # fmt: skip
+    for mask in sorted(masks):
+        target = f"{SANDBOX_WORKSPACE}/{mask.relpath}"
+        if mask.is_dir:
+            argv += ["--mount", f"type=tmpfs,destination={target},readonly"]
+        else:
+            argv += ["-v", f"/dev/null:{target}:ro"]
+    for name, value in SANDBOX_ENV:
+        argv += ["--env", f"{name}={value}"]
+    argv += ["-w", SANDBOX_WORKSPACE, image, "python3", "-I", WORKER_IN_SANDBOX, SANDBOX_WORKSPACE]
+    return argv

@@ -1,0 +1,298 @@
+"""The sandbox pool actor: persistent workers handed out as leases.
+
+`SandboxPool.run` probes the configured backend (a required backend that is
+missing raises `SandboxUnavailable`), starts `size` workers and then replaces
+workers that were returned broken (crash, protocol error, cancelled mid-call,
+a timed-out command) or worn out (`max_requests`). `lease()` waits for an
+idle worker (waiters queue in FIFO order: backpressure), and before handing
+it out checks that it is alive and that no dotenv entry appeared in the
+workspace since its sandbox was built; otherwise it is replaced first, so a
+new dotenv file is masked by the kernel before the next request runs.
+
+Every worker runs in the pool's nursery via `trio.run_process` under
+`--die-with-parent`: cancelling the pool (or the gateway dying) kills them all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from autobot.config.schema import SandboxMode, ToolsConfig
+from autobot.logs.records import Logger
+from autobot.sandbox.bwrap import SANDBOX_ENV, WORKER_COMMAND, bwrap_argv
+from autobot.sandbox.docker import DOCKERFILE, docker_build_argv, docker_image, docker_run_argv
+from autobot.sandbox.errors import SandboxUnavailable, WorkerFailed
+from autobot.sandbox.masks import EnvMask, find_env_masks
+from autobot.sandbox.policy import (
+    WORKER_SCRIPT,
+    SandboxPolicy,
+    forwarded_env,
+    host_system_mounts,
+)
+from autobot.sandbox.probe import probe_sandbox
+from autobot.sandbox.worker import WorkerHandle
+
+SPAWN_SECONDS = 30.0  # a worker answers its first ping in well under a second
+BUILD_SECONDS = 600.0  # building Dockerfile.sandbox may download packages
+
+
+@attrs.frozen(kw_only=True)
+class PoolStatistics:
+    """A snapshot for metrics: workers in use, idle, replaced so far, requests served."""
+
+    busy: int
+    idle: int
+    restarts: int
+    served: int
+
+
+def synthetic_passwd(run_as: tuple[int, int] | None) -> tuple[str, str]:
+    """`/etc/passwd` and `/etc/group` contents for the sandbox: root, nobody, and the
+    `run_as` account if any; nothing of the host's accounts."""
+    passwd = [
+        "root:x:0:0:root:/tmp:/bin/sh",
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
+    ]
+    group = ["root:x:0:", "nogroup:x:65534:"]
+    if run_as is not None and run_as[0] not in (0, 65534):
+        passwd.append(f"sandbox:x:{run_as[0]}:{run_as[1]}:sandbox:/tmp:/bin/sh")
+        group.append(f"sandbox:x:{run_as[1]}:")
+    return "\n".join(passwd) + "\n", "\n".join(group) + "\n"
+
+
+def write_support_dir(run_as: tuple[int, int] | None) -> Path:
+    """A fresh private directory holding the synthetic passwd and group files
+    (world-readable so a `run_as` account can read them; the caller removes it)."""
+    support = Path(tempfile.mkdtemp(prefix="autobot-sandbox-"))
+    passwd, group = synthetic_passwd(run_as)
+    (support / "passwd").write_text(passwd)
+    (support / "group").write_text(group)
+    support.chmod(0o755)
+    return support
+
+
+def worker_argv(
+    backend: SandboxMode, policy: SandboxPolicy, masks: frozenset[EnvMask], image: str
+) -> list[str]:
+    """The command starting one worker for a resolved backend (pure)."""
+    if backend is SandboxMode.BUBBLEWRAP:
+        return bwrap_argv(policy, WORKER_COMMAND, masks=masks, with_worker=True)
+    if backend is SandboxMode.DOCKER:
+        return docker_run_argv(policy, image, masks)
+    if backend is SandboxMode.NONE:
+        return [sys.executable, "-I", str(WORKER_SCRIPT), str(policy.workspace)]
+    raise ValueError(f"not a resolved backend: {backend}")
+
+
+@attrs.define(kw_only=True, eq=False)
+class SandboxPool:
+    """Owns the workers. Construct with `from_config` or directly; then
+    `await nursery.start(pool.run)` and use `async with pool.lease() as worker:`."""
+
+    mode: SandboxMode
+    policy: SandboxPolicy
+    logger: Logger
+    size: int = 2
+    max_requests: int = 500
+    bot_dir: Path | None = None
+    docker_image: str | None = None
+    _backend: SandboxMode | None = None
+    _nursery: trio.Nursery | None = None
+    _restarts: int = 0
+    _served: int = 0
+    _busy: int = 0
+    _scan_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    # Idle workers; sized to the pool: at most `size` workers ever exist at once.
+    _idle: tuple[trio.MemorySendChannel[WorkerHandle], trio.MemoryReceiveChannel[WorkerHandle]] = (
+        attrs.field(init=False)
+    )
+    # One token per worker to replace; sized to the pool for the same reason.
+    _replace: tuple[trio.MemorySendChannel[None], trio.MemoryReceiveChannel[None]] = attrs.field(
+        init=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.size < 1 or self.max_requests < 1:
+            raise ValueError("pool size and max_requests must be at least 1")
+        self._idle = trio.open_memory_channel[WorkerHandle](self.size)
+        self._replace = trio.open_memory_channel[None](self.size)
+
+    @classmethod
+    def from_config(
+        cls, tools: ToolsConfig, *, workspace: Path, bot_dir: Path, logger: Logger
+    ) -> SandboxPool:
+        """Build the pool for `tools.*` (sandbox mode, sandbox_env, pool, exec.network)."""
+        system, etc = host_system_mounts()
+        policy = SandboxPolicy(
+            workspace=workspace.resolve(),
+            network=tools.exec.network,
+            env=forwarded_env(tools.sandbox_env, dict(os.environ)),
+            system=system,
+            etc=etc,
+        )
+        return cls(
+            mode=tools.sandbox,
+            policy=policy,
+            logger=logger,
+            size=tools.pool.size,
+            max_requests=tools.pool.max_requests_per_worker,
+            bot_dir=bot_dir,
+            docker_image=tools.docker_image,
+        )
+
+    @property
+    def backend(self) -> SandboxMode | None:
+        """The backend in use once `run` has started (None before)."""
+        return self._backend
+
+    def statistics(self) -> PoolStatistics:
+        idle = self._idle[1].statistics().current_buffer_used
+        return PoolStatistics(
+            busy=self._busy, idle=idle, restarts=self._restarts, served=self._served
+        )
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Probe, start the workers, signal started, then replace workers until cancelled.
+
+        Raises SandboxUnavailable if the configured backend cannot run, and
+        WorkerFailed if a worker cannot be (re)started.
+        """
+        probe = await probe_sandbox(self.mode)
+        if not probe.available or probe.backend is None:
+            raise SandboxUnavailable(
+                f"sandbox '{self.mode.value}' is not available: {probe.detail}"
+            )
+        self._backend = probe.backend
+        if self._backend is SandboxMode.NONE:
+            self.logger.warn("sandbox disabled: workspace restrictions disabled")
+        elif os.geteuid() == 0 and self.policy.run_as is None:
+            self.logger.warn("sandbox runs as root: the kernel does not enforce the process limit")
+        support = write_support_dir(self.policy.run_as)
+        try:
+            self.policy = attrs.evolve(self.policy, support_dir=support)
+            image = await self._prepare_image()
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                send_idle, _ = self._idle
+                for _ in range(self.size):
+                    send_idle.send_nowait(await self._spawn(image))
+                task_status.started()
+                self.logger.info(
+                    "sandbox pool ready", backend=self._backend.value, workers=self.size
+                )
+                async for _ in self._replace[1]:
+                    self._restarts += 1
+                    send_idle.send_nowait(await self._spawn(image))
+        finally:
+            shutil.rmtree(support, ignore_errors=True)
+
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[WorkerHandle]:
+        """An exclusive, healthy worker for the duration of the block.
+
+        A worker left broken (crash, cancellation mid-call) or worn out is
+        killed and replaced on release.
+        """
+        worker = await self._idle[1].receive()
+        ready = False
+        try:
+            worker = await self._freshen(worker)
+            ready = True
+        finally:
+            if not ready:
+                self._release(worker)
+        self._busy += 1
+        served_before = worker.served
+        try:
+            yield worker
+        finally:
+            self._busy -= 1
+            self._served += worker.served - served_before
+            self._release(worker)
+
+    def _release(self, worker: WorkerHandle) -> None:
+        if worker.alive and worker.served < self.max_requests:
+            self._idle[0].send_nowait(worker)
+            return
+        worker.kill()
+        self._replace[0].send_nowait(None)
+
+    async def _freshen(self, worker: WorkerHandle) -> WorkerHandle:
+        """`worker` if still alive and masking every dotenv entry, else a fresh one."""
+        if self._backend is SandboxMode.NONE:
+            masks: frozenset[EnvMask] = frozenset()
+        else:
+            masks = await trio.to_thread.run_sync(
+                find_env_masks, self.policy.workspace, limiter=self._scan_limiter
+            )
+        if worker.alive and masks <= worker.masks:
+            return worker
+        worker.kill()
+        fresh = await self._spawn(self._image(), masks)
+        self._restarts += 1
+        return fresh
+
+    def _image(self) -> str:
+        return docker_image(self.docker_image, self.bot_dir or self.policy.workspace)
+
+    async def _prepare_image(self) -> str:
+        """The docker image to run (built from Dockerfile.sandbox when present)."""
+        image = self._image()
+        dockerfile = (self.bot_dir / DOCKERFILE) if self.bot_dir is not None else None
+        if self._backend is SandboxMode.DOCKER and dockerfile is not None and dockerfile.is_file():
+            with trio.fail_after(BUILD_SECONDS):
+                await trio.run_process(
+                    docker_build_argv(), stdin=dockerfile.read_bytes(), capture_stdout=True
+                )
+        return image
+
+    async def _spawn(self, image: str, masks: frozenset[EnvMask] | None = None) -> WorkerHandle:
+        """Start one worker in the pool's nursery and wait for its first answer."""
+        assert self._nursery is not None and self._backend is not None
+        if masks is None:
+            masks = (
+                frozenset()
+                if self._backend is SandboxMode.NONE
+                else await trio.to_thread.run_sync(
+                    find_env_masks, self.policy.workspace, limiter=self._scan_limiter
+                )
+            )
+        argv = worker_argv(self._backend, self.policy, masks, image)
+        options: dict[str, Any] = {}
+        if self.policy.run_as is not None:
+            options = {"user": self.policy.run_as[0], "group": self.policy.run_as[1]}
+            options["extra_groups"] = []
+        process: trio.Process = await self._nursery.start(
+            partial(
+                trio.run_process,
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                env=dict(SANDBOX_ENV),
+                **options,
+            )
+        )
+        worker = WorkerHandle(
+            process=process, masks=masks, env=dict(self.policy.env), limits=self.policy.limits
+        )
+        try:
+            with trio.fail_after(SPAWN_SECONDS):
+                await worker.ping()
+        except (WorkerFailed, trio.TooSlowError) as exc:
+            worker.kill()
+            raise WorkerFailed(f"sandbox worker did not start: {exc}") from exc
+        return worker

@@ -1,0 +1,251 @@
+"""The sandbox worker: a stdlib-only program serving file and exec requests.
+
+Run as `python3 -I worker_main.py ROOT` (inside bubblewrap ROOT is
+`/workspace`). It reads length-prefixed JSON frames from stdin and answers
+each with one frame on stdout, in order:
+
+    frame    = 4-byte big-endian length + UTF-8 JSON object
+    request  = {"id": n, "op": "ping|read|write|edit|list|exec", ...}
+    response = {"id": n, "ok": true, ...} | {"id": n, "ok": false, "error": KIND, "message": ...}
+
+Paths in requests are relative to ROOT and were already checked by the host;
+the worker checks again that their real path stays inside ROOT. Commands run
+as `/bin/sh -c` children in their own session (process group) with rlimits;
+a timeout kills the whole group. The host module imports `encode_frame` and
+`decode_length` from here so both ends share one definition of the framing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from typing import Any, BinaryIO
+
+HEADER = struct.Struct(">I")
+MAX_FRAME = 64 * 1024 * 1024
+POLL_SECONDS = 0.05  # how often a running command's exit is checked while its pipes stay open
+READ_CHUNK = 65536
+
+
+class Refused(Exception):
+    """A request that cannot be served; `kind` is machine-readable."""
+
+    def __init__(self, kind: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.extra = extra
+
+
+def encode_frame(message: dict[str, Any]) -> bytes:
+    """One frame: length header plus compact JSON."""
+    body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    return HEADER.pack(len(body)) + body
+
+
+def decode_length(header: bytes) -> int:
+    """The body length announced by a 4-byte header; ValueError if oversized."""
+    (length,) = HEADER.unpack(header)
+    if length > MAX_FRAME:
+        raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
+    return int(length)
+
+
+def _read_exact(stream: BinaryIO, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def resolve(root: str, relpath: str) -> str:
+    """The real path of `relpath` under `root`; Refused if it escapes."""
+    full = os.path.realpath(os.path.join(root, relpath))
+    if full != root and not full.startswith(root + "/"):
+        raise Refused("outside", "path resolves outside the workspace")
+    return full
+
+
+def op_read(root: str, req: dict[str, Any]) -> dict[str, Any]:
+    full = resolve(root, req["path"])
+    if not os.path.lexists(full) or not os.path.exists(full):
+        raise Refused("missing", "file not found")
+    if os.path.isdir(full):
+        raise Refused("directory", "is a directory")
+    limit = int(req["max_bytes"])
+    size = os.path.getsize(full)
+    if size > limit:
+        raise Refused("too_large", "file too large", size=size)
+    with open(full, "rb") as handle:
+        data = handle.read(limit + 1)
+    if b"\0" in data:
+        raise Refused("binary", "binary content")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused("binary", "binary content") from None
+    return {"content": text}
+
+
+def op_write(root: str, req: dict[str, Any]) -> dict[str, Any]:
+    full = resolve(root, req["path"])
+    if os.path.isdir(full):
+        raise Refused("directory", "is a directory")
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    data = req["content"].encode("utf-8")
+    with open(full, "wb") as handle:
+        handle.write(data)
+    return {"bytes": len(data)}
+
+
+def op_edit(root: str, req: dict[str, Any]) -> dict[str, Any]:
+    text = op_read(root, req)["content"]
+    count = text.count(req["old"])
+    if count != 1:
+        raise Refused("match_count", "old_text must occur exactly once", count=count)
+    op_write(root, {"path": req["path"], "content": text.replace(req["old"], req["new"], 1)})
+    return {}
+
+
+def op_list(root: str, req: dict[str, Any]) -> dict[str, Any]:
+    full = resolve(root, req["path"])
+    if not os.path.exists(full):
+        raise Refused("missing", "directory not found")
+    if not os.path.isdir(full):
+        raise Refused("not_directory", "not a directory")
+    with os.scandir(full) as entries:
+        listing = sorted([entry.name, entry.is_dir()] for entry in entries)
+    return {"entries": listing}
+
+
+def _limit_child(limits: dict[str, int]) -> None:
+    """preexec: the command's kernel resource limits."""
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu"], limits["cpu"]))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size"], limits["file_size"]))
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL the whole process group (the kernel makes this atomic against fork)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def op_exec(root: str, req: dict[str, Any]) -> dict[str, Any]:
+    cwd = resolve(root, req["cwd"])
+    if not os.path.isdir(cwd):
+        raise Refused("not_directory", "working directory is not a directory")
+    env = dict(os.environ)
+    env.update(req["env"])
+    limits = req["limits"]
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", req["command"]],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=lambda: _limit_child(limits),
+    )
+    cap = int(req["max_output"])
+    kept = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}  # type: ignore[union-attr]
+    dropped = dict.fromkeys(kept, 0)
+    open_fds = set(kept)
+    deadline = time.monotonic() + float(req["timeout"])
+    timed_out = False
+    while open_fds:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select(list(open_fds), [], [], min(remaining, POLL_SECONDS))
+        for fd in ready:
+            chunk = os.read(fd, READ_CHUNK)
+            if not chunk:
+                open_fds.discard(fd)
+                continue
+            room = max(cap - len(kept[fd]), 0)
+            kept[fd] += chunk[:room]
+            dropped[fd] += len(chunk) - min(room, len(chunk))
+        if not ready and proc.poll() is not None:
+            break  # the shell is gone; leftover background jobs hold the pipes
+    _kill_group(proc.pid)
+    proc.wait()
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
+    out_fd, err_fd = list(kept)
+    return {
+        "stdout": kept[out_fd].decode("utf-8", "replace"),
+        "stderr": kept[err_fd].decode("utf-8", "replace"),
+        "stdout_dropped": dropped[out_fd],
+        "stderr_dropped": dropped[err_fd],
+        "exit_code": proc.returncode,
+        "timed_out": timed_out,
+    }
+
+
+OPS = {
+    "ping": lambda root, req: {"pid": os.getpid()},
+    "read": op_read,
+    "write": op_write,
+    "edit": op_edit,
+    "list": op_list,
+    "exec": op_exec,
+}
+
+
+def handle(root: str, req: dict[str, Any]) -> dict[str, Any]:
+    """Serve one request; every failure becomes an error response."""
+    try:
+        op = OPS[req["op"]]
+        response = {"ok": True, **op(root, req)}
+    except Refused as exc:
+        response = {"ok": False, "error": exc.kind, "message": str(exc), **exc.extra}
+    except (KeyError, TypeError, ValueError) as exc:
+        response = {"ok": False, "error": "bad_request", "message": repr(exc)}
+    except OSError as exc:
+        response = {"ok": False, "error": "os", "message": exc.strerror or "I/O error"}
+    response["id"] = req.get("id")
+    return response
+
+
+def _not_dumpable() -> None:
+    """Keep commands (same uid) out of this process's /proc entries and pipes."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv: list[str]) -> int:
+    root = os.path.realpath(argv[1])
+    _not_dumpable()
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        header = _read_exact(stdin, HEADER.size)
+        if header is None:
+            return 0
+        body = _read_exact(stdin, decode_length(header))
+        if body is None:
+            return 0
+        stdout.write(encode_frame(handle(root, json.loads(body))))
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
