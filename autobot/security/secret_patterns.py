@@ -34,7 +34,7 @@ SENSITIVE_NAME = (
 _NAME_END = r"(?![A-Za-z0-9_-])"
 
 # A value: double-quoted (JSON escapes allowed), single-quoted, or a bare run.
-_VALUE = r"""(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|([^\s"'&,;<>{}\[\]]+))"""
+_VALUE = r"""(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|([^\s"'&,;<>\[\]]+))"""
 
 
 @attrs.frozen(kw_only=True)
@@ -134,13 +134,14 @@ class SecretMatch:
 
 
 # Values that are clearly not a real credential: `${VAR}` references, YAML
-# nulls/booleans, `<your key>`, `sk-ant-...`, `xxxxxxxx`, `****`.
+# nulls/booleans, `<your key>`, `sk-ant-...`, `your-key`, `xxxxxxxx`, `****`.
 _PLACEHOLDER = re.compile(
     r"""(?ix)
     .*\$\{[^}]*\}.*          # a ${VAR} reference anywhere
     | null | none | ~ | true | false
     | <[^>]*>                # <your-key>
     | .*(?:\.\.\.|\u2026)    # ends in ... (sk-ant-...)
+    | .*\byour[-_].*          # sk-ant-your-key, your_token_here
     | [x*._-]+               # xxxx, ****
     """
 )
