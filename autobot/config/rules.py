@@ -80,7 +80,7 @@ def non_empty(value: object) -> str | None:
 
 def url_with_scheme(*schemes: str) -> Check:
     """Strings must be absolute URLs with one of `schemes` and a host."""
-    expected = " or ".join(f"{scheme}://" for scheme in schemes) + " URL with a host"
+    expected = "a URL with a host, starting with " + " or ".join(f"{s}://" for s in schemes)
 
     def check(value: object) -> str | None:
         if not isinstance(value, str):
@@ -91,7 +91,7 @@ def url_with_scheme(*schemes: str) -> Check:
             _ = parts.port  # raises ValueError for a malformed port
         except ValueError:
             ok = False
-        return None if ok else "a " + expected
+        return None if ok else expected
 
     return check
 
@@ -110,10 +110,12 @@ def cidr(value: object) -> str | None:
 @attrs.frozen
 class Rule:
     """`check` applied at every place matching `pattern`: dotted keys, where `*`
-    matches every key of a mapping and `#` every element of a list."""
+    matches every key of a mapping and `#` every element of a list. For an
+    `optional` field an empty string means "not set" and is not checked."""
 
     pattern: str
     check: Check
+    optional: bool = False
 
 
 def _rate_limit_rules(prefix: str) -> tuple[Rule, ...]:
@@ -136,10 +138,10 @@ RULES: tuple[Rule, ...] = (
     Rule("agents.defaults.idle_timeout_seconds", positive_number),
     Rule("agents.defaults.budget.session_daily_tokens", int_at_least(1)),
     Rule("agents.defaults.budget.global_daily_tokens", int_at_least(1)),
-    *(Rule(f"providers.{name}.api_base", _HTTP) for name in PROVIDER_NAMES),
+    *(Rule(f"providers.{name}.api_base", _HTTP, optional=True) for name in PROVIDER_NAMES),
     Rule("channels.telegram.api_base", _HTTP),
     Rule("channels.whatsapp.bridge_url", url_with_scheme("ws", "wss")),
-    Rule("channels.zulip.site", _HTTP),
+    Rule("channels.zulip.site", _HTTP, optional=True),
     Rule("gateway.host", non_empty),
     Rule("gateway.port", int_between(1, 65535)),
     Rule("tools.pool.size", int_at_least(1)),
@@ -183,7 +185,8 @@ def check_values(
     problems = []
     for rule in rules:
         for path, value in matches(tree, rule.pattern):
-            expected = None if value is None else rule.check(value)
+            unset = value is None or (rule.optional and value == "")
+            expected = None if unset else rule.check(value)
             if expected is not None:
                 problems.append(writer.invalid(path, expected, value))
     return tuple(problems)
