@@ -145,7 +145,8 @@ class WorkerHandle:
     async def exec(
         self, command: str, *, cwd: str, time_limit: float, max_output: int
     ) -> ExecOutcome:
-        """Run `command` with `/bin/sh -c` in `cwd`; the worker kills it after `time_limit` seconds."""
+        """Run `command` with `/bin/sh -c` in `cwd`; the worker kills its process group
+        after `time_limit` seconds, and a timed-out worker is marked broken (replaced)."""
         response = await self.call(
             {
                 "op": "exec",
@@ -162,6 +163,9 @@ class WorkerHandle:
                 },
             }
         )
+        if response["timed_out"]:
+            # The group was killed; anything that escaped it dies with this sandbox.
+            self.broken = True
         return ExecOutcome(
             stdout=str(response["stdout"]),
             stderr=str(response["stderr"]),
