@@ -26,12 +26,13 @@ from autobot.llm.wire_common import InvalidResponse, optional_str, token_count
 def request_params(request: LLMRequest) -> dict[str, Any]:
     """Keyword arguments for the SDK's `messages.create` / `messages.stream`.
 
-    Raises `ValueError` if a TOOL message has no `tool_call_id`.
+    `request.temperature` is not sent: the installed SDK's Messages API has
+    no such parameter any more. Raises `ValueError` if a TOOL message has no
+    `tool_call_id`.
     """
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
         "messages": wire_messages(request.messages),
     }
     if request.system:

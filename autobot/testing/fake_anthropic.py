@@ -1,0 +1,186 @@
+"""A loopback fake of the Anthropic Messages API, for the real SDK to talk to.
+
+    async with serve_fake_anthropic([ScriptedReply(text="hi")]) as fake:
+        provider = AnthropicProvider(api_base=fake.base_url, ...)
+        ...
+        assert fake.requests[0].json()["model"] == "claude-test"
+
+`POST <any prefix>/v1/messages` answers with a JSON message, or with SSE
+events when the body asks for `"stream": true` (message_start,
+content_block_start/delta/stop with text_delta and input_json_delta,
+message_delta, message_stop). Errors use the API's error body and a
+`request-id` header. Any other route is a 404 (and recorded).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from autobot.testing.http_server import HttpRequest, HttpResponse, serve_http
+from autobot.testing.llm_script import (
+    FakeLLM,
+    ScriptedError,
+    ScriptedReply,
+    Step,
+    StepHandler,
+    Steps,
+)
+
+STREAM_CHUNK_CHARS = 8  # text and tool-input JSON are streamed in pieces this long
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+@asynccontextmanager
+async def serve_fake_anthropic(
+    script: Iterable[Step] = (), *, handler: StepHandler | None = None
+) -> AsyncIterator[FakeLLM]:
+    """Run the fake on 127.0.0.1 for the duration of the block.
+
+    Answers come from `script` in order, or from `handler(request_json)`.
+    Raises `ValueError` if both are given; raises `ScriptExhausted` at block
+    exit if a request found the script empty.
+    """
+    steps = Steps.of(script, handler)
+    fake: FakeLLM | None = None
+
+    async def respond(request: HttpRequest) -> HttpResponse:
+        assert fake is not None
+        fake.requests.append(request)
+        if request.method != "POST" or not request.path.endswith("/v1/messages"):
+            return _error_response(fake, ScriptedError(status=404, message="no such route"))
+        body = request.json()
+        step = steps.next(body)
+        await trio.sleep(step.latency)
+        if isinstance(step, ScriptedError) and not (step.mid_stream and body.get("stream")):
+            return _error_response(fake, step)
+        message = _message(fake, body, step)
+        if body.get("stream"):
+            return HttpResponse(
+                status=200,
+                headers={"content-type": "text/event-stream", **_request_id(fake)},
+                stream=_sse(message, step if isinstance(step, ScriptedError) else None),
+            )
+        return HttpResponse.json(200, message, _request_id(fake))
+
+    async with serve_http(respond) as server:
+        fake = FakeLLM(server=server)
+        yield fake
+
+
+def _request_id(fake: FakeLLM) -> dict[str, str]:
+    return {"request-id": fake.new_id("req")}
+
+
+def _error_body(step: ScriptedError) -> dict[str, Any]:
+    error_type = step.error_type or ERROR_TYPES.get(step.status, "api_error")
+    return {"type": "error", "error": {"type": error_type, "message": step.message}}
+
+
+def _error_response(fake: FakeLLM, step: ScriptedError) -> HttpResponse:
+    headers = _request_id(fake)
+    if step.retry_after is not None:
+        headers["retry-after"] = step.retry_after
+    return HttpResponse.json(step.status, _error_body(step), headers)
+
+
+def _message(fake: FakeLLM, body: Mapping[str, Any], step: Step) -> dict[str, Any]:
+    """The complete `message` object a reply step stands for (empty for an error)."""
+    reply = step if isinstance(step, ScriptedReply) else ScriptedReply()
+    content: list[dict[str, Any]] = []
+    if reply.text:
+        content.append({"type": "text", "text": reply.text})
+    for call in reply.tool_calls:
+        arguments = (
+            json.loads(call.arguments) if isinstance(call.arguments, str) else call.arguments
+        )
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.id or fake.new_id("toolu"),
+                "name": call.name,
+                "input": dict(arguments),
+            }
+        )
+    default_stop = "tool_use" if reply.tool_calls else "end_turn"
+    return {
+        "id": fake.new_id("msg"),
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", ""),
+        "content": content,
+        "stop_reason": reply.stop_reason or default_stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+    }
+
+
+def _event(name: str, data: Mapping[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _pieces(text: str) -> list[str]:
+    return [text[i : i + STREAM_CHUNK_CHARS] for i in range(0, len(text), STREAM_CHUNK_CHARS)]
+
+
+async def _sse(message: Mapping[str, Any], error: ScriptedError | None) -> AsyncIterator[bytes]:
+    """The message as Messages API stream events; an `error` event after
+    message_start when `error` is given."""
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None}
+    start["usage"] = {"input_tokens": usage["input_tokens"], "output_tokens": 1}
+    yield _event("message_start", {"type": "message_start", "message": start})
+    if error is not None:
+        yield _event("error", _error_body(error))
+        return
+    yield _event("ping", {"type": "ping"})
+    for index, block in enumerate(message["content"]):
+        for event in _block_events(index, block):
+            yield event
+    yield _event(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            "usage": {"output_tokens": usage["output_tokens"]},
+        },
+    )
+    yield _event("message_stop", {"type": "message_stop"})
+
+
+def _block_events(index: int, block: Mapping[str, Any]) -> list[bytes]:
+    opening: dict[str, Any]
+    if block["type"] == "text":
+        opening = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"])]
+    else:
+        opening = {**block, "input": {}}
+        deltas = [
+            {"type": "input_json_delta", "partial_json": piece}
+            for piece in _pieces(json.dumps(block["input"]))
+        ]
+    return [
+        _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": opening},
+        ),
+        *(
+            _event(
+                "content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}
+            )
+            for d in deltas
+        ),
+        _event("content_block_stop", {"type": "content_block_stop", "index": index}),
+    ]

@@ -1,0 +1,113 @@
+"""A loopback fake of an OpenAI-compatible chat-completions endpoint.
+
+    async with serve_fake_openai([ScriptedReply(text="hi")]) as fake:
+        provider = OpenAICompatibleProvider(api_base=fake.base_url, ...)
+
+`POST <any prefix>/chat/completions` answers with a `chat.completion` whose
+first choice carries the scripted text and `tool_calls` (arguments as JSON
+strings; a `str` in the script is sent verbatim, so a test can send malformed
+JSON). Errors use the `{"error": {...}}` body and an `x-request-id` header.
+Any other route is a 404 (and recorded).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from autobot.testing.http_server import HttpRequest, HttpResponse, serve_http
+from autobot.testing.llm_script import (
+    FakeLLM,
+    ScriptedError,
+    ScriptedReply,
+    Step,
+    StepHandler,
+    Steps,
+)
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_api_key",
+    404: "not_found",
+    429: "rate_limit_exceeded",
+}
+
+
+@asynccontextmanager
+async def serve_fake_openai(
+    script: Iterable[Step] = (), *, handler: StepHandler | None = None
+) -> AsyncIterator[FakeLLM]:
+    """Run the fake on 127.0.0.1 for the duration of the block.
+
+    Answers come from `script` in order, or from `handler(request_json)`.
+    Raises `ValueError` if both are given; raises `ScriptExhausted` at block
+    exit if a request found the script empty.
+    """
+    steps = Steps.of(script, handler)
+    fake: FakeLLM | None = None
+
+    async def respond(request: HttpRequest) -> HttpResponse:
+        assert fake is not None
+        fake.requests.append(request)
+        if request.method != "POST" or not request.path.endswith("/chat/completions"):
+            return _error_response(fake, ScriptedError(status=404, message="no such route"))
+        body = request.json()
+        step = steps.next(body)
+        await trio.sleep(step.latency)
+        if isinstance(step, ScriptedError):
+            return _error_response(fake, step)
+        return HttpResponse.json(200, _completion(fake, body, step), _request_id(fake))
+
+    async with serve_http(respond) as server:
+        fake = FakeLLM(server=server)
+        yield fake
+
+
+def _request_id(fake: FakeLLM) -> dict[str, str]:
+    return {"x-request-id": fake.new_id("req")}
+
+
+def _error_response(fake: FakeLLM, step: ScriptedError) -> HttpResponse:
+    headers = _request_id(fake)
+    if step.retry_after is not None:
+        headers["retry-after"] = step.retry_after
+    error_type = step.error_type or ERROR_TYPES.get(step.status, "server_error")
+    body = {"error": {"message": step.message, "type": error_type, "code": None}}
+    return HttpResponse.json(step.status, body, headers)
+
+
+def _completion(fake: FakeLLM, body: Mapping[str, Any], reply: ScriptedReply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id or fake.new_id("call"),
+                "type": "function",
+                "function": {
+                    "name": call.name,
+                    "arguments": call.arguments
+                    if isinstance(call.arguments, str)
+                    else json.dumps(dict(call.arguments)),
+                },
+            }
+            for call in reply.tool_calls
+        ]
+    default_finish = "tool_calls" if reply.tool_calls else "stop"
+    return {
+        "id": fake.new_id("chatcmpl"),
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", ""),
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": reply.stop_reason or default_finish}
+        ],
+        "usage": {
+            "prompt_tokens": reply.input_tokens,
+            "completion_tokens": reply.output_tokens,
+            "total_tokens": reply.input_tokens + reply.output_tokens,
+        },
+    }

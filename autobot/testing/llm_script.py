@@ -1,0 +1,115 @@
+"""What a fake LLM server says: scripted replies and errors, shared by both fakes.
+
+A fake answers each request from either a queue of scripted steps (in order;
+running out is a test bug, reported when the fake's block exits) or a
+`handler(request_json) -> step` callable. A `ScriptedReply` is text and/or
+tool calls; a `ScriptedError` is an HTTP error (with an optional
+`retry-after`). Either may carry `latency` seconds, slept with `trio.sleep`
+before answering so autojump tests and benchmarks can model a slow model.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from autobot.testing.http_server import HttpRequest, LoopbackServer
+
+
+@attrs.frozen(kw_only=True)
+class ScriptedToolCall:
+    """A tool call the fake model makes. `arguments` as a str is sent verbatim
+    (OpenAI dialect: lets a test send malformed JSON); `id` is generated if None."""
+
+    name: str
+    arguments: Mapping[str, Any] | str = attrs.field(factory=dict)
+    id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ScriptedReply:
+    """A successful completion. `stop_reason` defaults to the dialect's
+    tool-use or end-of-turn reason depending on `tool_calls`."""
+
+    text: str = ""
+    tool_calls: tuple[ScriptedToolCall, ...] = ()
+    input_tokens: int = 10
+    output_tokens: int = 5
+    stop_reason: str | None = None
+    latency: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class ScriptedError:
+    """An error answer: HTTP `status` with the dialect's error body.
+
+    `retry_after` is sent verbatim as the `retry-after` header. `error_type`
+    defaults from the status (429 rate_limit_error, 529 overloaded_error...).
+    `mid_stream` (Anthropic SSE only): answer 200, start the message, then
+    send an SSE `error` event, as the real API does when it overloads mid-answer.
+    """
+
+    status: int
+    retry_after: str | None = None
+    error_type: str | None = None
+    message: str = "scripted error"
+    latency: float = 0.0
+    mid_stream: bool = False
+
+
+Step = ScriptedReply | ScriptedError
+StepHandler = Callable[[Mapping[str, Any]], Step]
+
+
+class ScriptExhausted(AssertionError):
+    """The fake received more requests than its script has steps."""
+
+
+@attrs.define
+class Steps:
+    """The source of answers: a script queue or a handler (exactly one)."""
+
+    script: collections.deque[Step]
+    handler: StepHandler | None
+
+    @classmethod
+    def of(cls, script: Iterable[Step], handler: StepHandler | None) -> Steps:
+        """Raises `ValueError` when both a non-empty script and a handler are given."""
+        queue = collections.deque(script)
+        if queue and handler is not None:
+            raise ValueError("give a fake LLM either a script or a handler, not both")
+        return cls(queue, handler)
+
+    def next(self, request_json: Mapping[str, Any]) -> Step:
+        """The answer to this request; raises `ScriptExhausted` when the script ran out."""
+        if self.handler is not None:
+            return self.handler(request_json)
+        if not self.script:
+            raise ScriptExhausted("the fake LLM script has no step left for this request")
+        return self.script.popleft()
+
+
+@attrs.define(kw_only=True)
+class FakeLLM:
+    """A running fake: `base_url` to point a provider at, and every request received
+    (`HttpRequest`: method, path, lower-case headers, body; `.json()` decodes it)."""
+
+    server: LoopbackServer
+    requests: list[HttpRequest] = attrs.field(factory=list)
+    _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh id unique within this fake (`toolu_1`, `msg_2`, ...)."""
+        return f"{prefix}_{next(self._ids)}"
+
+    def bodies(self) -> list[Any]:
+        """The decoded JSON body of every request, in arrival order."""
+        return [request.json() for request in self.requests]
