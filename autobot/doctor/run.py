@@ -11,13 +11,13 @@ text, `.env` permissions) still run.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import attrs
 import trio
 
-from autobot.config.environment import ENV_FILE_NAME
+from autobot.config.environment import ENV_FILE_NAME, read_env_file
 from autobot.config.errors import ConfigError
 from autobot.config.load import LoadedConfig, load_config
 from autobot.config.schema import Config
@@ -27,6 +27,7 @@ from autobot.doctor.file_checks import bot_file_findings
 from autobot.doctor.findings import Finding, Report, error
 from autobot.doctor.plaintext import plaintext_secret_findings
 from autobot.doctor.sandbox_check import SandboxProber, probe_sandbox_findings
+from autobot.logs.redact import Redactor
 
 
 @attrs.frozen(kw_only=True)
@@ -66,9 +67,24 @@ def _load(config_path: Path, environ: Mapping[str, str]) -> LoadedConfig | _Load
     return _LoadFailure(findings=(finding,), raw_text=raw_text)
 
 
-def check_bot(
-    config_path: Path, *, environ: Mapping[str, str], home: Path
-) -> tuple[list[Finding], Config | None]:
+@attrs.frozen(kw_only=True)
+class BotCheck:
+    """The result of `check_bot`: findings, the config if it loaded, and the
+    secret values known for this bot (to redact from every finding)."""
+
+    findings: tuple[Finding, ...]
+    config: Config | None
+    secrets: frozenset[str] = attrs.field(repr=False)
+
+
+def _known_secrets(env_file: Path) -> frozenset[str]:
+    try:
+        return frozenset(value for value in read_env_file(env_file).values() if value)
+    except (OSError, UnicodeDecodeError):
+        return frozenset()
+
+
+def check_bot(config_path: Path, *, environ: Mapping[str, str], home: Path) -> BotCheck:
     """Every finding that needs no sandbox probe, plus the config if it loaded.
 
     Blocking (reads and stats files): call it through `trio.to_thread`.
@@ -79,11 +95,13 @@ def check_bot(
     config: Config | None = None
     if isinstance(loaded, _LoadFailure):
         findings += loaded.findings
+        env_file = config_path.parent / ENV_FILE_NAME
+        secrets = _known_secrets(env_file)
         if loaded.raw_text is None:
-            return findings, None
-        raw_text, env_file, workspace = loaded.raw_text, config_path.parent / ENV_FILE_NAME, None
+            return BotCheck(findings=tuple(findings), config=None, secrets=secrets)
+        raw_text, workspace = loaded.raw_text, None
     else:
-        config, raw_text = loaded.config, loaded.raw_text
+        config, raw_text, secrets = loaded.config, loaded.raw_text, loaded.secret_values
         env_file, workspace = loaded.env_file, loaded.workspace
     findings += plaintext_secret_findings(raw_text, config_path.name)
     files = inspect_bot_files(
@@ -92,7 +110,21 @@ def check_bot(
     findings += bot_file_findings(files)
     if config is not None:
         findings += config_findings(config)
-    return findings, config
+    return BotCheck(findings=tuple(findings), config=config, secrets=secrets)
+
+
+def redact_findings(findings: Iterable[Finding], secrets: Iterable[str]) -> tuple[Finding, ...]:
+    """Defence in depth: no finding may carry a known secret value or a secret
+    shape, whatever text (a config error, a URL, a probe's stderr) it quotes."""
+    redactor = Redactor(known_secrets=secrets)
+    return tuple(
+        attrs.evolve(
+            finding,
+            message=redactor.redact(finding.message),
+            fix=None if finding.fix is None else redactor.redact(finding.fix),
+        )
+        for finding in findings
+    )
 
 
 async def run_checks(
@@ -107,13 +139,15 @@ async def run_checks(
     `environ` is the process environment (`${VAR}` references resolve from it
     over `.env`); `probe` answers whether a sandbox backend really works;
     `home` is the operator's home directory (a workspace must not expose it).
-    Raises nothing for a broken bot: problems are findings.
+    Raises nothing for a broken bot: problems are findings, and no finding
+    contains a secret.
     """
     # one limiter per run: the doctor's blocking file work is a single call
     fs_limiter = trio.CapacityLimiter(1)
-    findings, config = await trio.to_thread.run_sync(
+    checked = await trio.to_thread.run_sync(
         lambda: check_bot(config_path, environ=environ, home=home), limiter=fs_limiter
     )
-    if config is not None:
-        findings += await probe_sandbox_findings(config.tools.sandbox, probe)
-    return Report(tuple(findings))
+    findings = list(checked.findings)
+    if checked.config is not None:
+        findings += await probe_sandbox_findings(checked.config.tools.sandbox, probe)
+    return Report(redact_findings(findings, checked.secrets))

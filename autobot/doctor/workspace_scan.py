@@ -24,10 +24,17 @@ MAX_ENTRIES = 20_000  # keeps `doctor` fast on a workspace full of checkouts
 
 @attrs.frozen(kw_only=True)
 class DotenvScan:
-    """Dotenv-named non-directory entries found (symlinks included), in walk order."""
+    """Non-directory entries that are dotenv files, or symlinks to one, in walk order."""
 
     found: tuple[Path, ...]
     truncated: bool
+
+
+def _is_dotenv_entry(entry: os.DirEntry[str]) -> bool:
+    """A dotenv-named entry, or a symlink (any name) leading to a dotenv-named file."""
+    if is_env_file_name(entry.name):
+        return True
+    return entry.is_symlink() and is_env_file_name(os.path.basename(os.path.realpath(entry.path)))
 
 
 def find_dotenv_files(
@@ -55,7 +62,7 @@ def find_dotenv_files(
                         pending.append((Path(entry.path), depth + 1))
                     elif is_dir:
                         too_deep = True
-                    elif is_env_file_name(entry.name):
+                    elif _is_dotenv_entry(entry):
                         found.append(Path(entry.path))
         except OSError:
             continue
