@@ -50,8 +50,8 @@ class RestartWindow(Generic[T]):
         """
         if self.entries and now < self.entries[-1][0]:
             raise ValueError(f"time went backwards: {now} < {self.entries[-1][0]}")
-        horizon = now - self.intensity.within
-        kept = tuple(entry for entry in self.entries if entry[0] > horizon)
+        within = self.intensity.within
+        kept = tuple(entry for entry in self.entries if now - entry[0] < within)
         return attrs.evolve(self, entries=(*kept, (now, payload)))
 
     @property
