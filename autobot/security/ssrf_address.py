@@ -5,15 +5,15 @@ with a `BlockReason` (or `None` for a public address); it is the single
 judge used for literal hosts, every DNS answer and every redirect hop.
 
 IPv6 addresses that carry an IPv4 address (mapped, compatible, SIIT,
-NAT64, 6to4, Teredo) are judged by the IPv4 address(es) they embed, since a
-translator or relay on the path delivers the packet there. The allowlist is
+NAT64 64:ff9b::/96, 6to4, Teredo) are judged by the IPv4 address(es) they
+embed, since a translator or relay on the path delivers the packet there;
+the local-use NAT64 prefix 64:ff9b:1::/48 is blocked as a whole. The allowlist is
 applied by the caller (`autobot.security.ssrf`), not here.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 IPAddress = IPv4Address | IPv6Address
@@ -35,7 +35,7 @@ class BlockReason(enum.Enum):
     MULTICAST = "access to multicast addresses is blocked"
     RESERVED = "access to reserved addresses (240.0.0.0/4) is blocked"
     BROADCAST = "access to the broadcast address is blocked"
-    LOCAL_NAT64 = "access through a local-use NAT64 prefix to a blocked address is blocked"
+    LOCAL_NAT64 = "access through the local-use NAT64 prefix (64:ff9b:1::/48) is blocked"
 
 
 # Cloud metadata services, named as such so the refusal says what was avoided:
@@ -70,6 +70,9 @@ _IPV6_BLOCKS: tuple[tuple[IPv6Network, BlockReason], ...] = (
     (IPv6Network("fc00::/7"), BlockReason.PRIVATE),
     (IPv6Network("fe80::/10"), BlockReason.LINK_LOCAL),
     (IPv6Network("fec0::/10"), BlockReason.SITE_LOCAL),
+    # RFC 8215 local-use NAT64: the site's translator picks any RFC 6052 prefix
+    # length, so the embedded IPv4 cannot be located; every such address is internal.
+    (IPv6Network("64:ff9b:1::/48"), BlockReason.LOCAL_NAT64),
     (IPv6Network("ff00::/8"), BlockReason.MULTICAST),
 )
 
@@ -80,7 +83,6 @@ _V4_IN_LOW_32 = (
     IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
     IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix
 )
-_LOCAL_NAT64 = IPv6Network("64:ff9b:1::/48")  # RFC 8215, any RFC 6052 prefix length
 _SIX_TO_FOUR = IPv6Network("2002::/16")
 _TEREDO = IPv6Network("2001::/32")
 
@@ -94,9 +96,6 @@ def classify_address(ip: IPAddress) -> BlockReason | None:
     for network, reason in _IPV6_BLOCKS:
         if ip in network:
             return reason
-    if ip in _LOCAL_NAT64:
-        blocked = any(_classify_v4(v4) for v4 in _local_nat64_candidates(ip))
-        return BlockReason.LOCAL_NAT64 if blocked else None
     for v4 in embedded_ipv4(ip):
         inner = _classify_v4(v4)
         if inner is not None:
@@ -133,13 +132,3 @@ def _classify_v4(ip: IPv4Address) -> BlockReason | None:
         if ip in network:
             return reason
     return None
-
-
-def _local_nat64_candidates(ip: IPv6Address) -> Iterator[IPv4Address]:
-    """Every IPv4 address `ip` may embed under RFC 6052 with prefix length 48,
-    56, 64 or 96 (the local translator picks one, so each is judged)."""
-    octets = ip.packed
-    without_u_octet = octets[:8] + octets[9:]  # bits 64..71 never carry address bits
-    for start in (6, 7, 8):  # /48, /56, /64
-        yield IPv4Address(without_u_octet[start : start + 4])
-    yield IPv4Address(octets[12:16])  # /96

@@ -57,6 +57,9 @@ def parse_host(raw: str) -> ParsedHost:
         mapped = mapped[:-1]  # one trailing dot is the DNS root, not a label
     if not mapped:
         raise HostError("missing host")
+    forbidden = sorted({c for c in mapped if c.isascii() and not (c.isalnum() or c in "._-")})
+    if forbidden:
+        raise HostError(f"host contains forbidden characters: {''.join(forbidden)!r}")
     labels = mapped.split(".")
     if _is_number(labels[-1]):
         v4 = parse_ipv4(mapped)
