@@ -81,21 +81,28 @@ class LoopbackServer:
 async def serve_http(handler: Handler) -> AsyncIterator[LoopbackServer]:
     """Serve `handler` on 127.0.0.1 until the block exits.
 
-    Raises the first handler exception (if any) when the block exits normally.
+    An exception raised in the block propagates as itself (not wrapped in an
+    exception group by the server's nursery). Raises the first handler
+    exception (if any) when the block exits normally.
     """
-    async with trio.open_nursery() as nursery:
-        server: LoopbackServer | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            server: LoopbackServer | None = None
 
-        async def serve_connection(stream: trio.SocketStream) -> None:
-            assert server is not None
-            await _serve_connection(stream, handler, server)
+            async def serve_connection(stream: trio.SocketStream) -> None:
+                assert server is not None
+                await _serve_connection(stream, handler, server)
 
-        listeners = await nursery.start(
-            functools.partial(trio.serve_tcp, serve_connection, 0, host="127.0.0.1")
-        )
-        server = LoopbackServer(port=listeners[0].socket.getsockname()[1])
-        yield server
-        nursery.cancel_scope.cancel("serve_http block exited")
+            listeners = await nursery.start(
+                functools.partial(trio.serve_tcp, serve_connection, 0, host="127.0.0.1")
+            )
+            server = LoopbackServer(port=listeners[0].socket.getsockname()[1])
+            yield server
+            nursery.cancel_scope.cancel("serve_http block exited")
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:  # the block's own exception: hand it back as is
+            raise group.exceptions[0] from None
+        raise
     if server.failures:
         raise server.failures[0]
 
