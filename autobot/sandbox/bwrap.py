@@ -4,7 +4,7 @@ Guarantees encoded here, each checked by tests: every namespace unshared
 (network shared back only when the policy allows it), all capabilities
 dropped (bwrap keeps them when run by root), a cleared environment with only
 PATH/HOME/LANG/TMPDIR, the system directories read-only, a private /tmp and
-/proc, the workspace read-write at the fixed `/workspace`, and every dotenv
+/proc, a read-only root, the workspace read-write at the fixed `/workspace`, and every dotenv
 entry in the workspace masked by the kernel.
 """
 
@@ -68,6 +68,7 @@ def bwrap_argv(
             argv += ["--ro-bind", "/dev/null", target]
     if with_worker:
         argv += ["--ro-bind", str(WORKER_SCRIPT), WORKER_IN_SANDBOX]
+    argv += ["--remount-ro", "/"]  # the sandbox's own root (and /etc, /opt) stay read-only
     argv.append("--clearenv")
     for name, value in SANDBOX_ENV:
         argv += ["--setenv", name, value]
