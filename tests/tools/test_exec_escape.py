@@ -109,7 +109,7 @@ async def test_dotenv_created_by_a_command_is_masked_for_later_commands(setup) -
 async def test_dotenv_created_on_the_host_later_is_masked(setup) -> None:  # type: ignore[no-untyped-def]
     workspace: Path = setup[3]
     await run(setup, "true")  # the workers are already running
-    (workspace / "late.env").write_text("LATE=late-secret\n")  # noqa: ASYNC240
+    (workspace / "late.env").write_text("LATE=late-secret\n")
     assert "late-secret" not in (await run(setup, "cat late*")).text
 
 
@@ -146,7 +146,7 @@ async def test_writing_outside_the_workspace_fails(setup, command: str) -> None:
     workspace: Path = setup[3]
     result = await run(setup, f"{command}; echo rc=$?")
     assert "rc=0" not in result.text
-    assert not (workspace.parent / "owned").exists()  # noqa: ASYNC240
+    assert not (workspace.parent / "owned").exists()
 
 
 async def test_tmp_is_private(setup) -> None:  # type: ignore[no-untyped-def]
@@ -163,13 +163,13 @@ async def test_no_network_loopback_or_outside(setup) -> None:  # type: ignore[no
     try:
         script = (
             "import socket\n"
-            "for host, port in (('127.0.0.1', %d), ('1.1.1.1', 53), ('8.8.8.8', 443)):\n"
+            f"for host, port in (('127.0.0.1', {port}), ('1.1.1.1', 53), ('8.8.8.8', 443)):\n"
             "    s = socket.socket(); s.settimeout(2)\n"
             "    try:\n"
             "        s.connect((host, port)); print('CONNECTED', host)\n"
             "    except OSError as e:\n"
             "        print('blocked', host, e.errno)\n"
-        ) % port
+        )
         result = await run(setup, f'python3 -c "{script}"')
         assert "CONNECTED" not in result.text
         assert result.text.count("blocked") == 3
@@ -234,7 +234,8 @@ async def test_fork_bomb_is_contained(unprivileged_workspace: Path, nursery: tri
         run_as=(65534, 65534) if os.geteuid() == 0 else None,
     )
     tool = ExecTool(pool=pool, workspace=unprivileged_workspace, timeout=20.0)
-    bomb = await tool.run({"command": "b(){ b | b & }; b", "timeout": 3}, ctx)
+    bomb = await tool.run({"command": "b(){ b | b & }; b; sleep 2; echo done", "timeout": 5}, ctx)
+    assert "Cannot fork" in bomb.text  # RLIMIT_NPROC stopped it
     assert not bomb.text.startswith("Error: the sandbox worker failed")
     after = await tool.run({"command": "echo alive; id -u"}, ctx)
     assert after.text.startswith("alive")
