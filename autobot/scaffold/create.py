@@ -45,6 +45,16 @@ class CreatedBot:
     choices: BotChoices
     unset_variables: tuple[str, ...]  # `.env` entries still empty
 
+    def next_steps(self) -> str:
+        """What the CLI prints after creating the bot."""
+        lines = [f"Created {self.path}"]
+        if self.unset_variables:
+            lines.append(f"Fill in {self.env_file}: {', '.join(self.unset_variables)}")
+        if self.choices.channels:
+            lines.append("Add the user ids allowed to talk to the bot to each channel's allow_from")
+        lines.append(f"Then check it: autobot doctor --config {self.config_file}")
+        return "\n".join(lines) + "\n"
+
 
 def _check_target(target: Path) -> Path:
     absolute = Path(os.path.abspath(target))

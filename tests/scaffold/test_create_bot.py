@@ -88,6 +88,11 @@ def test_defaults_config_loads_secure(tmp_path: Path) -> None:
     assert not any(getattr(config.channels, c).enabled for c in CHANNEL_NAMES)
     assert dotenv_values(created.env_file) == {"ANTHROPIC_API_KEY": "", "BRAVE_API_KEY": ""}
     assert created.unset_variables == ("ANTHROPIC_API_KEY", "BRAVE_API_KEY")
+    assert created.next_steps() == (
+        f"Created {created.path}\n"
+        f"Fill in {created.env_file}: ANTHROPIC_API_KEY, BRAVE_API_KEY\n"
+        f"Then check it: autobot doctor --config {created.config_file}\n"
+    )
 
 
 @pytest.mark.parametrize("provider", PROVIDER_NAMES)
