@@ -1,8 +1,8 @@
 """An in-memory `LLMProvider` for tests and the router benchmark.
 
 `ScriptedProvider` answers each `complete()` from a `responder` (a function
-of the request) after an optional virtual `latency` (trio.sleep, so autojump
-tests see exact times). `from_script` builds one that replays a list of
+of the request) after an optional virtual `latency` (seconds, or a function of
+the request; trio.sleep, so autojump tests see exact times). `from_script` builds one that replays a list of
 steps in order: an `LLMResponse` is returned, an exception instance raised.
 Every request is recorded for assertions.
 """
@@ -67,7 +67,7 @@ class ScriptedProvider:
     """A fake provider: `responder(request)` after `latency` seconds."""
 
     responder: Responder = echo_responder
-    latency: float = 0.0
+    latency: float | Callable[[LLMRequest], float] = 0.0
     name: str = "scripted"
     requests: list[LLMRequest] = attrs.field(factory=list)
 
@@ -88,6 +88,7 @@ class ScriptedProvider:
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         self.requests.append(request)
-        if self.latency:
-            await trio.sleep(self.latency)
+        delay = self.latency(request) if callable(self.latency) else self.latency
+        if delay:
+            await trio.sleep(delay)
         return self.responder(request)

@@ -1,0 +1,336 @@
+"""The agent actor: one per conversation, handling its messages in order.
+
+`SessionActor` owns everything one conversation needs: its history (loaded
+from the journal on start), its rate buckets and daily budget (through a
+`SessionGovernor`), its background work (memory consolidation, subagents)
+in its own nursery, and the receive side of its mailbox.
+
+Lifecycle (the router starts it as a temporary child of its
+DynamicSupervisor):
+- ready at once; the journal is loaded after `started()` so a slow disk never
+  holds up the router;
+- each inbound message: journal the user message, run a turn, journal the
+  result and the tokens spent, send the reply to the outbound mailbox;
+- idle for `idle_timeout_seconds` with no background work: close the mailbox
+  (atomically with a last empty check, so no message is stranded: the
+  router's next send fails and it starts a fresh actor) and return;
+- `stopping` set by the supervisor: finish the current turn, then return;
+- a crash (a bug, a journal write failing): an apology to the chat, an ERROR
+  record with the traceback, and the exception propagates so the supervisor
+  records the failure. Other sessions are untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import trio
+
+from autobot.agent.buckets import SessionLimits
+from autobot.agent.budget import DailyBudget, utc_day
+from autobot.agent.context import build_system_prompt, read_workspace_text
+from autobot.agent.loop import APOLOGY, AgentLoop, SessionGovernor
+from autobot.agent.memory import (
+    MEMORY_FILE,
+    consolidation_cut,
+    consolidation_request,
+    parse_consolidation,
+    write_memory,
+)
+from autobot.agent.spend import GlobalLimits
+from autobot.channels.base import InboundKind, InboundMessage, OutboundMessage
+from autobot.config.schema import AgentDefaults, RateLimitConfig
+from autobot.llm.types import ChatMessage, Role
+from autobot.logs.records import Logger
+from autobot.store.sessions import (
+    LoadedSession,
+    consolidated_entry,
+    encode_message,
+    usage_entry,
+)
+from autobot.tools.base import ToolContext
+from autobot.tools.spawn import SpawnTool
+
+# Subagents per session at once: enough for parallel research, small enough that
+# one session cannot monopolise the LLM ceiling with background work.
+MAX_SUBAGENTS = 3
+SUBAGENT_ITERATIONS = 15
+SUBAGENT_EXCLUDED_TOOLS = ("message", "spawn", "cron")
+SUBAGENT_SYSTEM = (
+    "You are a background subagent of autobot. Complete the task with the tools you have, "
+    "then answer with a concise report of the result. You cannot talk to the user directly."
+)
+APOLOGY_SEND_TIMEOUT = 5.0
+
+
+class SessionJournal(Protocol):
+    """Durable session history (`autobot.store.sessions.SessionStore`); blocking."""
+
+    def load(self, key: str) -> LoadedSession: ...
+
+    def append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> None: ...
+
+
+@attrs.frozen(kw_only=True)
+class AgentDeps:
+    """What every agent actor shares, built once by the composition root.
+
+    `shared` is the one cross-session mutable object (see `autobot.agent.spend`).
+    `disk` limits concurrent blocking file work (journal, prompt files) across
+    all sessions.
+    """
+
+    loop: AgentLoop
+    journal: SessionJournal
+    workspace: Path
+    defaults: AgentDefaults
+    rate_limits: RateLimitConfig
+    shared: GlobalLimits
+    outbound: trio.MemorySendChannel[OutboundMessage]
+    logger: Logger
+    disk: trio.CapacityLimiter
+    wall_clock: Callable[[], float]
+
+
+def _stamp(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _user_text(message: InboundMessage) -> str:
+    if message.kind is InboundKind.SUBAGENT:
+        return f"[A background task finished; tell the user about its result.]\n{message.content}"
+    if message.kind is InboundKind.CRON:
+        return f"[Scheduled task]\n{message.content}"
+    return message.content
+
+
+@attrs.define(kw_only=True, eq=False)
+class SessionActor:
+    """The agent actor of conversation `channel:chat_id` (see the module docstring).
+
+    `inbox` is this actor's mailbox (it closes it on exit); `self_send` a send
+    clone of the same mailbox, used to post subagent results back in order.
+    """
+
+    channel: str
+    chat_id: str
+    deps: AgentDeps
+    inbox: trio.MemoryReceiveChannel[InboundMessage]
+    self_send: trio.MemorySendChannel[InboundMessage]
+    stopping: trio.Event = attrs.field(factory=trio.Event)
+
+    _history: list[ChatMessage] = attrs.field(init=False, factory=list)
+    _upto: int = attrs.field(init=False, default=0)
+    _governor: SessionGovernor = attrs.field(init=False)
+    _loop: AgentLoop = attrs.field(init=False)
+    _log: Logger = attrs.field(init=False)
+    _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
+    _receive_scope: trio.CancelScope | None = attrs.field(init=False, default=None)
+    _subagents: int = attrs.field(init=False, default=0)
+    _consolidating: bool = attrs.field(init=False, default=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._log = self.deps.logger.child(f"agent:{self.key}")
+        self._governor = SessionGovernor(
+            limits=SessionLimits.from_config(self.deps.rate_limits, trio.current_time()),
+            budget=DailyBudget(self.deps.defaults.budget.session_daily_tokens),
+            shared=self.deps.shared,
+            wall_clock=self.deps.wall_clock,
+        )
+        self._loop = attrs.evolve(
+            self.deps.loop, registry=self.deps.loop.registry.with_tools([SpawnTool(launcher=self)])
+        )
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel}:{self.chat_id}"
+
+    def _ctx(self, logger: Logger) -> ToolContext:
+        return ToolContext(
+            session_key=self.key,
+            channel=self.channel,
+            chat_id=self.chat_id,
+            workspace=self.deps.workspace,
+            logger=logger,
+        )
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with self.inbox, self.self_send:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                watcher = trio.CancelScope()
+                nursery.start_soon(self._watch_stopping, watcher)
+                task_status.started()
+                await self._load()
+                await self._serve()
+                watcher.cancel("agent actor finished serving")
+            self._nursery = None
+
+    async def _watch_stopping(self, scope: trio.CancelScope) -> None:
+        with scope:
+            await self.stopping.wait()
+            if self._receive_scope is not None:
+                self._receive_scope.cancel("agent actor asked to stop")
+
+    async def _disk(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await trio.to_thread.run_sync(fn, *args, limiter=self.deps.disk)
+
+    async def _load(self) -> None:
+        loaded: LoadedSession = await self._disk(self.deps.journal.load, self.key)
+        self._history = list(loaded.messages)
+        self._upto = loaded.consolidated_upto
+        today = utc_day(self.deps.wall_clock())
+        self._governor.budget.day = today
+        self._governor.budget.used = loaded.tokens_by_day.get(today, 0)
+        if loaded.repaired or loaded.skipped:
+            self._log.warn(
+                "Session journal repaired on load",
+                torn_line_dropped=loaded.repaired,
+                skipped_lines=loaded.skipped,
+            )
+
+    async def _next_message(self) -> InboundMessage | None:
+        """The next message, or None when idle (mailbox then closed) or stopping."""
+        idle = self.deps.defaults.idle_timeout_seconds
+        while not self.stopping.is_set():
+            with trio.move_on_after(idle) as scope:
+                self._receive_scope = scope
+                try:
+                    return await self.inbox.receive()
+                except trio.EndOfChannel:
+                    return None
+                finally:
+                    self._receive_scope = None
+            if self.stopping.is_set():
+                return None
+            if self._subagents:
+                continue  # not idle while background tasks will report back
+            try:
+                return self.inbox.receive_nowait()
+            except trio.WouldBlock:
+                self.inbox.close()  # no await since the check: nothing can be stranded
+                self._log.debug("Idle session stopped")
+                return None
+        return None
+
+    async def _serve(self) -> None:
+        while (message := await self._next_message()) is not None:
+            try:
+                await self._handle(message)
+            except Exception as exc:
+                self._log.error("Session actor crashed", exc=exc, session=self.key)
+                with trio.move_on_after(APOLOGY_SEND_TIMEOUT):
+                    await self.deps.outbound.send(self._reply(APOLOGY))
+                raise
+
+    def _reply(self, text: str) -> OutboundMessage:
+        return OutboundMessage(channel=self.channel, chat_id=self.chat_id, content=text)
+
+    async def _handle(self, message: InboundMessage) -> None:
+        user = ChatMessage(role=Role.USER, content=_user_text(message))
+        self._history.append(user)
+        await self._disk(self.deps.journal.append, self.key, [encode_message(user)])
+        system = await self._disk(build_system_prompt, self.deps.workspace)
+        outcome = await self._loop.run_turn(
+            system=system,
+            history=self._history[self._upto :],
+            ctx=self._ctx(self._log),
+            governor=self._governor,
+        )
+        self._history.extend(outcome.messages)
+        entries = [encode_message(m) for m in outcome.messages]
+        entries += [usage_entry(day, tokens) for day, tokens in outcome.spent]
+        await self._disk(self.deps.journal.append, self.key, entries)
+        await self.deps.outbound.send(self._reply(outcome.reply))
+        self._maybe_consolidate()
+
+    # ---- memory consolidation (background, never blocks a reply) -----------------------
+
+    def _maybe_consolidate(self) -> None:
+        if self._consolidating or self._nursery is None:
+            return
+        cut = consolidation_cut(self._history, self._upto, self.deps.defaults.memory_window)
+        if cut is None:
+            return
+        self._consolidating = True
+        self._nursery.start_soon(self._consolidate, cut)
+
+    async def _consolidate(self, cut: int) -> None:
+        try:
+            refusal = self._governor.admit()
+            if refusal is not None:
+                self._log.warn("Memory consolidation postponed", reason=refusal.reason)
+                return
+            current = await self._disk(read_workspace_text, self.deps.workspace, MEMORY_FILE)
+            request = consolidation_request(
+                model=self._loop.settings.model,
+                current_memory=current or "",
+                excerpt=self._history[self._upto : cut],
+                max_tokens=self._loop.settings.max_tokens,
+            )
+            response = await self._loop.provider.complete(request)
+            tokens = response.usage.input_tokens + response.usage.output_tokens
+            day = self._governor.charge(tokens)
+            result = parse_consolidation(response.text)
+            stamp = _stamp(self.deps.wall_clock())
+            await self._disk(write_memory, self.deps.workspace, result, stamp)
+            entries = [usage_entry(day, tokens), consolidated_entry(cut)]
+            await self._disk(self.deps.journal.append, self.key, entries)
+            self._upto = max(self._upto, cut)
+            self._log.info("Memory consolidated", messages=cut)
+        except Exception as exc:  # noqa: BLE001 -- background work: logged, retried after a later turn
+            self._log.error("Memory consolidation failed", exc=exc)
+        finally:
+            self._consolidating = False
+
+    # ---- subagents (SubagentLauncher) ---------------------------------------------------
+
+    def launch(self, task: str, label: str) -> str | None:
+        """Start a subagent in this actor's nursery, or say why not."""
+        if self._nursery is None:
+            return "This conversation is shutting down; background tasks are unavailable."
+        if self._subagents >= MAX_SUBAGENTS:
+            return f"At most {MAX_SUBAGENTS} background tasks may run at once; wait for one."
+        self._subagents += 1
+        self._nursery.start_soon(self._run_subagent, task, label)
+        return None
+
+    async def _run_subagent(self, task: str, label: str) -> None:
+        log = self._log.child(f"agent:{self.key}:sub")
+        try:
+            settings = attrs.evolve(
+                self._loop.settings,
+                max_tool_iterations=min(
+                    SUBAGENT_ITERATIONS, self._loop.settings.max_tool_iterations
+                ),
+            )
+            loop = attrs.evolve(
+                self.deps.loop,
+                registry=self.deps.loop.registry.without(SUBAGENT_EXCLUDED_TOOLS),
+                settings=settings,
+            )
+            outcome = await loop.run_turn(
+                system=SUBAGENT_SYSTEM,
+                history=[ChatMessage(role=Role.USER, content=task)],
+                ctx=self._ctx(log),
+                governor=self._governor,
+            )
+            usage = [usage_entry(day, tokens) for day, tokens in outcome.spent]
+            await self._disk(self.deps.journal.append, self.key, usage)
+            report = InboundMessage(
+                channel=self.channel,
+                chat_id=self.chat_id,
+                content=f"Task {label!r}: {outcome.reply}",
+                kind=InboundKind.SUBAGENT,
+            )
+            await self.self_send.send(report)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            log.warn("Subagent result dropped: the session stopped", label=label)
+        except Exception as exc:  # noqa: BLE001 -- a background failure must not kill the session
+            log.error("Subagent failed", exc=exc, label=label)
+        finally:
+            self._subagents -= 1
