@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from autobot.store import atomic
 from autobot.store.atomic import append_private_line, ensure_private_dir, write_private_file
 
 
@@ -66,7 +65,7 @@ def test_failure_mid_write_keeps_old_content_and_leaves_no_temp(
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(atomic.os, failing, boom)
+    monkeypatch.setattr(os, failing, boom)
     with pytest.raises(OSError, match="No space left"):
         write_private_file(target, "new content that never lands")
     monkeypatch.undo()
