@@ -52,7 +52,7 @@ def _load(config_path: Path, environ: Mapping[str, str]) -> LoadedConfig | _Load
     try:
         return load_config(config_path, environ)
     except ConfigError as exc:
-        problems = "\n".join(f"{p.path or '(file)'}: {p.message}" for p in exc.problems)
+        problems = "\n".join(problem.render() for problem in exc.problems)
         count = len(exc.problems)
         finding = error(
             "config_invalid",
