@@ -31,7 +31,7 @@ REFERENCE_SITES = [
     "agents: {defaults: {temperature: '${SECRET}'}}",
     "tools: {web: {ssrf_allowlist: ['${SECRET}']}}",
     "tools: {sandbox_env: '${SECRET}'}",
-    "providers: {anthropic: {api_base: 'https://${SECRET}:bad/v1'}}",
+    "providers: {anthropic: {api_base: 'ftp://${SECRET}/v1'}}",
     "providers: {openai: {api_base: '${SECRET}'}}",
     "channels: {telegram: {api_base: '${SECRET}'}}",
     "channels: {whatsapp: {bridge_url: '${SECRET}'}}",
@@ -93,7 +93,9 @@ def _nested(keys: tuple[str, ...], value: object) -> dict[str, object]:
 def test_wrongly_typed_plaintext_secret_field_is_never_echoed(
     secret: str, keys: tuple[str, ...], shape: str
 ) -> None:
-    value: object = {"list": [secret], "mapping": {"k": secret}, "list-with-int": [secret, 1]}[shape]
+    value: object = {"list": [secret], "mapping": {"k": secret}, "list-with-int": [secret, 1]}[
+        shape
+    ]
     config_text = yaml.safe_dump(_nested(keys, value), allow_unicode=True)
     text = _load_error(config_text + "gateway: {port: 0}\n", None, {})
     assert secret not in text
