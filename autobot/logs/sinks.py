@@ -17,7 +17,10 @@ from typing import Protocol, TextIO
 import attrs
 import trio
 
+from autobot.config.schema import LoggingConfig
 from autobot.logs.rotating import RotatingFile
+
+LOG_FILE_NAME = "autobot.log"
 
 
 class LineWriter(Protocol):
@@ -91,3 +94,15 @@ def rotating_file_sink(path: Path, *, max_bytes: int, backups: int) -> ThreadedS
     return ThreadedSink(
         name="log-file", writer=RotatingFile(path=path, max_bytes=max_bytes, backups=backups)
     )
+
+
+def sinks_from_config(
+    logging: LoggingConfig, *, bot_dir: Path, stderr: TextIO | None = None
+) -> list[Sink]:
+    """The gateway's sinks: stderr plus `<logging.dir>/autobot.log`, with
+    `logging.dir` taken relative to `bot_dir` unless absolute."""
+    path = bot_dir / logging.dir / LOG_FILE_NAME
+    return [
+        stderr_sink(stderr),
+        rotating_file_sink(path, max_bytes=logging.max_bytes, backups=logging.backups),
+    ]

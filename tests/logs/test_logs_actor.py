@@ -14,7 +14,7 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from autobot.config.schema import LogLevel
+from autobot.config.schema import LoggingConfig, LogLevel
 from autobot.logs.actor import (
     CLOSE_GRACE_SECONDS,
     LOG_MAILBOX_SIZE,
@@ -24,7 +24,7 @@ from autobot.logs.actor import (
 )
 from autobot.logs.records import Level, Logger
 from autobot.logs.redact import Redactor
-from autobot.logs.sinks import Sink, rotating_file_sink, stderr_sink
+from autobot.logs.sinks import Sink, rotating_file_sink, sinks_from_config, stderr_sink
 
 T = 1_795_593_181.123  # 2026-11-25T07:53:01.123Z
 STAMP = "2026-11-25T07:53:01.123Z"
@@ -268,3 +268,18 @@ def test_mailbox_has_the_named_size() -> None:
     assert receive.statistics().max_buffer_size == LOG_MAILBOX_SIZE
     assert logger.source == "gateway"
     assert logger.drops.dropped == 0
+
+
+async def test_sinks_from_config_write_under_the_bot_dir(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    config = LoggingConfig(dir="./logs", max_bytes=200, backups=1)
+    logger, actor = make_actor(sinks_from_config(config, bot_dir=tmp_path, stderr=stream))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(actor.run)
+        for index in range(6):  # ~46 bytes each: 4 fit in 200, then one rotation
+            logger.info(f"line {index}")
+        logger.send_channel.close()
+    live = (tmp_path / "logs" / "autobot.log").read_text()
+    rotated = (tmp_path / "logs" / "autobot.log.1").read_text()
+    assert stream.getvalue() == rotated + live
+    assert live.endswith(f"{STAMP} INFO  [gateway] line 5\n")
