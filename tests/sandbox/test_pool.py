@@ -58,12 +58,13 @@ async def test_statistics_after_start_and_requests(workspace: Path, nursery: tri
 
 async def test_backpressure_queues_waiters(workspace: Path, nursery: trio.Nursery) -> None:
     pool = await start_pool(nursery, workspace, capture_logger()[0], size=1)
-    release = trio.Event()
+    release, held = trio.Event(), trio.Event()
     order: list[str] = []
 
     async def holder() -> None:
         async with pool.lease():
             order.append("holder")
+            held.set()
             await release.wait()
 
     async def waiter() -> None:
@@ -73,7 +74,7 @@ async def test_backpressure_queues_waiters(workspace: Path, nursery: trio.Nurser
 
     async with trio.open_nursery() as inner:
         inner.start_soon(holder)
-        await trio.testing.wait_all_tasks_blocked()
+        await held.wait()
         inner.start_soon(waiter)
         await trio.testing.wait_all_tasks_blocked()
         assert order == ["holder"]
