@@ -82,6 +82,7 @@ class ChildStartFailed(Exception):
         self.supervisor = supervisor
         self.child_id = child_id
         self.error = error
+        self.__cause__ = error
         reason = "returned without calling task_status.started()" if error is None else repr(error)
         super().__init__(f"supervisor {supervisor!r}: child {child_id!r} failed to start: {reason}")
 

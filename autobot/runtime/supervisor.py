@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import attrs
 
@@ -11,6 +11,10 @@ from autobot.runtime.core import SupervisorBase
 from autobot.runtime.failures import DuplicateChild
 from autobot.runtime.policy import restart_group
 from autobot.runtime.spec import ChildSpec, Strategy
+
+
+def _spec_tuple(children: Iterable[ChildSpec]) -> tuple[ChildSpec, ...]:
+    return tuple(children)
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -22,7 +26,7 @@ class Supervisor(SupervisorBase):
     so senders can be wired before `run`. Raises DuplicateChild on repeated ids.
     """
 
-    children: Sequence[ChildSpec] = attrs.field(converter=tuple)
+    children: tuple[ChildSpec, ...] = attrs.field(converter=_spec_tuple)
     strategy: Strategy = Strategy.ONE_FOR_ONE
 
     def __attrs_post_init__(self) -> None:

@@ -123,7 +123,8 @@ def test_zero_max_restarts_gives_up_on_the_first_restart() -> None:
 
 
 def test_window_rejects_time_going_backwards() -> None:
-    window: RestartWindow[None] = RestartWindow(RestartIntensity()).record(5.0, None)
+    window: RestartWindow[None] = RestartWindow(RestartIntensity())
+    window = window.record(5.0, None)
     with pytest.raises(ValueError, match="backwards"):
         window.record(4.0, None)
 
@@ -138,7 +139,9 @@ def test_window_keeps_exactly_the_restarts_inside_the_period(
 ) -> None:
     times: list[float] = []
     now = 0.0
-    window: RestartWindow[int] = RestartWindow(RestartIntensity(max_restarts=max_restarts, within=within))
+    window: RestartWindow[int] = RestartWindow(
+        RestartIntensity(max_restarts=max_restarts, within=within)
+    )
     for index, gap in enumerate(gaps):
         now += gap
         times.append(now)

@@ -1,0 +1,139 @@
+"""DynamicSupervisor: children on demand, isolated from each other."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from runtime_helpers import (
+    FixedRandom,
+    Journal,
+    crash_after,
+    crash_before_ready,
+    ignore_stop,
+    serve,
+    spec,
+)
+
+from autobot.runtime import (
+    BackoffPolicy,
+    ChildEnv,
+    ChildStartFailed,
+    DuplicateChild,
+    DynamicSupervisor,
+    Restart,
+    RestartIntensity,
+    SupervisorNotRunning,
+    UnknownChild,
+)
+
+TEMPORARY, TRANSIENT = Restart.TEMPORARY, Restart.TRANSIENT
+
+
+def router() -> DynamicSupervisor:
+    return DynamicSupervisor(
+        name="router",
+        intensity=RestartIntensity(max_restarts=10, within=60.0),
+        backoff=BackoffPolicy(base=1.0),
+        rng=FixedRandom(0.5),
+    )
+
+
+async def test_a_crash_in_one_child_never_touches_another(autojump_clock: object) -> None:
+    journal = Journal()
+    sup = router()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.start_child(spec("s1", journal, restart=TEMPORARY))
+        await sup.start_child(spec("s2", journal, crash_after(2), restart=TEMPORARY))
+        await sup.start_child(spec("s3", journal, crash_after(2), serve, restart=TRANSIENT))
+        await trio.sleep(5)
+        assert sup.which_children() == ("s1", "s3")  # the crashed temporary is forgotten
+        stats = {c.id: c for c in sup.statistics().children}
+        sup.stop()
+    assert journal.times("s1", "run") == [0.0]
+    assert journal.times("s3", "run") == [0.0, 2.5]  # transient: restarted after its error
+    assert stats["s1"].running and stats["s1"].restarts == 0
+    assert stats["s3"].restarts == 1
+    assert journal.of("cancelled") == []
+
+
+async def test_start_and_stop_on_demand(autojump_clock: object) -> None:
+    journal = Journal()
+    sup = router()
+    with pytest.raises(SupervisorNotRunning):
+        await sup.start_child(spec("early", journal))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.start_child(spec("a", journal, restart=TEMPORARY))
+        await sup.start_child(spec("b", journal, ignore_stop, restart=TEMPORARY, grace=2.0))
+        with pytest.raises(DuplicateChild):
+            await sup.start_child(spec("a", journal))
+        await trio.sleep(1)
+        await sup.stop_child("b")
+        assert trio.current_time() == 3.0  # asked at 1, cancelled after its 2 s grace
+        assert sup.which_children() == ("a",)
+        with pytest.raises(UnknownChild):
+            await sup.stop_child("b")
+        await sup.start_child(spec("b", journal, restart=TEMPORARY))  # the id is free again
+        sup.stop()
+    assert journal.of("cancelled") == [(3.0, "b", 0)]
+    assert journal.of("returned") == [(3.0, "b", 0), (3.0, "a", 0)]  # reverse start order
+    with pytest.raises(SupervisorNotRunning):
+        await sup.start_child(spec("late", journal))
+
+
+async def test_a_start_up_failure_leaves_nothing_behind(autojump_clock: object) -> None:
+    journal = Journal()
+    sup = router()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.start_child(spec("ok", journal, restart=TEMPORARY))
+        bad = spec("bad", journal, crash_before_ready(PermissionError("denied")), mailbox_size=1)
+        with pytest.raises(ChildStartFailed) as info:
+            await sup.start_child(bad)
+        assert isinstance(info.value.__cause__, PermissionError)
+        assert sup.which_children() == ("ok",)
+        with pytest.raises(UnknownChild):
+            sup.mailbox("bad")
+        await sup.start_child(spec("bad", journal, restart=TEMPORARY))  # id reusable
+        sup.stop()
+    assert journal.times("ok", "returned") == [0.0]
+
+
+async def test_a_caller_cancelled_during_start_leaves_nothing_behind(
+    autojump_clock: object,
+) -> None:
+    journal = Journal()
+    sup = router()
+
+    async def never_ready(env: ChildEnv, task_status: trio.TaskStatus[None]) -> None:
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        with trio.move_on_after(1):
+            await sup.start_child(spec("slow", journal, never_ready))
+        assert sup.which_children() == ()
+        sup.stop()
+    assert journal.of("cancelled") == [(1.0, "slow", 0)]
+
+
+async def test_dynamic_children_have_mailboxes(autojump_clock: object) -> None:
+    journal, received = Journal(), []
+
+    async def collect(env: ChildEnv, task_status: trio.TaskStatus[None]) -> None:
+        inbox = env.inbox
+        assert inbox is not None
+        task_status.started()
+        async for message in inbox:
+            received.append(message)
+
+    sup = router()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.start_child(spec("s", journal, collect, restart=TEMPORARY, mailbox_size=4))
+        with sup.mailbox("s") as sender:
+            await sender.send("hello")
+        await trio.sleep(1)
+        sup.stop()
+    assert received == ["hello"]
