@@ -82,10 +82,16 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._skip_depth:
             return
-        self._out.append(data if self._pre_depth else _SPACES.sub(" ", data.replace("\n", " ")))
+        if self._pre_depth:
+            self._out.append(data)
+            return
+        collapsed = _SPACES.sub(" ", data.replace("\n", " "))
+        if not self._out or self._out[-1].endswith((" ", "\n")):
+            collapsed = collapsed.lstrip(" ")
+        self._out.append(collapsed)
 
     def text(self) -> str:
-        lines = (line.strip() for line in "".join(self._out).split("\n"))
+        lines = (line.rstrip() for line in "".join(self._out).split("\n"))
         return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
     def _absolute(self, href: str | None) -> str | None:
