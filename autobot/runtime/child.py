@@ -72,10 +72,12 @@ class ChildSlot:
 class StartFailure:
     """What a runner hands to `nursery.start` when its actor never became ready.
 
-    `error` is None when the actor returned (or was stopped) without calling started().
+    `error` is None when the actor returned without calling started(); `stopped` is
+    True when its supervisor asked it to stop during start-up (never a failure).
     """
 
     error: BaseException | None
+    stopped: bool = False
 
 
 @attrs.frozen

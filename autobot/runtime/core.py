@@ -207,9 +207,12 @@ class SupervisorBase:
             return None
         if slot.current is incarnation:
             slot.current = None
-        if failure.error is not None:
-            slot.last_failure = repr(failure.error)
-        self._emit(EventKind.FAILED, slot, error=slot.last_failure)
+        if failure.stopped:
+            return failure  # `_stop_slot` reports the stop
+        error = None if failure.error is None else repr(failure.error)
+        if error is not None:
+            slot.last_failure = error
+        self._emit(EventKind.FAILED, slot, error=error)
         return failure
 
     async def _run_incarnation(
@@ -229,7 +232,7 @@ class SupervisorBase:
             except* Exception as group:  # noqa: BLE001 - supervising means catching failures
                 error = group.exceptions[0] if len(group.exceptions) == 1 else group
             if not guard.called:
-                task_status.started(StartFailure(error))
+                task_status.started(StartFailure(error, stopped=incarnation.stop_requested))
             else:
                 assert self._reports is not None
                 self._reports.send_nowait(Exited(slot, incarnation, error))
@@ -311,10 +314,8 @@ class SupervisorBase:
             if slot is None:
                 return
             failure = await self._start_slot(slot)
-            if failure is None:
-                continue
-            if self._slots.get(slot.spec.id) is not slot:
-                continue  # stopped for good (stop_child) while starting
+            if failure is None or failure.stopped:
+                continue  # up, or stopped for good (stop_child) while starting
             error = failure.error
             if error is None:
                 error = ChildStartFailed(self.name, slot.spec.id, None)

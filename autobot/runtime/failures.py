@@ -73,7 +73,7 @@ class SupervisorGaveUp(Exception):
 
 
 class ChildStartFailed(Exception):
-    """A child failed (or returned) before calling `task_status.started()`.
+    """A child failed, returned or was stopped before calling `task_status.started()`.
 
     The child's own exception, if any, is the `__cause__` and `error`.
     """
@@ -83,7 +83,9 @@ class ChildStartFailed(Exception):
         self.child_id = child_id
         self.error = error
         self.__cause__ = error
-        reason = "returned without calling task_status.started()" if error is None else repr(error)
+        reason = (
+            "ended (or was stopped) before task_status.started()" if error is None else repr(error)
+        )
         super().__init__(f"supervisor {supervisor!r}: child {child_id!r} failed to start: {reason}")
 
 

@@ -137,3 +137,29 @@ async def test_dynamic_children_have_mailboxes(autojump_clock: object) -> None:
         await trio.sleep(1)
         sup.stop()
     assert received == ["hello"]
+
+
+async def test_stopping_a_child_while_it_restarts_is_not_a_failure(autojump_clock: object) -> None:
+    journal = Journal()
+    sup = DynamicSupervisor(
+        name="router",
+        intensity=RestartIntensity(max_restarts=1, within=60.0),  # one more failure: give up
+        backoff=BackoffPolicy(base=1.0),
+        rng=FixedRandom(0.5),
+    )
+
+    async def never_ready(env: ChildEnv, task_status: trio.TaskStatus[None]) -> None:
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.start_child(spec("s", journal, crash_after(1), never_ready, grace=1.0))
+        await trio.sleep(1)  # crashed at 1; restart starting at 1.5 never becomes ready
+        await trio.sleep(1)
+        await sup.stop_child("s")
+        assert trio.current_time() == 3.0  # asked at 2, cancelled after its 1 s grace
+        assert sup.which_children() == ()
+        await trio.sleep(10)  # no escalation, no further restart
+        sup.stop()
+    assert journal.times("s", "run") == [0.0, 1.5]
+    assert journal.of("cancelled") == [(3.0, "s", 1)]
