@@ -1,0 +1,249 @@
+"""Pure parts: bwrap and docker argv, worker argv, dotenv masks, path mapping, output format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autobot.config.schema import SandboxMode
+from autobot.sandbox.bwrap import bwrap_argv
+from autobot.sandbox.docker import (
+    BUILT_IMAGE,
+    DEFAULT_IMAGE,
+    docker_build_argv,
+    docker_image,
+    docker_run_argv,
+)
+from autobot.sandbox.mapping import PathRefused, dotenv_token, workspace_relpath
+from autobot.sandbox.masks import EnvMask, find_env_masks
+from autobot.sandbox.policy import (
+    WORKER_IN_SANDBOX,
+    ResourceLimits,
+    SandboxPolicy,
+    SystemMount,
+    forwarded_env,
+)
+from autobot.sandbox.pool import synthetic_passwd, worker_argv
+from autobot.sandbox.worker import ExecOutcome
+from autobot.tools.base import ToolResult
+from autobot.tools.exec import format_outcome
+
+WS = Path("/srv/bot/workspace")
+POLICY = SandboxPolicy(
+    workspace=WS,
+    env=(("GITHUB_TOKEN", "ghp_secretvalue"),),
+    system=(SystemMount("/usr"), SystemMount("/bin", "usr/bin")),
+    etc=("/etc/ld.so.cache",),
+    limits=ResourceLimits(memory_bytes=512 * 1024 * 1024, processes=64),
+)
+MASKS = frozenset({EnvMask(".env", False), EnvMask("venv.env", True)})
+
+
+def pairs(argv: list[str], flag: str) -> list[tuple[str, ...]]:
+    """Every occurrence of `flag` with its following two arguments."""
+    return [tuple(argv[i + 1 : i + 3]) for i, arg in enumerate(argv) if arg == flag]
+
+
+def test_bwrap_isolation_flags() -> None:
+    argv = bwrap_argv(POLICY, ["/usr/bin/true"], masks=MASKS, with_worker=True)
+    for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
+        assert flag in argv
+    assert argv[argv.index("--cap-drop") + 1] == "ALL"
+    assert "--share-net" not in argv
+    assert ("/srv/bot/workspace", "/workspace") in pairs(argv, "--bind")
+    assert ("/usr", "/usr") in pairs(argv, "--ro-bind")
+    assert ("usr/bin", "/bin") in pairs(argv, "--symlink")
+    assert argv[argv.index("--chdir") + 1] == "/workspace"
+    assert argv[-2:] == ["--", "/usr/bin/true"]
+
+
+def test_bwrap_masks_every_dotenv_entry_after_the_workspace_bind() -> None:
+    argv = bwrap_argv(POLICY, ["true"], masks=MASKS)
+    assert ("/dev/null", "/workspace/.env") in pairs(argv, "--ro-bind")
+    tmpfs = argv.index("/workspace/venv.env")
+    assert argv[tmpfs - 1] == "--tmpfs" and argv[tmpfs + 1 : tmpfs + 3] == [
+        "--remount-ro",
+        "/workspace/venv.env",
+    ]
+    assert argv.index("/workspace/.env") > argv.index("--bind")
+
+
+def test_bwrap_environment_is_minimal_and_never_holds_forwarded_values() -> None:
+    argv = bwrap_argv(POLICY, ["true"])
+    assert {name for name, _ in pairs(argv, "--setenv")} == {"PATH", "HOME", "LANG", "TMPDIR"}
+    assert not any("ghp_secretvalue" in arg or "GITHUB_TOKEN" in arg for arg in argv)
+    assert argv.index("--clearenv") < argv.index("--setenv")
+
+
+def test_bwrap_nothing_of_the_host_but_system_and_workspace() -> None:
+    argv = bwrap_argv(POLICY, ["true"])
+    sources = [src for src, _ in pairs(argv, "--ro-bind") + pairs(argv, "--bind")]
+    assert sources == ["/usr", "/etc/ld.so.cache", str(WS)]
+
+
+def test_bwrap_network_only_when_allowed() -> None:
+
+    assert "--share-net" in bwrap_argv(attrs.evolve(POLICY, network=True), ["true"])
+
+
+def test_docker_run_argv() -> None:
+    argv = docker_run_argv(POLICY, "img:1", MASKS)
+    assert argv[:4] == ["docker", "run", "--rm", "-i"]
+    assert argv[argv.index("--network") + 1] == "none"
+    assert argv[argv.index("--memory") + 1] == str(512 * 1024 * 1024)
+    assert argv[argv.index("--cpus") + 1] == "1"
+    assert argv[argv.index("--pids-limit") + 1] == "64"
+    assert argv[argv.index("--cap-drop") + 1] == "ALL"
+    volumes = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-v"]
+    assert "/srv/bot/workspace:/workspace:rw" in volumes
+    assert "/dev/null:/workspace/.env:ro" in volumes
+    assert "type=tmpfs,destination=/workspace/venv.env,readonly" in argv
+    assert argv[argv.index("-w") + 1] == "/workspace"
+    assert argv[-5:] == ["img:1", "python3", "-I", WORKER_IN_SANDBOX, "/workspace"]
+    assert not any("ghp_secretvalue" in arg for arg in argv)
+
+
+def test_docker_network_when_allowed() -> None:
+
+    argv = docker_run_argv(attrs.evolve(POLICY, network=True), "img")
+    assert argv[argv.index("--network") + 1] == "bridge"
+
+
+def test_docker_image_choice(tmp_path: Path) -> None:
+    assert docker_image("mine:2", tmp_path) == "mine:2"
+    assert docker_image(None, tmp_path) == DEFAULT_IMAGE
+    (tmp_path / "Dockerfile.sandbox").write_text("FROM alpine\n")
+    assert docker_image(None, tmp_path) == BUILT_IMAGE
+    assert docker_build_argv() == ["docker", "build", "--tag", BUILT_IMAGE, "-"]  # no context
+
+
+def test_worker_argv_per_backend() -> None:
+    assert worker_argv(SandboxMode.BUBBLEWRAP, POLICY, MASKS, "i")[0] == "bwrap"
+    assert worker_argv(SandboxMode.DOCKER, POLICY, MASKS, "i")[:2] == ["docker", "run"]
+    assert worker_argv(SandboxMode.NONE, POLICY, MASKS, "i")[-1] == str(WS)
+    with pytest.raises(ValueError, match="not a resolved backend"):
+        worker_argv(SandboxMode.AUTO, POLICY, MASKS, "i")
+
+
+def test_forwarded_env_and_synthetic_passwd() -> None:
+    assert forwarded_env(("A", "MISSING", "B"), {"A": "1", "B": "2", "C": "3"}) == (
+        ("A", "1"),
+        ("B", "2"),
+    )
+    passwd, group = synthetic_passwd((1000, 1000))
+    assert passwd.splitlines()[0].startswith("root:x:0:0:")
+    assert "sandbox:x:1000:1000" in passwd and "sandbox:x:1000:" in group
+    assert len(synthetic_passwd(None)[0].splitlines()) == 2
+
+
+def test_find_env_masks(tmp_path: Path) -> None:
+    for name in (".env", "secrets.env", "a/.env.local", "a/notes.txt", "environment.py", "env"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / "venv.env" / "inner").mkdir(parents=True)
+    (tmp_path / "venv.env" / "inner" / ".env").write_text("x")
+    (tmp_path / "link.env").symlink_to("/etc/passwd")
+    assert find_env_masks(tmp_path) == {
+        EnvMask(".env", False),
+        EnvMask("secrets.env", False),
+        EnvMask("a/.env.local", False),
+        EnvMask("venv.env", True),
+    }
+
+
+@pytest.mark.parametrize(
+    ("user_path", "expected"),
+    [
+        ("notes.txt", "notes.txt"),
+        ("", "."),
+        ("/workspace", "."),
+        ("/workspace/a/b.txt", "a/b.txt"),
+        ("a/../b.txt", "b.txt"),
+    ],
+)
+def test_workspace_relpath_accepts(tmp_path: Path, user_path: str, expected: str) -> None:
+    assert workspace_relpath(tmp_path.resolve(), user_path) == expected
+
+
+@pytest.mark.parametrize(
+    ("user_path", "message"),
+    [
+        ("/etc/passwd", "outside the workspace"),
+        ("../../../etc/passwd", "outside the workspace"),
+        ("/workspace/../etc", "outside the workspace"),
+        (".env", "dotenv"),
+        ("a/.env.production/x", "dotenv"),
+        ("SECRETS.ENV", "dotenv"),
+        ("link", "outside the workspace"),
+        ("tolocal", "dotenv"),
+        ("a\x00b", "NUL"),
+    ],
+)
+def test_workspace_relpath_refuses(tmp_path: Path, user_path: str, message: str) -> None:
+    workspace = tmp_path.resolve()
+    (workspace / "link").symlink_to("/etc")
+    (workspace / "tolocal").symlink_to(".env")
+    with pytest.raises(PathRefused, match=message):
+        workspace_relpath(workspace, user_path)
+
+
+@pytest.mark.parametrize(
+    ("command", "token"),
+    [
+        ("cat .env", ".env"),
+        ("cp .env.local x", ".env.local"),
+        ("cat secrets.env", "secrets.env"),
+        ("cat .env|base64", ".env"),
+        ("x=$(cat 'dir/prod.env')", "dir/prod.env"),
+        ("ls -la", None),
+        ("python3 environment.py", None),
+        ("env", None),
+        ("cat .e*", None),  # globs are the kernel's job
+    ],
+)
+def test_dotenv_token(command: str, token: str | None) -> None:
+    assert dotenv_token(command) == token
+
+
+@given(
+    st.text(alphabet="abc ;|&<>'\"", max_size=20),
+    st.sampled_from([".env", ".env.local", "secrets.env"]),
+    st.text(alphabet="abc ;|&<>'\"", max_size=20),
+)
+def test_dotenv_token_finds_a_name_between_separators(prefix: str, name: str, suffix: str) -> None:
+    assert dotenv_token(f"{prefix} {name} {suffix}") is not None
+
+
+def outcome(**changes: object) -> ExecOutcome:
+    base: dict[str, object] = dict(
+        stdout="", stderr="", exit_code=0, timed_out=False, stdout_dropped=0, stderr_dropped=0
+    )
+    base.update(changes)
+    return ExecOutcome(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (outcome(stdout="hi\n"), ToolResult.ok("hi")),
+        (outcome(), ToolResult.ok("Exit code: 0")),
+        (outcome(stderr="bad\n", exit_code=2), ToolResult.ok("STDERR:\nbad\nExit code: 2")),
+        (outcome(exit_code=-9), ToolResult.ok("Exit code: killed by signal 9")),
+        (
+            outcome(stdout="x", stdout_dropped=5),
+            ToolResult.ok("x\n[stdout truncated: 5 more bytes not shown]"),
+        ),
+        (
+            outcome(timed_out=True, exit_code=-9, stdout="partial"),
+            ToolResult.error(
+                "Error: command timed out after 3 seconds (process group killed)\npartial"
+            ),
+        ),
+    ],
+)
+def test_format_outcome(value: ExecOutcome, expected: ToolResult) -> None:
+    assert format_outcome(value, 3.0) == expected
