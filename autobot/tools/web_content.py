@@ -38,7 +38,7 @@ class BinaryContentError(ValueError):
 
 def body_to_text(data: bytes, content_type: str | None, base_url: str) -> str:
     """Readable text of a response body; raises `BinaryContentError`."""
-    mime, charset = _parse_content_type(content_type or "")
+    mime, charset = parse_content_type(content_type or "")
     if not mime:
         mime = _sniff(data)
     if mime in _HTML_TYPES:
@@ -76,7 +76,8 @@ def wrap_untrusted(content: str, source: str) -> str:
     )
 
 
-def _parse_content_type(value: str) -> tuple[str, str | None]:
+def parse_content_type(value: str) -> tuple[str, str | None]:
+    """The lower-case media type and the charset parameter of a Content-Type."""
     mime, *params = (part.strip() for part in value.split(";"))
     charset = None
     for param in params:

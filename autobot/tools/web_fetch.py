@@ -23,6 +23,7 @@ from autobot.tools.web_content import (
     BinaryContentError,
     body_to_text,
     neutralize,
+    parse_content_type,
     truncate,
     wrap_untrusted,
 )
@@ -120,8 +121,9 @@ class WebFetchTool:
             return ToolResult.error(f"web_fetch: {page.url}: {exc}")
         shown, notice = truncate(text, max_chars)
         lines = [f"URL: {neutralize(page.url)}", f"Status: {page.status}"]
-        if page.content_type:
-            lines.append(f"Content-Type: {neutralize(page.content_type)}")
+        mime, _charset = parse_content_type(page.content_type or "")
+        if mime:
+            lines.append(f"Content-Type: {neutralize(mime[:100])}")
         if page.redirects:
             lines.append(f"Redirects followed: {page.redirects}")
         lines.append(wrap_untrusted(shown, page.url))

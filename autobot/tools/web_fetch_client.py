@@ -83,7 +83,8 @@ async def fetch_guarded(
         if isinstance(target, UrlRejected):
             if hop == 0:
                 return target
-            return UrlRejected(f"redirect to {current[:200]} refused: {target.reason}")
+            # repr() quotes the server-chosen URL and escapes anything unprintable.
+            return UrlRejected(f"redirect to {current[:200]!r} refused: {target.reason}")
         outcome = await _get_once(target, network_backend, ssl_context, limits, hop)
         if isinstance(outcome, FetchedPage):
             return outcome

@@ -234,7 +234,7 @@ async def test_a_redirect_to_a_blocked_target_is_refused(
     harness = Harness()
     result = await harness.fetch(f"http://127.0.0.1:{server.port}/go")
     assert result.is_error
-    assert result.text.startswith("URL validation failed: redirect to ")
+    assert result.text.startswith(f"URL validation failed: redirect to {location!r} refused: ")
     assert reason in result.text
     assert len(server.requests) == 1
     [record] = harness.denials()
