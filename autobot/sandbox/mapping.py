@@ -35,10 +35,13 @@ def workspace_relpath(workspace: Path, user_path: str) -> str:
     if raw == SANDBOX_WORKSPACE or raw.startswith(SANDBOX_WORKSPACE + "/"):
         raw = raw[len(SANDBOX_WORKSPACE) :].lstrip("/") or "."
     _refuse_env_parts(PurePosixPath(raw), user_path)
-    resolved = resolve_within(workspace, raw)
+    if raw == ".":
+        return raw
+    root = workspace.resolve()
+    resolved = resolve_within(root, raw)
     if resolved is None:
         raise PathRefused(f"path '{user_path}' is outside the workspace")
-    relative = PurePosixPath(resolved.relative_to(workspace.resolve()).as_posix())
+    relative = PurePosixPath(resolved.relative_to(root).as_posix())
     _refuse_env_parts(relative, user_path)
     return relative.as_posix()
 
