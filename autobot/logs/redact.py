@@ -37,6 +37,10 @@ MIN_KNOWN_SECRET_LENGTH = 6
 
 Span = tuple[int, int]
 
+# A bare `${VAR}` reference names a secret without being one (its resolved
+# value is redacted as a known secret), so `api_key: "${KEY}"` stays readable.
+_VARIABLE_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
 
 def _replace_spans(text: str, spans: Iterable[Span]) -> str:
     """`text` with each (sorted, non-overlapping, non-empty) span replaced by the marker."""
@@ -119,7 +123,7 @@ class Redactor:
             assert match.lastindex is not None  # every alternative is a group
             for group in self._secret_groups[match.lastindex]:
                 start, end = match.span(group)
-                if end > start:
+                if end > start and not _VARIABLE_REFERENCE.fullmatch(text, start, end):
                     spans.append((start, end))
         return _replace_spans(text, spans) if spans else text
 
