@@ -67,6 +67,29 @@ SUBAGENT_SYSTEM = (
 APOLOGY_SEND_TIMEOUT = 5.0
 
 
+class BlockingRunner(Protocol):
+    """Runs blocking file work (journal, prompt and memory files) for an actor."""
+
+    async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+
+@attrs.frozen
+class ThreadRunner:
+    """Production runner: a worker thread, at most `limiter.total_tokens` at once
+    across all sessions."""
+
+    limiter: trio.CapacityLimiter
+
+    async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+
+async def run_inline(fn: Callable[..., Any], *args: Any) -> Any:
+    """Runner for deterministic tests (autojump_clock jumps while a thread works)
+    and benchmarks of the actor overhead: calls `fn` in the event loop."""
+    return fn(*args)
+
+
 class SessionJournal(Protocol):
     """Durable session history (`autobot.store.sessions.SessionStore`); blocking."""
 
@@ -80,8 +103,7 @@ class AgentDeps:
     """What every agent actor shares, built once by the composition root.
 
     `shared` is the one cross-session mutable object (see `autobot.agent.spend`).
-    `disk` limits concurrent blocking file work (journal, prompt files) across
-    all sessions.
+    `disk` runs blocking file work (a `ThreadRunner` in production).
     """
 
     loop: AgentLoop
@@ -92,7 +114,7 @@ class AgentDeps:
     shared: GlobalLimits
     outbound: trio.MemorySendChannel[OutboundMessage]
     logger: Logger
-    disk: trio.CapacityLimiter
+    disk: BlockingRunner
     wall_clock: Callable[[], float]
 
 
@@ -177,7 +199,7 @@ class SessionActor:
                 self._receive_scope.cancel("agent actor asked to stop")
 
     async def _disk(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await trio.to_thread.run_sync(fn, *args, limiter=self.deps.disk)
+        return await self.deps.disk(fn, *args)
 
     async def _load(self) -> None:
         loaded: LoadedSession = await self._disk(self.deps.journal.load, self.key)
