@@ -15,7 +15,7 @@ from router_harness import Harness, running_router
 from autobot.agent.loop import APOLOGY
 from autobot.agent.memory import CONSOLIDATION_SYSTEM
 from autobot.agent.router import BUSY_TEXT, SESSION_MAILBOX_SIZE
-from autobot.config.schema import AgentDefaults, RateLimit, RateLimitConfig
+from autobot.config.schema import AgentDefaults, Budget, RateLimit, RateLimitConfig
 from autobot.llm.types import LLMRequest, LLMResponse, Role
 from autobot.logs.records import Level
 from autobot.testing.fake_tools import FakeTool
@@ -174,14 +174,12 @@ async def test_global_ceiling_applies_across_sessions(tmp_path: Path, autojump_c
             await h.say(chat, "hi")
         texts = sorted(text for _, text, _ in await _replies(h, 4))
     assert texts.count("echo: hi") == 3
-    assert [t for t in texts if t != "echo: hi"][0].startswith("I'm receiving too many requests")
+    refused = next(t for t in texts if t != "echo: hi")
+    assert refused.startswith("I'm receiving too many requests")
 
 
 async def test_session_budget_survives_idle_eviction(tmp_path: Path, autojump_clock: Any) -> None:
-    defaults = AgentDefaults(idle_timeout_seconds=10.0).__class__(
-        idle_timeout_seconds=10.0,
-        budget=AgentDefaults().budget.__class__(session_daily_tokens=20),
-    )
+    defaults = AgentDefaults(idle_timeout_seconds=10.0, budget=Budget(session_daily_tokens=20))
     async with running_router(tmp_path, defaults=defaults) as h:
         await h.say("1", "a")  # costs 15 tokens (10 in + 5 out)
         await h.reply()
