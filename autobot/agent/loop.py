@@ -90,12 +90,14 @@ class SessionGovernor:
 @attrs.frozen(kw_only=True)
 class TurnOutcome:
     """A finished turn: the reply, the messages it added after the user's
-    (assistant and tool messages, ending with the reply), and the tokens each
-    LLM call spent as `(day, tokens)` for the journal."""
+    (assistant and tool messages, ending with the reply), the tokens each
+    LLM call spent as `(day, tokens)` for the journal, and whether the reply
+    is the generic apology for a provider failure."""
 
     reply: str
     messages: tuple[ChatMessage, ...]
     spent: tuple[tuple[str, int], ...]
+    failed: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -119,9 +121,11 @@ class AgentLoop:
         spent: list[tuple[str, int]] = []
         breaker = RepeatBreaker(limit=self.settings.repeat_limit)
 
-        def finish(reply: str) -> TurnOutcome:
+        def finish(reply: str, *, failed: bool = False) -> TurnOutcome:
             added.append(ChatMessage(role=Role.ASSISTANT, content=reply))
-            return TurnOutcome(reply=reply, messages=tuple(added), spent=tuple(spent))
+            return TurnOutcome(
+                reply=reply, messages=tuple(added), spent=tuple(spent), failed=failed
+            )
 
         for _ in range(self.settings.max_tool_iterations):
             refusal = governor.admit()
@@ -145,7 +149,7 @@ class AgentLoop:
                     provider=self.provider.name,
                     session=ctx.session_key,
                 )
-                return finish(APOLOGY)
+                return finish(APOLOGY, failed=True)
             usage = response.usage
             tokens = usage.input_tokens + usage.output_tokens
             spent.append((governor.charge(tokens), tokens))

@@ -116,8 +116,15 @@ class SessionRouter:
         await self.stopping.wait()
         reading.cancel("session router asked to stop")
 
-    def _reply_nowait(self, message: InboundMessage, text: str) -> None:
-        reply = OutboundMessage(channel=message.channel, chat_id=message.chat_id, content=text)
+    def _reply_nowait(self, message: InboundMessage, text: str, *, is_error: bool) -> None:
+        """The final word on `message` when no actor will handle it."""
+        reply = OutboundMessage(
+            channel=message.channel,
+            chat_id=message.chat_id,
+            content=text,
+            final=True,
+            is_error=is_error,
+        )
         try:
             self.deps.outbound.send_nowait(reply)
         except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
@@ -133,7 +140,7 @@ class SessionRouter:
             except trio.WouldBlock:
                 self._busy += 1
                 self.deps.logger.warn("Session mailbox full; message refused", session=key)
-                self._reply_nowait(message, BUSY_TEXT)
+                self._reply_nowait(message, BUSY_TEXT, is_error=False)
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self._forget(handle.child_id)  # it went idle or crashed: start a fresh one
@@ -169,7 +176,7 @@ class SessionRouter:
             self._forget(child_id)
             receive.close()
             self.deps.logger.error("Could not start session actor", exc=exc, session=key)
-            self._reply_nowait(message, "Sorry, I can't take messages right now.")
+            self._reply_nowait(message, "Sorry, I can't take messages right now.", is_error=True)
             return
         self._started += 1
 

@@ -246,11 +246,18 @@ class SessionActor:
             except Exception as exc:
                 self._log.error("Session actor crashed", exc=exc, session=self.key)
                 with trio.move_on_after(APOLOGY_SEND_TIMEOUT):
-                    await self.deps.outbound.send(self._reply(APOLOGY))
+                    await self.deps.outbound.send(self._reply(APOLOGY, is_error=True))
                 raise
 
-    def _reply(self, text: str) -> OutboundMessage:
-        return OutboundMessage(channel=self.channel, chat_id=self.chat_id, content=text)
+    def _reply(self, text: str, *, is_error: bool) -> OutboundMessage:
+        """A turn's final reply (an apology when `is_error`)."""
+        return OutboundMessage(
+            channel=self.channel,
+            chat_id=self.chat_id,
+            content=text,
+            final=True,
+            is_error=is_error,
+        )
 
     async def _handle(self, message: InboundMessage) -> None:
         user = ChatMessage(role=Role.USER, content=_user_text(message))
@@ -267,7 +274,7 @@ class SessionActor:
         entries = [encode_message(m) for m in outcome.messages]
         entries += [usage_entry(day, tokens) for day, tokens in outcome.spent]
         await self._disk(self.deps.journal.append, self.key, entries)
-        await self.deps.outbound.send(self._reply(outcome.reply))
+        await self.deps.outbound.send(self._reply(outcome.reply, is_error=outcome.failed))
         self._maybe_consolidate()
 
     # ---- memory consolidation (background, never blocks a reply) -----------------------

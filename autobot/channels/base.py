@@ -47,11 +47,20 @@ class InboundMessage:
 
 @attrs.frozen(kw_only=True)
 class OutboundMessage:
-    """Text the assistant sends to conversation `channel:chat_id`."""
+    """Text the assistant sends to conversation `channel:chat_id`.
+
+    `final` marks the reply that ends a turn (progress messages from the
+    `message` tool are not final); `is_error` marks a generic apology sent
+    because something failed (details are in the log). Chat channels send
+    every message the same way; the terminal channel uses both flags to know
+    when `autobot agent -m` is done and what its exit status is.
+    """
 
     channel: str
     chat_id: str
     content: str
+    final: bool = False
+    is_error: bool = False
 
     @property
     def session_key(self) -> str:

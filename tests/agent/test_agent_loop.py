@@ -159,7 +159,7 @@ async def test_provider_failure_is_a_generic_apology_and_an_error_record(
     outcome = await _loop(provider).run_turn(
         system="", history=[USER], ctx=ctx, governor=_governor()
     )
-    assert outcome.reply == APOLOGY
+    assert (outcome.reply, outcome.failed) == (APOLOGY, True)
     assert secret not in outcome.reply
     errors = [r for r in drain(records) if r.level is Level.ERROR]
     assert len(errors) == 1 and errors[0].exc_text is not None
