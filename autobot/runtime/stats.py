@@ -22,7 +22,10 @@ class ChildStats:
 
 @attrs.frozen(kw_only=True)
 class SupervisorStats:
-    """A supervisor's children in start order, plus its total number of child restarts."""
+    """A supervisor's children in start order, plus its total number of child restarts.
+
+    A restart is counted when it is attempted, even if that start-up then fails.
+    """
 
     name: str
     total_restarts: int

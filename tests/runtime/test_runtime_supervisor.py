@@ -507,3 +507,21 @@ async def test_events_report_the_lifecycle(autojump_clock: object) -> None:
         SupervisorEvent(supervisor="root", kind=EventKind.STARTED, time=1.5, child_id="a"),
         SupervisorEvent(supervisor="root", kind=EventKind.STOPPED, time=5.0, child_id="a"),
     ]
+
+
+async def test_one_for_all_drops_a_temporary_sibling(autojump_clock: object) -> None:
+    journal = Journal()
+    sup = supervisor(
+        spec("helper", journal, restart=Restart.TEMPORARY),
+        spec("b", journal, crash_after(1), serve),
+        strategy=Strategy.ONE_FOR_ALL,
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await trio.sleep(5)
+        stats = sup.statistics()
+        sup.stop()
+    assert journal.of("returned")[0] == (1.0, "helper", 0)  # stopped with the group...
+    assert journal.times("helper", "run") == [0.0]  # ...but, being temporary, not restarted
+    assert journal.times("b", "run") == [0.0, 1.5]
+    assert [(c.id, c.running) for c in stats.children] == [("helper", False), ("b", True)]
