@@ -17,6 +17,7 @@ from autobot import __version__
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
 from autobot.doctor.main import doctor_main
+from autobot.gateway.main import gateway_main
 from autobot.scaffold.choices import ScaffoldError
 from autobot.scaffold.create import create_bot
 from autobot.scaffold.interactive import terminal_prompt
@@ -92,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 environ=os.environ,
                 out=sys.stdout,
             )
+        if args.command == "gateway":
+            return gateway_main(config_path, environ=os.environ, stderr=sys.stderr)
         loaded = load_config(config_path, os.environ)
     except ConfigError as exc:
         return _fail(str(exc))

@@ -86,8 +86,8 @@ async def _respond(
 class HttpActor:
     """Serves `HealthMetricsApp` until cancelled or until `stopping` is set.
 
-    `task_status.started()` receives the bound URL (e.g. `http://127.0.0.1:18790`)
-    once the socket listens, so port 0 works in tests.
+    Ready once the socket listens; `on_listening(url)` then receives the bound
+    URL (e.g. `http://127.0.0.1:18790`), so port 0 works in tests.
     """
 
     host: str
@@ -95,8 +95,9 @@ class HttpActor:
     metrics: Callable[[], Iterable[Metric]]
     logger: Logger
     stopping: trio.Event = attrs.field(factory=trio.Event)
+    on_listening: Callable[[str], None] = lambda url: None
 
-    async def run(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         listener = _bind_listener(self.host, self.port)
         config = HypercornConfig()
         # hypercorn adopts the already-bound socket: a bind failure surfaces here,
@@ -112,7 +113,8 @@ class HttpActor:
             binds: list[str] = await nursery.start(serve_app)
             url = binds[0]
             self.logger.info(f"HTTP listening on {url}", url=url)
-            task_status.started(url)
+            self.on_listening(url)
+            task_status.started()
 
 
 def _bind_listener(host: str, port: int) -> socket.socket:

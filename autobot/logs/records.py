@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 import trio
@@ -82,17 +82,22 @@ class Logger:
         exc: BaseException | None = None,
         **fields: object,
     ) -> None:
-        self._emit(level, message, exc, fields)
+        self.emit(level, message, exc, fields)
 
-    def _emit(
-        self, level: Level, message: str, exc: BaseException | None, fields: dict[str, object]
+    def emit(
+        self,
+        level: Level,
+        message: str,
+        exc: BaseException | None = None,
+        fields: Mapping[str, object] | None = None,
     ) -> None:
+        """Send one record; `fields` as a mapping (for callers that build them)."""
         record = LogRecord(
             time=self.wall_clock(),
             level=level,
             source=self.source,
             message=message,
-            fields=tuple((key, str(value)) for key, value in fields.items()),
+            fields=tuple((key, str(value)) for key, value in (fields or {}).items()),
             exc_text=format_exception(exc) if exc is not None else None,
         )
         try:
@@ -101,20 +106,20 @@ class Logger:
             self.drops.dropped += 1
 
     def debug(self, message: str, **fields: object) -> None:
-        self._emit(Level.DEBUG, message, None, fields)
+        self.emit(Level.DEBUG, message, None, fields)
 
     def info(self, message: str, **fields: object) -> None:
-        self._emit(Level.INFO, message, None, fields)
+        self.emit(Level.INFO, message, None, fields)
 
     def warn(self, message: str, **fields: object) -> None:
-        self._emit(Level.WARN, message, None, fields)
+        self.emit(Level.WARN, message, None, fields)
 
     def error(self, message: str, *, exc: BaseException | None = None, **fields: object) -> None:
-        self._emit(Level.ERROR, message, exc, fields)
+        self.emit(Level.ERROR, message, exc, fields)
 
     def access_denied(self, reason: str, **fields: object) -> None:
         """A security block: WARN `ACCESS DENIED: <reason>`."""
-        self._emit(Level.WARN, f"{ACCESS_DENIED}: {reason}", None, fields)
+        self.emit(Level.WARN, f"{ACCESS_DENIED}: {reason}", None, fields)
 
     def executing_tool(self, name: str, **fields: object) -> None:
-        self._emit(Level.INFO, f"{EXECUTING_TOOL} {name}", None, fields)
+        self.emit(Level.INFO, f"{EXECUTING_TOOL} {name}", None, fields)

@@ -13,9 +13,13 @@ def _metrics() -> list[Metric]:
 
 async def test_serves_healthz_and_metrics_then_stops_gracefully() -> None:
     logger, records = capture_logger()
-    actor = HttpActor(host="127.0.0.1", port=0, metrics=_metrics, logger=logger)
+    urls: list[str] = []
+    actor = HttpActor(
+        host="127.0.0.1", port=0, metrics=_metrics, logger=logger, on_listening=urls.append
+    )
     async with trio.open_nursery() as nursery:
-        url = await nursery.start(actor.run)
+        await nursery.start(actor.run)
+        [url] = urls
         assert url.startswith("http://127.0.0.1:")
         async with httpx.AsyncClient(base_url=url) as client:
             health = await client.get("/healthz")
@@ -33,9 +37,13 @@ async def test_serves_healthz_and_metrics_then_stops_gracefully() -> None:
 
 async def test_refuses_a_port_already_in_use() -> None:
     logger, _ = capture_logger()
-    first = HttpActor(host="127.0.0.1", port=0, metrics=_metrics, logger=logger)
+    urls: list[str] = []
+    first = HttpActor(
+        host="127.0.0.1", port=0, metrics=_metrics, logger=logger, on_listening=urls.append
+    )
     async with trio.open_nursery() as nursery:
-        url = await nursery.start(first.run)
+        await nursery.start(first.run)
+        [url] = urls
         port = int(url.rsplit(":", 1)[1])
         second = HttpActor(host="127.0.0.1", port=port, metrics=_metrics, logger=logger)
         try:
