@@ -1,0 +1,110 @@
+"""Building the agent stack from configuration: the tool set and the shared deps.
+
+`build_tools` assembles the registry every session shares: the sandboxed
+file and exec tools (when a `SandboxPool` is given), `web_fetch`,
+`web_search`, `message`, plus any `extra` tools (cron, when it exists). The
+per-session `spawn` tool is added by each agent actor itself. `build_deps`
+ties a provider, the registry and the outbound mailbox to the configuration.
+Both are used by `autobot agent` and by the gateway's composition root.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import trio
+
+from autobot.agent.loop import AgentLoop, LoopSettings
+from autobot.agent.session import AgentDeps, BlockingRunner, ThreadRunner
+from autobot.agent.spend import GlobalLimits
+from autobot.channels.base import OutboundMessage
+from autobot.config.schema import Config
+from autobot.llm.types import LLMProvider
+from autobot.logs.records import Logger
+from autobot.sandbox.pool import SandboxPool
+from autobot.store.sessions import SessionStore
+from autobot.tools.base import Tool
+from autobot.tools.exec import ExecTool
+from autobot.tools.files import EditFileTool, ListDirTool, ReadFileTool, WriteFileTool
+from autobot.tools.message import MessageTool
+from autobot.tools.registry import ToolRegistry
+from autobot.tools.web_fetch import WebFetchTool
+from autobot.tools.web_search import WebSearchTool
+
+# Concurrent blocking file operations (journal appends with fsync, prompt
+# files) across all sessions; more threads would only queue on the disk.
+DISK_THREADS = 8
+
+
+def build_tools(
+    config: Config,
+    *,
+    workspace: Path,
+    outbound: trio.MemorySendChannel[OutboundMessage],
+    pool: SandboxPool | None,
+    extra: Iterable[Tool] = (),
+    allow_other_chats: bool = False,
+) -> ToolRegistry:
+    """The shared tool registry. Without a pool there are no file or exec tools.
+
+    Raises ValueError (from `ToolRegistry.of`) on a duplicate name or a schema
+    the registry cannot enforce.
+    """
+    tools: list[Tool] = []
+    if pool is not None:
+        tools += [
+            ReadFileTool(pool=pool, workspace=workspace),
+            WriteFileTool(pool=pool, workspace=workspace),
+            EditFileTool(pool=pool, workspace=workspace),
+            ListDirTool(pool=pool, workspace=workspace),
+            ExecTool(pool=pool, workspace=workspace, timeout=config.tools.exec.timeout),
+        ]
+    tools += [
+        WebFetchTool(config=config.tools.web),
+        WebSearchTool(config=config.tools.web.search),
+        MessageTool(outbound=outbound, allow_other_chats=allow_other_chats),
+        *extra,
+    ]
+    return ToolRegistry.of(tools)
+
+
+def build_deps(
+    config: Config,
+    *,
+    provider: LLMProvider,
+    bare_model: str,
+    registry: ToolRegistry,
+    workspace: Path,
+    sessions_dir: Path,
+    outbound: trio.MemorySendChannel[OutboundMessage],
+    logger: Logger,
+    disk: BlockingRunner | None = None,
+    wall_clock: Callable[[], float] = time.time,
+) -> AgentDeps:
+    """Everything the session router and its agent actors share.
+
+    Call inside trio (the global limits start full at `trio.current_time()`).
+    Raises SessionStoreError when `sessions_dir` is inside the workspace.
+    """
+    defaults = config.agents.defaults
+    rate_limits = config.tools.rate_limit
+    return AgentDeps(
+        loop=AgentLoop(
+            provider=provider,
+            registry=registry,
+            settings=LoopSettings.from_defaults(defaults, model=bare_model),
+        ),
+        journal=SessionStore(sessions_dir, workspace),
+        workspace=workspace,
+        defaults=defaults,
+        rate_limits=rate_limits,
+        shared=GlobalLimits.from_config(
+            rate_limits.global_llm, defaults.budget, trio.current_time()
+        ),
+        outbound=outbound,
+        logger=logger,
+        disk=disk or ThreadRunner(trio.CapacityLimiter(DISK_THREADS)),
+        wall_clock=wall_clock,
+    )
