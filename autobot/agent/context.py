@@ -11,6 +11,7 @@ read, and each file is capped at `MAX_FILE_CHARS` characters.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from autobot.security.paths import is_env_file_name, resolve_within
@@ -30,8 +31,10 @@ IDENTITY = (
 def read_workspace_text(workspace: Path, relative: str) -> str | None:
     """The text of `workspace/relative`, or None when it is missing, not a
     regular file, a dotenv name, or resolves outside the workspace."""
-    if any(is_env_file_name(part) for part in Path(relative).parts):
+    if any(is_env_file_name(part) for part in relative.split("/")):
         return None
+    if not os.path.lexists(os.path.join(workspace, relative)):
+        return None  # the common case, without the cost of resolving symlinks
     resolved = resolve_within(workspace, relative)
     if resolved is None or not resolved.is_file():
         return None
@@ -45,6 +48,8 @@ def read_workspace_text(workspace: Path, relative: str) -> str | None:
 
 def skill_files(workspace: Path) -> list[str]:
     """Relative paths of `skills/<name>/SKILL.md`, sorted by name, at most MAX_SKILLS."""
+    if not os.path.lexists(os.path.join(workspace, "skills")):
+        return []
     root = resolve_within(workspace, "skills")
     if root is None or not root.is_dir():
         return []

@@ -76,6 +76,7 @@ class SessionRouter:
     supervisor: DynamicSupervisor = attrs.field(init=False)
 
     _sessions: dict[str, _Handle] = attrs.field(init=False, factory=dict)
+    _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _generation: int = attrs.field(init=False, default=0)
     _started: int = attrs.field(init=False, default=0)
     _crashed: int = attrs.field(init=False, default=0)
@@ -101,12 +102,13 @@ class SessionRouter:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         with self.inbox:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 await nursery.start(self.supervisor.run)
                 with trio.CancelScope() as reading:
                     nursery.start_soon(self._cancel_when_stopping, reading)
                     task_status.started()
                     async for message in self.inbox:
-                        await self._deliver(message)
+                        self._deliver(message)
                 self.supervisor.stop()
                 for handle in self._sessions.values():
                     handle.send.close()
@@ -130,7 +132,7 @@ class SessionRouter:
         except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
             self._dropped += 1
 
-    async def _deliver(self, message: InboundMessage) -> None:
+    def _deliver(self, message: InboundMessage) -> None:
         key = message.session_key
         handle = self._sessions.get(key)
         if handle is not None:
@@ -144,9 +146,9 @@ class SessionRouter:
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self._forget(handle.child_id)  # it went idle or crashed: start a fresh one
-        await self._start_session(message)
+        self._start_session(message)
 
-    async def _start_session(self, message: InboundMessage) -> None:
+    def _start_session(self, message: InboundMessage) -> None:
         key = message.session_key
         self._generation += 1
         child_id = f"{key}#{self._generation}"
@@ -170,12 +172,26 @@ class SessionRouter:
         )
         send.send_nowait(message)  # the buffer is empty: cannot block
         self._sessions[key] = _Handle(child_id=child_id, send=send)
+        assert self._nursery is not None
+        self._nursery.start_soon(self._start_child, spec, message, receive)
+
+    async def _start_child(
+        self,
+        spec: ChildSpec,
+        message: InboundMessage,
+        receive: trio.MemoryReceiveChannel[InboundMessage],
+    ) -> None:
+        """Start one agent actor. Runs as its own task so that starting many
+        sessions at once (a burst after a restart) overlaps instead of queueing
+        behind each other; messages for the session wait in its mailbox."""
         try:
             await self.supervisor.start_child(spec)
         except (ChildStartFailed, SupervisorNotRunning) as exc:
-            self._forget(child_id)
+            self._forget(spec.id)
             receive.close()
-            self.deps.logger.error("Could not start session actor", exc=exc, session=key)
+            self.deps.logger.error(
+                "Could not start session actor", exc=exc, session=message.session_key
+            )
             self._reply_nowait(message, "Sorry, I can't take messages right now.", is_error=True)
             return
         self._started += 1

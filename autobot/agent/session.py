@@ -7,10 +7,11 @@ in its own nursery, and the receive side of its mailbox.
 
 Lifecycle (the router starts it as a temporary child of its
 DynamicSupervisor):
-- ready at once; the journal is loaded after `started()` so a slow disk never
-  holds up the router;
-- each inbound message: journal the user message, run a turn, journal the
-  result and the tokens spent, send the reply to the outbound mailbox;
+- ready at once; the journal is loaded with the first turn (in the same
+  thread hop as the system prompt) so a slow disk never holds up the router;
+- each inbound message: run a turn while the user message is journalled,
+  journal the result and the tokens spent, send the reply to the outbound
+  mailbox;
 - idle for `idle_timeout_seconds` with no background work: close the mailbox
   (atomically with a last empty check, so no message is stranded: the
   router's next send fails and it starts a fresh actor) and return;
@@ -145,6 +146,7 @@ class SessionActor:
     self_send: trio.MemorySendChannel[InboundMessage]
     stopping: trio.Event = attrs.field(factory=trio.Event)
 
+    _loaded: bool = attrs.field(init=False, default=False)
     _history: list[ChatMessage] = attrs.field(init=False, factory=list)
     _upto: int = attrs.field(init=False, default=0)
     _governor: SessionGovernor = attrs.field(init=False)
@@ -182,15 +184,21 @@ class SessionActor:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         with self.inbox, self.self_send:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                watcher = trio.CancelScope()
-                nursery.start_soon(self._watch_stopping, watcher)
-                task_status.started()
-                await self._load()
-                await self._serve()
-                watcher.cancel("agent actor finished serving")
-            self._nursery = None
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    watcher = trio.CancelScope()
+                    nursery.start_soon(self._watch_stopping, watcher)
+                    task_status.started()
+                    await self._serve()
+                    watcher.cancel("agent actor finished serving")
+            except Exception as exc:
+                self._log.error("Session actor crashed", exc=exc, session=self.key)
+                with trio.move_on_after(APOLOGY_SEND_TIMEOUT):
+                    await self.deps.outbound.send(self._reply(APOLOGY, is_error=True))
+                raise
+            finally:
+                self._nursery = None
 
     async def _watch_stopping(self, scope: trio.CancelScope) -> None:
         with scope:
@@ -201,8 +209,14 @@ class SessionActor:
     async def _disk(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self.deps.disk(fn, *args)
 
-    async def _load(self) -> None:
-        loaded: LoadedSession = await self._disk(self.deps.journal.load, self.key)
+    def _begin_turn_io(self, load: bool) -> tuple[LoadedSession | None, str]:
+        """Blocking part of a turn's start, in one thread hop: the journal (first
+        turn only) and the system prompt. Touches no actor state."""
+        loaded = self.deps.journal.load(self.key) if load else None
+        return loaded, build_system_prompt(self.deps.workspace)
+
+    def _apply_loaded(self, loaded: LoadedSession) -> None:
+        self._loaded = True
         self._history = list(loaded.messages)
         self._upto = loaded.consolidated_upto
         today = utc_day(self.deps.wall_clock())
@@ -241,13 +255,7 @@ class SessionActor:
 
     async def _serve(self) -> None:
         while (message := await self._next_message()) is not None:
-            try:
-                await self._handle(message)
-            except Exception as exc:
-                self._log.error("Session actor crashed", exc=exc, session=self.key)
-                with trio.move_on_after(APOLOGY_SEND_TIMEOUT):
-                    await self.deps.outbound.send(self._reply(APOLOGY, is_error=True))
-                raise
+            await self._handle(message)
 
     def _reply(self, text: str, *, is_error: bool) -> OutboundMessage:
         """A turn's final reply (an apology when `is_error`)."""
@@ -259,11 +267,22 @@ class SessionActor:
             is_error=is_error,
         )
 
+    async def _journal_user(self, user: ChatMessage, done: trio.Event) -> None:
+        await self._disk(self.deps.journal.append, self.key, [encode_message(user)])
+        done.set()
+
     async def _handle(self, message: InboundMessage) -> None:
+        """One turn. The user message is journalled while the model works (off
+        the reply's critical path), always before the turn's own entries; a
+        journal failure crashes the actor either way."""
+        assert self._nursery is not None
+        loaded, system = await self._disk(self._begin_turn_io, not self._loaded)
+        if loaded is not None:
+            self._apply_loaded(loaded)
         user = ChatMessage(role=Role.USER, content=_user_text(message))
         self._history.append(user)
-        await self._disk(self.deps.journal.append, self.key, [encode_message(user)])
-        system = await self._disk(build_system_prompt, self.deps.workspace)
+        journalled = trio.Event()
+        self._nursery.start_soon(self._journal_user, user, journalled)
         outcome = await self._loop.run_turn(
             system=system,
             history=self._history[self._upto :],
@@ -271,6 +290,7 @@ class SessionActor:
             governor=self._governor,
         )
         self._history.extend(outcome.messages)
+        await journalled.wait()
         entries = [encode_message(m) for m in outcome.messages]
         entries += [usage_entry(day, tokens) for day, tokens in outcome.spent]
         await self._disk(self.deps.journal.append, self.key, entries)

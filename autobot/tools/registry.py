@@ -12,7 +12,7 @@ an ERROR record with the traceback (redacted by the log actor).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 
 import attrs
 import trio
@@ -42,6 +42,18 @@ def is_concurrency_safe(tool: Tool) -> bool:
     return getattr(tool, "concurrency_safe", False) is True
 
 
+def _checked(tools: Iterable[Tool], taken: Container[str] = ()) -> dict[str, Tool]:
+    """`tools` by name; raises ValueError on a duplicate (also against `taken`)
+    or a schema the validator cannot enforce."""
+    by_name: dict[str, Tool] = {}
+    for tool in tools:
+        if tool.name in by_name or tool.name in taken:
+            raise ValueError(f"duplicate tool name {tool.name!r}")
+        check_schema(tool.parameters, f"{tool.name}.parameters")
+        by_name[tool.name] = tool
+    return by_name
+
+
 @attrs.frozen
 class ToolRegistry:
     """Tools by name. Build with `ToolRegistry.of(tools)`, which checks names
@@ -49,44 +61,41 @@ class ToolRegistry:
 
     tools: Mapping[str, Tool]
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+    _specs: tuple[ToolSpec, ...] = attrs.field(init=False)
 
-    @classmethod
-    def of(
-        cls, tools: Iterable[Tool], *, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
-    ) -> ToolRegistry:
-        by_name: dict[str, Tool] = {}
-        for tool in tools:
-            if tool.name in by_name:
-                raise ValueError(f"duplicate tool name {tool.name!r}")
-            check_schema(tool.parameters, f"{tool.name}.parameters")
-            by_name[tool.name] = tool
-        if max_output_chars < 1:
-            raise ValueError(f"max_output_chars must be >= 1, got {max_output_chars}")
-        return cls(by_name, max_output_chars)
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.tools)
-
-    def specs(self) -> tuple[ToolSpec, ...]:
-        """The tools as offered to the model."""
+    @_specs.default
+    def _build_specs(self) -> tuple[ToolSpec, ...]:
         return tuple(
             ToolSpec(name=t.name, description=t.description, parameters=t.parameters)
             for t in self.tools.values()
         )
 
+    @classmethod
+    def of(
+        cls, tools: Iterable[Tool], *, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+    ) -> ToolRegistry:
+        if max_output_chars < 1:
+            raise ValueError(f"max_output_chars must be >= 1, got {max_output_chars}")
+        return cls(_checked(tools), max_output_chars)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.tools)
+
+    def specs(self) -> tuple[ToolSpec, ...]:
+        """The tools as offered to the model (built once)."""
+        return self._specs
+
     def without(self, names: Iterable[str]) -> ToolRegistry:
         """This registry minus `names` (absent names are ignored)."""
         drop = set(names)
-        return ToolRegistry.of(
-            (t for n, t in self.tools.items() if n not in drop),
-            max_output_chars=self.max_output_chars,
-        )
+        kept = {n: t for n, t in self.tools.items() if n not in drop}
+        return ToolRegistry(kept, self.max_output_chars)
 
     def with_tools(self, extra: Iterable[Tool]) -> ToolRegistry:
-        """This registry plus `extra` (a name clash raises ValueError)."""
-        return ToolRegistry.of(
-            [*self.tools.values(), *extra], max_output_chars=self.max_output_chars
-        )
+        """This registry plus `extra` (a name clash raises ValueError). Only the
+        new tools are checked: every agent actor adds its own `spawn` tool."""
+        added = _checked(extra, taken=self.tools)
+        return ToolRegistry({**self.tools, **added}, self.max_output_chars)
 
     def is_concurrency_safe(self, name: str) -> bool:
         tool = self.tools.get(name)
