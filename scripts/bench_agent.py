@@ -103,13 +103,14 @@ async def _run_turns(
             InboundMessage(channel="bench", chat_id=f"{prefix}{chat}", content="turn #0")
         )
     remaining = sessions * turns
+    done_turns: dict[str, int] = {}
     async for reply in out_receive:
         if not reply.final:
             continue
         remaining -= 1
         if remaining == 0:
             return
-        following = int(reply.content.rsplit("#", 1)[1]) + 1
+        following = done_turns[reply.chat_id] = done_turns.get(reply.chat_id, 0) + 1
         if following < turns:
             await in_send.send(
                 InboundMessage(channel="bench", chat_id=reply.chat_id, content=f"turn #{following}")
