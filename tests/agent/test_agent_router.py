@@ -341,3 +341,24 @@ async def test_records_carry_session_sources(tmp_path: Path, autojump_clock: Any
         tokens = [r for r in drain(h.records) if r.message.startswith("Tokens:")]
     assert tokens[0].source == "agent:test:42"
     assert tokens[0].message == "Tokens: in=10 out=5 session=15"
+
+
+async def test_at_most_three_subagents_per_session(tmp_path: Path, autojump_clock: Any) -> None:
+    def respond(request: LLMRequest) -> LLMResponse:
+        if request.system.startswith("You are a background"):
+            return text_reply("sub done")
+        if request.messages[-1].role is Role.TOOL:
+            results = [m for m in request.messages if m.role is Role.TOOL]
+            return text_reply(" | ".join(m.content[:20] for m in results))
+        if last_user_text(request.messages) == "go":
+            return tool_reply(*[("spawn", {"task": f"t{i}"}) for i in range(4)])
+        return text_reply("relayed")
+
+    provider = ScriptedProvider(responder=respond, latency=1.0)
+    async with running_router(tmp_path, provider=provider) as h:
+        await h.say("1", "go")
+        text = (await h.reply())[1]
+        assert text.count("Started background") == 3
+        assert text.endswith("At most 3 background")
+        relays = [await h.reply() for _ in range(3)]
+    assert [r[1] for r in relays] == ["relayed"] * 3
