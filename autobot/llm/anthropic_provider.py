@@ -8,9 +8,11 @@ silence between events rather than the whole answer.
 
 from __future__ import annotations
 
+import itertools
 import random
+import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import anthropic
@@ -19,7 +21,7 @@ import httpx2
 
 from autobot.config.secret import Secret
 from autobot.llm.anthropic_wire import request_params, response_from_message
-from autobot.llm.limits import ProviderLimits
+from autobot.llm.limits import ProviderLimits, pool_sizes
 from autobot.llm.retry import (
     AttemptFailed,
     Failure,
@@ -41,12 +43,24 @@ def sdk_timeout(limits: ProviderLimits) -> anthropic.Timeout:
     )
 
 
+def sdk_http_client(
+    limits: ProviderLimits, pool_size: int, tls: ssl.SSLContext
+) -> httpx2.AsyncClient:
+    """An SDK HTTP client: one pool of `pool_size` connections, our timeouts, no redirects."""
+    return anthropic.DefaultAsyncHttpxClient(
+        timeout=sdk_timeout(limits),
+        limits=httpx2.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+        follow_redirects=False,
+        verify=tls,
+    )
+
+
 @attrs.define(kw_only=True)
 class AnthropicProvider:
     """Completes conversations with Claude; satisfies `LLMProvider`.
 
-    Owns one `AsyncAnthropic` client (and its connection pool): call `aclose()`
-    or use it as an async context manager. `api_base` is the SDK `base_url`
+    Owns one `AsyncAnthropic` client per connection pool (see `pool_sizes`),
+    used in rotation: call `aclose()` or use it as an async context manager. `api_base` is the SDK `base_url`
     (a proxy or gateway; the SDK appends `/v1/messages`). `complete` raises
     `ProviderError` once retries are exhausted or on a non-retryable failure.
     """
@@ -58,15 +72,22 @@ class AnthropicProvider:
     stream: bool = True
     logger: Logger | None = None
     wall_clock: Callable[[], float] = time.time
-    _client: anthropic.AsyncAnthropic = attrs.field(init=False, repr=False)
+    _clients: list[anthropic.AsyncAnthropic] = attrs.field(init=False, repr=False)
+    _rotation: Iterator[anthropic.AsyncAnthropic] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        self._client = anthropic.AsyncAnthropic(
-            api_key=self.api_key.reveal(),
-            base_url=self.api_base,
-            max_retries=0,
-            timeout=sdk_timeout(self.limits),
-        )
+        tls = httpx2.create_ssl_context()  # built once: it costs ~0.1 s
+        self._clients = [
+            anthropic.AsyncAnthropic(
+                api_key=self.api_key.reveal(),
+                base_url=self.api_base,
+                max_retries=0,
+                timeout=sdk_timeout(self.limits),
+                http_client=sdk_http_client(self.limits, size, tls),
+            )
+            for size in pool_sizes(self.limits)
+        ]
+        self._rotation = itertools.cycle(self._clients)
 
     @property
     def name(self) -> str:
@@ -74,8 +95,9 @@ class AnthropicProvider:
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         params = request_params(request)
+        client = next(self._rotation)
         return await call_with_retries(
-            lambda: self._attempt(params),
+            lambda: self._attempt(client, params),
             provider=self.name,
             limits=self.limits,
             rng=self.rng,
@@ -83,8 +105,9 @@ class AnthropicProvider:
         )
 
     async def aclose(self) -> None:
-        """Close the SDK client's connections."""
-        await self._client.close()
+        """Close every SDK client's connections."""
+        for client in self._clients:
+            await client.close()
 
     async def __aenter__(self) -> AnthropicProvider:
         return self
@@ -92,10 +115,12 @@ class AnthropicProvider:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _attempt(self, params: Mapping[str, Any]) -> LLMResponse:
+    async def _attempt(
+        self, client: anthropic.AsyncAnthropic, params: Mapping[str, Any]
+    ) -> LLMResponse:
         """One request; every failure becomes `AttemptFailed` with a log-safe reason."""
         try:
-            message = await self._fetch(params)
+            message = await self._fetch(client, params)
         except anthropic.APIStatusError as exc:
             headers = {name.lower(): value for name, value in exc.response.headers.items()}
             failure = status_failure(
@@ -114,10 +139,12 @@ class AnthropicProvider:
                 failure = Failure(reason=f"invalid response: {exc}", retryable=False)
         raise AttemptFailed(failure)
 
-    async def _fetch(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    async def _fetch(
+        self, client: anthropic.AsyncAnthropic, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         if self.stream:
-            async with self._client.messages.stream(**params) as stream:
+            async with client.messages.stream(**params) as stream:
                 message = await stream.get_final_message()
         else:
-            message = await self._client.messages.create(**params)
+            message = await client.messages.create(**params)
         return message.model_dump(mode="json")

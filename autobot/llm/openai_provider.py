@@ -7,16 +7,17 @@ Retries follow `call_with_retries`; nothing is retried by httpx itself.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 import httpx
 
 from autobot.config.secret import Secret
-from autobot.llm.limits import ProviderLimits
+from autobot.llm.limits import ProviderLimits, pool_sizes
 from autobot.llm.openai_wire import request_body, response_from_completion
 from autobot.llm.retry import (
     AttemptFailed,
@@ -59,8 +60,8 @@ class OpenAICompatibleProvider:
     `name` is the configured provider (`openai`, `groq`, ...) and appears in
     errors and logs. `api_key` may be None for a keyless local server (vllm).
     `max_tokens_field` is the body key for the output limit. Owns one
-    `httpx.AsyncClient`: call `aclose()` or use it as an async context
-    manager. `complete` raises `ProviderError` once retries are exhausted or
+    `httpx.AsyncClient` per connection pool (see `pool_sizes`), used in
+    rotation: call `aclose()` or use it as an async context manager. `complete` raises `ProviderError` once retries are exhausted or
     on a non-retryable failure.
     """
 
@@ -72,15 +73,27 @@ class OpenAICompatibleProvider:
     max_tokens_field: str = "max_tokens"
     logger: Logger | None = None
     wall_clock: Callable[[], float] = time.time
-    _client: httpx.AsyncClient = attrs.field(init=False, repr=False)
+    _clients: list[httpx.AsyncClient] = attrs.field(init=False, repr=False)
+    _rotation: Iterator[httpx.AsyncClient] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        self._client = httpx.AsyncClient(timeout=http_timeout(self.limits), follow_redirects=False)
+        tls = httpx.create_ssl_context()  # built once: it costs ~0.1 s
+        self._clients = [
+            httpx.AsyncClient(
+                timeout=http_timeout(self.limits),
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                follow_redirects=False,
+                verify=tls,
+            )
+            for size in pool_sizes(self.limits)
+        ]
+        self._rotation = itertools.cycle(self._clients)
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         body = request_body(request, max_tokens_field=self.max_tokens_field)
+        client = next(self._rotation)
         return await call_with_retries(
-            lambda: self._attempt(body),
+            lambda: self._attempt(client, body),
             provider=self.name,
             limits=self.limits,
             rng=self.rng,
@@ -88,8 +101,9 @@ class OpenAICompatibleProvider:
         )
 
     async def aclose(self) -> None:
-        """Close the HTTP client's connections."""
-        await self._client.aclose()
+        """Close every HTTP client's connections."""
+        for client in self._clients:
+            await client.aclose()
 
     async def __aenter__(self) -> OpenAICompatibleProvider:
         return self
@@ -102,10 +116,10 @@ class OpenAICompatibleProvider:
             return {}
         return {"authorization": f"Bearer {self.api_key.reveal()}"}
 
-    async def _attempt(self, body: Mapping[str, Any]) -> LLMResponse:
+    async def _attempt(self, client: httpx.AsyncClient, body: Mapping[str, Any]) -> LLMResponse:
         """One request; every failure becomes `AttemptFailed` with a log-safe reason."""
         try:
-            response = await self._client.post(
+            response = await client.post(
                 chat_completions_url(self.api_base), json=body, headers=self._headers()
             )
         except httpx.TimeoutException:

@@ -9,7 +9,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autobot.llm.limits import ProviderLimits
+from autobot.llm.limits import ProviderLimits, pool_sizes
 from autobot.llm.retry import (
     AttemptFailed,
     Failure,
@@ -140,11 +140,20 @@ def test_describe_failure() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [{"connect": 0}, {"read": -1}, {"max_retries": -1}, {"backoff_base": 0}, {"backoff_cap": 0},
-     {"retry_after_cap": -3}],
+     {"retry_after_cap": -3}, {"max_connections": 0}, {"connections_per_pool": -1}],
 )  # fmt: skip
 def test_limits_reject_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=rf"ProviderLimits\.{next(iter(kwargs))} must be"):
         ProviderLimits(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("max_connections", "per_pool", "sizes"),
+    [(1000, 50, (50,) * 20), (120, 50, (50, 50, 20)), (10, 50, (10,)), (1, 1, (1,))],
+)
+def test_pool_sizes(max_connections: int, per_pool: int, sizes: tuple[int, ...]) -> None:
+    limits = ProviderLimits(max_connections=max_connections, connections_per_pool=per_pool)
+    assert pool_sizes(limits) == sizes
 
 
 class ScriptedAttempts:
