@@ -1,0 +1,9 @@
+"""LLM providers behind the port in `types.py`.
+
+- `selection`: `select_provider(model, providers)`, `build_provider(model, providers, limits=...)`,
+  `ProviderNotConfigured` / `ProviderConfigError`.
+- `anthropic_provider.AnthropicProvider` (official SDK, SSE streaming by default) and
+  `openai_provider.OpenAICompatibleProvider` (httpx, `/v1/chat/completions`).
+- `limits.ProviderLimits` (timeouts, retries, pool sizes), `retry` (the shared retry policy),
+  `anthropic_wire` / `openai_wire` (pure translation), `tool_arguments` (garbled tool calls).
+"""

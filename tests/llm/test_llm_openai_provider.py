@@ -255,3 +255,18 @@ async def test_malformed_success_bodies_fail_cleanly_without_retry(
                 await llm.complete(REQUEST)
     assert str(raised.value) == f"vllm: {reason} after 1 attempt"
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize(("max_connections", "elapsed"), [(3, 5.0), (1, 15.0)])
+async def test_max_connections_bounds_concurrency_across_pools(
+    max_connections: int, elapsed: float, autojump_clock: trio.abc.Clock
+) -> None:
+    limits = ProviderLimits(connect=60, max_connections=max_connections, connections_per_pool=1)
+    script: list[Step] = [ScriptedReply(text=str(n), latency=5) for n in range(3)]
+    async with fake_and_provider(script, limits=limits) as (fake, llm):
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for _ in range(3):
+                nursery.start_soon(llm.complete, REQUEST)
+        assert trio.current_time() - start == pytest.approx(elapsed, abs=1e-6)
+    assert len(fake.requests) == 3
