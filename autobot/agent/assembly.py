@@ -1,7 +1,7 @@
 """Building the agent stack from configuration: the tool set and the shared deps.
 
 `build_tools` assembles the registry every session shares: the sandboxed
-file and exec tools (when a `SandboxPool` is given), `web_fetch`,
+file and exec tools (when a sandbox `WorkerLeaser` is given), `web_fetch`,
 `web_search`, `message`, plus any `extra` tools (cron, when it exists). The
 per-session `spawn` tool is added by each agent actor itself. `build_deps`
 ties a provider, the registry and the outbound mailbox to the configuration.
@@ -23,7 +23,7 @@ from autobot.channels.base import OutboundMessage
 from autobot.config.schema import Config
 from autobot.llm.types import LLMProvider
 from autobot.logs.records import Logger
-from autobot.sandbox.pool import SandboxPool
+from autobot.sandbox.leaser import WorkerLeaser
 from autobot.store.sessions import SessionStore
 from autobot.tools.base import Tool
 from autobot.tools.exec import ExecTool
@@ -44,7 +44,7 @@ def build_tools(
     *,
     workspace: Path,
     outbound: trio.MemorySendChannel[OutboundMessage],
-    pool: SandboxPool | None,
+    pool: WorkerLeaser | None,
     extra: Iterable[Tool] = (),
     allow_other_chats: bool = False,
 ) -> ToolRegistry:

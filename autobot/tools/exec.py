@@ -19,7 +19,7 @@ import trio
 
 from autobot.sandbox.errors import WorkerFailed
 from autobot.sandbox.mapping import PathRefused, dotenv_token, workspace_relpath
-from autobot.sandbox.pool import SandboxPool
+from autobot.sandbox.leaser import WorkerLeaser
 from autobot.sandbox.worker import ExecOutcome, OpRefused
 from autobot.tools.base import ToolContext, ToolResult, access_denied
 from autobot.tools.files import refusal_text
@@ -56,7 +56,7 @@ def format_outcome(outcome: ExecOutcome, limit_seconds: float) -> ToolResult:
 class ExecTool:
     """`exec {command, working_dir?, timeout?}`; `timeout` is `tools.exec.timeout`."""
 
-    pool: SandboxPool
+    pool: WorkerLeaser
     workspace: Path
     timeout: float = 60.0
     max_output: int = MAX_OUTPUT_BYTES

@@ -16,7 +16,7 @@ import attrs
 
 from autobot.sandbox.errors import WorkerFailed
 from autobot.sandbox.mapping import PathRefused, workspace_relpath
-from autobot.sandbox.pool import SandboxPool
+from autobot.sandbox.leaser import WorkerLeaser
 from autobot.sandbox.worker import OpRefused, WorkerHandle
 from autobot.security.paths import is_env_file_name
 from autobot.tools.base import ToolContext, ToolResult, access_denied
@@ -57,7 +57,7 @@ def refusal_text(exc: OpRefused, path: str) -> str:
 
 async def run_in_sandbox(
     *,
-    pool: SandboxPool,
+    pool: WorkerLeaser,
     workspace: Path,
     tool: str,
     path: str,
@@ -84,7 +84,7 @@ async def run_in_sandbox(
 
 @attrs.define(kw_only=True)
 class ReadFileTool:
-    pool: SandboxPool
+    pool: WorkerLeaser
     workspace: Path
     name: str = "read_file"
     description: str = "Read a UTF-8 text file from the workspace."
@@ -102,7 +102,7 @@ class ReadFileTool:
 
 @attrs.define(kw_only=True)
 class WriteFileTool:
-    pool: SandboxPool
+    pool: WorkerLeaser
     workspace: Path
     name: str = "write_file"
     description: str = "Write a text file in the workspace, creating parent directories."
@@ -125,7 +125,7 @@ class WriteFileTool:
 
 @attrs.define(kw_only=True)
 class EditFileTool:
-    pool: SandboxPool
+    pool: WorkerLeaser
     workspace: Path
     name: str = "edit_file"
     description: str = "Replace old_text, which must occur exactly once, with new_text."
@@ -152,7 +152,7 @@ class EditFileTool:
 
 @attrs.define(kw_only=True)
 class ListDirTool:
-    pool: SandboxPool
+    pool: WorkerLeaser
     workspace: Path
     name: str = "list_dir"
     description: str = "List a workspace directory (sorted; directories end with '/')."
