@@ -3,14 +3,19 @@
 This is the only module that knows every actor. The tree (see ARCHITECTURE.md):
 
     root supervisor (one_for_one)
-    ├── log        redacts every record, then writes stderr and logs/autobot.log;
-    │              started first, stopped last
+    ├── log        redacts every record, then writes logs/autobot.log (and
+    │              stderr for the gateway); started first, stopped last
     ├── sandbox    the sandbox pool actor (persistent bubblewrap workers)
-    └── http       /healthz and /metrics on gateway.host:gateway.port
+    ├── router     the session router: one agent actor per `channel:chat_id`
+    └── http       /healthz and /metrics on gateway.host:gateway.port (gateway only)
 
-Each `ChildSpec.factory` builds a fresh actor per incarnation; the log
-mailbox is created here so every `Logger` keeps working across restarts of
-the log actor.
+Each `ChildSpec.factory` builds a fresh actor per incarnation. What must
+outlive an incarnation is created here, once: the log mailbox (so every
+`Logger` keeps working across log actor restarts), the router's inbound
+mailbox (owned by the root supervisor), the outbox every reply goes to, the
+LLM provider, the tool registry, and the `PoolRef` through which tools reach
+whichever pool incarnation is running. `autobot gateway` and `autobot agent`
+both run this tree; they differ in the channel that talks to the router.
 """
 
 from __future__ import annotations
@@ -24,10 +29,15 @@ from typing import TextIO
 import attrs
 import trio
 
+from autobot.agent.assembly import build_deps, build_tools
+from autobot.agent.router import ROUTER_MAILBOX_SIZE, SessionRouter
+from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.config import LoadedConfig
 from autobot.gateway.metrics import log_metrics, pool_metrics, supervisor_metrics
 from autobot.http.actor import HttpActor
 from autobot.http.metrics import Metric
+from autobot.llm.limits import ProviderLimits
+from autobot.llm.selection import ManagedProvider, build_provider, select_provider
 from autobot.logs.actor import LogActor, level_from_config, open_log_mailbox
 from autobot.logs.records import Level, Logger, LogRecord
 from autobot.logs.redact import Redactor
@@ -39,8 +49,10 @@ from autobot.runtime import (
     Supervisor,
     SupervisorEvent,
 )
+from autobot.sandbox.leaser import PoolRef
 from autobot.sandbox.pool import SandboxPool
 from autobot.store.permissions import PermissionFix, tighten_permissions
+from autobot.tools.registry import ToolRegistry
 
 # The log actor is cancelled at once when the tree stops (it is the last child
 # left): its cancel path writes what is waiting and closes the sinks, bounded.
@@ -50,6 +62,12 @@ LOG_SHUTDOWN_GRACE = 0.0
 SANDBOX_SHUTDOWN_GRACE = 0.0
 # Lets in-flight HTTP requests finish.
 HTTP_SHUTDOWN_GRACE = 3.0
+# Lets agent actors finish the turn in progress (an LLM call and a tool or two).
+ROUTER_SHUTDOWN_GRACE = 10.0
+# Replies waiting for their channel actor; channels drain it continuously, and
+# a burst is at most a few messages per active session.
+OUTBOX_SIZE = 256
+PROVIDER_CLOSE_SECONDS = 5.0
 
 _EVENT_LEVELS = {
     EventKind.STARTED: Level.INFO,
@@ -89,6 +107,13 @@ def state_permissions(loaded: LoadedConfig) -> tuple[list[Path], list[Path]]:
     return [path for path in files if path.is_file()], [path for path in dirs if path.is_dir()]
 
 
+def _open_outbox() -> tuple[
+    trio.MemorySendChannel[OutboundMessage], trio.MemoryReceiveChannel[OutboundMessage]
+]:
+    send, receive = trio.open_memory_channel[OutboundMessage](OUTBOX_SIZE)
+    return send, receive
+
+
 @attrs.define(kw_only=True, eq=False)
 class Gateway:
     """One bot's running tree: the root supervisor and the handles its actors share.
@@ -101,12 +126,28 @@ class Gateway:
     loaded: LoadedConfig
     logger: Logger
     log_inbox: trio.MemoryReceiveChannel[LogRecord]
-    stderr: TextIO | None = None
+    provider: ManagedProvider
+    bare_model: str
+    echo: TextIO | None = None
+    serve_http: bool = True
     rng: random.Random = attrs.field(factory=random.Random)
     permission_fixes: tuple[PermissionFix, ...] = ()
     http_url: str | None = attrs.field(init=False, default=None)
+    pool: PoolRef = attrs.field(init=False, factory=PoolRef)
+    outbox: tuple[
+        trio.MemorySendChannel[OutboundMessage], trio.MemoryReceiveChannel[OutboundMessage]
+    ] = attrs.field(init=False, factory=_open_outbox)
+    tools: ToolRegistry = attrs.field(init=False)
     root: Supervisor = attrs.field(init=False)
-    _pool: SandboxPool | None = attrs.field(init=False, default=None)
+
+    @tools.default
+    def _build_tools(self) -> ToolRegistry:
+        return build_tools(
+            self.loaded.config,
+            workspace=self.loaded.workspace,
+            outbound=self.outbox[0],
+            pool=self.pool,
+        )
 
     @root.default
     def _build_root(self) -> Supervisor:
@@ -115,8 +156,17 @@ class Gateway:
             ChildSpec(
                 id="sandbox", factory=self._build_pool, shutdown_grace=SANDBOX_SHUTDOWN_GRACE
             ),
-            ChildSpec(id="http", factory=self._build_http, shutdown_grace=HTTP_SHUTDOWN_GRACE),
+            ChildSpec(
+                id="router",
+                factory=self._build_router,
+                shutdown_grace=ROUTER_SHUTDOWN_GRACE,
+                mailbox_size=ROUTER_MAILBOX_SIZE,
+            ),
         ]
+        if self.serve_http:
+            specs.append(
+                ChildSpec(id="http", factory=self._build_http, shutdown_grace=HTTP_SHUTDOWN_GRACE)
+            )
         return Supervisor(
             name="root",
             children=specs,
@@ -128,11 +178,20 @@ class Gateway:
         """Ask for a graceful stop: children stop in reverse start order."""
         self.root.stop()
 
+    def inbound(self) -> trio.MemorySendChannel[InboundMessage]:
+        """A sender into the router's mailbox (the caller owns and closes it)."""
+        return self.root.mailbox("router")
+
+    @property
+    def replies(self) -> trio.MemoryReceiveChannel[OutboundMessage]:
+        """Every outbound message, for the channel side to deliver."""
+        return self.outbox[1]
+
     def metrics(self) -> Iterable[Metric]:
         """Current metric families (called by the HTTP actor per scrape)."""
         return [
             *supervisor_metrics([self.root.statistics()]),
-            *pool_metrics(None if self._pool is None else self._pool.statistics()),
+            *pool_metrics(self.pool.statistics()),
             *log_metrics(self.logger.drops),
         ]
 
@@ -143,7 +202,11 @@ class Gateway:
             self.logger.warn(
                 f"tightened permissions of {fix.path}: {fix.old_mode:o} -> {fix.new_mode:o}"
             )
-        await self.root.run(task_status=task_status)
+        try:
+            await self.root.run(task_status=task_status)
+        finally:
+            with trio.move_on_after(PROVIDER_CLOSE_SECONDS, shield=True):
+                await self.provider.aclose()
 
     def _build_log(self, env: ChildEnv) -> LogActor:
         config = self.loaded.config.logging
@@ -151,18 +214,32 @@ class Gateway:
             receive_channel=self.log_inbox,
             drops=self.logger.drops,
             redactor=Redactor(self.loaded.secret_values),
-            sinks=sinks_from_config(config, bot_dir=self.loaded.bot_dir, stderr=self.stderr),
+            sinks=sinks_from_config(config, logs_dir=self.loaded.logs_dir, echo=self.echo),
             min_level=level_from_config(config.level),
         )
 
     def _build_pool(self, env: ChildEnv) -> SandboxPool:
-        self._pool = SandboxPool.from_config(
+        self.pool.current = SandboxPool.from_config(
             self.loaded.config.tools,
             workspace=self.loaded.workspace,
             bot_dir=self.loaded.bot_dir,
             logger=self.logger.child("sandbox"),
         )
-        return self._pool
+        return self.pool.current
+
+    def _build_router(self, env: ChildEnv) -> SessionRouter:
+        assert env.inbox is not None  # the spec has a mailbox
+        deps = build_deps(
+            self.loaded.config,
+            provider=self.provider,
+            bare_model=self.bare_model,
+            registry=self.tools,
+            workspace=self.loaded.workspace,
+            sessions_dir=self.loaded.sessions_dir,
+            outbound=self.outbox[0],
+            logger=self.logger.child("agent"),
+        )
+        return SessionRouter(deps=deps, inbox=env.inbox, stopping=env.stopping)
 
     def _build_http(self, env: ChildEnv) -> HttpActor:
         gateway = self.loaded.config.gateway
@@ -182,19 +259,36 @@ class Gateway:
 def build_gateway(
     loaded: LoadedConfig,
     *,
-    stderr: TextIO | None = None,
+    echo: TextIO | None = None,
+    serve_http: bool = True,
     rng: random.Random | None = None,
     wall_clock: Callable[[], float] = time.time,
+    provider_limits: ProviderLimits | None = None,
 ) -> Gateway:
-    """Wire the gateway's tree for `loaded` and tighten loose state-file modes
-    (reported once it runs); nothing runs until `Gateway.run`."""
+    """Wire the tree for `loaded` and tighten loose state-file modes (reported
+    once it runs); nothing runs until `Gateway.run`. `echo` also receives every
+    log line (the gateway's stderr). Raises ProviderConfigError when the
+    configured model's provider is not usable."""
+    chosen_rng = rng or random.Random()
     logger, log_inbox = open_log_mailbox("gateway", wall_clock=wall_clock)
+    model = loaded.config.agents.defaults.model
+    _, bare_model = select_provider(model, loaded.config.providers)
+    provider = build_provider(
+        model,
+        loaded.config.providers,
+        limits=provider_limits or ProviderLimits(),
+        rng=chosen_rng,
+        logger=logger.child("llm"),
+    )
     files, dirs = state_permissions(loaded)
     return Gateway(
         loaded=loaded,
         logger=logger,
         log_inbox=log_inbox,
-        stderr=stderr,
-        rng=rng or random.Random(),
+        provider=provider,
+        bare_model=bare_model,
+        echo=echo,
+        serve_http=serve_http,
+        rng=chosen_rng,
         permission_fixes=tuple(tighten_permissions(files, dirs)),
     )

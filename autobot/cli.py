@@ -8,12 +8,16 @@ clear message on stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import trio
+
 from autobot import __version__
+from autobot.agent.command import agent_command
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
 from autobot.doctor.main import doctor_main
@@ -98,7 +102,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         loaded = load_config(config_path, os.environ)
     except ConfigError as exc:
         return _fail(str(exc))
-    raise AssertionError(f"unhandled command {args.command!r} for {loaded.path}")
+    return trio.run(
+        functools.partial(
+            agent_command,
+            loaded,
+            message=args.message,
+            session=args.session,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            environ=os.environ,
+        )
+    )
 
 
 if __name__ == "__main__":

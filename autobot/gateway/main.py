@@ -20,6 +20,7 @@ from autobot.config import ConfigError, load_config
 from autobot.doctor.render import render_text
 from autobot.doctor.run import run_checks
 from autobot.doctor.sandbox_check import SandboxProber
+from autobot.llm.selection import ProviderConfigError
 from autobot.logs.redact import Redactor
 from autobot.runtime import ChildStartFailed, SupervisorGaveUp, run_until_signalled
 from autobot.sandbox.probe import probe_sandbox
@@ -46,7 +47,11 @@ async def serve(
     except ConfigError as exc:  # changed between the check and the load
         stderr.write(f"autobot: {exc}\n")
         return 1
-    gateway = build_gateway(loaded, stderr=stderr)
+    try:
+        gateway = build_gateway(loaded, echo=stderr)
+    except ProviderConfigError as exc:
+        stderr.write(f"autobot: {exc}\n")
+        return 1
     try:
         outcome = await run_until_signalled(gateway.run, on_first=lambda _signum: gateway.stop())
     except (ChildStartFailed, SupervisorGaveUp) as exc:

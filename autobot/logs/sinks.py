@@ -96,13 +96,10 @@ def rotating_file_sink(path: Path, *, max_bytes: int, backups: int) -> ThreadedS
     )
 
 
-def sinks_from_config(
-    logging: LoggingConfig, *, bot_dir: Path, stderr: TextIO | None = None
-) -> list[Sink]:
-    """The gateway's sinks: stderr plus `<logging.dir>/autobot.log`, with
-    `logging.dir` taken relative to `bot_dir` unless absolute."""
-    path = bot_dir / logging.dir / LOG_FILE_NAME
-    return [
-        stderr_sink(stderr),
-        rotating_file_sink(path, max_bytes=logging.max_bytes, backups=logging.backups),
-    ]
+def sinks_from_config(logging: LoggingConfig, *, logs_dir: Path, echo: TextIO | None) -> list[Sink]:
+    """`<logs_dir>/autobot.log` (rotating per `logging`), plus `echo` (the
+    gateway's stderr) when given; `autobot agent` keeps the terminal clean."""
+    file_sink = rotating_file_sink(
+        logs_dir / LOG_FILE_NAME, max_bytes=logging.max_bytes, backups=logging.backups
+    )
+    return [file_sink] if echo is None else [stderr_sink(echo), file_sink]

@@ -20,7 +20,7 @@ async def test_tree_serves_health_and_metrics_logs_redacted_and_stops(tmp_path: 
     config_path = make_gateway_bot(tmp_path, port=free_port())
     loaded = load_config(config_path, {})
     stderr = io.StringIO()
-    gateway = build_gateway(loaded, stderr=stderr)
+    gateway = build_gateway(loaded, echo=stderr)
     async with trio.open_nursery() as nursery:
         await nursery.start(gateway.run)
         assert gateway.http_url is not None
@@ -50,7 +50,7 @@ async def test_loose_state_files_are_tightened_and_reported(tmp_path: Path) -> N
     session.write_text("{}\n")
     os.chmod(session, 0o644)
     os.chmod(loaded.logs_dir, 0o755)
-    gateway = build_gateway(loaded, stderr=io.StringIO())
+    gateway = build_gateway(loaded, echo=io.StringIO())
     assert stat.S_IMODE(session.stat().st_mode) == 0o600
     assert stat.S_IMODE(loaded.logs_dir.stat().st_mode) == 0o700
     async with trio.open_nursery() as nursery:

@@ -270,10 +270,10 @@ def test_mailbox_has_the_named_size() -> None:
     assert logger.drops.dropped == 0
 
 
-async def test_sinks_from_config_write_under_the_bot_dir(tmp_path: Path) -> None:
+async def test_sinks_from_config_write_the_logs_dir_and_echo(tmp_path: Path) -> None:
     stream = io.StringIO()
-    config = LoggingConfig(dir="./logs", max_bytes=200, backups=1)
-    logger, actor = make_actor(sinks_from_config(config, bot_dir=tmp_path, stderr=stream))
+    config = LoggingConfig(max_bytes=200, backups=1)
+    logger, actor = make_actor(sinks_from_config(config, logs_dir=tmp_path / "logs", echo=stream))
     async with trio.open_nursery() as nursery:
         await nursery.start(actor.run)
         for index in range(6):  # ~46 bytes each: 4 fit in 200, then one rotation
@@ -283,3 +283,14 @@ async def test_sinks_from_config_write_under_the_bot_dir(tmp_path: Path) -> None
     rotated = (tmp_path / "logs" / "autobot.log.1").read_text()
     assert stream.getvalue() == rotated + live
     assert live.endswith(f"{STAMP} INFO  [gateway] line 5\n")
+
+
+async def test_sinks_from_config_without_echo_write_only_the_file(tmp_path: Path) -> None:
+    sinks = sinks_from_config(LoggingConfig(), logs_dir=tmp_path, echo=None)
+    logger, actor = make_actor(sinks)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(actor.run)
+        logger.info("only in the file")
+        logger.send_channel.close()
+    assert len(sinks) == 1
+    assert (tmp_path / "autobot.log").read_text().endswith("only in the file\n")
