@@ -18,8 +18,8 @@ import attrs
 import trio
 
 from autobot.sandbox.errors import WorkerFailed
-from autobot.sandbox.mapping import PathRefused, dotenv_token, workspace_relpath
 from autobot.sandbox.leaser import WorkerLeaser
+from autobot.sandbox.mapping import PathRefused, dotenv_token, workspace_relpath
 from autobot.sandbox.worker import ExecOutcome, OpRefused
 from autobot.tools.base import ToolContext, ToolResult, access_denied
 from autobot.tools.files import refusal_text

@@ -15,8 +15,8 @@ from typing import Any
 import attrs
 
 from autobot.sandbox.errors import WorkerFailed
-from autobot.sandbox.mapping import PathRefused, workspace_relpath
 from autobot.sandbox.leaser import WorkerLeaser
+from autobot.sandbox.mapping import PathRefused, workspace_relpath
 from autobot.sandbox.worker import OpRefused, WorkerHandle
 from autobot.security.paths import is_env_file_name
 from autobot.tools.base import ToolContext, ToolResult, access_denied

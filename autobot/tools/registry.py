@@ -19,6 +19,7 @@ import trio
 
 from autobot.agent.arg_schema import check_schema, validate_arguments
 from autobot.agent.buckets import SessionLimits
+from autobot.llm.tool_arguments import invalid_arguments
 from autobot.llm.types import ToolCall, ToolSpec
 from autobot.tools.base import Tool, ToolContext, ToolResult
 
@@ -110,6 +111,10 @@ class ToolRegistry:
             log.warn("Unknown tool requested", tool=call.name, session=ctx.session_key)
             available = ", ".join(sorted(self.tools)) or "none"
             return ToolResult.error(f"Unknown tool: {call.name!r}. Available tools: {available}")
+        garbled = invalid_arguments(call)
+        if garbled is not None:  # the model sent arguments that were not a JSON object
+            log.warn("Invalid tool arguments", tool=call.name, problem=garbled)
+            return ToolResult.error(garbled)
         problem = validate_arguments(tool.parameters, call.arguments)
         if problem is not None:
             log.warn("Invalid tool arguments", tool=call.name, problem=problem)
