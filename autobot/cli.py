@@ -96,9 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 as_json=args.json,
                 environ=os.environ,
                 out=sys.stdout,
+                as_root=os.geteuid() == 0,
             )
         if args.command == "gateway":
-            return gateway_main(config_path, environ=os.environ, stderr=sys.stderr)
+            return gateway_main(
+                config_path, environ=os.environ, stderr=sys.stderr, as_root=os.geteuid() == 0
+            )
         loaded = load_config(config_path, os.environ)
     except ConfigError as exc:
         return _fail(str(exc))

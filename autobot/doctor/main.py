@@ -23,10 +23,11 @@ async def doctor(
     out: TextIO,
     home: Path,
     probe: SandboxProber = probe_sandbox,
+    as_root: bool = False,
 ) -> int:
     """Run every check on the bot at `config_path`, write the report to `out`,
     and return the exit code: 1 on errors (or on warnings when `strict`), else 0."""
-    report = await run_checks(config_path, environ=environ, probe=probe, home=home)
+    report = await run_checks(config_path, environ=environ, probe=probe, home=home, as_root=as_root)
     out.write(render_json(report, strict=strict) if as_json else render_text(report))
     return report.exit_code(strict=strict)
 
@@ -40,6 +41,7 @@ def doctor_main(
     out: TextIO,
     home: Path | None = None,
     probe: SandboxProber = probe_sandbox,
+    as_root: bool = False,
 ) -> int:
     """Synchronous wrapper for the CLI (`trio.run`); `home` defaults to `Path.home()`.
 
@@ -55,5 +57,6 @@ def doctor_main(
             out=out,
             home=Path.home() if home is None else home,
             probe=probe,
+            as_root=as_root,
         )
     )

@@ -24,7 +24,7 @@ from autobot.config.schema import Config
 from autobot.doctor.bot_files import inspect_bot_files
 from autobot.doctor.config_checks import config_findings
 from autobot.doctor.file_checks import bot_file_findings
-from autobot.doctor.findings import Finding, Report, error
+from autobot.doctor.findings import Finding, Report, error, warning
 from autobot.doctor.plaintext import plaintext_secret_findings
 from autobot.doctor.sandbox_check import SandboxProber, probe_sandbox_findings
 from autobot.logs.redact import Redactor
@@ -65,6 +65,14 @@ def _load(config_path: Path, environ: Mapping[str, str]) -> LoadedConfig | _Load
     except OSError:
         raw_text = None
     return _LoadFailure(findings=(finding,), raw_text=raw_text)
+
+
+RUNNING_AS_ROOT = warning(
+    "running_as_root",
+    "autobot is running as root: a compromised gateway owns the machine, and the "
+    "sandbox cannot enforce its process limit (the kernel exempts root from RLIMIT_NPROC)",
+    "Run autobot as a dedicated unprivileged user (see the systemd unit in README.md)",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -133,12 +141,14 @@ async def run_checks(
     environ: Mapping[str, str],
     probe: SandboxProber,
     home: Path,
+    as_root: bool = False,
 ) -> Report:
     """Every doctor finding for the bot whose configuration is `config_path`.
 
     `environ` is the process environment (`${VAR}` references resolve from it
     over `.env`); `probe` answers whether a sandbox backend really works;
-    `home` is the operator's home directory (a workspace must not expose it).
+    `home` is the operator's home directory (a workspace must not expose it);
+    `as_root` says the gateway would run as root (the CLI passes euid == 0).
     Raises nothing for a broken bot: problems are findings, and no finding
     contains a secret.
     """
@@ -148,6 +158,8 @@ async def run_checks(
         lambda: check_bot(config_path, environ=environ, home=home), limiter=fs_limiter
     )
     findings = list(checked.findings)
+    if as_root:
+        findings.append(RUNNING_AS_ROOT)
     if checked.config is not None:
         findings += await probe_sandbox_findings(checked.config.tools.sandbox, probe)
     return Report(redact_findings(findings, checked.secrets))

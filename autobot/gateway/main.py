@@ -33,9 +33,10 @@ async def serve(
     stderr: TextIO,
     home: Path,
     probe: SandboxProber = probe_sandbox,
+    as_root: bool = False,
 ) -> int:
     """The whole `autobot gateway` command under Trio; returns the exit code."""
-    report = await run_checks(config_path, environ=environ, probe=probe, home=home)
+    report = await run_checks(config_path, environ=environ, probe=probe, home=home, as_root=as_root)
     if report.errors:
         stderr.write(render_text(report))
         stderr.write("autobot: the gateway refuses to start until these errors are fixed.\n")
@@ -68,6 +69,7 @@ def gateway_main(
     environ: Mapping[str, str],
     stderr: TextIO,
     home: Path | None = None,
+    as_root: bool = False,
 ) -> int:
     """Synchronous entry point for the CLI."""
     return trio.run(
@@ -76,5 +78,6 @@ def gateway_main(
             environ=environ,
             stderr=stderr,
             home=Path.home() if home is None else home,
+            as_root=as_root,
         )
     )
