@@ -7,18 +7,26 @@ import os
 import stat
 from pathlib import Path
 
+import attrs
 import httpx
 import trio
 
 from autobot.app import build_gateway
-from autobot.config import load_config
+from autobot.config import LoadedConfig, load_config
 
 from .botfactory import API_KEY, free_port, make_gateway_bot
 
 
+def _any_port(loaded: LoadedConfig) -> LoadedConfig:
+    """Port 0 (the kernel picks a free one): no race with other processes for a port.
+    Config validation refuses 0, so this goes around it, as only a test may."""
+    gateway = attrs.evolve(loaded.config.gateway, port=0)
+    return attrs.evolve(loaded, config=attrs.evolve(loaded.config, gateway=gateway))
+
+
 async def test_tree_serves_health_and_metrics_logs_redacted_and_stops(tmp_path: Path) -> None:
     config_path = make_gateway_bot(tmp_path, port=free_port())
-    loaded = load_config(config_path, {})
+    loaded = _any_port(load_config(config_path, {}))
     stderr = io.StringIO()
     gateway = build_gateway(loaded, echo=stderr)
     async with trio.open_nursery() as nursery:
@@ -45,7 +53,7 @@ async def test_tree_serves_health_and_metrics_logs_redacted_and_stops(tmp_path: 
 
 async def test_loose_state_files_are_tightened_and_reported(tmp_path: Path) -> None:
     config_path = make_gateway_bot(tmp_path, port=free_port())
-    loaded = load_config(config_path, {})
+    loaded = _any_port(load_config(config_path, {}))
     session = loaded.sessions_dir / "telegram_42.jsonl"
     session.write_text("{}\n")
     os.chmod(session, 0o644)
