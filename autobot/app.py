@@ -33,7 +33,12 @@ from autobot.agent.assembly import build_deps, build_tools
 from autobot.agent.router import ROUTER_MAILBOX_SIZE, SessionRouter
 from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.config import LoadedConfig
-from autobot.gateway.metrics import log_metrics, pool_metrics, supervisor_metrics
+from autobot.gateway.metrics import (
+    log_metrics,
+    pool_metrics,
+    router_metrics,
+    supervisor_metrics,
+)
 from autobot.http.actor import HttpActor
 from autobot.http.metrics import Metric
 from autobot.llm.limits import ProviderLimits
@@ -139,6 +144,7 @@ class Gateway:
     ] = attrs.field(init=False, factory=_open_outbox)
     tools: ToolRegistry = attrs.field(init=False)
     root: Supervisor = attrs.field(init=False)
+    _router: SessionRouter | None = attrs.field(init=False, default=None)
 
     @tools.default
     def _build_tools(self) -> ToolRegistry:
@@ -192,6 +198,7 @@ class Gateway:
         return [
             *supervisor_metrics([self.root.statistics()]),
             *pool_metrics(self.pool.statistics()),
+            *router_metrics(None if self._router is None else self._router.statistics()),
             *log_metrics(self.logger.drops),
         ]
 
@@ -239,7 +246,8 @@ class Gateway:
             outbound=self.outbox[0],
             logger=self.logger.child("agent"),
         )
-        return SessionRouter(deps=deps, inbox=env.inbox, stopping=env.stopping)
+        self._router = SessionRouter(deps=deps, inbox=env.inbox, stopping=env.stopping)
+        return self._router
 
     def _build_http(self, env: ChildEnv) -> HttpActor:
         gateway = self.loaded.config.gateway

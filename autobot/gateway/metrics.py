@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from autobot.agent.router import RouterStats
 from autobot.http.metrics import Metric, Sample
 from autobot.logs.records import DropCounter
 from autobot.runtime import SupervisorStats
@@ -89,4 +90,37 @@ def log_metrics(drops: DropCounter) -> list[Metric]:
             kind="counter",
             samples=(Sample(value=drops.dropped),),
         )
+    ]
+
+
+def router_metrics(router: RouterStats | None) -> list[Metric]:
+    """Session counts (aggregate only: chat ids never become metric labels)."""
+    if router is None:
+        return []
+    counters = (
+        ("autobot_sessions_started_total", "Agent actors started.", router.started),
+        ("autobot_sessions_crashed_total", "Agent actors that crashed.", router.crashed),
+        ("autobot_sessions_exited_total", "Agent actors stopped after idling.", router.exited),
+        (
+            "autobot_session_busy_refusals_total",
+            "Messages refused because a session's mailbox was full.",
+            router.busy_refusals,
+        ),
+        (
+            "autobot_replies_dropped_total",
+            "Replies dropped because the outbox was closed or full.",
+            router.dropped_replies,
+        ),
+    )
+    return [
+        Metric(
+            name="autobot_sessions_active",
+            help="Agent actors currently running.",
+            kind="gauge",
+            samples=(Sample(value=router.active_sessions),),
+        ),
+        *(
+            Metric(name=name, help=help_text, kind="counter", samples=(Sample(value=value),))
+            for name, help_text, value in counters
+        ),
     ]

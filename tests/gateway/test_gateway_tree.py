@@ -37,10 +37,11 @@ async def test_tree_serves_health_and_metrics_logs_redacted_and_stops(tmp_path: 
             assert (await client.get("/healthz")).text == "ok\n"
             metrics = (await client.get("/metrics")).text
         gateway.stop()
-    for child in ("log", "sandbox", "http"):
+    for child in ("log", "sandbox", "router", "http"):
         assert f'autobot_child_running{{child="{child}",supervisor="root"}} 1' in metrics
     assert 'autobot_sandbox_workers{state="idle"} 2' in metrics
     assert "autobot_log_records_dropped_total 0" in metrics
+    assert "autobot_sessions_active 0" in metrics
 
     log_file = loaded.logs_dir / "autobot.log"
     text = log_file.read_text()
