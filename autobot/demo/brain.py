@@ -102,7 +102,7 @@ def describe_call(exchange: Exchange) -> str:
 
 def _outcome(exchange: Exchange) -> str:
     if exchange.is_error:
-        return f"refused: {first_line(exchange.result)}"
+        return f"error: {first_line(exchange.result)}"
     if exchange.name == "exec" and exchange.arguments.get("command") == "env":
         return describe_environment(exchange.result or "")
     return first_line(exchange.result)

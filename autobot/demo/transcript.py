@@ -50,7 +50,7 @@ def result_lines(text: str | None) -> list[str]:
 
 def tool_entry(exchange: Exchange) -> list[str]:
     """One tool call and its result, as printed under the user's line."""
-    flag = "  (refused)" if exchange.is_error else ""
+    flag = "  (error)" if exchange.is_error else ""
     head = f"{TOOL_PREFIX}{_clip(describe_call(exchange))}{flag}"
     return [head, *(RESULT_INDENT + line for line in result_lines(exchange.result))]
 
