@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 
 from autobot.agent.memory import CONSOLIDATION_SYSTEM
-from autobot.demo.conversation import Exchange, current_turn
+from autobot.demo.conversation import Exchange, NotAConversation, current_turn
 from autobot.logs.redact import Redactor
 from autobot.testing.llm_script import ScriptedReply, ScriptedToolCall
 
@@ -197,20 +197,17 @@ def _tokens(value: object) -> int:
 def consolidation_reply(request: Mapping[str, Any]) -> ScriptedReply:
     """Keep MEMORY.md as it is and log one history line. Answers with text that
     is not JSON (so nothing is written) when the prompt has an unexpected shape."""
-    messages = request.get("messages") or [{}]
-    content = messages[0].get("content", "")
-    text = (
-        content
-        if isinstance(content, str)
-        else "".join(str(block.get("text", "")) for block in content if isinstance(block, Mapping))
-    )
+    try:
+        text = current_turn(request).user_text  # the prompt is the only user message
+    except NotAConversation:
+        text = ""
     match = _MEMORY_BLOCK.match(text)
     if match is None:
         return ScriptedReply(text="(the demo brain did not recognise this memory request)")
     memory = "" if match["memory"] == EMPTY_MEMORY else match["memory"]
     entry = "Ran the autobot demo: notes, workspace listing, sandboxed commands, refused attacks."
-    answer = json.dumps({"memory": memory, "history_entry": entry})
-    return ScriptedReply(text=answer, input_tokens=_tokens(text), output_tokens=_tokens(answer))
+    reply = json.dumps({"memory": memory, "history_entry": entry})
+    return ScriptedReply(text=reply, input_tokens=_tokens(text), output_tokens=_tokens(reply))
 
 
 def answer(request: Mapping[str, Any]) -> ScriptedReply:

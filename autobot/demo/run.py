@@ -248,6 +248,7 @@ async def demo(
     stdout.write(render_text(report))
     if any(f.code in PROVIDER_FINDINGS for f in report.errors):
         stdout.write("(The provider error is expected: the demo brings its own local model.)\n")
+    stdout.flush()
     disk = trio.CapacityLimiter(1)
     try:
         loaded = await trio.to_thread.run_sync(load_config, config_path, environ, limiter=disk)

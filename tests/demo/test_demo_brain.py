@@ -212,3 +212,10 @@ def test_any_user_text_gets_an_answer_of_at_most_two_rounds(text: str) -> None:
     rounds, reply, _history = play_turn([], text, echo_tool, max_rounds=3)
     assert len(rounds) <= 2
     assert reply
+
+
+def test_a_memory_request_without_messages_gets_an_answer_that_writes_nothing() -> None:
+    request = _consolidation_body("x")
+    request["messages"] = []
+    with pytest.raises(ConsolidationError):
+        parse_consolidation(answer(request).text)
