@@ -20,6 +20,7 @@ from autobot import __version__
 from autobot.agent.command import agent_command
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
+from autobot.demo import demo_main
 from autobot.doctor.main import doctor_main
 from autobot.gateway.main import gateway_main
 from autobot.scaffold.choices import ScaffoldError
@@ -55,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     commands.add_parser("gateway", help="run the gateway until SIGINT/SIGTERM")
+
+    demo = commands.add_parser(
+        "demo", help="run the gateway with a local scripted model (no credentials needed)"
+    )
+    demo.add_argument(
+        "--once",
+        action="store_true",
+        help="stop after the demonstration instead of serving until Ctrl-C",
+    )
 
     agent = commands.add_parser("agent", help="chat with the agent in this terminal")
     agent.add_argument("-m", "--message", help="send one message, print the reply and exit")
@@ -96,6 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 as_json=args.json,
                 environ=os.environ,
                 out=sys.stdout,
+                as_root=os.geteuid() == 0,
+            )
+        if args.command == "demo":
+            return demo_main(
+                config_path,
+                environ=os.environ,
+                stdout=sys.stdout,
+                stderr=sys.stderr,
+                once=args.once,
                 as_root=os.geteuid() == 0,
             )
         if args.command == "gateway":
