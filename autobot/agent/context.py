@@ -7,12 +7,20 @@ by the model (through the sandbox), so every file is read defensively: its
 fully resolved path must stay inside the workspace (a symlink planted to
 `/home/me/.env` or the bot's own `.env` is skipped), dotenv names are never
 read, and each file is capped at `MAX_FILE_CHARS` characters.
+
+`PromptCache` keeps the last prompt of a workspace and rebuilds it only when
+one of its files changes (see `prompt_signature` for what counts as a change).
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import attrs
 
 from autobot.security.paths import is_env_file_name, resolve_within
 
@@ -65,3 +73,79 @@ def build_system_prompt(workspace: Path) -> str:
         if text:
             sections.append(f"## {relative}\n\n{text}")
     return "\n\n".join(sections)
+
+
+# How a file looked: (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) of
+# os.stat (symlinks followed), or None when it cannot be stat-ed.
+FileStamp = tuple[int, int, int, int, int] | None
+# (path relative to the workspace, its stamp) for every file the prompt could
+# come from, plus the sorted entry names of `skills/`.
+PromptSignature = tuple[tuple[tuple[str, FileStamp], ...], tuple[str, ...]]
+
+# A file whose ctime is this close to the moment its content was read may
+# still change without its stamp changing (timestamps tick coarsely: a jiffy
+# on Linux, 2 s on FAT; a network server's clock may be a little off), so a
+# prompt built from it is not reused.
+SETTLE_NS = 2_000_000_000
+
+
+def _stamp(path: str) -> FileStamp:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def prompt_signature(workspace: Path) -> PromptSignature:
+    """Stamps of every path `build_system_prompt` could read (blocking; a few stats).
+
+    Equal signatures mean equal prompts, provided every stamp had settled
+    (`SETTLE_NS`) before the prompt was read: the stamps follow symlinks, so
+    a retargeted link, a file replaced by rename, a write or a `touch` that
+    forges the mtime (ctime cannot be forged) all change it; a skill added or
+    removed changes the listing of `skills/`.
+    """
+    root = os.fspath(workspace)
+    skills_dir = os.path.join(root, "skills")
+    try:
+        names = tuple(sorted(os.listdir(skills_dir)))
+    except (OSError, ValueError):
+        names = ()
+    relatives = (*PROMPT_FILES, "skills", *(f"skills/{name}/SKILL.md" for name in names))
+    stamps = tuple((relative, _stamp(os.path.join(root, relative))) for relative in relatives)
+    return stamps, names
+
+
+def _settled(signature: PromptSignature, read_at_ns: int) -> bool:
+    newest = max((stamp[4] for _, stamp in signature[0] if stamp is not None), default=0)
+    return newest <= read_at_ns - SETTLE_NS
+
+
+@attrs.define(eq=False)
+class PromptCache:
+    """The system prompt of `workspace`, rebuilt only when a prompt file changed.
+
+    Shared by every session (thread-safe); `system_prompt` is blocking (a few
+    stats, plus the reads of a rebuild). `clock_ns` is the wall clock in ns
+    (injected for tests), compared with file ctimes.
+    """
+
+    workspace: Path
+    clock_ns: Callable[[], int] = time.time_ns
+    _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _cached: tuple[PromptSignature, str] | None = attrs.field(init=False, default=None)
+
+    def system_prompt(self) -> str:
+        """The current prompt; equal to `build_system_prompt(workspace)` now."""
+        signature = prompt_signature(self.workspace)
+        with self._lock:
+            cached = self._cached
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        read_at = self.clock_ns()
+        prompt = build_system_prompt(self.workspace)
+        if _settled(signature, read_at):
+            with self._lock:
+                self._cached = (signature, prompt)
+        return prompt

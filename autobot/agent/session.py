@@ -9,9 +9,11 @@ Lifecycle (the router starts it as a temporary child of its
 DynamicSupervisor):
 - ready at once; the journal is loaded with the first turn (in the same
   thread hop as the system prompt) so a slow disk never holds up the router;
-- each inbound message: run a turn while the user message is journalled,
-  journal the result and the tokens spent, send the reply to the outbound
-  mailbox;
+- each inbound message: one thread hop loads the journal (first turn only),
+  writes the user message to it unsynced (it survives a crash of the
+  process) and gets the system prompt (cached, see `PromptCache`); the turn
+  runs; a second hop appends the turn's messages and tokens and fsyncs,
+  which makes the user message durable too; only then is the reply sent;
 - idle for `idle_timeout_seconds` with no background work: close the mailbox
   (atomically with a last empty check, so no message is stranded: the
   router's next send fails and it starts a fresh actor) and return;
@@ -33,7 +35,7 @@ import trio
 
 from autobot.agent.buckets import SessionLimits
 from autobot.agent.budget import DailyBudget, utc_day
-from autobot.agent.context import build_system_prompt, read_workspace_text
+from autobot.agent.context import PromptCache, read_workspace_text
 from autobot.agent.loop import APOLOGY, AgentLoop, SessionGovernor
 from autobot.agent.memory import (
     MEMORY_FILE,
@@ -96,14 +98,17 @@ class SessionJournal(Protocol):
 
     def load(self, key: str) -> LoadedSession: ...
 
-    def append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> None: ...
+    def append(
+        self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True
+    ) -> None: ...
 
 
 @attrs.frozen(kw_only=True)
 class AgentDeps:
     """What every agent actor shares, built once by the composition root.
 
-    `shared` is the one cross-session mutable object (see `autobot.agent.spend`).
+    `shared` and `prompts` are the cross-session mutable objects (see
+    `autobot.agent.spend`; `prompts` caches the workspace's system prompt).
     `disk` runs blocking file work (a `ThreadRunner` in production).
     """
 
@@ -117,6 +122,9 @@ class AgentDeps:
     logger: Logger
     disk: BlockingRunner
     wall_clock: Callable[[], float]
+    prompts: PromptCache = attrs.field(
+        default=attrs.Factory(lambda deps: PromptCache(deps.workspace), takes_self=True)
+    )
 
 
 def _stamp(epoch: float) -> str:
@@ -209,11 +217,14 @@ class SessionActor:
     async def _disk(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self.deps.disk(fn, *args)
 
-    def _begin_turn_io(self, load: bool) -> tuple[LoadedSession | None, str]:
+    def _begin_turn_io(self, load: bool, user: ChatMessage) -> tuple[LoadedSession | None, str]:
         """Blocking part of a turn's start, in one thread hop: the journal (first
-        turn only) and the system prompt. Touches no actor state."""
+        turn only, read before `user` is written), the user message written
+        unsynced (the turn's closing append syncs it), and the system prompt.
+        Touches no actor state."""
         loaded = self.deps.journal.load(self.key) if load else None
-        return loaded, build_system_prompt(self.deps.workspace)
+        self.deps.journal.append(self.key, [encode_message(user)], sync=False)
+        return loaded, self.deps.prompts.system_prompt()
 
     def _apply_loaded(self, loaded: LoadedSession) -> None:
         self._loaded = True
@@ -267,22 +278,15 @@ class SessionActor:
             is_error=is_error,
         )
 
-    async def _journal_user(self, user: ChatMessage, done: trio.Event) -> None:
-        await self._disk(self.deps.journal.append, self.key, [encode_message(user)])
-        done.set()
-
     async def _handle(self, message: InboundMessage) -> None:
-        """One turn. The user message is journalled while the model works (off
-        the reply's critical path), always before the turn's own entries; a
-        journal failure crashes the actor either way."""
-        assert self._nursery is not None
-        loaded, system = await self._disk(self._begin_turn_io, not self._loaded)
+        """One turn, with two thread hops (see the module docstring). The
+        reply is sent only once the whole turn, user message included, is
+        fsync-ed; a journal failure crashes the actor."""
+        user = ChatMessage(role=Role.USER, content=_user_text(message))
+        loaded, system = await self._disk(self._begin_turn_io, not self._loaded, user)
         if loaded is not None:
             self._apply_loaded(loaded)
-        user = ChatMessage(role=Role.USER, content=_user_text(message))
         self._history.append(user)
-        journalled = trio.Event()
-        self._nursery.start_soon(self._journal_user, user, journalled)
         outcome = await self._loop.run_turn(
             system=system,
             history=self._history[self._upto :],
@@ -290,7 +294,8 @@ class SessionActor:
             governor=self._governor,
         )
         self._history.extend(outcome.messages)
-        await journalled.wait()
+        # Never empty (a turn ends with an assistant message), so this append
+        # always syncs, the user message with it.
         entries = [encode_message(m) for m in outcome.messages]
         entries += [usage_entry(day, tokens) for day, tokens in outcome.spent]
         await self._disk(self.deps.journal.append, self.key, entries)

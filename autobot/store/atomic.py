@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 PRIVATE_FILE_MODE = 0o600
@@ -101,21 +102,69 @@ def write_private_file(path: Path, data: bytes | str) -> None:
 def append_private_line(path: Path, line: str) -> None:
     """Append one line (a JSONL record) plus `\\n` to `path`, then fsync.
 
-    The file is opened `O_APPEND|O_CREAT|O_NOFOLLOW` with mode 0600; an existing
-    file with group/other bits is tightened to owner-only first. Raises
-    `ValueError` (writing nothing) if `line` contains a newline or carriage
-    return, since that would split the record; `OSError` on I/O failure
-    (including when `path` is a symlink).
+    The same as `append_private_lines(path, [line])`.
     """
-    if "\n" in line or "\r" in line:
+    append_private_lines(path, [line])
+
+
+def _open_for_append(path: Path) -> tuple[int, bool]:
+    """Open `path` for appending (never through a symlink); returns the fd and
+    whether this call created the file (0600)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        try:
+            return os.open(path, flags), False
+        except FileNotFoundError:
+            pass
+        try:
+            return os.open(path, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE), True
+        except FileExistsError:
+            continue  # created concurrently: append to it like to any existing file
+
+
+def append_private_lines(path: Path, lines: Sequence[str], *, sync: bool = True) -> None:
+    """Append `lines` (JSONL records), each plus `\\n`, with one write and one fsync.
+
+    Every line is checked before anything is written: a line containing a
+    newline or carriage return (it would split a record) raises `ValueError`
+    and the file is untouched (not even created). An empty `lines` does
+    nothing at all (no sync either). The records go out in one `write` call on an `O_APPEND` file
+    (a regular file takes it whole), so another appender's records never land
+    between them; a crash can still cut the batch short, leaving complete
+    records followed by a torn one, which readers must tolerate.
+
+    The file is opened `O_APPEND|O_NOFOLLOW`; when missing it is created with
+    `O_EXCL` and mode 0600, and after the fsync of the data the directory is
+    fsync-ed too, so the new file's name is as durable as its content. An
+    existing file with group/other bits is tightened to owner-only first.
+    Raises `OSError` on I/O failure (including when `path` is a symlink or
+    its directory is missing).
+
+    `sync=False` skips the fsyncs: the records are in the OS page cache
+    when this returns (they survive a crash of the process, not of the
+    machine) and become durable with the next synced append to `path`, since
+    fsync flushes everything written to the file. A file created unsynced
+    gets no directory fsync; its name is made durable by that later file
+    fsync on the journaling filesystems Linux uses (ext4, xfs, btrfs commit
+    a new file's directory entry with its first fsync).
+    """
+    if any("\n" in line or "\r" in line for line in lines):
         raise ValueError("a journal line must not contain a newline or carriage return")
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags, PRIVATE_FILE_MODE)
+    if not lines:
+        return
+    payload = "".join(f"{line}\n" for line in lines).encode("utf-8")
+    fd, created = _open_for_append(path)
     try:
-        mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        if mode & ~PRIVATE_FILE_MODE:
-            os.fchmod(fd, mode & PRIVATE_FILE_MODE)
-        _write_all(fd, (line + "\n").encode("utf-8"))
-        os.fsync(fd)
+        if created:
+            os.fchmod(fd, PRIVATE_FILE_MODE)  # exactly 0600, whatever the umask
+        else:
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            if mode & ~PRIVATE_FILE_MODE:
+                os.fchmod(fd, mode & PRIVATE_FILE_MODE)
+        _write_all(fd, payload)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
+    if created and sync:
+        _fsync_dir(path.parent)

@@ -1,7 +1,8 @@
 """The session journal: one private JSONL file per conversation.
 
 `SessionStore` owns the `sessions/` directory (0700; files 0600). Each line
-is one JSON object, appended with fsync (`append_private_line`):
+is one JSON object; each `append` writes its entries with one write, and
+(unless asked not to) one fsync (`append_private_lines`):
 
 - `{"t": "msg", "role": ..., "content": ..., ...}` one `ChatMessage`;
 - `{"t": "usage", "day": "YYYY-MM-DD", "tokens": n}` tokens spent by one LLM call
@@ -34,7 +35,7 @@ import attrs
 
 from autobot.llm.types import ChatMessage, Role, ToolCall
 from autobot.security.paths import is_within
-from autobot.store.atomic import append_private_line, ensure_private_dir
+from autobot.store.atomic import append_private_lines, ensure_private_dir
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _READABLE_PREFIX = 48
@@ -183,9 +184,18 @@ class SessionStore:
         loaded = parse_journal(line for line in data.split(b"\n") if line.strip())
         return attrs.evolve(loaded, repaired=repaired)
 
-    def append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> None:
-        """Append `entries` (from `encode_message`, `usage_entry`...) with fsync."""
+    def append(self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
+        """Append `entries` (from `encode_message`, `usage_entry`...) in one write.
+
+        With `sync` (the default) the file is fsync-ed: these entries, and any
+        appended unsynced before them, are durable when this returns. Without
+        it they survive a crash of the process but not of the machine until
+        the next synced append of `key`. Nothing is written (and nothing
+        synced) when `entries` is empty or one cannot be encoded
+        (TypeError/ValueError from `json.dumps`).
+        """
+        lines = [json.dumps(entry, ensure_ascii=False, separators=(",", ":")) for entry in entries]
+        if not lines:
+            return
         ensure_private_dir(self.sessions_dir)
-        path = self.path_for(key)
-        for entry in entries:
-            append_private_line(path, json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+        append_private_lines(self.path_for(key), lines, sync=sync)

@@ -37,10 +37,10 @@ class FlakyStore:
     def load(self, key: str) -> LoadedSession:
         return self.inner.load(key)
 
-    def append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> None:
+    def append(self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
         if key in self.broken:
             raise OSError(28, "No space left on device")
-        self.inner.append(key, entries)
+        self.inner.append(key, entries, sync=sync)
 
 
 @attrs.define
