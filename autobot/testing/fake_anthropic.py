@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import trio
-
-from autobot.testing.http_server import HttpRequest, HttpResponse, serve_http
+from autobot.testing.http_server import HttpResponse
 from autobot.testing.llm_script import (
     FakeLLM,
     ScriptedError,
     ScriptedReply,
     Step,
     StepHandler,
-    Steps,
+    serve_fake_llm,
 )
 
 STREAM_CHUNK_CHARS = 8  # text and tool-input JSON are streamed in pieces this long
@@ -43,41 +41,28 @@ ERROR_TYPES = {
 }
 
 
-@asynccontextmanager
-async def serve_fake_anthropic(
+def serve_fake_anthropic(
     script: Iterable[Step] = (), *, handler: StepHandler | None = None
-) -> AsyncIterator[FakeLLM]:
-    """Run the fake on 127.0.0.1 for the duration of the block.
+) -> AbstractAsyncContextManager[FakeLLM]:
+    """Run the fake on 127.0.0.1 for the duration of the block: answers come from
+    `script` in order or from `handler(request_json)`; raises as `serve_fake_llm`."""
+    return serve_fake_llm(
+        script, handler, route_suffix="/v1/messages", answer=_answer, answer_error=_error_response
+    )
 
-    Answers come from `script` in order, or from `handler(request_json)`.
-    Raises `ValueError` if both are given; raises `ScriptExhausted` at block
-    exit if a request found the script empty.
-    """
-    steps = Steps.of(script, handler)
-    fake: FakeLLM | None = None
 
-    async def respond(request: HttpRequest) -> HttpResponse:
-        assert fake is not None
-        fake.requests.append(request)
-        if request.method != "POST" or not request.path.endswith("/v1/messages"):
-            return _error_response(fake, ScriptedError(status=404, message="no such route"))
-        body = request.json()
-        step = steps.next(body)
-        await trio.sleep(step.latency)
-        if isinstance(step, ScriptedError) and not (step.mid_stream and body.get("stream")):
-            return _error_response(fake, step)
-        message = _message(fake, body, step)
-        if body.get("stream"):
-            return HttpResponse(
-                status=200,
-                headers={"content-type": "text/event-stream", **_request_id(fake)},
-                stream=_sse(message, step if isinstance(step, ScriptedError) else None),
-            )
-        return HttpResponse.json(200, message, _request_id(fake))
-
-    async with serve_http(respond) as server:
-        fake = FakeLLM(server=server)
-        yield fake
+def _answer(fake: FakeLLM, body: Mapping[str, Any], step: Step) -> HttpResponse:
+    """A JSON message, SSE events when the body asks to stream, or the error."""
+    if isinstance(step, ScriptedError) and not (step.mid_stream and body.get("stream")):
+        return _error_response(fake, step)
+    message = _message(fake, body, step)
+    if body.get("stream"):
+        return HttpResponse(
+            status=200,
+            headers={"content-type": "text/event-stream", **_request_id(fake)},
+            stream=_sse(message, step if isinstance(step, ScriptedError) else None),
+        )
+    return HttpResponse.json(200, message, _request_id(fake))
 
 
 def _request_id(fake: FakeLLM) -> dict[str, str]:

@@ -13,20 +13,18 @@ Any other route is a 404 (and recorded).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import trio
-
-from autobot.testing.http_server import HttpRequest, HttpResponse, serve_http
+from autobot.testing.http_server import HttpResponse
 from autobot.testing.llm_script import (
     FakeLLM,
     ScriptedError,
     ScriptedReply,
     Step,
     StepHandler,
-    Steps,
+    serve_fake_llm,
 )
 
 ERROR_TYPES = {
@@ -37,34 +35,25 @@ ERROR_TYPES = {
 }
 
 
-@asynccontextmanager
-async def serve_fake_openai(
+def serve_fake_openai(
     script: Iterable[Step] = (), *, handler: StepHandler | None = None
-) -> AsyncIterator[FakeLLM]:
-    """Run the fake on 127.0.0.1 for the duration of the block.
+) -> AbstractAsyncContextManager[FakeLLM]:
+    """Run the fake on 127.0.0.1 for the duration of the block: answers come from
+    `script` in order or from `handler(request_json)`; raises as `serve_fake_llm`."""
+    return serve_fake_llm(
+        script,
+        handler,
+        route_suffix="/chat/completions",
+        answer=_answer,
+        answer_error=_error_response,
+    )
 
-    Answers come from `script` in order, or from `handler(request_json)`.
-    Raises `ValueError` if both are given; raises `ScriptExhausted` at block
-    exit if a request found the script empty.
-    """
-    steps = Steps.of(script, handler)
-    fake: FakeLLM | None = None
 
-    async def respond(request: HttpRequest) -> HttpResponse:
-        assert fake is not None
-        fake.requests.append(request)
-        if request.method != "POST" or not request.path.endswith("/chat/completions"):
-            return _error_response(fake, ScriptedError(status=404, message="no such route"))
-        body = request.json()
-        step = steps.next(body)
-        await trio.sleep(step.latency)
-        if isinstance(step, ScriptedError):
-            return _error_response(fake, step)
-        return HttpResponse.json(200, _completion(fake, body, step), _request_id(fake))
-
-    async with serve_http(respond) as server:
-        fake = FakeLLM(server=server)
-        yield fake
+def _answer(fake: FakeLLM, body: Mapping[str, Any], step: Step) -> HttpResponse:
+    """A `chat.completion`, or the error."""
+    if isinstance(step, ScriptedError):
+        return _error_response(fake, step)
+    return HttpResponse.json(200, _completion(fake, body, step), _request_id(fake))
 
 
 def _request_id(fake: FakeLLM) -> dict[str, str]:

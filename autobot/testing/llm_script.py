@@ -2,7 +2,8 @@
 
 A fake answers each request from either a queue of scripted steps (in order;
 running out is a test bug, reported when the fake's block exits) or a
-`handler(request_json) -> step` callable. A `ScriptedReply` is text and/or
+`handler(request_json) -> step` callable. `serve_fake_llm` is the server loop
+both dialects share; each dialect only says how a step becomes a response. A `ScriptedReply` is text and/or
 tool calls; a `ScriptedError` is an HTTP error (with an optional
 `retry-after`). Either may carry `latency` seconds, slept with `trio.sleep`
 before answering so autojump tests and benchmarks can model a slow model.
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import collections
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
+import trio
 
-from autobot.testing.http_server import HttpRequest, LoopbackServer
+from autobot.testing.http_server import HttpRequest, HttpResponse, LoopbackServer, serve_http
 
 
 @attrs.frozen(kw_only=True)
@@ -113,3 +116,43 @@ class FakeLLM:
     def bodies(self) -> list[Any]:
         """The decoded JSON body of every request, in arrival order."""
         return [request.json() for request in self.requests]
+
+
+Answer = Callable[[FakeLLM, Mapping[str, Any], Step], HttpResponse]
+ErrorAnswer = Callable[[FakeLLM, ScriptedError], HttpResponse]
+
+
+@asynccontextmanager
+async def serve_fake_llm(
+    script: Iterable[Step],
+    handler: StepHandler | None,
+    *,
+    route_suffix: str,
+    answer: Answer,
+    answer_error: ErrorAnswer,
+) -> AsyncIterator[FakeLLM]:
+    """Run a fake LLM on 127.0.0.1 for the duration of the block.
+
+    Every request is recorded. A `POST` whose path ends with `route_suffix`
+    takes the next step (from `script` or `handler(request_json)`), sleeps
+    its `latency`, and is answered by `answer(fake, request_json, step)`;
+    any other route gets `answer_error(fake, <404 "no such route">)`.
+    Raises `ValueError` if both `script` and `handler` are given; raises
+    `ScriptExhausted` at block exit if a request found the script empty.
+    """
+    steps = Steps.of(script, handler)
+    fake: FakeLLM | None = None
+
+    async def respond(request: HttpRequest) -> HttpResponse:
+        assert fake is not None
+        fake.requests.append(request)
+        if request.method != "POST" or not request.path.endswith(route_suffix):
+            return answer_error(fake, ScriptedError(status=404, message="no such route"))
+        body = request.json()
+        step = steps.next(body)
+        await trio.sleep(step.latency)
+        return answer(fake, body, step)
+
+    async with serve_http(respond) as server:
+        fake = FakeLLM(server=server)
+        yield fake
