@@ -29,10 +29,12 @@ OUTBOX = 1000  # tests read replies at their own pace
 
 @attrs.define
 class FlakyStore:
-    """A SessionStore whose appends raise OSError for keys in `broken` (a disk failure)."""
+    """A SessionStore whose appends raise OSError for keys in `broken` (a disk
+    failure); every append is recorded in `appends` as (key, kinds, sync)."""
 
     inner: SessionStore
     broken: set[str] = attrs.field(factory=set)
+    appends: list[tuple[str, tuple[str, ...], bool]] = attrs.field(factory=list)
 
     def load(self, key: str) -> LoadedSession:
         return self.inner.load(key)
@@ -40,7 +42,10 @@ class FlakyStore:
     def append(self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
         if key in self.broken:
             raise OSError(28, "No space left on device")
-        self.inner.append(key, entries, sync=sync)
+        batch = list(entries)
+        self.inner.append(key, batch, sync=sync)
+        kinds = tuple(str(e.get("role", e["t"])) for e in batch)
+        self.appends.append((key, kinds, sync))
 
 
 @attrs.define

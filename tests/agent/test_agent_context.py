@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from autobot.agent.context import IDENTITY, MAX_FILE_CHARS, build_system_prompt
+import pytest
+
+from autobot.agent import context
+from autobot.agent.context import (
+    IDENTITY,
+    MAX_FILE_CHARS,
+    SETTLE_NS,
+    PromptCache,
+    build_system_prompt,
+    prompt_signature,
+)
 
 
 def _workspace(tmp_path: Path) -> Path:
@@ -85,3 +98,142 @@ def test_a_directory_named_like_a_prompt_file_is_skipped(tmp_path: Path) -> None
     ws = tmp_path / "ws"
     (ws / "SOUL.md").mkdir(parents=True)
     assert build_system_prompt(ws) == IDENTITY
+
+
+# ---- PromptCache ---------------------------------------------------------------------
+
+
+def _settled_clock() -> int:
+    """A wall clock far enough ahead that every file counts as settled."""
+    return time.time_ns() + 10 * SETTLE_NS
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Records every real prompt build (the cache's misses)."""
+    calls: list[Path] = []
+    real = context.build_system_prompt
+
+    def counting(workspace: Path) -> str:
+        calls.append(workspace)
+        return real(workspace)
+
+    monkeypatch.setattr(context, "build_system_prompt", counting)
+    return calls
+
+
+def test_cache_reuses_the_prompt_while_nothing_changes(tmp_path: Path, builds: list[Path]) -> None:
+    ws = _workspace(tmp_path)
+    cache = PromptCache(ws, clock_ns=_settled_clock)
+    first = cache.system_prompt()
+    assert "Alice likes tea." in first
+    assert [cache.system_prompt() for _ in range(3)] == [first] * 3
+    assert len(builds) == 1
+
+
+def _replace(path: Path, text: str) -> None:
+    """Atomic replace by rename (a new inode), as editors and write_file do."""
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(text)
+    temp.replace(path)
+
+
+def _edit_in_place_longer(ws: Path) -> None:
+    with (ws / "AGENTS.md").open("a") as f:
+        f.write(" Always.")
+
+
+EDITS: dict[str, Callable[[Path], None]] = {
+    "append to AGENTS.md": _edit_in_place_longer,
+    "same-size replace of SOUL.md": lambda ws: _replace(ws / "SOUL.md", "Wild and mean."),
+    "USER.md deleted": lambda ws: (ws / "USER.md").unlink(),
+    "MEMORY.md rewritten": lambda ws: _replace(ws / "memory" / "MEMORY.md", "Alice hates tea."),
+    "memory dir swapped": lambda ws: (
+        (ws / "memory").rename(ws / "old-memory"),
+        (ws / "memory").mkdir(),
+        (ws / "memory" / "MEMORY.md").write_text("Fresh start."),
+    ),
+    "skill added": lambda ws: (
+        (ws / "skills" / "beta").mkdir(),
+        (ws / "skills" / "beta" / "SKILL.md").write_text("Beta skill."),
+    ),
+    "skill removed": lambda ws: shutil.rmtree(ws / "skills" / "alpha"),
+    "skill edited": lambda ws: _replace(ws / "skills" / "weather" / "SKILL.md", "Ask the sky."),
+    "skill swapped for another": lambda ws: (
+        (ws / "skills" / "alpha" / "SKILL.md").unlink(),
+        (ws / "skills" / "gamma").mkdir(),
+        (ws / "skills" / "gamma" / "SKILL.md").write_text("Gamma."),
+    ),
+    "AGENTS.md becomes a link to another inside file": lambda ws: (
+        (ws / "notes.md").write_text("Linked notes."),
+        (ws / "AGENTS.md").unlink(),
+        (ws / "AGENTS.md").symlink_to(ws / "notes.md"),
+    ),
+    "AGENTS.md becomes a link to a secret outside": lambda ws: (
+        (ws.parent / ".env").write_text("ANTHROPIC_API_KEY=sk-ant-secret"),
+        (ws / "AGENTS.md").unlink(),
+        (ws / "AGENTS.md").symlink_to(ws.parent / ".env"),
+    ),
+    "skills dir becomes a link outside": lambda ws: (
+        shutil.rmtree(ws / "skills"),
+        (ws.parent / "elsewhere" / "s").mkdir(parents=True),
+        (ws.parent / "elsewhere" / "s" / "SKILL.md").write_text("smuggled"),
+        (ws / "skills").symlink_to(ws.parent / "elsewhere"),
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS), ids=list(EDITS))
+def test_cache_follows_every_kind_of_change(tmp_path: Path, edit: str) -> None:
+    ws = _workspace(tmp_path)
+    cache = PromptCache(ws, clock_ns=_settled_clock)
+    before = cache.system_prompt()
+    EDITS[edit](ws)
+    after = cache.system_prompt()
+    assert after == build_system_prompt(ws)
+    assert after != before
+    assert "sk-ant-secret" not in after and "smuggled" not in after
+
+
+def test_a_prompt_read_right_after_a_write_is_not_reused(tmp_path: Path, builds: list[Path]) -> None:
+    """Timestamps tick coarsely: a same-size rewrite within the same tick keeps
+    the stamp. So a prompt built from a file changed within SETTLE_NS of the
+    read is rebuilt on every call until the file has settled."""
+    ws = _workspace(tmp_path)
+    now = {"ns": time.time_ns()}  # the files were written just now
+    cache = PromptCache(ws, clock_ns=lambda: now["ns"])
+    cache.system_prompt()
+    (ws / "SOUL.md").write_text("Wild and kind.")  # same size, maybe the same stamp
+    assert "Wild and kind." in cache.system_prompt()
+    assert len(builds) == 2
+    now["ns"] += 2 * SETTLE_NS  # settled: built once more, then reused
+    cache.system_prompt()
+    cache.system_prompt()
+    assert len(builds) == 3
+
+
+def test_skill_file_appearing_in_an_existing_dir_is_seen(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    (ws / "skills" / "later").mkdir()
+    cache = PromptCache(ws, clock_ns=_settled_clock)
+    assert "Later skill." not in cache.system_prompt()
+    (ws / "skills" / "later" / "SKILL.md").write_text("Later skill.")  # listing unchanged
+    assert "## skills/later/SKILL.md\n\nLater skill." in cache.system_prompt()
+
+
+def test_signature_covers_the_skill_listing(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    before = prompt_signature(ws)
+    (ws / "skills" / "zeta").mkdir()  # a dir without SKILL.md still changes the listing
+    assert prompt_signature(ws) != before
+    assert prompt_signature(ws) == prompt_signature(ws)
+
+
+def test_missing_workspace_files_give_a_stable_signature(tmp_path: Path) -> None:
+    ws = tmp_path / "empty"
+    ws.mkdir()
+    cache = PromptCache(ws, clock_ns=_settled_clock)
+    assert cache.system_prompt() == IDENTITY
+    assert prompt_signature(ws) == prompt_signature(ws)
+    (ws / "USER.md").write_text("Name: Bob")
+    assert "Name: Bob" in cache.system_prompt()

@@ -191,6 +191,41 @@ async def test_session_budget_survives_idle_eviction(tmp_path: Path, autojump_cl
         assert (await h.reply())[1].startswith("This conversation has used its token budget")
 
 
+async def test_a_turn_is_journalled_with_one_sync_before_its_reply(
+    tmp_path: Path, autojump_clock: Any
+) -> None:
+    """The user message is on disk (unsynced: it survives a crash of the
+    process) before the model answers; the turn's entries are appended and
+    fsync-ed, which syncs the user message too, before the reply goes out."""
+    async with running_router(tmp_path, provider=ScriptedProvider(latency=5.0)) as h:
+        start = trio.current_time()
+        await h.say("1", "hello")
+        await trio.sleep(4.0)  # the model is still thinking
+        assert [m.content for m in h.store.inner.load("test:1").messages] == ["hello"]
+        assert h.store.appends == [("test:1", ("user",), False)]
+        assert await h.reply() == ("1", "echo: hello", start + 5.0)
+        # recorded before the reply was sent
+        assert h.store.appends == [
+            ("test:1", ("user",), False),
+            ("test:1", ("assistant", "usage"), True),
+        ]
+
+
+async def test_no_reply_is_sent_when_the_closing_sync_fails(
+    tmp_path: Path, autojump_clock: Any
+) -> None:
+    async with running_router(tmp_path) as h:
+        start = trio.current_time()
+        await h.say("1", "hello")
+        await trio.sleep(0.5)
+        h.store.broken.add("test:1")  # the disk fails while the model works
+        assert await h.reply() == ("1", APOLOGY, start + 1.0)  # never "echo: hello"
+        await trio.testing.wait_all_tasks_blocked()
+        assert h.router.statistics().crashed == 1
+        assert [m.content for m in h.store.inner.load("test:1").messages] == ["hello"]
+        assert h.store.appends == [("test:1", ("user",), False)]
+
+
 async def test_tool_use_through_the_router_and_the_journal(
     tmp_path: Path, autojump_clock: Any
 ) -> None:

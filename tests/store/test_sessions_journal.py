@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autobot.llm.types import ChatMessage, Role, ToolCall
@@ -163,3 +163,54 @@ def test_sessions_inside_the_workspace_through_a_symlink_are_refused(tmp_path: P
     (tmp_path / "sessions").symlink_to(tmp_path / "workspace" / "inner")
     with pytest.raises(SessionStoreError):
         SessionStore(tmp_path / "sessions", tmp_path / "workspace")
+
+
+_TEXTS = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(contents=st.lists(_TEXTS, min_size=1, max_size=6), cut=st.integers(min_value=0))
+def test_a_batch_torn_anywhere_loads_as_a_prefix_of_its_entries(
+    tmp_path_factory: pytest.TempPathFactory, contents: list[str], cut: int
+) -> None:
+    """One `append` is one write; a crash can cut it at any byte. Whatever
+    survives loads as the entries before it plus a prefix of the batch, and
+    the torn tail is repaired."""
+    root = tmp_path_factory.mktemp("torn")
+    store = SessionStore(root / "sessions", root / "workspace")
+    before = ChatMessage(role=Role.USER, content="before")
+    store.append("t:1", [encode_message(before)])
+    path = store.path_for("t:1")
+    kept = path.stat().st_size
+    batch = [ChatMessage(role=Role.ASSISTANT, content=text) for text in contents]
+    store.append("t:1", [encode_message(m) for m in batch])
+    data = path.read_bytes()
+    torn_at = kept + cut % (len(data) - kept + 1)
+    path.write_bytes(data[:torn_at])
+    loaded = store.load("t:1")
+    complete = data[kept:torn_at].count(b"\n")
+    assert loaded.messages == (before, *batch[:complete])
+    assert loaded.skipped == 0
+    assert loaded.repaired == (not data[:torn_at].endswith(b"\n"))
+    assert path.read_bytes().endswith(b"\n")
+
+
+def test_unsynced_entries_are_read_back_and_synced_by_the_next_append(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    store.append("t:1", [encode_message(HISTORY[0])], sync=False)
+    assert synced == []
+    assert store.load("t:1").messages == HISTORY[:1]  # a restarted process sees it
+    store.append("t:1", [encode_message(m) for m in HISTORY[1:]])
+    assert len(synced) == 1  # one fsync covers both appends (fsync is per file)
+    assert store.load("t:1").messages == HISTORY
+
+
+def test_nothing_is_written_when_an_entry_cannot_be_encoded(store: SessionStore) -> None:
+    store.append("t:1", [encode_message(HISTORY[0])])
+    with pytest.raises(TypeError):
+        store.append("t:1", [encode_message(HISTORY[1]), {"t": "msg", "bad": object()}])
+    assert store.load("t:1").messages == HISTORY[:1]

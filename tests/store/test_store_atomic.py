@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from autobot.store.atomic import append_private_line, ensure_private_dir, write_private_file
+from autobot.store.atomic import (
+    append_private_line,
+    append_private_lines,
+    ensure_private_dir,
+    write_private_file,
+)
 
 
 def mode_of(path: Path) -> int:
@@ -156,3 +161,99 @@ def test_append_refuses_a_symlink(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         append_private_line(link, "attack")
     assert victim.read_text() == "precious\n"
+
+
+class _SyscallSpy:
+    """Counts os.write/os.fsync calls per path (fd resolved through /proc)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.writes: list[str] = []
+        self.fsyncs: list[str] = []
+        real_write, real_fsync = os.write, os.fsync
+
+        def write(fd: int, data: bytes) -> int:
+            self.writes.append(os.readlink(f"/proc/self/fd/{fd}"))
+            return real_write(fd, data)
+
+        def fsync(fd: int) -> None:
+            self.fsyncs.append(os.readlink(f"/proc/self/fd/{fd}"))
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "write", write)
+        monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_append_lines_is_one_write_and_one_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = tmp_path / "s.jsonl"
+    journal.write_text("old\n")
+    spy = _SyscallSpy(monkeypatch)
+    append_private_lines(journal, ["a", '{"b": 2}', "c ☃"])
+    assert journal.read_text() == 'old\na\n{"b": 2}\nc ☃\n'
+    assert spy.writes == [str(journal)]
+    assert spy.fsyncs == [str(journal)]  # existing file: no directory fsync
+
+
+def test_a_new_file_gets_its_directory_fsynced_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = tmp_path / "new.jsonl"
+    spy = _SyscallSpy(monkeypatch)
+    append_private_lines(journal, ["x"])
+    assert spy.fsyncs == [str(journal), str(tmp_path)]
+
+
+def test_unsynced_append_writes_without_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = tmp_path / "s.jsonl"
+    spy = _SyscallSpy(monkeypatch)
+    append_private_lines(journal, ["early"], sync=False)
+    assert journal.read_text() == "early\n"  # visible to readers (and a restart) at once
+    assert spy.fsyncs == []
+    append_private_lines(journal, ["late"])
+    assert journal.read_text() == "early\nlate\n"
+    assert spy.fsyncs == [str(journal)]
+
+
+@pytest.mark.parametrize("bad_index", [0, 1, 2])
+def test_one_bad_line_rejects_the_whole_batch(tmp_path: Path, bad_index: int) -> None:
+    journal = tmp_path / "s.jsonl"
+    lines = ["a", "b", "c"]
+    lines[bad_index] = "split\nrecord"
+    with pytest.raises(ValueError, match="newline"):
+        append_private_lines(journal, lines)
+    assert not journal.exists()  # not even created
+    journal.write_text("kept\n")
+    with pytest.raises(ValueError, match="newline"):
+        append_private_lines(journal, lines)
+    assert journal.read_text() == "kept\n"
+
+
+def test_empty_batch_does_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = _SyscallSpy(monkeypatch)
+    append_private_lines(tmp_path / "s.jsonl", [])
+    assert not (tmp_path / "s.jsonl").exists()
+    assert spy.writes == spy.fsyncs == []
+
+
+def test_new_file_is_exactly_0600_even_under_a_strict_umask(tmp_path: Path) -> None:
+    old = os.umask(0o277)  # would leave 0400 without the explicit chmod
+    try:
+        append_private_lines(tmp_path / "s.jsonl", ["x"])
+    finally:
+        os.umask(old)
+    assert mode_of(tmp_path / "s.jsonl") == 0o600
+
+
+def test_batched_append_refuses_a_symlink_and_a_dangling_one(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (tmp_path / "link").symlink_to(victim)
+    (tmp_path / "dangling").symlink_to(tmp_path / "created-through-link")
+    for name in ("link", "dangling"):
+        with pytest.raises(OSError):
+            append_private_lines(tmp_path / name, ["attack"], sync=False)
+    assert victim.read_text() == "precious\n"
+    assert not (tmp_path / "created-through-link").exists()
