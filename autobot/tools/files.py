@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -87,6 +87,7 @@ class ReadFileTool:
     pool: WorkerLeaser
     workspace: Path
     name: str = "read_file"
+    concurrency_safe: ClassVar[bool] = True  # read-only: may run beside other reads
     description: str = "Read a UTF-8 text file from the workspace."
     parameters: Mapping[str, Any] = _schema(path="File path, relative to the workspace")
 
@@ -155,6 +156,7 @@ class ListDirTool:
     pool: WorkerLeaser
     workspace: Path
     name: str = "list_dir"
+    concurrency_safe: ClassVar[bool] = True  # read-only: may run beside other reads
     description: str = "List a workspace directory (sorted; directories end with '/')."
     parameters: Mapping[str, Any] = _schema(path="Directory path, relative to the workspace")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import httpcore
@@ -48,6 +48,7 @@ class WebFetchTool:
     and `ssl_context` are injectable for tests.
     """
 
+    concurrency_safe: ClassVar[bool] = True  # no side effects in the workspace
     config: WebConfig
     resolver: Resolver = attrs.field(factory=SystemResolver)
     network_backend: httpcore.AsyncNetworkBackend = attrs.field(factory=httpcore.TrioBackend)

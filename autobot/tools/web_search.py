@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import httpx
@@ -51,6 +51,7 @@ class SearchError(Exception):
 class WebSearchTool:
     """Searches the web through the Brave Search API (`config.base_url`)."""
 
+    concurrency_safe: ClassVar[bool] = True  # no side effects in the workspace
     config: WebSearchConfig
     limits: SearchLimits = attrs.field(factory=SearchLimits)
 
