@@ -1,7 +1,8 @@
 """Pure builder of the bubblewrap command line for a sandbox worker (or probe).
 
 Guarantees encoded here, each checked by tests: every namespace unshared
-(network shared back only when the policy allows it), all capabilities
+(network shared back only when the policy allows it), the command as PID 1
+of its PID namespace (`--as-pid-1`, see `worker_main`), all capabilities
 dropped (bwrap keeps them when run by root), a cleared environment with only
 PATH/HOME/LANG/TMPDIR, the system directories read-only, a private /tmp and
 /proc, a read-only root, the workspace read-write at the fixed `/workspace`, and every dotenv
@@ -44,7 +45,9 @@ def bwrap_argv(
     `masks` are the dotenv entries to hide (see `masks.find_env_masks`);
     `with_worker` binds the worker program read-only at `WORKER_IN_SANDBOX`.
     """
-    argv = [BWRAP, "--unshare-all"]
+    # `--as-pid-1`: the command itself is PID 1 of the new PID namespace (no bwrap
+    # init holding its stdin/stdout), so the worker reaps and kills every other process.
+    argv = [BWRAP, "--unshare-all", "--unshare-pid", "--as-pid-1"]
     if policy.network:
         argv.append("--share-net")
     argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]

@@ -3,7 +3,7 @@
 Same guarantees as the bubblewrap argv where docker can express them: no
 network unless allowed, memory/CPU/process limits, all capabilities
 dropped, the workspace at `/workspace`, dotenv entries masked, a minimal
-environment. Forwarded `tools.sandbox_env` values travel over the worker
+environment, and the worker as PID 1 of the container. Forwarded `tools.sandbox_env` values travel over the worker
 protocol, never in argv. `Dockerfile.sandbox` is built with an empty build
 context (the Dockerfile on stdin), so nothing of the bot directory, least of
 all `.env`, is sent to the docker engine.
@@ -65,5 +65,9 @@ def docker_run_argv(policy: SandboxPolicy, image: str, masks: Iterable[EnvMask] 
             argv += ["-v", f"/dev/null:{target}:ro"]
     for name, value in SANDBOX_ENV:
         argv += ["--env", f"{name}={value}"]
-    argv += ["-w", SANDBOX_WORKSPACE, image, "python3", "-I", WORKER_IN_SANDBOX, SANDBOX_WORKSPACE]
+    # The worker must be PID 1 of the container's PID namespace (see worker_main): no
+    # `--init` (tini would hold the protocol pipes, dumpable), and the image's own
+    # ENTRYPOINT is overridden so no wrapper of a Dockerfile.sandbox takes its place.
+    argv += ["-w", SANDBOX_WORKSPACE, "--entrypoint", "python3", image]
+    argv += ["-I", WORKER_IN_SANDBOX, SANDBOX_WORKSPACE]
     return argv

@@ -11,6 +11,8 @@ new dotenv file is masked by the kernel before the next request runs.
 
 Every worker runs in the pool's nursery via `trio.run_process` under
 `--die-with-parent`: cancelling the pool (or the gateway dying) kills them all.
+A sandboxed worker must answer its first ping as PID 1 of its sandbox (the
+only position from which it can kill everything a command leaves behind).
 """
 
 from __future__ import annotations
@@ -291,8 +293,12 @@ class SandboxPool:
         )
         try:
             with trio.fail_after(SPAWN_SECONDS):
-                await worker.ping()
+                pid = await worker.ping()
         except (WorkerFailed, trio.TooSlowError) as exc:
             worker.kill()
             raise WorkerFailed(f"sandbox worker did not start: {exc}") from exc
+        if pid != 1 and self._backend is not SandboxMode.NONE:
+            # Only PID 1 can kill whatever a command leaves behind (see worker_main).
+            worker.kill()
+            raise WorkerFailed(f"sandbox worker is PID {pid}, not PID 1 of its sandbox")
         return worker

@@ -116,9 +116,10 @@ class WorkerHandle:
         del self._buffer[:size]
         return data
 
-    async def ping(self) -> None:
-        """Round-trip check used at start; not counted in `served`."""
-        await self._call_uncounted({"op": "ping"})
+    async def ping(self) -> int:
+        """Round-trip check used at start; not counted in `served`. Returns the
+        worker's PID as it sees it (1 inside a sandbox's PID namespace)."""
+        return int((await self._call_uncounted({"op": "ping"}))["pid"])
 
     async def read_text(self, path: str, max_bytes: int) -> str:
         """UTF-8 text of `path` (relative to the workspace)."""
@@ -145,8 +146,9 @@ class WorkerHandle:
     async def exec(
         self, command: str, *, cwd: str, time_limit: float, max_output: int
     ) -> ExecOutcome:
-        """Run `command` with `/bin/sh -c` in `cwd`; the worker kills its process group
-        after `time_limit` seconds, and a timed-out worker is marked broken (replaced)."""
+        """Run `command` with `/bin/sh -c` in `cwd`; the worker kills it after
+        `time_limit` seconds and, however it ended, kills whatever it left running
+        before answering. A timed-out worker is marked broken (replaced)."""
         response = await self.call(
             {
                 "op": "exec",
@@ -164,7 +166,8 @@ class WorkerHandle:
             }
         )
         if response["timed_out"]:
-            # The group was killed; anything that escaped it dies with this sandbox.
+            # The worker killed every process of the command; a timed-out worker is
+            # still replaced, so a command that hit its deadline leaves nothing behind.
             self.broken = True
         return ExecOutcome(
             stdout=str(response["stdout"]),

@@ -13,6 +13,14 @@ the worker checks again that their real path stays inside ROOT. Commands run
 as `/bin/sh -c` children in their own session (process group) with rlimits;
 a timeout kills the whole group. The host module imports `encode_frame` and
 `decode_length` from here so both ends share one definition of the framing.
+
+Inside a sandbox the worker is PID 1 of its own PID namespace (bubblewrap
+`--as-pid-1`, docker without `--init`): no other process holds the protocol
+pipes, orphans are reparented to the worker, and after every command, however
+it ended, the worker SIGKILLs every other process in the namespace and reaps
+them before it answers, so nothing a command starts (`setsid`, double fork,
+`nohup ... &`) outlives its request. Outside a sandbox (`none` backend) only
+the command's process group is killed.
 """
 
 from __future__ import annotations
@@ -143,6 +151,56 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
+def _reap_exited(target: int) -> int | None:
+    """Reap every child that has exited, without blocking (orphans included: as
+    PID 1 they are ours); the wait status of `target` if it was among them."""
+    found = None
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return found
+        if pid == 0:
+            return found
+        if pid == target:
+            found = status
+
+
+def _kill_everything_else(target: int, status: int | None) -> int | None:
+    """PID 1 only: SIGKILL every other process of the namespace and reap them all.
+
+    `kill(-1)` from PID 1 reaches every process but the caller; a process
+    forked meanwhile is caught by the next round. Returns when no child is
+    left, with the wait status of `target` (or `status` if reaped earlier).
+    """
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            pid, reaped = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return status
+        if pid == target:
+            status = reaped
+
+
+def _end_command(proc: subprocess.Popen[bytes], status: int | None) -> int:
+    """Kill what the command left running, reap it, and return its exit code
+    (negative: killed by that signal)."""
+    _kill_group(proc.pid)
+    if os.getpid() == 1:
+        status = _kill_everything_else(proc.pid, status)
+    if status is None:
+        _, status = os.waitpid(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    return proc.returncode
+
+
 def op_exec(root: str, req: dict[str, Any]) -> dict[str, Any]:
     cwd = resolve(root, req["cwd"])
     if not os.path.isdir(cwd):
@@ -150,6 +208,8 @@ def op_exec(root: str, req: dict[str, Any]) -> dict[str, Any]:
     env = dict(os.environ)
     env.update(req["env"])
     limits = req["limits"]
+    cap = int(req["max_output"])
+    deadline = time.monotonic() + float(req["timeout"])
     proc = subprocess.Popen(
         ["/bin/sh", "-c", req["command"]],
         cwd=cwd,
@@ -160,39 +220,39 @@ def op_exec(root: str, req: dict[str, Any]) -> dict[str, Any]:
         start_new_session=True,
         preexec_fn=lambda: _limit_child(limits),
     )
-    cap = int(req["max_output"])
-    kept = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}  # type: ignore[union-attr]
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()  # type: ignore[union-attr]
+    kept = {out_fd: bytearray(), err_fd: bytearray()}
     dropped = dict.fromkeys(kept, 0)
     open_fds = set(kept)
-    deadline = time.monotonic() + float(req["timeout"])
     timed_out = False
-    while open_fds:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            timed_out = True
-            break
-        ready, _, _ = select.select(list(open_fds), [], [], min(remaining, POLL_SECONDS))
-        for fd in ready:
-            chunk = os.read(fd, READ_CHUNK)
-            if not chunk:
-                open_fds.discard(fd)
-                continue
-            room = max(cap - len(kept[fd]), 0)
-            kept[fd] += chunk[:room]
-            dropped[fd] += len(chunk) - min(room, len(chunk))
-        if not ready and proc.poll() is not None:
-            break  # the shell is gone; leftover background jobs hold the pipes
-    _kill_group(proc.pid)
-    proc.wait()
-    proc.stdout.close()  # type: ignore[union-attr]
-    proc.stderr.close()  # type: ignore[union-attr]
-    out_fd, err_fd = list(kept)
+    status = None
+    try:
+        while open_fds:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select(list(open_fds), [], [], min(remaining, POLL_SECONDS))
+            for fd in ready:
+                chunk = os.read(fd, READ_CHUNK)
+                if not chunk:
+                    open_fds.discard(fd)
+                    continue
+                room = max(cap - len(kept[fd]), 0)
+                kept[fd] += chunk[:room]
+                dropped[fd] += len(chunk) - min(room, len(chunk))
+            if status is None:
+                status = _reap_exited(proc.pid)
+            if not ready and status is not None:
+                break  # the shell is gone; leftover background jobs hold the pipes
+    finally:
+        exit_code = _end_command(proc, status)
     return {
         "stdout": kept[out_fd].decode("utf-8", "replace"),
         "stderr": kept[err_fd].decode("utf-8", "replace"),
         "stdout_dropped": dropped[out_fd],
         "stderr_dropped": dropped[err_fd],
-        "exit_code": proc.returncode,
+        "exit_code": exit_code,
         "timed_out": timed_out,
     }
 
@@ -223,18 +283,27 @@ def handle(root: str, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _not_dumpable() -> None:
-    """Keep commands (same uid) out of this process's /proc entries and pipes."""
+    """Keep commands (same uid, no capabilities) out of this process's /proc
+    entries: `/proc/1/fd/0` and `/proc/1/fd/1` are the protocol pipes. As PID 1
+    of a sandbox this is a guarantee, so failing to set it stops the worker."""
     try:
         import ctypes
 
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(4, 0, 0, 0, 0) == 0 and libc.prctl(3, 0, 0, 0, 0) == 0:  # SET/GET_DUMPABLE
+            return
     except (OSError, AttributeError):
         pass
+    if os.getpid() == 1:
+        raise SystemExit("worker: cannot make itself non-dumpable")
 
 
 def main(argv: list[str]) -> int:
     root = os.path.realpath(argv[1])
     _not_dumpable()
+    # Python's SIGINT handler would let a command raise KeyboardInterrupt here; with
+    # the default disposition the kernel drops signals sent to PID 1 from inside.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = _read_exact(stdin, HEADER.size)

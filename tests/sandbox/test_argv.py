@@ -52,6 +52,8 @@ def test_bwrap_isolation_flags() -> None:
     argv = bwrap_argv(POLICY, ["/usr/bin/true"], masks=MASKS, with_worker=True)
     for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
         assert flag in argv
+    # the command itself is PID 1 of a new PID namespace: no bwrap init holds its pipes
+    assert "--unshare-pid" in argv and "--as-pid-1" in argv
     assert argv[argv.index("--cap-drop") + 1] == "ALL"
     assert "--share-net" not in argv
     assert ("/srv/bot/workspace", "/workspace") in pairs(argv, "--bind")
@@ -103,8 +105,17 @@ def test_docker_run_argv() -> None:
     assert "/dev/null:/workspace/.env:ro" in volumes
     assert "type=tmpfs,destination=/workspace/venv.env,readonly" in argv
     assert argv[argv.index("-w") + 1] == "/workspace"
-    assert argv[-5:] == ["img:1", "python3", "-I", WORKER_IN_SANDBOX, "/workspace"]
+    assert argv[-6:] == ["--entrypoint", "python3", "img:1", "-I", WORKER_IN_SANDBOX, "/workspace"]
     assert not any("ghp_secretvalue" in arg for arg in argv)
+
+
+def test_docker_worker_is_pid_1_of_the_container() -> None:
+    """No tini (`--init`) holding the protocol pipes; the image's ENTRYPOINT is
+    overridden so the worker itself is PID 1 and can kill every leftover process."""
+    argv = docker_run_argv(POLICY, "img:1")
+    assert "--init" not in argv and "--pid" not in argv
+    assert argv[argv.index("--entrypoint") + 1] == "python3"
+    assert argv.index("--entrypoint") < argv.index("img:1")
 
 
 def test_docker_network_when_allowed() -> None:
