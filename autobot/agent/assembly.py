@@ -46,9 +46,10 @@ def build_tools(
     outbound: trio.MemorySendChannel[OutboundMessage],
     pool: WorkerLeaser | None,
     extra: Iterable[Tool] = (),
-    allow_other_chats: bool = False,
 ) -> ToolRegistry:
     """The shared tool registry. Without a pool there are no file or exec tools.
+    `message` may reach other conversations only when the owner set
+    `tools.message.allow_other_chats`.
 
     Raises ValueError (from `ToolRegistry.of`) on a duplicate name or a schema
     the registry cannot enforce.
@@ -65,7 +66,7 @@ def build_tools(
     tools += [
         WebFetchTool(config=config.tools.web),
         WebSearchTool(config=config.tools.web.search),
-        MessageTool(outbound=outbound, allow_other_chats=allow_other_chats),
+        MessageTool(outbound=outbound, allow_other_chats=config.tools.message.allow_other_chats),
         *extra,
     ]
     return ToolRegistry.of(tools)

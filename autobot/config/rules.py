@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from autobot.config.convert import did_you_mean
 from autobot.config.errors import ConfigProblem, ProblemWriter
 from autobot.config.keypath import join_index, join_key
-from autobot.config.schema import PROVIDER_NAMES
+from autobot.config.schema import PROVIDER_NAMES, TOOL_NAMES
 
 # A check returns what the value "must be" when it fails, None when it passes
 # (or when the value is not of the type the check judges).
@@ -178,11 +179,30 @@ def matches(tree: object, pattern: str) -> Iterator[tuple[str, object]]:
     return walk(tree, pattern.split("."), "")
 
 
+# Mappings whose keys must be tool names (a misspelt one would silently limit nothing).
+TOOL_KEYED = ("tools.rate_limit.per_tool",)
+
+
+def unknown_tool_keys(tree: object) -> tuple[ConfigProblem, ...]:
+    """A problem for every key of a `TOOL_KEYED` mapping that is not a tool name."""
+    problems = []
+    for pattern in TOOL_KEYED:
+        for path, node in matches(tree, pattern):
+            if not isinstance(node, Mapping):
+                continue  # a type problem, reported by the converter
+            for key in node:
+                if isinstance(key, str) and key not in TOOL_NAMES:
+                    listing = did_you_mean(key, TOOL_NAMES) or "tools: " + ", ".join(TOOL_NAMES)
+                    problems.append(ConfigProblem(join_key(path, key), f"unknown tool ({listing})"))
+    return tuple(problems)
+
+
 def check_values(
     tree: object, writer: ProblemWriter, rules: tuple[Rule, ...] = RULES
 ) -> tuple[ConfigProblem, ...]:
-    """Every rule violation in the resolved `tree`, worded by `writer`."""
-    problems = []
+    """Every rule violation in the resolved `tree`, worded by `writer`, and every
+    unknown tool name (`unknown_tool_keys`)."""
+    problems = list(unknown_tool_keys(tree))
     for rule in rules:
         for path, value in matches(tree, rule.pattern):
             unset = value is None or (rule.optional and value == "")

@@ -16,6 +16,20 @@ from autobot.config.secret import Secret
 
 PROVIDER_NAMES = ("anthropic", "openai", "openrouter", "deepseek", "groq", "vllm")
 CHANNEL_NAMES = ("telegram", "slack", "whatsapp", "zulip")
+# The tool names the model may call (the tool contract); `tools.rate_limit.per_tool`
+# keys must be one of these.
+TOOL_NAMES = (
+    "read_file",
+    "write_file",
+    "edit_file",
+    "list_dir",
+    "exec",
+    "web_fetch",
+    "web_search",
+    "message",
+    "spawn",
+    "cron",
+)
 
 
 class SandboxMode(enum.Enum):
@@ -163,14 +177,34 @@ def _default_per_tool() -> dict[str, RateLimit]:
     }
 
 
+def _over_default_per_tool(configured: dict[str, RateLimit]) -> dict[str, RateLimit]:
+    """`configured` per-tool limits merged over the defaults: configuring only
+    `exec` keeps the web_fetch and web_search defaults."""
+    return {**_default_per_tool(), **configured}
+
+
 @attrs.frozen(kw_only=True)
 class RateLimitConfig:
-    """Per-session buckets (llm, tools, per_tool) plus one ceiling across all sessions."""
+    """Per-session buckets (llm, tools, per_tool) plus one ceiling across all sessions.
+
+    `per_tool` is always merged over the defaults (exec 10/min, web_fetch
+    20/min, web_search 10/min); a configured name replaces only its own default.
+    """
 
     llm: RateLimit = RateLimit(max_calls=30)
     tools: RateLimit = RateLimit(max_calls=60)
-    per_tool: dict[str, RateLimit] = attrs.field(factory=_default_per_tool)
+    per_tool: dict[str, RateLimit] = attrs.field(
+        factory=_default_per_tool, converter=_over_default_per_tool
+    )
     global_llm: RateLimit = RateLimit(max_calls=300)
+
+
+@attrs.frozen(kw_only=True)
+class MessageToolConfig:
+    """The `message` tool: by default it may only write to the current conversation;
+    `allow_other_chats` lets the model name another channel and chat (the owner's choice)."""
+
+    allow_other_chats: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -189,6 +223,7 @@ class ToolsConfig:
     pool: PoolConfig = PoolConfig()
     exec: ExecConfig = ExecConfig()
     web: WebConfig = WebConfig()
+    message: MessageToolConfig = MessageToolConfig()
     rate_limit: RateLimitConfig = RateLimitConfig()
 
 

@@ -3,8 +3,9 @@
 Messages go to the outbound mailbox of the channel actors, never to a network
 directly. By default only the current conversation may be addressed; naming
 another channel or chat is refused with an ACCESS DENIED record unless the
-tool was built with `allow_other_chats=True` (an owner's choice made in the
-composition root).
+tool was built with `allow_other_chats=True` (the owner's
+`tools.message.allow_other_chats`). The refusal tells the model plainly that
+this is a setting, not a transient failure, so it does not retry.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ class MessageTool:
             return access_denied(
                 ctx,
                 self.name,
-                f"messages may only go to this conversation, not {channel}:{chat_id}",
+                f"Not sent: this bot may only message the current conversation "
+                f"({ctx.channel}:{ctx.chat_id}), not {channel}:{chat_id}. Messaging other "
+                f"chats is disabled by the owner (tools.message.allow_other_chats); do not "
+                f"retry. Omit channel and chat_id to write to this conversation.",
             )
         await self.outbound.send(
             OutboundMessage(channel=channel, chat_id=chat_id, content=args["content"])
