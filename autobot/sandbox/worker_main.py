@@ -9,7 +9,9 @@ each with one frame on stdout, in order:
     response = {"id": n, "ok": true, ...} | {"id": n, "ok": false, "error": KIND, "message": ...}
 
 Paths in requests are relative to ROOT and were already checked by the host;
-the worker checks again that their real path stays inside ROOT. Commands run
+the worker checks again that their real path stays inside ROOT, and file
+operations touch regular files only, opened without following a symlink or
+blocking (a FIFO, socket or device is refused, never waited on). Commands run
 as `/bin/sh -c` children in their own session (process group) with rlimits;
 a timeout kills the whole group. The host module imports `encode_frame` and
 `decode_length` from here so both ends share one definition of the framing.
@@ -25,11 +27,13 @@ the command's process group is killed.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
 import select
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -83,18 +87,70 @@ def resolve(root: str, relpath: str) -> str:
     return full
 
 
+# Never follow a symlink swapped in after `resolve`, never block opening a FIFO.
+OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _refuse_unless_regular(mode: int) -> None:
+    """Refused unless `mode` is a regular file: a FIFO, socket or device would
+    block the worker or stream forever."""
+    if stat.S_ISDIR(mode):
+        raise Refused("directory", "is a directory")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in SPECIAL_FILES if test(mode)), "a special file")
+        raise Refused("not_regular", f"is {kind}, not a regular file", file_type=kind)
+
+
+def open_regular(full: str, flags: int) -> int:
+    """A descriptor for the regular file at the resolved path `full`, opened
+    with `flags` plus OPEN_FLAGS; Refused (never blocking) for anything else."""
+    try:
+        _refuse_unless_regular(os.lstat(full).st_mode)
+    except FileNotFoundError:
+        if not flags & os.O_CREAT:
+            raise Refused("missing", "file not found") from None
+    try:
+        fd = os.open(full, flags | OPEN_FLAGS, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.ELOOP):  # replaced meanwhile: FIFO, socket, symlink
+            kind = "a special file"
+            raise Refused("not_regular", f"is {kind}, not a regular file", file_type=kind) from None
+        raise
+    try:
+        _refuse_unless_regular(os.fstat(fd).st_mode)
+    except Refused:
+        os.close(fd)
+        raise
+    return fd
+
+
 def op_read(root: str, req: dict[str, Any]) -> dict[str, Any]:
     full = resolve(root, req["path"])
-    if not os.path.lexists(full) or not os.path.exists(full):
-        raise Refused("missing", "file not found")
-    if os.path.isdir(full):
-        raise Refused("directory", "is a directory")
     limit = int(req["max_bytes"])
-    size = os.path.getsize(full)
-    if size > limit:
-        raise Refused("too_large", "file too large", size=size)
-    with open(full, "rb") as handle:
-        data = handle.read(limit + 1)
+    fd = open_regular(full, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise Refused("too_large", "file too large", size=size)
+        chunks: list[bytes] = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, READ_CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:  # grew since fstat
+        raise Refused("too_large", "file too large", size=len(data))
     if b"\0" in data:
         raise Refused("binary", "binary content")
     try:
@@ -110,8 +166,14 @@ def op_write(root: str, req: dict[str, Any]) -> dict[str, Any]:
         raise Refused("directory", "is a directory")
     os.makedirs(os.path.dirname(full), exist_ok=True)
     data = req["content"].encode("utf-8")
-    with open(full, "wb") as handle:
-        handle.write(data)
+    fd = open_regular(full, os.O_WRONLY | os.O_CREAT)
+    try:
+        os.ftruncate(fd, 0)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
     return {"bytes": len(data)}
 
 

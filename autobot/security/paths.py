@@ -31,10 +31,15 @@ def resolve_within(root: Path, user_path: str) -> Path | None:
     """Resolve a model-supplied path against `root`; `None` if it escapes.
 
     Relative paths are taken from `root`; absolute paths must already lie
-    inside it; `..` and symlinks are judged after full resolution.
+    inside it; `..` and symlinks are judged after full resolution. A path
+    that cannot be resolved (a link the host may not read, such as
+    `/proc/1/fd/0`, or a symlink loop) cannot be shown to stay inside: `None`.
     """
     candidate = Path(user_path)
     if not candidate.is_absolute():
         candidate = root / candidate
-    resolved = candidate.resolve(strict=False)
-    return resolved if is_within(resolved, root) else None
+    try:
+        resolved = candidate.resolve(strict=False)
+        return resolved if is_within(resolved, root) else None
+    except (OSError, RuntimeError):  # RuntimeError: pathlib's "Symlink loop"
+        return None

@@ -3,6 +3,9 @@
 Each tool checks the path host-side first (`sandbox.mapping`: dotenv names,
 `..`, absolute paths, symlinks leaving the workspace -> ACCESS DENIED), then
 asks a leased sandbox worker, whose mount namespace is the real boundary.
+The worker call has a deadline (`deadline`, counted from the lease, not
+while waiting for one): a worker that does not answer in time is killed and
+replaced, and the model gets a clear error.
 Constructed as e.g. `ReadFileTool(pool=pool, workspace=host_workspace)`.
 """
 
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
+import trio
 
 from autobot.sandbox.errors import WorkerFailed
 from autobot.sandbox.leaser import WorkerLeaser
@@ -22,6 +26,7 @@ from autobot.security.paths import is_env_file_name
 from autobot.tools.base import ToolContext, ToolResult, access_denied
 
 READ_LIMIT_BYTES = 1_000_000
+FILE_OP_SECONDS = 30.0  # a worker reads or writes a capped file in milliseconds
 
 
 def _schema(**properties: str) -> Mapping[str, Any]:
@@ -42,6 +47,9 @@ def refusal_text(exc: OpRefused, path: str) -> str:
         return f"Error: {path} is a directory (use list_dir)"
     if exc.kind == "not_directory":
         return f"Error: {path} is not a directory"
+    if exc.kind == "not_regular":
+        kind = exc.detail.get("file_type", "a special file")
+        return f"Error: {path} is {kind}, not a regular file; file tools only use regular files"
     if exc.kind == "binary":
         return f"Error: {path} has binary content and cannot be read as text"
     if exc.kind == "too_large":
@@ -63,20 +71,30 @@ async def run_in_sandbox(
     path: str,
     ctx: ToolContext,
     operation: Callable[[WorkerHandle, str], Awaitable[str]],
+    deadline: float = FILE_OP_SECONDS,
 ) -> ToolResult:
     """Shared shell of every file tool: check `path`, lease a worker, run
-    `operation(worker, relpath)`, and turn refusals into results."""
+    `operation(worker, relpath)` within `deadline` seconds, and turn refusals
+    into results. A call cut by the deadline leaves the worker broken, so the
+    pool kills and replaces it on release."""
     try:
         relpath = workspace_relpath(workspace, path)
     except PathRefused as exc:
         return access_denied(ctx, tool, f"Error: {exc}")
     try:
         async with pool.lease() as worker:
-            return ToolResult.ok(await operation(worker, relpath))
+            with trio.fail_after(deadline):
+                return ToolResult.ok(await operation(worker, relpath))
     except OpRefused as exc:
         if exc.kind == "outside":
             return access_denied(ctx, tool, f"Error: path '{path}' is outside the workspace")
         return ToolResult.error(refusal_text(exc, path))
+    except trio.TooSlowError:
+        ctx.logger.warn("sandbox worker did not answer in time", tool=tool, seconds=deadline)
+        return ToolResult.error(
+            f"Error: {tool} on {path} did not finish within {deadline:g} seconds; "
+            "the sandbox worker was killed and replaced"
+        )
     except WorkerFailed as exc:
         ctx.logger.warn("sandbox worker failed", tool=tool, error=str(exc))
         return ToolResult.error("Error: the sandbox worker failed; it was replaced, please retry")
@@ -86,6 +104,7 @@ async def run_in_sandbox(
 class ReadFileTool:
     pool: WorkerLeaser
     workspace: Path
+    deadline: float = FILE_OP_SECONDS
     name: str = "read_file"
     concurrency_safe: ClassVar[bool] = True  # read-only: may run beside other reads
     description: str = "Read a UTF-8 text file from the workspace."
@@ -97,7 +116,7 @@ class ReadFileTool:
 
         return await run_in_sandbox(
             pool=self.pool, workspace=self.workspace, tool=self.name, path=str(args["path"]),
-            ctx=ctx, operation=read,
+            ctx=ctx, operation=read, deadline=self.deadline,
         )  # fmt: skip
 
 
@@ -105,6 +124,7 @@ class ReadFileTool:
 class WriteFileTool:
     pool: WorkerLeaser
     workspace: Path
+    deadline: float = FILE_OP_SECONDS
     name: str = "write_file"
     description: str = "Write a text file in the workspace, creating parent directories."
     parameters: Mapping[str, Any] = _schema(
@@ -120,7 +140,7 @@ class WriteFileTool:
 
         return await run_in_sandbox(
             pool=self.pool, workspace=self.workspace, tool=self.name, path=str(args["path"]),
-            ctx=ctx, operation=write,
+            ctx=ctx, operation=write, deadline=self.deadline,
         )  # fmt: skip
 
 
@@ -128,6 +148,7 @@ class WriteFileTool:
 class EditFileTool:
     pool: WorkerLeaser
     workspace: Path
+    deadline: float = FILE_OP_SECONDS
     name: str = "edit_file"
     description: str = "Replace old_text, which must occur exactly once, with new_text."
     parameters: Mapping[str, Any] = _schema(
@@ -147,7 +168,7 @@ class EditFileTool:
 
         return await run_in_sandbox(
             pool=self.pool, workspace=self.workspace, tool=self.name, path=str(args["path"]),
-            ctx=ctx, operation=edit,
+            ctx=ctx, operation=edit, deadline=self.deadline,
         )  # fmt: skip
 
 
@@ -155,6 +176,7 @@ class EditFileTool:
 class ListDirTool:
     pool: WorkerLeaser
     workspace: Path
+    deadline: float = FILE_OP_SECONDS
     name: str = "list_dir"
     concurrency_safe: ClassVar[bool] = True  # read-only: may run beside other reads
     description: str = "List a workspace directory (sorted; directories end with '/')."
@@ -171,5 +193,5 @@ class ListDirTool:
 
         return await run_in_sandbox(
             pool=self.pool, workspace=self.workspace, tool=self.name, path=str(args["path"]),
-            ctx=ctx, operation=listing,
+            ctx=ctx, operation=listing, deadline=self.deadline,
         )  # fmt: skip
