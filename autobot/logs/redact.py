@@ -17,7 +17,13 @@ characters are *not* redacted by value, because replacing every `true`, `42`
 or `a` would shred the logs and hint at the secret anyway. Every loaded value
 of length >= 6 is always redacted. A short secret is still caught when it sits
 in a recognisable context (`password=abc`, `Authorization: abc`), but not on
-its own; doctor should warn about such weak credentials.
+its own; `autobot doctor` warns about each one (`short_secret`), naming the
+variable or key, never the value.
+
+`redact_known` and `redact_shapes` are the two passes on their own, for text
+whose structure is known: doctor applies only the exact pass to the wording it
+writes itself (a key path such as `providers.x.api_key: must be a string` is
+not a secret parameter), and the shape pass to the values it quotes.
 
 Text with no secret in it is returned unchanged.
 """
@@ -113,11 +119,13 @@ class Redactor:
             secret_groups=secret_groups,
         )
 
-    def _redact_known(self, text: str) -> str:
+    def redact_known(self, text: str) -> str:
+        """`text` with every occurrence of a known secret (length >= 6) replaced."""
         spans = [span for secret in self.known_secrets for span in _occurrences(text, secret)]
         return _replace_spans(text, _merge(spans)) if spans else text
 
-    def _redact_shapes(self, text: str) -> str:
+    def redact_shapes(self, text: str) -> str:
+        """`text` with the secret part of every `SECRET_FAMILIES` match replaced."""
         spans: list[Span] = []
         for match in self._pattern.finditer(text):
             assert match.lastindex is not None  # every alternative is a group
@@ -129,7 +137,7 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """`text` with every known secret and every secret shape replaced by `[REDACTED]`."""
-        return self._redact_shapes(self._redact_known(text))
+        return self.redact_shapes(self.redact_known(text))
 
     def redact_record(self, record: LogRecord) -> LogRecord:
         """A copy of `record` with source, message, every field name and value,

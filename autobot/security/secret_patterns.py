@@ -12,6 +12,19 @@ nested unbounded quantifiers, no catastrophic backtracking).
 Limits, by design: an unquoted `password: two words` value is matched up to the
 first space (quote it, or rely on the exact known-secret pass of the
 `Redactor`); passwords containing `@` inside URLs are cut at the first `@`.
+
+URL passwords: RFC 3986 ends the authority at the first `/`, so a parser reads
+`https://u:pa/ss@host` as host `u`, port `pa`, path `/ss@host`. An operator who
+pastes such a URL still means `pa/ss` as the password, so the pattern accepts
+`/` (and `?`, `#`) inside it, except when what follows the colon is a port (only
+digits, then `/`, `?` or `#`): `http://127.0.0.1:8000/users/bob@example.com` and
+`https://host:443/@alice` are ordinary URLs and stay untouched. A password that
+starts with digits followed by `/` is therefore not recognised by shape. The
+password run is bounded (`_URL_PASSWORD_MAX`) to keep scanning linear.
+
+Cookies: an unquoted `Cookie:` / `Set-Cookie:` value is redacted to the end of
+the line (or a `&`, for `cookie=` in a query string): every cookie in it may be
+a session credential.
 """
 
 from __future__ import annotations
@@ -32,6 +45,9 @@ SENSITIVE_NAME = (
     r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)"
 )
 _NAME_END = r"(?![A-Za-z0-9_-])"
+
+# Longest password matched inside a URL (bounds the scan from each `scheme://`).
+_URL_PASSWORD_MAX = 1024
 
 # A value: double-quoted (JSON escapes allowed), single-quoted, or a bare run.
 _VALUE = r"""(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|([^\s"'&,;<>\[\]]+))"""
@@ -69,8 +85,18 @@ SECRET_FAMILIES: tuple[SecretFamily, ...] = (
     _family(
         "auth_header",
         "Authorization header",
-        _B + r"(?i:(?:proxy-)?authorization|x-api-key)[\"']?[ \t]*[:=][ \t]*"
+        # also WSGI/CGI names (HTTP_AUTHORIZATION, HTTP_PROXY_AUTHORIZATION) and
+        # keyword spellings (proxy_authorization=, x_api_key=)
+        _B + r"(?i:(?:http[_-])?(?:proxy[_-])?authorization|x[_-]api[_-]key)"
+        r"[\"']?[ \t]*[:=][ \t]*"
         r"""(?:"([^"\n]*)"|'([^'\n]*)'|((?:[A-Za-z]+[ \t]+)?[^\s"'&,;]+))""",
+        generic=True,
+    ),
+    _family(
+        "cookie",
+        "cookie header",
+        _B + r"(?i:(?:set[_-])?cookie)[\"']?[ \t]*[:=][ \t]*"
+        r"""(?:"([^"\n]*)"|'([^'\n]*)'|([^\s"'&][^\r\n"'&]*))""",
         generic=True,
     ),
     _family(
@@ -82,7 +108,8 @@ SECRET_FAMILIES: tuple[SecretFamily, ...] = (
     _family(
         "url_password",
         "password in a URL",
-        r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/:@]*:([^\s/@]+)@",
+        r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/:@\[\]]*:"
+        rf"(?![0-9]*[/?#])([^\s@]{{1,{_URL_PASSWORD_MAX}}})@",
         generic=True,
     ),
     _family("anthropic", "Anthropic API key", _B + r"sk-ant-([A-Za-z0-9_-]{20,})"),
@@ -100,7 +127,12 @@ SECRET_FAMILIES: tuple[SecretFamily, ...] = (
         "bearer", "Bearer token", r"(?<![A-Za-z0-9])(?i:bearer)[ \t]+([A-Za-z0-9._~+/-]{16,}=*)"
     ),
     _family("google_oauth", "Google OAuth token", _B + r"ya29\.([A-Za-z0-9_-]{20,})"),
-    _family("slack", "Slack token", _B + r"(?:xox[abposr]|xapp)-([A-Za-z0-9-]{10,})"),
+    _family(
+        "slack",
+        "Slack token",
+        # xoxe- refresh tokens, and rotating tokens spelled xoxe.xoxp- / xoxe.xoxb-
+        _B + r"(?:xoxe\.)?(?:xox[abposre]|xapp)-([A-Za-z0-9-]{10,})",
+    ),
     _family(
         "github",
         "GitHub token",
@@ -117,11 +149,14 @@ SECRET_FAMILIES: tuple[SecretFamily, ...] = (
 
 
 def sensitive_name(name: str) -> bool:
-    """True when a field/key name itself says its value is a secret (`api_key`, `bot_token`)."""
+    """True when a field/key name itself says its value is a secret (`api_key`,
+    `bot_token`, or a credential-carrying header such as `authorization`, `cookie`)."""
     return _SENSITIVE_NAME_RE.fullmatch(name) is not None
 
 
-_SENSITIVE_NAME_RE = re.compile(r"(?i:" + SENSITIVE_NAME + r")")
+_SENSITIVE_NAME_RE = re.compile(
+    r"(?i:" + SENSITIVE_NAME + r"|(?:proxy[_-])?authorization|(?:set[_-])?cookie)"
+)
 
 
 @attrs.frozen

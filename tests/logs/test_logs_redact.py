@@ -75,6 +75,39 @@ FAMILY_CASES = [
         "truncated -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk",
         "truncated -----BEGIN OPENSSH PRIVATE KEY-----[REDACTED]",
     ),
+    # a password with `/` (unparseable as host:port, so it is a password)
+    (
+        "clone https://u:pa/ss@host/repo.git and ftp://bob:a/b/c+d=@files:21/x done",
+        "clone https://u:[REDACTED]@host/repo.git and ftp://bob:[REDACTED]@files:21/x done",
+    ),
+    ("p http://u:p@[::1]:80/x q", "p http://u:[REDACTED]@[::1]:80/x q"),
+    # Slack refresh tokens and rotating tokens
+    (
+        "t xoxe-1-My0xLTEyMzQ1Njc4OTAtYWJj, r xoxe.xoxp-1-Mi0yLTEyMzQ1Njc4OTA! x",
+        "t xoxe-[REDACTED], r xoxe.xoxp-[REDACTED]! x",
+    ),
+    ("b xoxe.xoxb-1-abcdefghijklmnop.", "b xoxe.xoxb-[REDACTED]."),
+    # cookies: the whole header value, to the end of the line
+    (
+        "GET / HTTP/1.1\r\nCookie: sid=abc123; theme=dark\r\nHost: x\r\n",
+        "GET / HTTP/1.1\r\nCookie: [REDACTED]\r\nHost: x\r\n",
+    ),
+    (
+        "HTTP/1.1 200 OK\nset-cookie: id=a3fWa; Expires=Thu, 21 Oct 2021; Secure\nVary: x",
+        "HTTP/1.1 200 OK\nset-cookie: [REDACTED]\nVary: x",
+    ),
+    (
+        "headers={'Cookie': 'a=b; c=d', 'Accept': 'json'} {\"Set-Cookie\": \"s=1\"}",
+        "headers={'Cookie': '[REDACTED]', 'Accept': 'json'} {\"Set-Cookie\": \"[REDACTED]\"}",
+    ),
+    ("GET /x?cookie=abc&page=2 ok", "GET /x?cookie=[REDACTED]&page=2 ok"),
+    # proxy credentials in every spelling
+    (
+        "Proxy-Authorization: Basic dXNlcjpwYXNz\nproxy_authorization=tok1 "
+        "HTTP_PROXY_AUTHORIZATION: tok2 HTTP_AUTHORIZATION='tok3' x_api_key=k1",
+        "Proxy-Authorization: [REDACTED]\nproxy_authorization=[REDACTED] "
+        "HTTP_PROXY_AUTHORIZATION: [REDACTED] HTTP_AUTHORIZATION='[REDACTED]' x_api_key=[REDACTED]",
+    ),
 ]
 
 
@@ -94,6 +127,12 @@ def test_every_family_is_redacted_and_surroundings_survive(text: str, expected: 
         "https://example.com:8443/path?q=1",
         "time 12:34:56, id 123456789",
         "user@example.com wrote sk-... as a placeholder",
+        # URLs with a port and an `@` later in the path or query are not passwords
+        "POST http://127.0.0.1:8000/api/users/bob@example.com 200",
+        "see https://mastodon.social:443/@Gargron and https://h:8080?to=a@b.c",
+        "https://example.com/a:b@c and http://[::1]:8080/x@y and https://h/p?u=a:b@c",
+        "cookies: 3, cookie_count=4, the cookies are fresh",
+        "xoxe is not a token, nor xoxe-short",
     ],
 )
 def test_ordinary_log_text_is_unchanged(text: str) -> None:
@@ -193,6 +232,53 @@ def test_no_known_secret_survives_in_any_formatted_record(
     line = render(record, redactor)
     for secret in secret_list:
         assert secret not in line
+
+
+# Secrets of the shape families that need context, each with its rendering
+# in the text: (template, secret strategy). The template's `{}` is the secret.
+# A recognisable prefix keeps a secret from occurring in the template by chance;
+# it also keeps a URL password from looking like a port (digits, then `/`).
+CONTEXT_SECRET = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/+=._~!$-",
+    max_size=40,
+).map(lambda tail: "Zq9~" + tail)
+SHAPED = st.one_of(
+    # a URL password, often with `/` in it
+    st.tuples(st.just("https://user:{}@db.example/x"), CONTEXT_SECRET),
+    st.tuples(
+        st.sampled_from(["Cookie: {}", "Set-Cookie: {}", "cookie='{}'"]),
+        CONTEXT_SECRET.map(lambda value: "sid=" + value.replace("&", "")),
+    ),
+    st.tuples(
+        st.sampled_from(
+            ["Proxy-Authorization: {}", "proxy_authorization={}", "HTTP_AUTHORIZATION: {}"]
+        ),
+        CONTEXT_SECRET,
+    ),
+    st.tuples(
+        st.sampled_from(["xoxe-{}", "xoxe.xoxp-{}", "xoxe.xoxb-{}"]),
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=6, max_size=40).map(
+            lambda tail: "Zq9-" + tail
+        ),
+    ),
+)
+# Text around a secret: line-separated, so header values end where the line does.
+AROUND = st.text(alphabet="abcdefghijklmnopqrstuvwxyz .,()", max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(shaped=st.lists(SHAPED, min_size=1, max_size=3), around=st.lists(AROUND, min_size=4))
+def test_no_context_shaped_secret_survives_and_lines_around_it_do(
+    shaped: list[tuple[str, str]], around: list[str]
+) -> None:
+    secrets = [value for _, value in shaped]
+    lines = [template.format(value) for template, value in shaped]
+    text = "\n".join([around[0], *(f"{line}\n{around[i + 1]}" for i, line in enumerate(lines))])
+    out = PLAIN.redact(text)
+    for secret in secrets:
+        assert secret not in out
+    for line in around[: len(lines) + 1]:
+        assert line in out.split("\n")
 
 
 SAFE_TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 .,!?()'\"\n\t", max_size=300)

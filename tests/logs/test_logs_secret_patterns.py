@@ -33,6 +33,10 @@ TELEGRAM = "123456789:AAH" + "x1Y2z3" * 6
         ("bridge_token: s3cr3t-value", "secret parameter"),
         ('"password": "hunter22"', "secret parameter"),
         ("dsn: postgres://app:pa55word@db:5432/x", "password in a URL"),
+        ("dsn: https://app:pa/ss@db/x", "password in a URL"),
+        ("refresh: xoxe-1-abcdefghijklmnop", "Slack token"),
+        ("rotating: xoxe.xoxp-1-abcdefghijklmnop", "Slack token"),
+        ("header: 'Cookie: sid=abc123'", "cookie header"),
         ("-----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY-----", "PEM private key"),
     ],
 )
@@ -60,6 +64,7 @@ def test_real_secrets_are_flagged_by_family_without_the_value(text: str, expecte
         "allow_from: ['@alice', '123456789']",
         "dsn: postgres://app:${DB_PASSWORD}@db/x",
         "time: 12:34:56",
+        "api_base: http://127.0.0.1:8000/v1/users/bob@example.com",
     ],
 )
 def test_references_placeholders_and_harmless_keys_are_not_flagged(text: str) -> None:
@@ -87,6 +92,11 @@ def test_specific_family_wins_over_generic_on_the_same_line_and_lines_are_ordere
         ("input_tokens", False),
         ("token_count", False),
         ("path", False),
+        ("Authorization", True),
+        ("proxy_authorization", True),
+        ("cookie", True),
+        ("Set-Cookie", True),
+        ("cookies", False),
     ],
 )
 def test_sensitive_name_table(name: str, expected: bool) -> None:
