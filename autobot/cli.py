@@ -132,7 +132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             session=args.session,
             stdin=sys.stdin,
             stdout=sys.stdout,
-            environ=os.environ,
         )
     )
 

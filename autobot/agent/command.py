@@ -13,7 +13,6 @@ print one clear line to `stderr` and return 1.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from typing import TextIO
 
 import trio
@@ -42,15 +41,12 @@ async def agent_command(
     session: str,
     stdin: TextIO,
     stdout: TextIO,
-    environ: Mapping[str, str],
     stderr: TextIO | None = None,
 ) -> int:
     """Run `autobot agent`; returns the process exit code (see module docstring).
 
-    `environ` is accepted for symmetry with the other commands; configuration
-    was already resolved into `loaded` (secrets included).
+    Configuration (secrets included) was already resolved into `loaded`.
     """
-    del environ  # resolved by load_config
     err = stderr if stderr is not None else sys.stderr
     try:
         gateway = build_gateway(loaded, serve_http=False)

@@ -233,11 +233,14 @@ class SessionActor:
         today = utc_day(self.deps.wall_clock())
         self._governor.budget.day = today
         self._governor.budget.used = loaded.tokens_by_day.get(today, 0)
-        if loaded.repaired or loaded.skipped:
+        if loaded.damaged:
             self._log.warn(
                 "Session journal repaired on load",
+                session=self.key,
                 torn_line_dropped=loaded.repaired,
                 skipped_lines=loaded.skipped,
+                unanswered_tool_calls=loaded.answered_calls,
+                orphan_tool_results=loaded.dropped_results,
             )
 
     async def _next_message(self) -> InboundMessage | None:

@@ -14,6 +14,18 @@ A crash can leave a torn last line (no trailing newline): `load` drops it and
 truncates the file back to its last complete line before anything else is
 appended. Other undecodable lines are skipped and counted.
 
+A torn batch or a skipped line can also leave the history ill-formed for the
+LLM APIs, which reject (HTTP 400, on every later request) an assistant tool
+call without its result and a result without its call. `pair_tool_results`
+repairs that on load, in memory: a call left unanswered gets a synthetic
+error result right after its assistant message ("interrupted; outcome
+unknown"), and a result whose call is missing is dropped. Answering rather
+than dropping the call keeps the record that the model did act (a write or a
+command may well have run before the crash), so the model checks instead of
+assuming nothing happened. The repair is a pure function of the journal's
+lines and only inserts at the damaged spot, so a journal that later grows by
+appends repairs to the same positions: `consolidated` indexes stay valid.
+
 File names come from `session_file_name`, never from the raw key, so a chat id
 like `../../x` cannot leave the directory. The store refuses a sessions
 directory inside the workspace: the model must never read or forge history.
@@ -102,10 +114,12 @@ def consolidated_entry(upto: int) -> dict[str, Any]:
 class LoadedSession:
     """What `SessionStore.load` found.
 
-    `messages` is the whole journal's history, `consolidated_upto` how many of
-    its first messages are already in memory files, `tokens_by_day` the spend
-    per UTC day, `repaired` whether a torn last line was cut, `skipped` how
-    many other lines could not be decoded.
+    `messages` is the whole journal's history (tool calls and results paired,
+    see `pair_tool_results`), `consolidated_upto` how many of its first
+    messages are already in memory files, `tokens_by_day` the spend per UTC
+    day, `repaired` whether a torn last line was cut, `skipped` how many other
+    lines could not be decoded, `answered_calls` how many unanswered tool calls
+    got a synthetic result and `dropped_results` how many orphan results were left out.
     """
 
     messages: tuple[ChatMessage, ...] = ()
@@ -113,6 +127,61 @@ class LoadedSession:
     tokens_by_day: Mapping[str, int] = attrs.field(factory=dict)
     repaired: bool = False
     skipped: int = 0
+    answered_calls: int = 0
+    dropped_results: int = 0
+
+    @property
+    def damaged(self) -> bool:
+        """Whether anything had to be cut, skipped or repaired."""
+        return bool(self.repaired or self.skipped or self.answered_calls or self.dropped_results)
+
+
+INTERRUPTED_RESULT = (
+    "Interrupted: autobot stopped before this tool call's result was recorded, so its "
+    "outcome is unknown (it may or may not have run). Check before relying on it."
+)
+
+
+def interrupted_result(call: ToolCall) -> ChatMessage:
+    """The synthetic error result answering `call` after an interruption."""
+    return ChatMessage(
+        role=Role.TOOL, content=INTERRUPTED_RESULT, tool_call_id=call.id, is_error=True
+    )
+
+
+def pair_tool_results(
+    messages: Iterable[ChatMessage],
+) -> tuple[list[ChatMessage], int, int]:
+    """`messages` with every tool call answered and every result matched (pure).
+
+    Results of an assistant message's calls are the TOOL messages right after
+    it. A call with no result there gets `interrupted_result` (placed after the
+    results that did arrive); a TOOL message that answers no pending call is
+    dropped. Returns (messages, calls answered, results dropped).
+    """
+    out: list[ChatMessage] = []
+    pending: dict[str, ToolCall] = {}
+    answered = dropped = 0
+
+    def close_pending() -> None:
+        nonlocal answered
+        out.extend(interrupted_result(call) for call in pending.values())
+        answered += len(pending)
+        pending.clear()
+
+    for message in messages:
+        if message.role is Role.TOOL:
+            if message.tool_call_id is not None and message.tool_call_id in pending:
+                del pending[message.tool_call_id]
+                out.append(message)
+            else:
+                dropped += 1
+            continue
+        close_pending()
+        out.append(message)
+        pending.update((call.id, call) for call in message.tool_calls)
+    close_pending()
+    return out, answered, dropped
 
 
 def _repair_torn_tail(path: Path, data: bytes) -> bytes:
@@ -123,7 +192,8 @@ def _repair_torn_tail(path: Path, data: bytes) -> bytes:
 
 
 def parse_journal(lines: Iterable[bytes]) -> LoadedSession:
-    """Fold complete journal lines into a `LoadedSession` (pure)."""
+    """Fold complete journal lines into a `LoadedSession`, tool calls and
+    results paired (pure)."""
     messages: list[ChatMessage] = []
     upto = 0
     tokens: dict[str, int] = {}
@@ -143,11 +213,14 @@ def parse_journal(lines: Iterable[bytes]) -> LoadedSession:
                 raise ValueError(f"unknown entry type {kind!r}")
         except (ValueError, TypeError, KeyError):
             skipped += 1
+    paired, answered, dropped = pair_tool_results(messages)
     return LoadedSession(
-        messages=tuple(messages),
-        consolidated_upto=min(upto, len(messages)),
+        messages=tuple(paired),
+        consolidated_upto=min(upto, len(paired)),
         tokens_by_day=tokens,
         skipped=skipped,
+        answered_calls=answered,
+        dropped_results=dropped,
     )
 
 

@@ -9,7 +9,10 @@
 events when the body asks for `"stream": true` (message_start,
 content_block_start/delta/stop with text_delta and input_json_delta,
 message_delta, message_stop). Errors use the API's error body and a
-`request-id` header. Any other route is a 404 (and recorded).
+`request-id` header. Any other route is a 404 (and recorded). Like the real
+API, a history with a `tool_use` not answered by a `tool_result` in the next
+message, or a `tool_result` whose `tool_use` is not in the previous one, is
+refused with 400 (`tool_pairing_problem`).
 """
 
 from __future__ import annotations
@@ -47,8 +50,54 @@ def serve_fake_anthropic(
     """Run the fake on 127.0.0.1 for the duration of the block: answers come from
     `script` in order or from `handler(request_json)`; raises as `serve_fake_llm`."""
     return serve_fake_llm(
-        script, handler, route_suffix="/v1/messages", answer=_answer, answer_error=_error_response
+        script,
+        handler,
+        route_suffix="/v1/messages",
+        answer=_answer,
+        answer_error=_error_response,
+        validate=tool_pairing_problem,
     )
+
+
+def _blocks_of(message: object, kind: str) -> list[Mapping[str, Any]]:
+    if not isinstance(message, Mapping) or not isinstance(message.get("content"), list):
+        return []
+    return [b for b in message["content"] if isinstance(b, Mapping) and b.get("type") == kind]
+
+
+def tool_pairing_problem(body: Mapping[str, Any]) -> str | None:
+    """The Messages API's 400 for unpaired tool blocks in `body`, or None.
+
+    Every `tool_use` must be answered by a `tool_result` in the next message,
+    and every `tool_result` must answer a `tool_use` of the previous message.
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None  # not what this check is about
+    for index, message in enumerate(messages):
+        previous = messages[index - 1] if index else None
+        offered = {block.get("id") for block in _blocks_of(previous, "tool_use")}
+        for block in _blocks_of(message, "tool_result"):
+            if block.get("tool_use_id") not in offered:
+                return (
+                    f"messages.{index}: unexpected `tool_use_id` found in `tool_result` blocks: "
+                    f"{block.get('tool_use_id')}. Each `tool_result` block must have a "
+                    f"corresponding `tool_use` block in the previous message."
+                )
+        following = messages[index + 1] if index + 1 < len(messages) else None
+        answered = {block.get("tool_use_id") for block in _blocks_of(following, "tool_result")}
+        missing = [
+            str(block.get("id"))
+            for block in _blocks_of(message, "tool_use")
+            if block.get("id") not in answered
+        ]
+        if missing:
+            return (
+                f"messages.{index}: `tool_use` ids were found without `tool_result` blocks "
+                f"immediately after: {', '.join(missing)}. Each `tool_use` block must have a "
+                f"corresponding `tool_result` block in the next message."
+            )
+    return None
 
 
 def _answer(fake: FakeLLM, body: Mapping[str, Any], step: Step) -> HttpResponse:

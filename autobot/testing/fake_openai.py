@@ -7,7 +7,10 @@
 first choice carries the scripted text and `tool_calls` (arguments as JSON
 strings; a `str` in the script is sent verbatim, so a test can send malformed
 JSON). Errors use the `{"error": {...}}` body and an `x-request-id` header.
-Any other route is a 404 (and recorded).
+Any other route is a 404 (and recorded). Like the real API, an assistant
+`tool_calls` message not followed by a `tool` message for each call, or a
+`tool` message answering no preceding call, is refused with 400
+(`tool_pairing_problem`).
 """
 
 from __future__ import annotations
@@ -46,7 +49,44 @@ def serve_fake_openai(
         route_suffix="/chat/completions",
         answer=_answer,
         answer_error=_error_response,
+        validate=tool_pairing_problem,
     )
+
+
+def tool_pairing_problem(body: Mapping[str, Any]) -> str | None:
+    """The chat-completions 400 for unpaired tool messages in `body`, or None.
+
+    An assistant message with `tool_calls` must be followed by one `tool`
+    message per call id; a `tool` message must answer a call of the nearest
+    assistant message before it (with only tool messages in between).
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None  # not what this check is about
+    pending: set[str] | None = None
+    for message in [*messages, {"role": "end"}]:
+        role = message.get("role") if isinstance(message, Mapping) else None
+        if role == "tool":
+            if pending is None or message.get("tool_call_id") not in pending:
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'."
+                )
+            pending.discard(message["tool_call_id"])
+            continue
+        if pending:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(sorted(pending))}"
+            )
+        calls = message.get("tool_calls") if role == "assistant" else None
+        pending = (
+            {str(c.get("id")) for c in calls if isinstance(c, Mapping)}
+            if isinstance(calls, list) and calls
+            else None
+        )
+    return None
 
 
 def _answer(fake: FakeLLM, body: Mapping[str, Any], step: Step) -> HttpResponse:

@@ -120,6 +120,8 @@ class FakeLLM:
 
 Answer = Callable[[FakeLLM, Mapping[str, Any], Step], HttpResponse]
 ErrorAnswer = Callable[[FakeLLM, ScriptedError], HttpResponse]
+# What the real API would reject the request body for (HTTP 400), or None.
+Validator = Callable[[Mapping[str, Any]], str | None]
 
 
 @asynccontextmanager
@@ -130,12 +132,15 @@ async def serve_fake_llm(
     route_suffix: str,
     answer: Answer,
     answer_error: ErrorAnswer,
+    validate: Validator | None = None,
 ) -> AsyncIterator[FakeLLM]:
     """Run a fake LLM on 127.0.0.1 for the duration of the block.
 
     Every request is recorded. A `POST` whose path ends with `route_suffix`
-    takes the next step (from `script` or `handler(request_json)`), sleeps
-    its `latency`, and is answered by `answer(fake, request_json, step)`;
+    is first checked by `validate` (a problem is answered 400
+    `invalid_request_error`, as the real API would, without taking a step);
+    then it takes the next step (from `script` or `handler(request_json)`),
+    sleeps its `latency`, and is answered by `answer(fake, request_json, step)`;
     any other route gets `answer_error(fake, <404 "no such route">)`.
     Raises `ValueError` if both `script` and `handler` are given; raises
     `ScriptExhausted` at block exit if a request found the script empty.
@@ -149,6 +154,10 @@ async def serve_fake_llm(
         if request.method != "POST" or not request.path.endswith(route_suffix):
             return answer_error(fake, ScriptedError(status=404, message="no such route"))
         body = request.json()
+        problem = None if validate is None else validate(body)
+        if problem is not None:
+            error = ScriptedError(status=400, error_type="invalid_request_error", message=problem)
+            return answer_error(fake, error)
         step = steps.next(body)
         await trio.sleep(step.latency)
         return answer(fake, body, step)

@@ -47,7 +47,6 @@ def _run(bot: Path, message: str | None, stdin: str = "") -> tuple[int, str, str
                 session="cli:e2e",
                 stdin=io.StringIO(stdin),
                 stdout=out,
-                environ={},
                 stderr=err,
             )
 
@@ -83,7 +82,6 @@ def test_multi_step_tool_use_through_the_real_stack(tmp_path: Path) -> None:
                     session="cli:e2e",
                     stdin=io.StringIO(),
                     stdout=out,
-                    environ={},
                     stderr=err,
                 )
             result.update(
@@ -136,7 +134,6 @@ def test_provider_failure_exits_non_zero_with_a_generic_apology(tmp_path: Path) 
                     session="cli:e2e",
                     stdin=io.StringIO(),
                     stdout=out,
-                    environ={},
                     stderr=err,
                 )
             outcome.update(out=out.getvalue(), err=err.getvalue(), bot=bot)
@@ -178,7 +175,6 @@ def test_interactive_chat_until_exit(tmp_path: Path) -> None:
                     session="e2e",
                     stdin=io.StringIO("hi\n\nagain\nexit\nnever sent\n"),
                     stdout=out,
-                    environ={},
                     stderr=io.StringIO(),
                 )
             captured["out"] = out.getvalue()

@@ -36,7 +36,6 @@ def _run(loaded: LoadedConfig) -> tuple[int, list[str]]:
                 session="cli:x",
                 stdin=io.StringIO(),
                 stdout=io.StringIO(),
-                environ={},
                 stderr=err,
             )
 

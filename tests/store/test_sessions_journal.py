@@ -26,7 +26,10 @@ HISTORY = (
     ChatMessage(
         role=Role.ASSISTANT,
         content="",
-        tool_calls=(ToolCall(id="c1", name="list_dir", arguments={"path": "."}),),
+        tool_calls=(
+            ToolCall(id="c1", name="list_dir", arguments={"path": "."}),
+            ToolCall(id="c2", name="read_file", arguments={"path": "b.txt"}),
+        ),
     ),
     ChatMessage(role=Role.TOOL, content="a.txt", tool_call_id="c1"),
     ChatMessage(role=Role.TOOL, content="boom", tool_call_id="c2", is_error=True),
@@ -67,19 +70,19 @@ def test_files_are_private_whatever_the_umask(store: SessionStore) -> None:
 
 
 def test_torn_last_line_is_dropped_and_repaired(store: SessionStore) -> None:
-    store.append("t:1", [encode_message(m) for m in HISTORY[:2]])
+    store.append("t:1", [encode_message(m) for m in HISTORY])
     path = store.path_for("t:1")
     with path.open("ab") as f:
         f.write(b'{"t":"msg","role":"user","content":"half a li')
     loaded = store.load("t:1")
     assert loaded.repaired
-    assert loaded.messages == HISTORY[:2]
+    assert loaded.messages == HISTORY
     assert path.read_bytes().endswith(b"\n")
     # appending after the repair yields a clean journal
-    store.append("t:1", [encode_message(HISTORY[2])])
+    store.append("t:1", [encode_message(HISTORY[0])])
     again = store.load("t:1")
-    assert again.messages == HISTORY[:3]
-    assert (again.repaired, again.skipped) == (False, 0)
+    assert again.messages == (*HISTORY, HISTORY[0])
+    assert (again.repaired, again.skipped, again.damaged) == (False, 0, False)
 
 
 def test_corrupt_middle_lines_are_skipped_and_counted(store: SessionStore) -> None:
