@@ -7,71 +7,83 @@ tool switches, plus the INFO lines describing what will be used.
 
 from __future__ import annotations
 
-from autobot.config.schema import PROVIDER_NAMES, Config, ProviderConfig, SandboxMode
-from autobot.doctor.findings import Finding, error, info, warning
+from autobot.config.schema import PROVIDER_NAMES, Config, SandboxMode
+from autobot.doctor.findings import Finding, error, info, quoted, untrusted, warning
 from autobot.doctor.hosts import is_loopback_host, url_host
-
-_VALID_PROVIDERS = ", ".join(PROVIDER_NAMES)
-
-
-def split_model(model: str) -> tuple[str | None, str]:
-    """`"anthropic/claude-x"` -> `("anthropic", "claude-x")`; no known prefix -> `(None, model)`."""
-    prefix, sep, rest = model.partition("/")
-    if sep and prefix in PROVIDER_NAMES and rest:
-        return prefix, rest
-    return None, model
+from autobot.llm.selection import (
+    ProviderConfigError,
+    ProviderNotConfigured,
+    is_configured,
+    provider_endpoint,
+    select_provider,
+)
 
 
-def is_provider_configured(name: str, provider: ProviderConfig) -> bool:
-    """A provider counts as configured when it has an API key; a vLLM server
-    (usually keyless, on the operator's own machine) also counts with just an
-    `api_base`."""
-    return provider.api_key is not None or (name == "vllm" and provider.api_base is not None)
-
-
-def configured_providers(config: Config) -> list[str]:
-    """Names of configured providers, in `PROVIDER_NAMES` order."""
-    return [
-        name
-        for name in PROVIDER_NAMES
-        if is_provider_configured(name, getattr(config.providers, name))
-    ]
+def _no_provider_at_all(config: Config) -> bool:
+    return not any(is_configured(name, getattr(config.providers, name)) for name in PROVIDER_NAMES)
 
 
 def provider_findings(config: Config) -> list[Finding]:
-    """No provider at all, or the model naming an unknown / unconfigured one."""
-    configured = configured_providers(config)
+    """The LLM provider judged exactly as the gateway judges it.
+
+    Calls the gateway's own `select_provider` and `provider_endpoint`
+    (`autobot.llm.selection`), so whatever would stop `autobot gateway` from
+    building its provider is an error here, with the same message. A model
+    without a provider prefix is accepted by the gateway (it goes to the first
+    configured provider): a warning, so the choice is made explicit.
+    """
     model = config.agents.defaults.model
-    prefix, bare = split_model(model)
-    if not configured:
-        wanted = prefix or "anthropic"
-        return [
-            error(
-                "no_provider",
-                "No LLM provider configured (no provider has an API key set)",
-                f"Set {wanted.upper()}_API_KEY=<key> in .env, with "
-                f'providers.{wanted}.api_key: "${{{wanted.upper()}_API_KEY}}" in config.yml',
-            )
-        ]
-    if prefix is None:
-        return [
-            error(
-                "model_provider_unknown",
-                f"Model '{model}' does not start with a known provider "
-                f"(expected <provider>/<model>, provider one of {_VALID_PROVIDERS})",
-                f"Set agents.defaults.model to e.g. '{configured[0]}/<model name>'",
-            )
-        ]
-    if prefix not in configured:
+    prefix = model.partition("/")[0]
+    try:
+        name, bare = select_provider(model, config.providers)
+        provider_endpoint(name, getattr(config.providers, name))
+    except ProviderNotConfigured as exc:
+        if _no_provider_at_all(config):
+            wanted = prefix if prefix in PROVIDER_NAMES else "anthropic"
+            return [
+                error(
+                    "no_provider",
+                    untrusted(str(exc)),
+                    f"Set {wanted.upper()}_API_KEY=<key> in .env, with "
+                    f'providers.{wanted}.api_key: "${{{wanted.upper()}_API_KEY}}" in config.yml',
+                )
+            ]
         return [
             error(
                 "model_provider_unconfigured",
-                f"Model '{model}' uses provider '{prefix}', which has no API key "
-                f"(configured: {', '.join(configured)})",
-                f"Set providers.{prefix}.api_key, or pick a model of a configured provider",
+                untrusted(str(exc)),
+                "Configure that provider (credentials in .env, referenced as ${VAR}), "
+                "or set agents.defaults.model to a model of a configured provider",
             )
         ]
-    return [info("provider_model", f"LLM: provider '{prefix}', model '{bare}'")]
+    except ProviderConfigError as exc:
+        return [
+            error(
+                "provider_invalid",
+                untrusted(str(exc)),
+                "Give the provider's api_base as a plain http(s) URL; credentials belong "
+                "in api_key (in .env, referenced as ${VAR})",
+            )
+        ]
+    except ValueError as exc:  # select_provider: empty model, or a provider with no model
+        return [
+            error(
+                "model_invalid",
+                untrusted(str(exc)),
+                "Set agents.defaults.model to <provider>/<model>, e.g. anthropic/claude-sonnet-4-5",
+            )
+        ]
+    findings = [info("provider_model", f"LLM: provider '{name}', model {quoted(bare)}")]
+    if prefix != name:
+        findings.append(
+            warning(
+                "model_provider_implicit",
+                f"Model {quoted(model)} does not start with a provider name: the gateway "
+                f"sends it to '{name}', the first configured provider",
+                f"Write agents.defaults.model as '{name}/<model>' to make the choice explicit",
+            )
+        )
+    return findings
 
 
 def gateway_findings(config: Config) -> list[Finding]:
@@ -82,7 +94,7 @@ def gateway_findings(config: Config) -> list[Finding]:
     return [
         warning(
             "gateway_exposed",
-            f"Gateway is bound to '{host}', reachable from other machines "
+            f"Gateway is bound to {quoted(host)}, reachable from other machines "
             "(health, metrics and webhooks exposed)",
             "Set gateway.host: 127.0.0.1 and put a TLS reverse proxy in front "
             "if outside access is needed",
@@ -146,7 +158,7 @@ def channel_findings(config: Config) -> list[Finding]:
             findings.append(
                 warning(
                     "whatsapp_bridge_exposed",
-                    f"WhatsApp bridge_url '{whatsapp.bridge_url}' is not on loopback: "
+                    f"WhatsApp bridge_url {quoted(whatsapp.bridge_url)} is not on loopback: "
                     "the bridge connection can be intercepted or impersonated",
                     "Run the bridge on this machine and set channels.whatsapp.bridge_url "
                     "to ws://127.0.0.1:<port>",
@@ -187,7 +199,7 @@ def tool_findings(config: Config) -> list[Finding]:
             warning(
                 "ssrf_allowlist_set",
                 "tools.web.ssrf_allowlist lets web_fetch reach private addresses: "
-                + ", ".join(tools.web.ssrf_allowlist),
+                + ", ".join(quoted(entry) for entry in tools.web.ssrf_allowlist),
                 "Remove entries from tools.web.ssrf_allowlist that the bot does not need",
             )
         )

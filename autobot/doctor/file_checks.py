@@ -1,11 +1,16 @@
-"""Checks on the facts `inspect_bot_files` gathered (pure)."""
+"""Checks on the facts `inspect_bot_files` gathered (pure).
+
+Every command in a fix (`chmod 600 PATH`) has its path shell-quoted, so it can
+be pasted as it is, whatever the path contains.
+"""
 
 from __future__ import annotations
 
+from shlex import quote
+
 from autobot.doctor.bot_files import BotFiles, FileKind, FileState, WorkspaceFacts
 from autobot.doctor.findings import Finding, error, warning
-
-PRIVATE_FILE_MODE = 0o600
+from autobot.store.atomic import PRIVATE_FILE_MODE
 
 
 def env_findings(env: FileState) -> list[Finding]:
@@ -16,7 +21,7 @@ def env_findings(env: FileState) -> list[Finding]:
                 "env_missing",
                 f".env file not found at {env.path}: secrets must then come from the "
                 "process environment",
-                f"Create it with: install -m 600 /dev/null {env.path}",
+                f"Create it with: install -m 600 /dev/null {quote(str(env.path))}",
             )
         ]
     if env.kind is FileKind.OTHER or env.mode is None:
@@ -32,7 +37,7 @@ def env_findings(env: FileState) -> list[Finding]:
             error(
                 "env_permissions",
                 f".env file has insecure permissions {env.mode:04o} (must be 0600): {env.path}",
-                f"chmod 600 {env.path}",
+                f"chmod 600 {quote(str(env.path))}",
             )
         ]
     return []
@@ -46,7 +51,7 @@ def config_file_findings(config: FileState) -> list[Finding]:
         warning(
             "config_permissions",
             f"{config.path.name} is readable by other users (mode {config.mode:04o})",
-            f"chmod 600 {config.path}",
+            f"chmod 600 {quote(str(config.path))}",
         )
     ]
 
@@ -86,7 +91,7 @@ def workspace_findings(workspace: WorkspaceFacts, env_path: str) -> list[Finding
             warning(
                 "workspace_missing",
                 f"Workspace directory {workspace.path} does not exist",
-                f"mkdir -m 700 {workspace.path}",
+                f"mkdir -m 700 {quote(str(workspace.path))}",
             )
         )
     if workspace.scan_truncated:

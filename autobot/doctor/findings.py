@@ -4,6 +4,13 @@ A `Finding` is one observation about a bot directory: its severity, a stable
 machine-readable `code` (for `--json` consumers and tests), a human message
 and, when there is one, the exact fix. A `Report` is the ordered, immutable
 collection of findings and decides the exit code.
+
+Secrets: the wording the checks write themselves (key paths, file paths,
+advice) is never pattern-redacted, so `providers.x.api_key: must be a string`
+reads as written. Anything a finding quotes from outside (a config value,
+another module's error text, a probe's output) goes through `quoted` or
+`untrusted`, which redact secret shapes in it. `run_checks` then removes every
+known secret value from the whole finding.
 """
 
 from __future__ import annotations
@@ -11,6 +18,21 @@ from __future__ import annotations
 import enum
 
 import attrs
+
+from autobot.logs.redact import Redactor
+
+# Shape-only redaction (no known values): immutable, shared by every check.
+_SHAPES = Redactor()
+
+
+def untrusted(text: str) -> str:
+    """`text` that the doctor did not write, with every secret shape redacted."""
+    return _SHAPES.redact_shapes(text)
+
+
+def quoted(value: object) -> str:
+    """`'value'` for a message, with every secret shape in it redacted."""
+    return f"'{untrusted(str(value))}'"
 
 
 class Severity(enum.Enum):

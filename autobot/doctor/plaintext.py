@@ -74,11 +74,16 @@ def _literal_secret_fields(raw_text: str) -> Iterator[tuple[int, str]]:
             yield node.start_mark.line + 1, ".".join(path)
 
 
+def _article(label: str) -> str:
+    """`label` with its indefinite article: "an Anthropic API key", "a Slack token"."""
+    return f"{'an' if label[:1].upper() in 'AEIOU' else 'a'} {label}"
+
+
 def plaintext_secret_findings(raw_text: str, config_name: str) -> list[Finding]:
     """One ERROR per config line that holds a plaintext secret, in line order."""
     reasons: dict[int, list[str]] = {}
     for match in find_plaintext_secrets(raw_text):
-        reasons.setdefault(match.line, []).append(f"looks like a {match.family}")
+        reasons.setdefault(match.line, []).append(f"looks like {_article(match.family)}")
     for line, dotted in _literal_secret_fields(raw_text):
         reasons.setdefault(line, []).append(f"{dotted} is a literal, not a ${{VAR}} reference")
     return [

@@ -4,8 +4,10 @@ This is the thin shell around the pure checks: it loads `config.yml` and
 inspects the bot's files in a worker thread, asks the injected sandbox
 prober, and collects the findings into a `Report`. A configuration that
 fails to load is reported as an error finding listing every problem (no
-traceback); the checks that do not need it (plaintext secrets in the raw
-text, `.env` permissions) still run.
+traceback); the checks that do not need it still run: plaintext secrets in
+the raw text, the `.env` file's permissions, parse errors and short values,
+and the workspace checks (on the workspace the file names if its YAML can
+be read, else on the default `./workspace`).
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from pathlib import Path
 import attrs
 import trio
 
-from autobot.config.environment import ENV_FILE_NAME, read_env_file
+from autobot.config.environment import ENV_FILE_NAME, EnvFile, parse_env_file
 from autobot.config.errors import ConfigError
 from autobot.config.load import LoadedConfig, load_config
-from autobot.config.schema import Config
+from autobot.config.schema import AgentDefaults, Config
+from autobot.config.yaml_text import YamlSyntaxError, parse_yaml
 from autobot.doctor.bot_files import inspect_bot_files
 from autobot.doctor.config_checks import config_findings
+from autobot.doctor.env_checks import malformed_env_findings, short_secret_findings
 from autobot.doctor.file_checks import bot_file_findings
-from autobot.doctor.findings import Finding, Report, error, warning
+from autobot.doctor.findings import Finding, Report, error, untrusted, warning
 from autobot.doctor.plaintext import plaintext_secret_findings
 from autobot.doctor.sandbox_check import SandboxProber, probe_sandbox_findings
 from autobot.logs.redact import Redactor
@@ -52,7 +56,12 @@ def _load(config_path: Path, environ: Mapping[str, str]) -> LoadedConfig | _Load
     try:
         return load_config(config_path, environ)
     except ConfigError as exc:
-        problems = "\n".join(problem.render() for problem in exc.problems)
+        # The key path is the doctor's own wording; only the part that may quote a
+        # value is shape-redacted (`providers.x.api_key: must be...` stays readable).
+        problems = "\n".join(
+            attrs.evolve(problem, message=untrusted(problem.message)).render()
+            for problem in exc.problems
+        )
         count = len(exc.problems)
         finding = error(
             "config_invalid",
@@ -85,11 +94,30 @@ class BotCheck:
     secrets: frozenset[str] = attrs.field(repr=False)
 
 
-def _known_secrets(env_file: Path) -> frozenset[str]:
+def _parse_dotenv(env_file: Path) -> EnvFile:
+    """The bot's `.env`, or an empty one if it cannot be read (the config load
+    reports that as a problem of its own)."""
     try:
-        return frozenset(value for value in read_env_file(env_file).values() if value)
+        return parse_env_file(env_file)
     except (OSError, UnicodeDecodeError):
-        return frozenset()
+        return EnvFile(values={})
+
+
+def fallback_workspace(raw_text: str, bot_dir: Path) -> Path:
+    """The workspace of a config that failed to load: `agents.defaults.workspace`
+    when the YAML still gives it as a plain string (no `${VAR}`), else the
+    schema's default, resolved from `bot_dir` as `load_config` does."""
+    value = AgentDefaults().workspace
+    try:
+        tree = parse_yaml(raw_text)
+    except YamlSyntaxError:
+        tree = None
+    node: object = tree
+    for key in ("agents", "defaults", "workspace"):
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, str) and node.strip() and "${" not in node:
+        value = node
+    return (bot_dir / value).resolve()
 
 
 def check_bot(config_path: Path, *, environ: Mapping[str, str], home: Path) -> BotCheck:
@@ -104,32 +132,42 @@ def check_bot(config_path: Path, *, environ: Mapping[str, str], home: Path) -> B
     if isinstance(loaded, _LoadFailure):
         findings += loaded.findings
         env_file = config_path.parent / ENV_FILE_NAME
-        secrets = _known_secrets(env_file)
+        dotenv = _parse_dotenv(env_file)
+        secrets = frozenset(value for value in dotenv.values.values() if value)
         if loaded.raw_text is None:
             return BotCheck(findings=tuple(findings), config=None, secrets=secrets)
-        raw_text, workspace = loaded.raw_text, None
+        raw_text = loaded.raw_text
+        workspace = fallback_workspace(raw_text, config_path.parent.resolve())
     else:
         config, raw_text, secrets = loaded.config, loaded.raw_text, loaded.secret_values
         env_file, workspace = loaded.env_file, loaded.workspace
+        dotenv = _parse_dotenv(env_file)
     findings += plaintext_secret_findings(raw_text, config_path.name)
     files = inspect_bot_files(
         config_file=config_path, env_file=env_file, workspace=workspace, home=home
     )
     findings += bot_file_findings(files)
+    findings += malformed_env_findings(files.env.path, dotenv)
+    findings += short_secret_findings(dotenv.values, config)
     if config is not None:
         findings += config_findings(config)
     return BotCheck(findings=tuple(findings), config=config, secrets=secrets)
 
 
 def redact_findings(findings: Iterable[Finding], secrets: Iterable[str]) -> tuple[Finding, ...]:
-    """Defence in depth: no finding may carry a known secret value or a secret
-    shape, whatever text (a config error, a URL, a probe's stderr) it quotes."""
+    """Defence in depth: every known secret value (from `.env` and the config)
+    is removed from every finding, wherever it appears.
+
+    Only the exact values: secret *shapes* were already redacted where a check
+    quotes outside text (`findings.quoted`, `findings.untrusted`), and running
+    the shape patterns over the doctor's own wording would garble it.
+    """
     redactor = Redactor(known_secrets=secrets)
     return tuple(
         attrs.evolve(
             finding,
-            message=redactor.redact(finding.message),
-            fix=None if finding.fix is None else redactor.redact(finding.fix),
+            message=redactor.redact_known(finding.message),
+            fix=None if finding.fix is None else redactor.redact_known(finding.fix),
         )
         for finding in findings
     )

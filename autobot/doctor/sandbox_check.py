@@ -15,7 +15,7 @@ import attrs
 import trio
 
 from autobot.config.schema import SandboxMode
-from autobot.doctor.findings import Finding, error, info
+from autobot.doctor.findings import Finding, error, info, untrusted
 
 PROBE_TIMEOUT = 30.0  # a real bwrap start takes well under a second; docker can be slow
 
@@ -55,11 +55,12 @@ def sandbox_findings(mode: SandboxMode, result: ProbeResult | None) -> list[Find
         return [
             error(
                 "sandbox_unavailable",
-                f"Sandbox '{mode.value}' is enabled but not available: {result.detail}",
+                f"Sandbox '{mode.value}' is enabled but not available: {untrusted(result.detail)}",
                 _INSTALL_HINT[mode] + ", or (development only) set tools.sandbox: none",
             )
         ]
-    return [info("sandbox_backend", f"Sandbox backend: {result.backend.value} ({result.detail})")]
+    detail = untrusted(result.detail)
+    return [info("sandbox_backend", f"Sandbox backend: {result.backend.value} ({detail})")]
 
 
 @attrs.frozen(kw_only=True)

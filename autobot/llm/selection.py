@@ -104,6 +104,13 @@ def validate_api_base(name: str, api_base: str) -> str:
     return api_base
 
 
+def provider_endpoint(name: str, config: ProviderConfig) -> str:
+    """The validated base URL for configured provider `name`: its `api_base`, or
+    the default endpoint. Raises what `validate_api_base` raises."""
+    # A keyless provider is only configured with an api_base, so the default exists.
+    return validate_api_base(name, config.api_base or DEFAULT_API_BASES[name])
+
+
 def build_provider(
     model: str,
     providers: ProvidersConfig,
@@ -120,8 +127,7 @@ def build_provider(
     """
     name, _ = select_provider(model, providers)
     config: ProviderConfig = getattr(providers, name)
-    # A keyless provider is only configured with an api_base, so the default exists.
-    api_base = validate_api_base(name, config.api_base or DEFAULT_API_BASES[name])
+    api_base = provider_endpoint(name, config)
     chosen_rng = rng if rng is not None else random.Random()
     if name == "anthropic":
         assert config.api_key is not None  # is_configured checked it

@@ -154,7 +154,7 @@ SCENARIOS = [
     Scenario(
         "model without provider prefix",
         bot({"agents": {"defaults": {"model": "claude-sonnet-4-5"}}}),
-        errors=["model_provider_unknown"],
+        warnings=["model_provider_implicit"],
     ),
     Scenario(
         "config does not load",
