@@ -5,9 +5,12 @@ A `TokenBucket` holds up to `capacity` tokens and refills continuously at
 is a plain object of its inputs and of `now` (a monotonic time the caller
 passes, e.g. `trio.current_time()`), so it is tested without trio.
 
-`SessionLimits` groups the buckets one agent actor owns (checklist section 9):
-LLM calls, tool calls, and per-tool limits. Each session has its own, so one
-session exhausting its limits never slows another.
+`SessionLimits` groups the buckets of one session (checklist section 9): LLM
+calls, tool calls, and per-tool limits. Each session has its own, so one
+session exhausting its limits never slows another. `SessionLimitsKeeper`
+keeps a session's buckets between agent actor incarnations (the session
+router owns it): a session that stops when idle or crashes comes back with
+the buckets it left, so a short idle timeout cannot multiply its limits.
 """
 
 from __future__ import annotations
@@ -64,6 +67,12 @@ class TokenBucket:
         self._refill(now)
         self.tokens = max(0.0, self.tokens - 1.0)
 
+    def is_full(self, now: float) -> bool:
+        """Whether the bucket has refilled to `capacity` by `now` (then it is
+        indistinguishable from a fresh one)."""
+        self._refill(now)
+        return self.tokens >= self.capacity - _EPSILON
+
     def try_take(self, now: float) -> float:
         """Spend one token if available: returns 0.0 when taken, otherwise the
         seconds to wait before retrying (the bucket is left unchanged)."""
@@ -92,6 +101,11 @@ class SessionLimits:
     tools: TokenBucket
     per_tool: dict[str, TokenBucket]
 
+    def is_full(self, now: float) -> bool:
+        """Whether every bucket has refilled by `now` (nothing worth keeping)."""
+        buckets = (self.llm, self.tools, *self.per_tool.values())
+        return all(bucket.is_full(now) for bucket in buckets)
+
     @classmethod
     def from_config(cls, config: RateLimitConfig, now: float) -> SessionLimits:
         return cls(
@@ -99,11 +113,6 @@ class SessionLimits:
             tools=TokenBucket.full(config.tools, now),
             per_tool={name: TokenBucket.full(lim, now) for name, lim in config.per_tool.items()},
         )
-
-    def take_llm(self, now: float) -> RateLimited | None:
-        """Spend one LLM call, or say why not."""
-        wait = self.llm.try_take(now)
-        return RateLimited("llm", wait) if wait else None
 
     def take_tool(self, name: str, now: float) -> RateLimited | None:
         """Spend one call of tool `name` from both the tools bucket and its own
@@ -119,3 +128,40 @@ class SessionLimits:
         if own is not None:
             own.take(now)
         return None
+
+
+# Kept entries are swept for refilled ones whenever their number doubles, so the
+# sweep costs O(1) per release, amortised; never below this many.
+_MIN_SWEEP = 64
+
+
+@attrs.define
+class SessionLimitsKeeper:
+    """Each session's `SessionLimits`, across agent actor incarnations.
+
+    `checkout(key, now)` hands the buckets a session left when its last
+    incarnation ended (or fresh, full ones); `release(key, limits, now)` takes
+    them back when an incarnation ends. Buckets that are full again are
+    dropped (a fresh set is identical), so only sessions that used their
+    limits recently cost memory; the rest are swept out as they refill.
+    """
+
+    config: RateLimitConfig
+    _kept: dict[str, SessionLimits] = attrs.field(factory=dict)
+    _sweep_at: int = _MIN_SWEEP
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def checkout(self, key: str, now: float) -> SessionLimits:
+        kept = self._kept.pop(key, None)
+        return kept if kept is not None else SessionLimits.from_config(self.config, now)
+
+    def release(self, key: str, limits: SessionLimits, now: float) -> None:
+        if limits.is_full(now):
+            self._kept.pop(key, None)
+            return
+        self._kept[key] = limits
+        if len(self._kept) >= self._sweep_at:
+            self._kept = {k: v for k, v in self._kept.items() if not v.is_full(now)}
+            self._sweep_at = max(_MIN_SWEEP, 2 * len(self._kept))

@@ -30,8 +30,16 @@ from autobot.agent.buckets import SessionLimits
 from autobot.agent.budget import DailyBudget, utc_day
 from autobot.agent.spend import GlobalLimits, Refusal, admit_llm_call, charge_tokens
 from autobot.config.schema import AgentDefaults
-from autobot.llm.types import ChatMessage, LLMProvider, LLMRequest, Role, ToolCall
-from autobot.logs.records import TOKENS
+from autobot.llm.types import (
+    ChatMessage,
+    LLMProvider,
+    LLMRequest,
+    ProviderError,
+    Role,
+    ToolCall,
+    Usage,
+)
+from autobot.logs.records import TOKENS, Logger
 from autobot.tools.base import ToolContext, ToolResult
 from autobot.tools.registry import ToolRegistry
 
@@ -80,11 +88,21 @@ class SessionGovernor:
             day=utc_day(self.wall_clock()),
         )
 
-    def charge(self, tokens: int) -> str:
-        """Charge `tokens` to today's budgets; returns the day charged."""
+    def spend(self, usage: Usage, log: Logger, *, session: str, model: str) -> tuple[str, int]:
+        """Charge one LLM call's tokens to today's budgets and write its
+        `Tokens: in=.. out=.. session=..` record (`session`: the session's
+        spend today). Every LLM call of a session goes through here (turns,
+        subagents, memory consolidation). Returns `(day, tokens)` for the journal."""
+        tokens = usage.input_tokens + usage.output_tokens
         day = utc_day(self.wall_clock())
         charge_tokens(self.budget, self.shared, day, tokens)
-        return day
+        log.info(
+            f"{TOKENS} in={usage.input_tokens} out={usage.output_tokens} "
+            f"session={self.budget.used}",
+            session_key=session,
+            model=model,
+        )
+        return day, tokens
 
 
 @attrs.frozen(kw_only=True)
@@ -92,12 +110,16 @@ class TurnOutcome:
     """A finished turn: the reply, the messages it added after the user's
     (assistant and tool messages, ending with the reply), the tokens each
     LLM call spent as `(day, tokens)` for the journal, and whether the reply
-    is the generic apology for a provider failure."""
+    is the generic apology for a provider failure. `failure` is then the
+    log-safe reason (a `ProviderError` message such as `anthropic: HTTP 401
+    authentication_error after 1 attempt`, or "internal error"): for the
+    owner's terminal and logs, never for a chat."""
 
     reply: str
     messages: tuple[ChatMessage, ...]
     spent: tuple[tuple[str, int], ...]
     failed: bool = False
+    failure: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -121,10 +143,14 @@ class AgentLoop:
         spent: list[tuple[str, int]] = []
         breaker = RepeatBreaker(limit=self.settings.repeat_limit)
 
-        def finish(reply: str, *, failed: bool = False) -> TurnOutcome:
+        def finish(reply: str, *, failure: str | None = None) -> TurnOutcome:
             added.append(ChatMessage(role=Role.ASSISTANT, content=reply))
             return TurnOutcome(
-                reply=reply, messages=tuple(added), spent=tuple(spent), failed=failed
+                reply=reply,
+                messages=tuple(added),
+                spent=tuple(spent),
+                failed=failure is not None,
+                failure=failure,
             )
 
         for _ in range(self.settings.max_tool_iterations):
@@ -149,15 +175,15 @@ class AgentLoop:
                     provider=self.provider.name,
                     session=ctx.session_key,
                 )
-                return finish(APOLOGY, failed=True)
-            usage = response.usage
-            tokens = usage.input_tokens + usage.output_tokens
-            spent.append((governor.charge(tokens), tokens))
-            ctx.logger.info(
-                f"{TOKENS} in={usage.input_tokens} out={usage.output_tokens} "
-                f"session={governor.budget.used}",
-                session_key=ctx.session_key,
-                model=self.settings.model,
+                failure = str(exc) if isinstance(exc, ProviderError) else "internal error"
+                return finish(APOLOGY, failure=failure)
+            spent.append(
+                governor.spend(
+                    response.usage,
+                    ctx.logger,
+                    session=ctx.session_key,
+                    model=self.settings.model,
+                )
             )
             if not response.tool_calls:
                 return finish(response.text.strip() or NO_REPLY)

@@ -13,6 +13,12 @@ reloads the history from disk. Child ids carry a generation number
 (`telegram:42#3`), so a new incarnation never waits for the old one's exit.
 Crashes are reported by the supervisor's events: the router logs them, counts
 them and forgets the handle; the crashed actor already apologised.
+
+The router also owns each session's rate buckets (`SessionLimitsKeeper`): it
+lends them to every incarnation and takes them back when one ends, so an
+actor restarted after an idle stop or a crash resumes with the buckets its
+predecessor left (a short idle timeout cannot multiply the limits). Buckets
+that are full again are forgotten.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import attrs
 import trio
 
+from autobot.agent.buckets import SessionLimits, SessionLimitsKeeper
 from autobot.agent.session import AgentDeps, SessionActor
 from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.runtime import (
@@ -45,7 +52,8 @@ BUSY_TEXT = "I'm still working on your earlier messages. Please wait a moment."
 
 @attrs.frozen(kw_only=True)
 class RouterStats:
-    """A snapshot for metrics: live sessions and lifetime counters."""
+    """A snapshot for metrics: live sessions, lifetime counters, and how many
+    stopped sessions have rate buckets kept (not yet refilled)."""
 
     active_sessions: int
     started: int
@@ -53,12 +61,14 @@ class RouterStats:
     exited: int
     busy_refusals: int
     dropped_replies: int
+    kept_limits: int = 0
 
 
 @attrs.define(kw_only=True, eq=False)
 class _Handle:
     child_id: str
     send: trio.MemorySendChannel[InboundMessage]
+    limits: SessionLimits
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -76,6 +86,7 @@ class SessionRouter:
     supervisor: DynamicSupervisor = attrs.field(init=False)
 
     _sessions: dict[str, _Handle] = attrs.field(init=False, factory=dict)
+    _limits: SessionLimitsKeeper = attrs.field(init=False)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _generation: int = attrs.field(init=False, default=0)
     _started: int = attrs.field(init=False, default=0)
@@ -85,6 +96,7 @@ class SessionRouter:
     _dropped: int = attrs.field(init=False, default=0)
 
     def __attrs_post_init__(self) -> None:
+        self._limits = SessionLimitsKeeper(self.deps.rate_limits)
         self.supervisor = DynamicSupervisor(
             name="session-router", on_event=self._on_event, stopping=self.stopping
         )
@@ -97,6 +109,7 @@ class SessionRouter:
             exited=self._exited,
             busy_refusals=self._busy,
             dropped_replies=self._dropped,
+            kept_limits=len(self._limits),
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -153,6 +166,7 @@ class SessionRouter:
         self._generation += 1
         child_id = f"{key}#{self._generation}"
         send, receive = trio.open_memory_channel[InboundMessage](SESSION_MAILBOX_SIZE)
+        limits = self._limits.checkout(key, trio.current_time())
 
         def build(env: ChildEnv) -> SessionActor:
             return SessionActor(
@@ -161,6 +175,7 @@ class SessionRouter:
                 deps=self.deps,
                 inbox=receive,
                 self_send=send.clone(),
+                limits=limits,
                 stopping=env.stopping,
             )
 
@@ -171,7 +186,7 @@ class SessionRouter:
             shutdown_grace=SESSION_SHUTDOWN_GRACE,
         )
         send.send_nowait(message)  # the buffer is empty: cannot block
-        self._sessions[key] = _Handle(child_id=child_id, send=send)
+        self._sessions[key] = _Handle(child_id=child_id, send=send, limits=limits)
         assert self._nursery is not None
         self._nursery.start_soon(self._start_child, spec, message, receive)
 
@@ -202,6 +217,7 @@ class SessionRouter:
         if handle is not None and handle.child_id == child_id:
             handle.send.close()
             del self._sessions[key]
+            self._limits.release(key, handle.limits, trio.current_time())
 
     def _on_event(self, event: SupervisorEvent) -> None:
         if event.child_id is None:

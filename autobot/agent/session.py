@@ -1,9 +1,11 @@
 """The agent actor: one per conversation, handling its messages in order.
 
-`SessionActor` owns everything one conversation needs: its history (loaded
-from the journal on start), its rate buckets and daily budget (through a
-`SessionGovernor`), its background work (memory consolidation, subagents)
-in its own nursery, and the receive side of its mailbox.
+`SessionActor` owns everything one conversation needs: its active history
+(loaded from the journal on start: the messages not yet consolidated), its
+daily budget and the use of its rate buckets (through a `SessionGovernor`;
+the buckets themselves are lent by the router, which keeps them across
+incarnations), its background work (memory consolidation, subagents) in its
+own nursery, and the receive side of its mailbox.
 
 Lifecycle (the router starts it as a temporary child of its
 DynamicSupervisor):
@@ -14,13 +16,20 @@ DynamicSupervisor):
   process) and gets the system prompt (cached, see `PromptCache`); the turn
   runs; a second hop appends the turn's messages and tokens and fsyncs,
   which makes the user message durable too; only then is the reply sent;
-- idle for `idle_timeout_seconds` with no background work: close the mailbox
-  (atomically with a last empty check, so no message is stranded: the
-  router's next send fails and it starts a fresh actor) and return;
+- idle for `idle_timeout_seconds` with no background work (no subagent, no
+  memory consolidation: a new incarnation must never race one on the memory
+  files or the journal): close the mailbox (atomically with a last empty
+  check, so no message is stranded: the router's next send fails and it
+  starts a fresh actor) and return;
 - `stopping` set by the supervisor: finish the current turn, then return;
 - a crash (a bug, a journal write failing): an apology to the chat, an ERROR
   record with the traceback, and the exception propagates so the supervisor
   records the failure. Other sessions are untouched.
+
+Active history is bounded: consolidation folds the oldest part away once it
+passes `memory_window`, and if consolidation keeps failing, a hard cap
+(`HISTORY_CAP_WINDOWS` windows) drops the oldest part from the model's
+context anyway, with a WARN (the journal keeps every message).
 """
 
 from __future__ import annotations
@@ -68,6 +77,11 @@ SUBAGENT_SYSTEM = (
     "then answer with a concise report of the result. You cannot talk to the user directly."
 )
 APOLOGY_SEND_TIMEOUT = 5.0
+# Active history over this many memory windows means consolidation keeps
+# failing; the oldest part is then dropped from the context unconsolidated.
+# (A healthy session stays near one window; one turn adds at most
+# 2 * max_tool_iterations + 1 messages.)
+HISTORY_CAP_WINDOWS = 3
 
 
 class BlockingRunner(Protocol):
@@ -144,7 +158,8 @@ class SessionActor:
     """The agent actor of conversation `channel:chat_id` (see the module docstring).
 
     `inbox` is this actor's mailbox (it closes it on exit); `self_send` a send
-    clone of the same mailbox, used to post subagent results back in order.
+    clone of the same mailbox, used to post subagent results back in order;
+    `limits` the session's rate buckets (from the router's `SessionLimitsKeeper`).
     """
 
     channel: str
@@ -152,9 +167,12 @@ class SessionActor:
     deps: AgentDeps
     inbox: trio.MemoryReceiveChannel[InboundMessage]
     self_send: trio.MemorySendChannel[InboundMessage]
+    limits: SessionLimits
     stopping: trio.Event = attrs.field(factory=trio.Event)
 
     _loaded: bool = attrs.field(init=False, default=False)
+    # The active history (sent to the model) and how many journal messages
+    # before it were consolidated: `_history[i]` is journal message `_upto + i`.
     _history: list[ChatMessage] = attrs.field(init=False, factory=list)
     _upto: int = attrs.field(init=False, default=0)
     _governor: SessionGovernor = attrs.field(init=False)
@@ -168,7 +186,7 @@ class SessionActor:
     def __attrs_post_init__(self) -> None:
         self._log = self.deps.logger.child(f"agent:{self.key}")
         self._governor = SessionGovernor(
-            limits=SessionLimits.from_config(self.deps.rate_limits, trio.current_time()),
+            limits=self.limits,
             budget=DailyBudget(self.deps.defaults.budget.session_daily_tokens),
             shared=self.deps.shared,
             wall_clock=self.deps.wall_clock,
@@ -228,8 +246,8 @@ class SessionActor:
 
     def _apply_loaded(self, loaded: LoadedSession) -> None:
         self._loaded = True
-        self._history = list(loaded.messages)
         self._upto = loaded.consolidated_upto
+        self._history = list(loaded.messages[self._upto :])
         today = utc_day(self.deps.wall_clock())
         self._governor.budget.day = today
         self._governor.budget.used = loaded.tokens_by_day.get(today, 0)
@@ -257,8 +275,8 @@ class SessionActor:
                     self._receive_scope = None
             if self.stopping.is_set():
                 return None
-            if self._subagents:
-                continue  # not idle while background tasks will report back
+            if self._subagents or self._consolidating:
+                continue  # not idle while background work runs or will report back
             try:
                 return self.inbox.receive_nowait()
             except trio.WouldBlock:
@@ -271,14 +289,15 @@ class SessionActor:
         while (message := await self._next_message()) is not None:
             await self._handle(message)
 
-    def _reply(self, text: str, *, is_error: bool) -> OutboundMessage:
-        """A turn's final reply (an apology when `is_error`)."""
+    def _reply(self, text: str, *, is_error: bool, failure: str | None = None) -> OutboundMessage:
+        """A turn's final reply (an apology when `is_error`, with its log-safe `failure`)."""
         return OutboundMessage(
             channel=self.channel,
             chat_id=self.chat_id,
             content=text,
             final=True,
             is_error=is_error,
+            failure=failure,
         )
 
     async def _handle(self, message: InboundMessage) -> None:
@@ -290,9 +309,10 @@ class SessionActor:
         if loaded is not None:
             self._apply_loaded(loaded)
         self._history.append(user)
+        trimmed = self._enforce_history_cap()
         outcome = await self._loop.run_turn(
             system=system,
-            history=self._history[self._upto :],
+            history=list(self._history),
             ctx=self._ctx(self._log),
             governor=self._governor,
         )
@@ -301,22 +321,50 @@ class SessionActor:
         # always syncs, the user message with it.
         entries = [encode_message(m) for m in outcome.messages]
         entries += [usage_entry(day, tokens) for day, tokens in outcome.spent]
+        entries += trimmed
         await self._disk(self.deps.journal.append, self.key, entries)
-        await self.deps.outbound.send(self._reply(outcome.reply, is_error=outcome.failed))
+        reply = self._reply(outcome.reply, is_error=outcome.failed, failure=outcome.failure)
+        await self.deps.outbound.send(reply)
         self._maybe_consolidate()
+
+    def _fold(self, upto: int) -> None:
+        """Journal messages before `upto` leave the active history (no-op if
+        they already did: a trim may overtake a running consolidation)."""
+        del self._history[: max(0, upto - self._upto)]
+        self._upto = max(self._upto, upto)
+
+    def _enforce_history_cap(self) -> list[dict[str, Any]]:
+        """Drop the oldest active messages unconsolidated when the history passed
+        its hard cap; returns the journal entry recording it (or nothing)."""
+        window = self.deps.defaults.memory_window
+        if len(self._history) <= HISTORY_CAP_WINDOWS * window:
+            return []
+        cut = consolidation_cut(self._history, 0, window)
+        if cut is None:
+            return []
+        self._log.warn(
+            "History over its hard cap: oldest messages dropped from the context "
+            "without consolidation (is memory consolidation failing?)",
+            session=self.key,
+            dropped=cut,
+            cap=HISTORY_CAP_WINDOWS * window,
+        )
+        self._fold(self._upto + cut)
+        return [consolidated_entry(self._upto, trimmed=True)]
 
     # ---- memory consolidation (background, never blocks a reply) -----------------------
 
     def _maybe_consolidate(self) -> None:
         if self._consolidating or self._nursery is None:
             return
-        cut = consolidation_cut(self._history, self._upto, self.deps.defaults.memory_window)
+        cut = consolidation_cut(self._history, 0, self.deps.defaults.memory_window)
         if cut is None:
             return
         self._consolidating = True
-        self._nursery.start_soon(self._consolidate, cut)
+        self._nursery.start_soon(self._consolidate, self._upto, self._history[:cut])
 
-    async def _consolidate(self, cut: int) -> None:
+    async def _consolidate(self, start: int, excerpt: list[ChatMessage]) -> None:
+        """Fold `excerpt` (journal messages from `start`) into the memory files."""
         try:
             refusal = self._governor.admit()
             if refusal is not None:
@@ -326,18 +374,20 @@ class SessionActor:
             request = consolidation_request(
                 model=self._loop.settings.model,
                 current_memory=current or "",
-                excerpt=self._history[self._upto : cut],
+                excerpt=excerpt,
                 max_tokens=self._loop.settings.max_tokens,
             )
             response = await self._loop.provider.complete(request)
-            tokens = response.usage.input_tokens + response.usage.output_tokens
-            day = self._governor.charge(tokens)
+            day, tokens = self._governor.spend(
+                response.usage, self._log, session=self.key, model=request.model
+            )
             result = parse_consolidation(response.text)
             stamp = _stamp(self.deps.wall_clock())
             await self._disk(write_memory, self.deps.workspace, result, stamp)
+            cut = start + len(excerpt)
             entries = [usage_entry(day, tokens), consolidated_entry(cut)]
             await self._disk(self.deps.journal.append, self.key, entries)
-            self._upto = max(self._upto, cut)
+            self._fold(cut)
             self._log.info("Memory consolidated", messages=cut)
         except Exception as exc:  # noqa: BLE001 -- background work: logged, retried after a later turn
             self._log.error("Memory consolidation failed", exc=exc)

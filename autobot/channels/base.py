@@ -54,6 +54,9 @@ class OutboundMessage:
     because something failed (details are in the log). Chat channels send
     every message the same way; the terminal channel uses both flags to know
     when `autobot agent -m` is done and what its exit status is.
+    `failure` is the log-safe reason of an apology (e.g. `anthropic: HTTP 401
+    authentication_error after 1 attempt`) for the owner's terminal only:
+    chat channels send `content` and never this.
     """
 
     channel: str
@@ -61,6 +64,7 @@ class OutboundMessage:
     content: str
     final: bool = False
     is_error: bool = False
+    failure: str | None = None
 
     @property
     def session_key(self) -> str:

@@ -8,7 +8,9 @@ is one JSON object; each `append` writes its entries with one write, and
 - `{"t": "usage", "day": "YYYY-MM-DD", "tokens": n}` tokens spent by one LLM call
   (so the per-session daily budget survives idle eviction and restarts);
 - `{"t": "consolidated", "upto": n}` the first n messages were folded into
-  the workspace memory files and are no longer sent to the model.
+  the workspace memory files and are no longer sent to the model (with
+  `"trimmed": true`: dropped from the model's context unconsolidated, at the
+  history cap).
 
 A crash can leave a torn last line (no trailing newline): `load` drops it and
 truncates the file back to its last complete line before anything else is
@@ -106,8 +108,13 @@ def usage_entry(day: str, tokens: int) -> dict[str, Any]:
     return {"t": "usage", "day": day, "tokens": tokens}
 
 
-def consolidated_entry(upto: int) -> dict[str, Any]:
-    return {"t": "consolidated", "upto": upto}
+def consolidated_entry(upto: int, *, trimmed: bool = False) -> dict[str, Any]:
+    """The first `upto` messages are no longer sent to the model: folded into the
+    memory files, or (`trimmed`) dropped unconsolidated at the history cap."""
+    entry: dict[str, Any] = {"t": "consolidated", "upto": upto}
+    if trimmed:
+        entry["trimmed"] = True
+    return entry
 
 
 @attrs.frozen(kw_only=True)

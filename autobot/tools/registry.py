@@ -113,11 +113,15 @@ class ToolRegistry:
             return ToolResult.error(f"Unknown tool: {call.name!r}. Available tools: {available}")
         garbled = invalid_arguments(call)
         if garbled is not None:  # the model sent arguments that were not a JSON object
-            log.warn("Invalid tool arguments", tool=call.name, problem=garbled)
+            log.warn(
+                "Invalid tool arguments", tool=call.name, problem=garbled, session=ctx.session_key
+            )
             return ToolResult.error(garbled)
         problem = validate_arguments(tool.parameters, call.arguments)
         if problem is not None:
-            log.warn("Invalid tool arguments", tool=call.name, problem=problem)
+            log.warn(
+                "Invalid tool arguments", tool=call.name, problem=problem, session=ctx.session_key
+            )
             return ToolResult.error(f"Invalid arguments for {call.name}: {problem}")
         limited = limits.take_tool(call.name, trio.current_time())
         if limited is not None:

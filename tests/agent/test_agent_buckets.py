@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autobot.agent.buckets import RateLimited, SessionLimits, TokenBucket
+from autobot.agent.buckets import RateLimited, SessionLimits, SessionLimitsKeeper, TokenBucket
 from autobot.config.schema import RateLimit, RateLimitConfig
 
 
@@ -104,13 +104,66 @@ def test_tools_bucket_refusal_does_not_spend_per_tool_bucket() -> None:
     assert limits.take_tool("exec", 20.0) is None
 
 
-def test_llm_bucket() -> None:
+def test_a_refusal_describes_its_scope_and_wait() -> None:
     limits = _limits()
-    assert limits.take_llm(0.0) is None
-    assert limits.take_llm(0.0) is None
-    refused = limits.take_llm(0.0)
-    assert refused is not None and refused.scope == "llm"
-    assert refused.describe() == "rate limit reached (llm); retry in 30s"
+    assert limits.take_tool("exec", 0.0) is None
+    refused = limits.take_tool("exec", 0.0)
+    assert refused is not None
+    assert refused.describe() == "rate limit reached (tool:exec); retry in 60s"
+
+
+def test_limits_are_full_again_once_every_bucket_refilled() -> None:
+    limits = _limits()
+    assert limits.is_full(0.0)
+    limits.llm.take(0.0)  # 2 per 60 s: one token back after 30 s
+    assert limits.take_tool("exec", 10.0) is None  # 1 per 60 s: full at 70 s
+    assert not limits.is_full(69.999)
+    assert limits.is_full(70.0)
+
+
+def _keeper() -> SessionLimitsKeeper:
+    return SessionLimitsKeeper(
+        RateLimitConfig(llm=RateLimit(max_calls=2), per_tool={"exec": RateLimit(max_calls=1)})
+    )
+
+
+def test_keeper_hands_back_the_buckets_a_session_left() -> None:
+    keeper = _keeper()
+    first = keeper.checkout("a", 0.0)
+    first.llm.take(0.0)
+    first.llm.take(0.0)
+    keeper.release("a", first, 1.0)
+    again = keeper.checkout("a", 1.0)
+    assert again is first and again.llm.retry_after(1.0) == pytest.approx(29.0)
+    # another session is untouched
+    assert keeper.checkout("b", 1.0).llm.retry_after(1.0) == 0.0
+
+
+def test_keeper_drops_buckets_that_are_full_again() -> None:
+    keeper = _keeper()
+    limits = keeper.checkout("a", 0.0)
+    keeper.release("a", limits, 0.0)  # never used: nothing kept
+    assert len(keeper) == 0
+    limits.llm.take(0.0)
+    keeper.release("a", limits, 30.0)  # refilled by then
+    assert len(keeper) == 0
+    limits.llm.take(30.0)
+    keeper.release("a", limits, 31.0)
+    assert len(keeper) == 1
+
+
+def test_keeper_sweeps_refilled_sessions_as_it_grows() -> None:
+    keeper = _keeper()
+    for i in range(63):
+        limits = keeper.checkout(str(i), 0.0)
+        limits.llm.take(0.0)
+        keeper.release(str(i), limits, 0.0)
+    assert len(keeper) == 63
+    late = keeper.checkout("late", 100.0)
+    late.llm.take(100.0)
+    keeper.release("late", late, 100.0)  # the 64th entry triggers a sweep
+    assert len(keeper) == 1
+    assert keeper.checkout("late", 100.0) is late
 
 
 def test_sessions_do_not_share_buckets() -> None:

@@ -195,7 +195,9 @@ def test_cache_follows_every_kind_of_change(tmp_path: Path, edit: str) -> None:
     assert "sk-ant-secret" not in after and "smuggled" not in after
 
 
-def test_a_prompt_read_right_after_a_write_is_not_reused(tmp_path: Path, builds: list[Path]) -> None:
+def test_a_prompt_read_right_after_a_write_is_not_reused(
+    tmp_path: Path, builds: list[Path]
+) -> None:
     """Timestamps tick coarsely: a same-size rewrite within the same tick keeps
     the stamp. So a prompt built from a file changed within SETTLE_NS of the
     read is rebuilt on every call until the file has settled."""

@@ -15,6 +15,7 @@ from router_harness import Harness, running_router
 from autobot.agent.loop import APOLOGY
 from autobot.agent.memory import CONSOLIDATION_SYSTEM
 from autobot.agent.router import BUSY_TEXT, SESSION_MAILBOX_SIZE
+from autobot.agent.session import SUBAGENT_SYSTEM
 from autobot.config.schema import AgentDefaults, Budget, RateLimit, RateLimitConfig
 from autobot.llm.types import LLMRequest, LLMResponse, Role
 from autobot.logs.records import Level
@@ -334,7 +335,7 @@ async def test_spawned_subagent_reports_back_into_the_conversation(
     def respond(request: LLMRequest) -> LLMResponse:
         text = last_user_text(request.messages)
         names = {t.name for t in request.tools}
-        if "Background task" in request.system or request.system.startswith("You are a background"):
+        if request.system == SUBAGENT_SYSTEM:
             assert names == {"lookup"}  # reduced tool set: no spawn, no message
             if request.messages[-1].role is Role.TOOL:
                 return text_reply("the answer is 42")
@@ -358,6 +359,11 @@ async def test_spawned_subagent_reports_back_into_the_conversation(
     # the subagent starts at t=1 (while the parent's second call runs), makes two
     # 1 s calls, reports at t=3; the relay turn answers at t=4
     assert at == start + 4.0
+    systems = [r.system for r in provider.requests]
+    assert systems.count(SUBAGENT_SYSTEM) == 2  # the subagent's own two calls
+    # the parent's three calls (ask, after spawn, relay) keep the full tool set
+    parent = [r for r in provider.requests if r.system != SUBAGENT_SYSTEM]
+    assert len(parent) == 3 and all("spawn" in {t.name for t in r.tools} for r in parent)
 
 
 async def test_router_stops_gracefully(tmp_path: Path, autojump_clock: Any) -> None:

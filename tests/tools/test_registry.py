@@ -157,6 +157,8 @@ async def test_invalid_arguments_table(name: str, args: dict[str, Any], expected
     assert exec_tool.calls == [] and cron_tool.calls == []
     logged = drain(records)
     assert [r.level for r in logged] == [Level.WARN]
+    assert ("session", "test:1") in logged[0].fields
+    assert ("tool", name) in logged[0].fields
     assert not any(r.message.startswith("Executing tool:") for r in logged)
 
 

@@ -34,4 +34,6 @@ async def test_malformed_json_arguments_never_run_the_tool() -> None:
     assert result.is_error
     assert result.text.startswith("Invalid arguments for tool 'exec': arguments are not valid JSON")
     assert tool.calls == []
-    assert [r.message for r in drain(records)] == ["Invalid tool arguments"]
+    logged = drain(records)
+    assert [r.message for r in logged] == ["Invalid tool arguments"]
+    assert ("session", "t:1") in logged[0].fields
