@@ -77,7 +77,12 @@ def _fail(message: str) -> int:
     return 1
 
 
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
+
+
 def _new(args: argparse.Namespace) -> int:
+    """`autobot new`: 0 created, 1 refused or failed (one line, nothing left
+    behind), 130 interrupted by Ctrl-C."""
     try:
         bot = create_bot(
             Path(args.name),
@@ -88,6 +93,9 @@ def _new(args: argparse.Namespace) -> int:
         )
     except ScaffoldError as exc:
         return _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return INTERRUPTED_EXIT
     print(bot.next_steps())
     return 0
 

@@ -20,6 +20,10 @@ class ScaffoldError(Exception):
     """
 
 
+class InputEnded(ScaffoldError):
+    """The terminal closed its input (Ctrl-D) before a question was answered."""
+
+
 # The model each provider's fresh bot uses (`<provider>/<model>`).
 DEFAULT_MODELS: dict[str, str] = {
     "anthropic": "anthropic/claude-sonnet-4-5",
@@ -41,10 +45,15 @@ CHANNEL_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("SLACK_APP_TOKEN", "Slack app-level token for Socket Mode (xapp-...)"),
     ),
     "whatsapp": (("WHATSAPP_BRIDGE_TOKEN", "shared secret of your local WhatsApp bridge"),),
+    "zulip": (("ZULIP_API_KEY", "the bot's Zulip API key"),),
+}
+
+# Plain (non-secret) settings a channel needs, written empty into config.yml
+# for the operator to fill in: (key under channels.<name>, comment).
+CHANNEL_SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {
     "zulip": (
-        ("ZULIP_SITE", "your Zulip server, e.g. https://example.zulipchat.com"),
-        ("ZULIP_EMAIL", "the bot's Zulip email"),
-        ("ZULIP_API_KEY", "the bot's Zulip API key"),
+        ("site", "your Zulip server, e.g. https://example.zulipchat.com"),
+        ("email", "the bot's Zulip email address"),
     ),
 }
 

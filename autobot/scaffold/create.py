@@ -8,8 +8,9 @@ Layout (every directory 0700, every file 0600, whatever the umask):
       sessions/  logs/
 
 Everything is built in a hidden staging directory beside the target and
-renamed into place in one step, so a failure leaves nothing behind and an
-existing target (file, directory, even empty, or symlink) is never touched.
+renamed into place in one step, so a failure (a write error, Ctrl-C) leaves
+nothing behind and an existing target (file, directory, even empty, or
+symlink) is never touched.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from autobot.config.environment import ENV_FILE_NAME
 from autobot.scaffold.choices import BotChoices, ScaffoldError, choose
 from autobot.scaffold.interactive import Prompt, ask_choices
 from autobot.scaffold.rename import rename_noreplace
-from autobot.scaffold.texts import GITIGNORE, config_text, env_text, env_variables
+from autobot.scaffold.texts import (
+    GITIGNORE,
+    config_text,
+    env_text,
+    env_variables,
+    unset_settings,
+)
 from autobot.store.atomic import PRIVATE_DIR_MODE, ensure_private_dir, write_private_file
 
 CONFIG_FILE_NAME = "config.yml"
@@ -44,12 +51,15 @@ class CreatedBot:
     env_file: Path
     choices: BotChoices
     unset_variables: tuple[str, ...]  # `.env` entries still empty
+    unset_settings: tuple[str, ...] = ()  # plain config.yml keys still empty
 
     def next_steps(self) -> str:
         """What the CLI prints after creating the bot."""
         lines = [f"Created {self.path}"]
         if self.unset_variables:
             lines.append(f"Fill in {self.env_file}: {', '.join(self.unset_variables)}")
+        if self.unset_settings:
+            lines.append(f"Fill in {self.config_file}: {', '.join(self.unset_settings)}")
         if self.choices.channels:
             lines.append("Add the user ids allowed to talk to the bot to each channel's allow_from")
         lines.append(f"Then check it: autobot doctor --config {self.config_file}")
@@ -96,10 +106,26 @@ def create_bot(
     key are asked through `prompt`; otherwise the defaults apply (anthropic,
     no channels, key left empty in `.env`).
 
-    Raises `ScaffoldError` (nothing written) for an unknown provider or
-    channel, an existing target or a missing parent; `OSError` if writing
-    fails (the staging directory is removed first).
+    Raises `ScaffoldError` (nothing left behind) for an unknown provider or
+    channel, an existing target, a missing parent, input that ended before
+    the questions were answered (`InputEnded`) or any filesystem error (the
+    staging directory is removed first). `KeyboardInterrupt` propagates, also
+    after removing the staging directory.
     """
+    try:
+        return _create(target, provider, channels, interactive, prompt)
+    except OSError as exc:
+        where = os.path.abspath(target)
+        raise ScaffoldError(f"cannot create bot {where}: {exc.strerror or exc}") from None
+
+
+def _create(
+    target: Path,
+    provider: str | None,
+    channels: Sequence[str] | None,
+    interactive: bool,
+    prompt: Prompt | None,
+) -> CreatedBot:
     absolute = _check_target(target)
     if interactive:
         if prompt is None:
@@ -127,4 +153,5 @@ def create_bot(
         env_file=absolute / ENV_FILE_NAME,
         choices=choices,
         unset_variables=tuple(v for v, _ in env_variables(choices) if v not in secrets),
+        unset_settings=unset_settings(choices),
     )

@@ -2,12 +2,15 @@
 
 `ask_choices` drives an injected `Prompt`, so tests script the answers and
 the CLI passes `terminal_prompt`. Invalid answers are asked again, at most
-`MAX_ATTEMPTS` times, then `ScaffoldError` is raised.
+`MAX_ATTEMPTS` times, then `ScaffoldError` is raised. A prompt whose input
+ends (`EOFError`, Ctrl-D on a terminal) raises `InputEnded`; Ctrl-C
+(`KeyboardInterrupt`) propagates for the CLI to report.
 """
 
 from __future__ import annotations
 
 import getpass
+import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -16,6 +19,7 @@ import attrs
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
 from autobot.scaffold.choices import (
     BotChoices,
+    InputEnded,
     ScaffoldError,
     provider_variable,
     validate_channels,
@@ -33,8 +37,16 @@ Prompt = Callable[[str, bool], str]
 
 
 def terminal_prompt(question: str, secret: bool) -> str:
-    """The real prompt: `input`, or `getpass` for secrets (never echoed)."""
-    return getpass.getpass(question) if secret else input(question)
+    """The real prompt: `input`, or `getpass` for secrets (never echoed).
+
+    When input ends or is interrupted, the prompt's line is ended first, so
+    the CLI's message starts on a line of its own.
+    """
+    try:
+        return getpass.getpass(question) if secret else input(question)
+    except (EOFError, KeyboardInterrupt):
+        print(file=sys.stderr)
+        raise
 
 
 @attrs.frozen(kw_only=True)
@@ -49,7 +61,11 @@ def _ask(prompt: Prompt, question: str, parse: Callable[[str], T], *, secret: bo
     problem = ""
     for _ in range(MAX_ATTEMPTS):
         try:
-            return parse(prompt(problem + question, secret))
+            answer = prompt(problem + question, secret)
+        except EOFError:
+            raise InputEnded("input ended before the questions were answered") from None
+        try:
+            return parse(answer)
         except ScaffoldError as exc:
             problem = f"{exc}\n"
     raise ScaffoldError(f"no valid answer after {MAX_ATTEMPTS} attempts: {problem.strip()}")

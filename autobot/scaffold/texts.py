@@ -1,8 +1,11 @@
 """The text of a fresh bot's `config.yml`, `.env` and `.gitignore` (pure).
 
 `config.yml` never holds a secret: every credential is a `${VAR}` reference
-whose value lives in `.env`. Chosen channels are enabled with an empty
-`allow_from` (deny everyone until the operator lists who may talk).
+whose value lives in `.env`. Settings that are not secrets (a Zulip site and
+email) are plain values in `config.yml`, left empty for the operator (`.env`
+values are all treated, and redacted, as secrets). Chosen channels are
+enabled with an empty `allow_from` (deny everyone until the operator lists
+who may talk).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import re
 from collections.abc import Mapping
 
 from autobot.scaffold.choices import (
+    CHANNEL_SETTINGS,
     CHANNEL_VARIABLES,
     DEFAULT_API_BASES,
     DEFAULT_MODELS,
@@ -53,11 +57,26 @@ _CHANNEL_BLOCKS: dict[str, str] = {
     "zulip": """\
   zulip:
     enabled: true
-    site: "${ZULIP_SITE}"
-    email: "${ZULIP_EMAIL}"
     api_key: "${ZULIP_API_KEY}"
 """,
 }
+
+
+def _settings_lines(channel: str) -> str:
+    """The channel's plain settings, empty, each with its comment."""
+    return "".join(
+        f'    {key}: ""  # {comment}\n' for key, comment in CHANNEL_SETTINGS.get(channel, ())
+    )
+
+
+def unset_settings(choices: BotChoices) -> tuple[str, ...]:
+    """The config keys left empty for the operator (`channels.zulip.site`, ...)."""
+    return tuple(
+        f"channels.{channel}.{key}"
+        for channel in choices.channels
+        for key, _ in CHANNEL_SETTINGS.get(channel, ())
+    )
+
 
 _ALLOW_FROM = """\
     # Who may talk to the bot. Empty denies everyone; add user ids here.
@@ -74,7 +93,9 @@ def _provider_block(provider: str) -> str:
 
 def config_text(name: str, choices: BotChoices) -> str:
     """`config.yml` for a new bot called `name`."""
-    channels = "".join(_CHANNEL_BLOCKS[c] + _ALLOW_FROM for c in choices.channels)
+    channels = "".join(
+        _CHANNEL_BLOCKS[c] + _settings_lines(c) + _ALLOW_FROM for c in choices.channels
+    )
     return (
         f"# autobot configuration for {name}.\n"
         "# Never write a secret here: put NAME=value in .env (mode 0600, outside the\n"

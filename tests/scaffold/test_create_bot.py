@@ -16,7 +16,7 @@ from autobot.doctor.findings import Severity
 from autobot.doctor.run import run_checks
 from autobot.sandbox.probe import SandboxProbe
 from autobot.scaffold import create as create_module
-from autobot.scaffold.choices import DEFAULT_MODELS, ScaffoldError
+from autobot.scaffold.choices import DEFAULT_MODELS, InputEnded, ScaffoldError
 from autobot.scaffold.create import create_bot
 from autobot.scaffold.interactive import MAX_ATTEMPTS
 
@@ -126,14 +126,37 @@ def test_channels_enabled_deny_all_with_references(tmp_path: Path) -> None:
         "SLACK_BOT_TOKEN",
         "SLACK_APP_TOKEN",
         "WHATSAPP_BRIDGE_TOKEN",
-        "ZULIP_SITE",
-        "ZULIP_EMAIL",
         "ZULIP_API_KEY",
         "BRAVE_API_KEY",
     }
     text = created.config_file.read_text()
     for variable in ("TELEGRAM_BOT_TOKEN", "SLACK_APP_TOKEN", "ZULIP_API_KEY"):
         assert f'"${{{variable}}}"' in text
+
+
+def test_zulip_site_and_email_are_plain_settings_not_secrets(tmp_path: Path) -> None:
+    created = create_bot(tmp_path / "b", channels=["zulip"], interactive=False)
+    assert set(dotenv_values(created.env_file)) == {
+        "ANTHROPIC_API_KEY",
+        "ZULIP_API_KEY",
+        "BRAVE_API_KEY",
+    }
+    text = created.config_file.read_text()
+    assert '    site: ""  # your Zulip server' in text
+    assert '    email: ""  # the bot\'s Zulip email' in text
+    assert created.unset_settings == ("channels.zulip.site", "channels.zulip.email")
+    assert (
+        f"Fill in {created.config_file}: channels.zulip.site, channels.zulip.email"
+        in created.next_steps()
+    )
+    site, email = "https://chat.example.com", "bot@chat.example.com"
+    created.config_file.write_text(
+        text.replace('site: ""', f'site: "{site}"').replace('email: ""', f'email: "{email}"')
+    )
+    loaded = load_config(created.config_file, {})
+    assert loaded.config.channels.zulip.site == site
+    assert loaded.config.channels.zulip.email == email
+    assert site not in loaded.secret_values and email not in loaded.secret_values
 
 
 @pytest.mark.parametrize(
@@ -202,9 +225,25 @@ def test_failure_midway_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(create_module, "_template", broken_template)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(ScaffoldError, match=f"cannot create bot {tmp_path / 'b'}: No space left"):
         create_bot(tmp_path / "b", interactive=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_midway_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(name: str) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(create_module, "_template", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        create_bot(tmp_path / "b", interactive=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_nothing_can_be_created_in_is_a_clear_error() -> None:
+    # /proc exists and is a directory, but no directory can be made in it
+    with pytest.raises(ScaffoldError, match=r"^cannot create bot /proc/autobot-test: "):
+        create_bot(Path("/proc/autobot-test"), interactive=False)
 
 
 @pytest.mark.parametrize("name", [".", ".."])
@@ -270,6 +309,26 @@ def test_interactive_reasks_then_gives_up(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match=f"no valid answer after {MAX_ATTEMPTS} attempts"):
         create_bot(tmp_path / "d", interactive=True, prompt=ScriptedPrompt(*["x"] * MAX_ATTEMPTS))
     assert not (tmp_path / "d").exists()
+
+
+class EndedPrompt(ScriptedPrompt):
+    """Answers from a script, then behaves like a terminal whose input ended."""
+
+    def __call__(self, question: str, secret: bool) -> str:
+        if not self.answers:
+            raise EOFError
+        return super().__call__(question, secret)
+
+
+@pytest.mark.parametrize("answered", [0, 1, 2])
+def test_input_ending_at_any_question_is_a_clear_error_and_writes_nothing(
+    tmp_path: Path, answered: int
+) -> None:
+    prompt = EndedPrompt(*["anthropic", "telegram"][:answered])
+    with pytest.raises(InputEnded, match="input ended before the questions were answered"):
+        create_bot(tmp_path / "b", interactive=True, prompt=prompt)
+    assert len(prompt.asked) == answered
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_interactive_rejects_key_that_env_cannot_hold(tmp_path: Path) -> None:
