@@ -18,7 +18,7 @@ import trio
 
 from autobot import __version__
 from autobot.agent.command import agent_command
-from autobot.config import ConfigError, find_config_path, load_config
+from autobot.config import ConfigError, LoadedConfig, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
 from autobot.demo import demo_main
 from autobot.doctor.main import doctor_main
@@ -94,8 +94,7 @@ def _new(args: argparse.Namespace) -> int:
     except ScaffoldError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
-        _fail("interrupted")
-        return INTERRUPTED_EXIT
+        return _fail_interrupted()
     print(bot.next_steps())
     return 0
 
@@ -132,16 +131,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         loaded = load_config(config_path, os.environ)
     except ConfigError as exc:
         return _fail(str(exc))
-    return trio.run(
-        functools.partial(
-            agent_command,
-            loaded,
-            message=args.message,
-            session=args.session,
-            stdin=sys.stdin,
-            stdout=sys.stdout,
+    return _agent(loaded, args)
+
+
+def _agent(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """`autobot agent`. Signals are handled inside (first graceful, second
+    immediate, exit 128 + signal); a Ctrl-C before that handler is installed
+    or after it is gone exits 130 quietly too, never with a traceback."""
+    try:
+        return trio.run(
+            functools.partial(
+                agent_command,
+                loaded,
+                message=args.message,
+                session=args.session,
+                stdin=sys.stdin,
+                stdout=sys.stdout,
+            )
         )
-    )
+    except KeyboardInterrupt:
+        return _fail_interrupted()
+    except BaseExceptionGroup as group:
+        _, others = group.split(KeyboardInterrupt)
+        if others is not None:
+            raise
+        return _fail_interrupted()
+
+
+def _fail_interrupted() -> int:
+    _fail("interrupted")
+    return INTERRUPTED_EXIT
 
 
 if __name__ == "__main__":

@@ -4,10 +4,16 @@
 actor: log actor (writing only `logs/autobot.log`, so the terminal stays
 clean), sandbox pool and session router, with a `TerminalChannel` as the only
 channel. With `message` it prints the final reply and returns 0, or 1 when
-the turn ended in an apology (the provider failed; details in the log).
-Without it, an interactive chat on `stdin`/`stdout`. Configuration problems
-(no provider configured, sandbox unavailable, sessions inside the workspace)
-print one clear line to `stderr` and return 1.
+the turn ended in an apology (the provider failed: the log-safe reason, e.g.
+`HTTP 401 authentication_error`, goes to `stderr`, redacted, details in the
+log). Without it, an interactive chat on `stdin`/`stdout`. Configuration
+problems (no provider configured, sandbox unavailable, sessions inside the
+workspace) print one clear line to `stderr` and return 1.
+
+Signals as in the gateway: the first SIGINT/SIGTERM stops the conversation
+and the tree gracefully (a turn in progress may finish within the router's
+grace), a second one stops at once. Either way the exit status is
+128 + signal (130 for Ctrl-C) with one line on `stderr`, never a traceback.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from autobot.config.load import LoadedConfig
 from autobot.llm.selection import ProviderConfigError
 from autobot.logs.redact import Redactor
 from autobot.logs.sinks import LOG_FILE_NAME
-from autobot.runtime import ChildStartFailed
+from autobot.runtime import ChildStartFailed, run_until_signalled
+
+STOPPING_TEXT = "autobot: interrupted, stopping (press Ctrl-C again to quit at once)\n"
 
 
 def parse_session(session: str) -> tuple[str, str]:
@@ -46,8 +54,10 @@ async def agent_command(
     """Run `autobot agent`; returns the process exit code (see module docstring).
 
     Configuration (secrets included) was already resolved into `loaded`.
+    Must run in the main thread (it installs signal handlers).
     """
     err = stderr if stderr is not None else sys.stderr
+    redactor = Redactor(loaded.secret_values)
     try:
         gateway = build_gateway(loaded, serve_http=False)
     except (ProviderConfigError, ValueError) as exc:
@@ -55,17 +65,34 @@ async def agent_command(
         return 1
     channel, chat_id = parse_session(session)
     code = 1
-    try:
+    signalled: list[int] = []
+    talking = trio.CancelScope()
+
+    def stop_on_signal(signum: int) -> None:
+        signalled.append(signum)
+        err.write(STOPPING_TEXT)
+        err.flush()
+        talking.cancel(f"signal {signum}: stop the conversation")
+        gateway.stop()
+
+    async def run_tree() -> None:
+        nonlocal code
         async with trio.open_nursery() as nursery:
             await nursery.start(gateway.run)
-            code = await _converse(gateway, channel, chat_id, message, stdin, stdout, err)
+            with talking:
+                code = await _converse(
+                    gateway, channel, chat_id, message, stdin, stdout, err, redactor
+                )
             gateway.stop()
+
+    try:
+        await run_until_signalled(run_tree, on_first=stop_on_signal)
     except* ChildStartFailed as group:  # the nursery body wraps it in a group
         failure = group.exceptions[0]
         assert isinstance(failure, ChildStartFailed)
         cause = failure.error if failure.error is not None else failure
-        err.write(f"autobot: {Redactor(loaded.secret_values).redact(str(cause))}\n")
-    return code
+        err.write(f"autobot: {redactor.redact(str(cause))}\n")  # code stays 1
+    return 128 + signalled[0] if signalled else code
 
 
 async def _converse(
@@ -76,6 +103,7 @@ async def _converse(
     stdin: TextIO,
     stdout: TextIO,
     err: TextIO,
+    redactor: Redactor,
 ) -> int:
     with gateway.inbound() as inbound:
         terminal = TerminalChannel(
@@ -92,6 +120,7 @@ async def _converse(
         reply = await terminal.ask_once(message)
     if reply.is_error:
         log_file = gateway.loaded.logs_dir / LOG_FILE_NAME
-        err.write(f"autobot: the turn failed; details in {log_file}\n")
+        reason = redactor.redact(reply.failure or "unknown error")
+        err.write(f"autobot: the turn failed: {reason}; details in {log_file}\n")
         return 1
     return 0

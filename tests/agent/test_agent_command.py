@@ -141,7 +141,14 @@ def test_provider_failure_exits_non_zero_with_a_generic_apology(tmp_path: Path) 
     trio.run(scenario)
     assert outcome["code"] == 1
     assert str(outcome["out"]).startswith("Sorry, something went wrong")
-    assert "the turn failed; details in" in str(outcome["err"])
+    err = str(outcome["err"])
+    bot_dir = outcome["bot"]
+    # the log-safe reason, never the response body or a secret
+    assert err == (
+        "autobot: the turn failed: anthropic: HTTP 401 authentication_error after 1 attempt "
+        f"(request id req_1); details in {bot_dir}/logs/autobot.log\n"
+    )
+    assert "scripted error" not in err and API_KEY not in err
     bot = outcome["bot"]
     assert isinstance(bot, Path)
     log = (bot / "logs" / "autobot.log").read_text()
