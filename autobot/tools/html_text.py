@@ -1,19 +1,33 @@
-"""HTML reduced to readable text for the model (stdlib `html.parser`, no I/O).
+"""HTML reduced to readable text for the model (pure, no I/O, linear time).
 
-`html_to_text(html, base_url)` drops script, style, noscript, template, svg
-and head content; keeps headings (`# `), list items (`- `), paragraph and
-line breaks, and link text followed by the absolute http(s) target
-(`text (url)`); collapses other whitespace; decodes entities.
+`extract_text(html, base_url, limit=...)` drops script, style, noscript,
+template, svg, head (until `<body>`), iframe and object content; keeps
+headings (`# `), list items (`- `), paragraph and line breaks, `<pre>`
+layout, and link text followed by the absolute http(s) target
+(`text (url)`); collapses other whitespace; decodes character references;
+drops NUL characters. It stops once `limit` characters of text are out
+(`HtmlText.complete` is then False), so a page of tiny links under a long
+base URL cannot grow without bound. Tokens come from
+`autobot.tools.html_tokens`, which is linear in the input; the work per
+token here is linear in the token (links are resolved only when shown).
 """
 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-_SKIPPED = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe", "object"})
-_VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "wbr", "area", "base", "col"})
+import attrs
+
+from autobot.tools.html_tokens import Kind, Token, Tokenizer, decode_entities
+
+DEFAULT_TEXT_LIMIT = 1_000_000
+_SKIPPED = frozenset(
+    {
+        "script", "style", "noscript", "template", "svg", "head", "iframe", "object",
+        "noembed", "noframes",
+    }
+)  # fmt: skip
 _BLOCKS = frozenset(
     {
         "p", "div", "section", "article", "main", "header", "footer", "nav", "aside",
@@ -26,79 +40,121 @@ _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
+@attrs.frozen
+class HtmlText:
+    """The text of a page; `complete` is False when it was cut at the limit."""
+
+    text: str
+    complete: bool
+
+
 def html_to_text(html: str, base_url: str = "") -> str:
-    """The readable text of `html`; relative links are resolved against `base_url`."""
-    parser = _TextExtractor(base_url)
-    parser.feed(html)
-    parser.close()
-    return parser.text()
+    """The readable text of `html` (up to `DEFAULT_TEXT_LIMIT` characters);
+    relative links are resolved against `base_url`."""
+    return extract_text(html, base_url).text
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self, base_url: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self._base_url = base_url
-        self._out: list[str] = []
-        self._skip_depth = 0
-        self._pre_depth = 0
-        self._links: list[str | None] = []
+def extract_text(html: str, base_url: str = "", *, limit: int = DEFAULT_TEXT_LIMIT) -> HtmlText:
+    """The readable text of `html`, at most `limit` characters of it."""
+    extractor = _TextExtractor(html, base_url, limit)
+    for token in Tokenizer(html):
+        extractor.feed(token)
+        if extractor.full:
+            break
+    text = extractor.text()
+    return HtmlText(text[:limit], complete=not extractor.full and len(text) <= limit)
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+
+@attrs.define
+class _TextExtractor:
+    html: str
+    base_url: str
+    limit: int
+    full: bool = False
+    _out: list[str] = attrs.field(factory=list)
+    _size: int = 0
+    _skip_depth: int = 0
+    _pre_depth: int = 0
+    _links: list[str | None] = attrs.field(factory=list)
+
+    def feed(self, token: Token) -> None:
+        if token.kind is Kind.START:
+            self._start(token)
+        elif token.kind is Kind.END:
+            self._end(token.name)
+        elif token.kind is Kind.TEXT:
+            self._data(decode_entities(self.html[token.start : token.end]))
+        elif token.kind is Kind.RAW_TEXT:
+            self._data(self.html[token.start : token.end])
+
+    def text(self) -> str:
+        lines = (line.rstrip() for line in "".join(self._out).split("\n"))
+        return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+    def _emit(self, piece: str) -> None:
+        self._out.append(piece)
+        self._size += len(piece)
+        self.full = self._size > self.limit
+
+    def _start(self, token: Token) -> None:
+        tag = token.name
+        if tag == "body":
+            self._skip_depth = 0  # closes a <head> left open
+            return
         if tag in _SKIPPED:
-            self._skip_depth += tag not in _VOID
+            if not (token.self_closing and tag == "svg"):  # only foreign elements self-close
+                self._skip_depth += 1
             return
         if self._skip_depth:
             return
         if tag == "br":
-            self._out.append("\n")
+            self._emit("\n")
         elif tag in _HEADINGS:
-            self._out.append(f"\n\n{_HEADINGS[tag]} ")
+            self._emit(f"\n\n{_HEADINGS[tag]} ")
         elif tag == "li":
-            self._out.append("\n- ")
+            self._emit("\n- ")
         elif tag in ("td", "th"):
-            self._out.append(" | ")
+            self._emit(" | ")
         elif tag in _BLOCKS:
-            self._out.append("\n\n")
+            self._emit("\n\n")
         if tag == "pre":
             self._pre_depth += 1
         if tag == "a":
-            self._links.append(self._absolute(dict(attrs).get("href")))
+            self._links.append(next((v for k, v in token.attrs if k == "href"), None))
 
-    def handle_endtag(self, tag: str) -> None:
+    def _end(self, tag: str) -> None:
         if tag in _SKIPPED:
             self._skip_depth = max(0, self._skip_depth - 1)
             return
         if self._skip_depth:
             return
         if tag in _HEADINGS or tag in _BLOCKS:
-            self._out.append("\n\n")
+            self._emit("\n\n")
         if tag == "pre":
             self._pre_depth = max(0, self._pre_depth - 1)
         if tag == "a" and self._links:
-            href = self._links.pop()
+            href = self._absolute(self._links.pop())
             if href:
-                self._out.append(f" ({href})")
+                self._emit(f" ({href})")
 
-    def handle_data(self, data: str) -> None:
+    def _data(self, data: str) -> None:
         if self._skip_depth:
             return
+        data = data.replace("\x00", "")
         if self._pre_depth:
-            self._out.append(data)
+            self._emit(data)
             return
         collapsed = _SPACES.sub(" ", data.replace("\n", " "))
         if not self._out or self._out[-1].endswith((" ", "\n")):
             collapsed = collapsed.lstrip(" ")
-        self._out.append(collapsed)
-
-    def text(self) -> str:
-        lines = (line.rstrip() for line in "".join(self._out).split("\n"))
-        return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+        if collapsed:
+            self._emit(collapsed)
 
     def _absolute(self, href: str | None) -> str | None:
         if not href:
             return None
         try:
-            url = urljoin(self._base_url, href.strip())
+            url = urljoin(self.base_url, decode_entities(href).strip())
             scheme = urlsplit(url).scheme
         except ValueError:
             return None

@@ -1,12 +1,17 @@
 """The `web_fetch {url, max_chars?}` tool: a page as readable, fenced, bounded text.
 
-Owns argument checks, the total timeout (the call site of `fetch_guarded`),
-and the text the model sees. Every SSRF or URL refusal is
-`URL validation failed: <reason>` plus an ACCESS DENIED WARN record.
+Owns argument checks, the total timeout (the call site of `fetch_guarded`
+and of rendering), and the text the model sees. Every SSRF or URL refusal
+is `URL validation failed: <reason>` plus an ACCESS DENIED WARN record; a
+failed fetch (DNS, network, timeout) is `web_fetch failed: <reason>` plus a
+plain WARN record. Rendering a body is CPU work (linear, bounded by
+`autobot.tools.web_content`): it runs in a worker thread under the tool's
+own `CapacityLimiter`, inside the total timeout.
 """
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -21,9 +26,10 @@ from autobot.security.ssrf_resolve import Resolver, SystemResolver
 from autobot.tools.base import ToolContext, ToolResult, access_denied
 from autobot.tools.web_content import (
     BinaryContentError,
-    body_to_text,
+    RenderedBody,
     neutralize,
     parse_content_type,
+    render_body,
     truncate,
     wrap_untrusted,
 )
@@ -37,6 +43,11 @@ from autobot.tools.web_fetch_client import (
 
 DEFAULT_MAX_CHARS = 20_000
 MIN_MAX_CHARS = 100
+RENDER_THREADS = 2  # pages rendered at once, across every session of this bot
+
+
+def _render_limiter() -> trio.CapacityLimiter:
+    return trio.CapacityLimiter(RENDER_THREADS)
 
 
 @attrs.define(kw_only=True)
@@ -45,7 +56,9 @@ class WebFetchTool:
 
     `config.ssrf_allowlist` is parsed at construction (raises
     `AllowlistError` listing every bad entry). `resolver`, `network_backend`
-    and `ssl_context` are injectable for tests.
+    and `ssl_context` are injectable for tests. `render_limiter` bounds the
+    worker threads that render bodies; `None` renders on the trio thread, for
+    tests on virtual time only (the autojump clock cannot see worker threads).
     """
 
     concurrency_safe: ClassVar[bool] = True  # no side effects in the workspace
@@ -54,6 +67,7 @@ class WebFetchTool:
     network_backend: httpcore.AsyncNetworkBackend = attrs.field(factory=httpcore.TrioBackend)
     ssl_context: ssl.SSLContext = attrs.field(factory=default_ssl_context)
     limits: FetchLimits = attrs.field(factory=FetchLimits)
+    render_limiter: trio.CapacityLimiter | None = attrs.field(factory=_render_limiter)
     _allowlist: Allowlist = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -97,7 +111,7 @@ class WebFetchTool:
         if max_chars < MIN_MAX_CHARS:
             return ToolResult.error(f"web_fetch: 'max_chars' must be at least {MIN_MAX_CHARS}")
         total = self.limits.total_timeout
-        with trio.move_on_after(total) as deadline:
+        with trio.move_on_after(total):
             try:
                 outcome = await fetch_guarded(
                     url,
@@ -108,19 +122,32 @@ class WebFetchTool:
                     limits=self.limits,
                 )
             except FetchError as exc:
-                return ToolResult.error(f"web_fetch failed: {exc}")
-        if deadline.cancelled_caught:
-            return ToolResult.error(f"web_fetch failed: timed out after {total:g} s in total")
-        if isinstance(outcome, UrlRejected):
-            return access_denied(ctx, self.name, f"URL validation failed: {outcome.reason}")
-        return self._render(outcome, max_chars)
+                return self._failed(ctx, str(exc))
+            if isinstance(outcome, UrlRejected):
+                return access_denied(ctx, self.name, f"URL validation failed: {outcome.reason}")
+            try:
+                rendered = await self._render(outcome)
+            except BinaryContentError as exc:
+                return ToolResult.error(f"web_fetch: {outcome.url}: {exc}")
+            return self._show(outcome, rendered, max_chars)
+        return self._failed(ctx, f"timed out after {total:g} s in total")
 
-    def _render(self, page: FetchedPage, max_chars: int) -> ToolResult:
-        try:
-            text = body_to_text(page.body, page.content_type, page.url)
-        except BinaryContentError as exc:
-            return ToolResult.error(f"web_fetch: {page.url}: {exc}")
-        shown, notice = truncate(text, max_chars)
+    def _failed(self, ctx: ToolContext, reason: str) -> ToolResult:
+        """A failed operation (not a security block): WARN, and tell the model why."""
+        message = f"web_fetch failed: {reason}"
+        ctx.logger.warn(message, tool=self.name, session=ctx.session_key)
+        return ToolResult.error(message)
+
+    async def _render(self, page: FetchedPage) -> RenderedBody:
+        render = functools.partial(render_body, page.body, page.content_type, page.url)
+        if self.render_limiter is None:
+            return render()
+        return await trio.to_thread.run_sync(
+            render, limiter=self.render_limiter, abandon_on_cancel=True
+        )
+
+    def _show(self, page: FetchedPage, rendered: RenderedBody, max_chars: int) -> ToolResult:
+        shown, notice = truncate(rendered.text, max_chars)
         lines = [f"URL: {neutralize(page.url)}", f"Status: {page.status}"]
         mime, _charset = parse_content_type(page.content_type or "")
         if mime:
@@ -130,6 +157,7 @@ class WebFetchTool:
         lines.append(wrap_untrusted(shown, page.url))
         if notice:
             lines.append(notice)
+        lines.extend(rendered.notes)
         if page.capped:
             lines.append(
                 f"[response larger than {self.limits.max_bytes} bytes: the rest was not read]"

@@ -11,8 +11,9 @@ from autobot.tools.web_content import (
     UNTRUSTED_BEGIN,
     UNTRUSTED_END,
     BinaryContentError,
-    body_to_text,
+    RenderedBody,
     neutralize,
+    render_body,
     truncate,
     wrap_untrusted,
 )
@@ -65,7 +66,7 @@ def test_html_to_text_never_raises(html: str) -> None:
     ],
 )
 def test_body_to_text(body: bytes, content_type: str | None, text: str) -> None:
-    assert body_to_text(body, content_type, "https://base.test/") == text
+    assert render_body(body, content_type, "https://base.test/") == RenderedBody(text)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +80,7 @@ def test_body_to_text(body: bytes, content_type: str | None, text: str) -> None:
 )
 def test_binary_is_refused(body: bytes, content_type: str | None) -> None:
     with pytest.raises(BinaryContentError, match="binary content"):
-        body_to_text(body, content_type, "https://base.test/")
+        render_body(body, content_type, "https://base.test/")
 
 
 def test_truncate() -> None:

@@ -75,6 +75,7 @@ async def fetch(backend: SlowBackend, limits: FetchLimits) -> ToolResult:
         resolver=FakeResolver({"slow.test": [["93.184.216.34"]]}),
         network_backend=backend,
         limits=limits,
+        render_limiter=None,  # on the trio thread: the autojump clock cannot see threads
     )
     logger, _records = capture_logger()
     ctx = ToolContext(
