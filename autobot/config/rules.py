@@ -8,7 +8,6 @@ reported by the converter) and skips null ("not set").
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from autobot.config.convert import did_you_mean
 from autobot.config.errors import ConfigProblem, ProblemWriter
 from autobot.config.keypath import join_index, join_key
 from autobot.config.schema import PROVIDER_NAMES, TOOL_NAMES
+from autobot.security.ssrf import AllowlistError, parse_network
 
 # A check returns what the value "must be" when it fails, None when it passes
 # (or when the value is not of the type the check judges).
@@ -98,13 +98,14 @@ def url_with_scheme(*schemes: str) -> Check:
 
 
 def cidr(value: object) -> str | None:
-    """Strings must parse as an IP network ("10.0.0.0/8", "fd00::/8", "192.0.2.7")."""
+    """Strings must be SSRF allowlist entries ("10.0.0.0/8", "fd00::/8", "192.0.2.7"):
+    the guard's own rule (`parse_network`), so what loads is what web_fetch accepts."""
     if not isinstance(value, str):
         return None
     try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        return "an IP network in CIDR form such as 10.0.0.0/8"
+        parse_network(value)
+    except AllowlistError as exc:
+        return exc.problems[0][1]
     return None
 
 

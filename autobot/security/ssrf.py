@@ -40,7 +40,35 @@ _QUERY_SAFE = _PATH_SAFE + "?"
 
 
 class AllowlistError(ValueError):
-    """An `ssrf_allowlist` entry that is not a CIDR; `str()` lists every bad entry."""
+    """Invalid `ssrf_allowlist` entries: `problems` pairs each entry with what it
+    must be; `str()` names them all."""
+
+    def __init__(self, problems: Iterable[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            "tools.web.ssrf_allowlist: "
+            + "; ".join(f"{entry!r} must be {expected}" for entry, expected in self.problems)
+        )
+
+
+def parse_network(entry: str) -> IPv4Network | IPv6Network:
+    """One allowlist entry: a CIDR network whose host bits are zero
+    (`10.1.2.0/24`, `fd00::/8`) or a bare address (one host).
+
+    The single rule for an entry: config validation and `Allowlist.parse`
+    both call it. Raises `AllowlistError` saying what the entry must be.
+    """
+    try:
+        return ip_network(entry, strict=True)
+    except ValueError:
+        pass
+    try:
+        loose = ip_network(entry, strict=False)
+    except ValueError:
+        expected = "an IP network in CIDR form such as 10.0.0.0/8"
+    else:
+        expected = f"a CIDR network with the host bits zero, such as {loose}"
+    raise AllowlistError([(entry, expected)])
 
 
 @attrs.frozen
@@ -51,20 +79,17 @@ class Allowlist:
 
     @classmethod
     def parse(cls, entries: Iterable[str]) -> Allowlist:
-        """Build from CIDR strings (`10.1.2.0/24`, `::1/128`, a bare address);
-        raise `AllowlistError` naming every invalid entry."""
+        """Build from entries (see `parse_network`); raise `AllowlistError`
+        naming every invalid one."""
         networks: list[IPv4Network | IPv6Network] = []
-        bad: list[str] = []
+        problems: list[tuple[str, str]] = []
         for entry in entries:
             try:
-                networks.append(ip_network(entry.strip(), strict=True))
-            except ValueError:
-                bad.append(entry)
-        if bad:
-            raise AllowlistError(
-                "tools.web.ssrf_allowlist: not a CIDR network (host bits must be zero): "
-                + ", ".join(repr(b) for b in bad)
-            )
+                networks.append(parse_network(entry))
+            except AllowlistError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise AllowlistError(problems)
         return cls(tuple(networks))
 
     def admits(self, ip: IPAddress) -> bool:

@@ -57,7 +57,7 @@ HTTP = url_with_scheme("http", "https")
         (HTTP, "api.example.com", True),
         (HTTP, 5, False),
         (cidr, "10.0.0.0/8", False),
-        (cidr, "10.0.0.1/8", False),  # strict=False: host bits allowed
+        (cidr, "10.0.0.1/8", True),  # host bits set: the SSRF guard refuses it too
         (cidr, "192.0.2.7", False),
         (cidr, "fd00::/8", False),
         (cidr, "10.0.0.0/33", True),
