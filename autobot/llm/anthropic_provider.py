@@ -3,7 +3,10 @@
 The SDK runs under trio (it uses anyio). Its own retries are disabled
 (`max_retries=0`): `call_with_retries` owns the policy so it is testable.
 By default a completion is streamed (SSE), so the read timeout bounds the
-silence between events rather than the whole answer.
+silence between events rather than the whole answer (without streaming it is
+`ProviderLimits.response_read`). A timeout once the request was sent, or a
+failure once the answer started to arrive, is not retried: the answer may be
+generated and billed (see `retry.timeout_failure`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from autobot.llm.retry import (
     AttemptFailed,
     Failure,
     call_with_retries,
+    interrupted_failure,
     status_failure,
+    timeout_failure,
     transport_failure,
 )
 from autobot.llm.types import LLMRequest, LLMResponse
@@ -36,19 +41,21 @@ from autobot.logs.records import Logger
 DEFAULT_API_BASE = "https://api.anthropic.com"
 
 
-def sdk_timeout(limits: ProviderLimits) -> anthropic.Timeout:
-    """The SDK timeout for `limits`: connect/pool from `connect`, read/write from `read`."""
+def sdk_timeout(limits: ProviderLimits, *, stream: bool = True) -> anthropic.Timeout:
+    """The SDK timeout for `limits`: connect/pool from `connect`, write from
+    `read`, read from `read` when streaming, else from `response_read`."""
+    read = limits.read if stream else limits.response_read
     return anthropic.Timeout(
-        connect=limits.connect, read=limits.read, write=limits.read, pool=limits.connect
+        connect=limits.connect, read=read, write=limits.read, pool=limits.connect
     )
 
 
 def sdk_http_client(
-    limits: ProviderLimits, pool_size: int, tls: ssl.SSLContext
+    limits: ProviderLimits, pool_size: int, tls: ssl.SSLContext, *, stream: bool = True
 ) -> httpx2.AsyncClient:
     """An SDK HTTP client: one pool of `pool_size` connections, our timeouts, no redirects."""
     return anthropic.DefaultAsyncHttpxClient(
-        timeout=sdk_timeout(limits),
+        timeout=sdk_timeout(limits, stream=stream),
         limits=httpx2.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
         follow_redirects=False,
         verify=tls,
@@ -82,8 +89,8 @@ class AnthropicProvider:
                 api_key=self.api_key.reveal(),
                 base_url=self.api_base,
                 max_retries=0,
-                timeout=sdk_timeout(self.limits),
-                http_client=sdk_http_client(self.limits, size, tls),
+                timeout=sdk_timeout(self.limits, stream=self.stream),
+                http_client=sdk_http_client(self.limits, size, tls, stream=self.stream),
             )
             for size in pool_sizes(self.limits)
         ]
@@ -119,17 +126,22 @@ class AnthropicProvider:
         self, client: anthropic.AsyncAnthropic, params: Mapping[str, Any]
     ) -> LLMResponse:
         """One request; every failure becomes `AttemptFailed` with a log-safe reason."""
+        answering: list[bool] = []  # set once the answer started to arrive
         try:
-            message = await self._fetch(client, params)
-        except anthropic.APIStatusError as exc:
+            message = await self._fetch(client, params, answering)
+        except anthropic.APIStatusError as exc:  # an HTTP error, or the API's own error event
             headers = {name.lower(): value for name, value in exc.response.headers.items()}
             failure = status_failure(
                 exc.status_code, headers, now=self.wall_clock(), error_type=exc.type
             )
-        except (anthropic.APITimeoutError, httpx2.TimeoutException):
-            failure = transport_failure("timeout")
+        except (anthropic.APITimeoutError, httpx2.TimeoutException) as exc:
+            cause = exc.__cause__ if isinstance(exc, anthropic.APITimeoutError) else exc
+            unsent = isinstance(
+                cause, httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.WriteTimeout
+            )
+            failure = timeout_failure(request_sent=bool(answering) or not unsent)
         except (anthropic.APIConnectionError, httpx2.TransportError):
-            failure = transport_failure("connection failed")
+            failure = interrupted_failure() if answering else transport_failure("connection failed")
         except (anthropic.APIError, ValueError):
             failure = Failure(reason="invalid response", retryable=False)
         else:
@@ -140,10 +152,11 @@ class AnthropicProvider:
         raise AttemptFailed(failure)
 
     async def _fetch(
-        self, client: anthropic.AsyncAnthropic, params: Mapping[str, Any]
+        self, client: anthropic.AsyncAnthropic, params: Mapping[str, Any], answering: list[bool]
     ) -> dict[str, Any]:
         if self.stream:
             async with client.messages.stream(**params) as stream:
+                answering.append(True)  # status and headers are in: events follow
                 message = await stream.get_final_message()
         else:
             message = await client.messages.create(**params)

@@ -22,9 +22,13 @@ class ProviderLimits:
     """Edge limits for one provider (seconds unless stated).
 
     `connect`: TCP/TLS connect and connection-pool wait. `read`: the longest
-    silence between two received chunks (with streaming, a long answer does
-    not hit it). `max_retries`: extra attempts after the first on a retryable
-    failure. Backoff before retry `n` (0-based) is uniform in
+    silence between two received chunks of a streamed answer (a long answer
+    does not hit it; a stalled one does). `response_read`: the same for a
+    non-streamed answer (the OpenAI dialect, or Anthropic with streaming off),
+    where nothing arrives until the whole answer is generated: long enough for
+    `max_tokens` at a slow model (the official SDKs' default, 10 minutes). A
+    read timeout is never retried (see `retry.timeout_failure`).
+    `max_retries`: extra attempts after the first on a retryable failure. Backoff before retry `n` (0-based) is uniform in
     `[0, min(backoff_cap, backoff_base * 2**n)]` (full jitter) unless the
     server sent `retry-after`, which is honoured up to `retry_after_cap`.
     `max_connections` bounds concurrent requests through one provider (a
@@ -37,6 +41,7 @@ class ProviderLimits:
 
     connect: float = attrs.field(default=10.0, validator=_positive)
     read: float = attrs.field(default=120.0, validator=_positive)
+    response_read: float = attrs.field(default=600.0, validator=_positive)
     max_retries: int = attrs.field(default=3, validator=_not_negative)
     backoff_base: float = attrs.field(default=1.0, validator=_positive)
     backoff_cap: float = attrs.field(default=30.0, validator=_positive)

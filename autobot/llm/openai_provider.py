@@ -3,6 +3,14 @@
 Serves openai, openrouter, deepseek, groq and vllm: they differ only in
 `api_base`, the key, and (for api.openai.com) the name of the output limit.
 Retries follow `call_with_retries`; nothing is retried by httpx itself.
+
+Answers are not streamed: every compatible server returns `usage` (which the
+token budgets depend on) in a plain completion, while in a stream it needs
+`stream_options`, which not every server accepts, and tool-call deltas are
+assembled differently by different servers. Nothing arrives until the whole
+answer is generated, so the read timeout is `ProviderLimits.response_read`
+(long), and a timeout or failure once the request was sent is not retried
+(the answer may be generated and billed; see `retry.timeout_failure`).
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ from autobot.llm.retry import (
     AttemptFailed,
     Failure,
     call_with_retries,
+    interrupted_failure,
     status_failure,
+    timeout_failure,
     transport_failure,
 )
 from autobot.llm.types import LLMRequest, LLMResponse
@@ -47,9 +57,10 @@ def chat_completions_url(api_base: str) -> str:
 
 
 def http_timeout(limits: ProviderLimits) -> httpx.Timeout:
-    """The httpx timeout for `limits`: connect/pool from `connect`, read/write from `read`."""
+    """The httpx timeout for `limits`: connect/pool from `connect`, write from
+    `read`, read from `response_read` (a non-streamed answer arrives whole)."""
     return httpx.Timeout(
-        connect=limits.connect, read=limits.read, write=limits.read, pool=limits.connect
+        connect=limits.connect, read=limits.response_read, write=limits.read, pool=limits.connect
     )
 
 
@@ -118,14 +129,22 @@ class OpenAICompatibleProvider:
 
     async def _attempt(self, client: httpx.AsyncClient, body: Mapping[str, Any]) -> LLMResponse:
         """One request; every failure becomes `AttemptFailed` with a log-safe reason."""
+        request = client.build_request(
+            "POST", chat_completions_url(self.api_base), json=body, headers=self._headers()
+        )
         try:
-            response = await client.post(
-                chat_completions_url(self.api_base), json=body, headers=self._headers()
-            )
-        except httpx.TimeoutException:
-            raise AttemptFailed(transport_failure("timeout")) from None
+            response = await client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            unsent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.WriteTimeout)
+            raise AttemptFailed(timeout_failure(request_sent=not unsent)) from None
         except httpx.TransportError:
             raise AttemptFailed(transport_failure("connection failed")) from None
+        try:
+            await response.aread()
+        except httpx.TransportError:
+            raise AttemptFailed(interrupted_failure()) from None
+        finally:
+            await response.aclose()
         headers = {name.lower(): value for name, value in response.headers.items()}
         if not response.is_success:
             raise AttemptFailed(

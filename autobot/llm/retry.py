@@ -83,8 +83,26 @@ def status_failure(
 
 
 def transport_failure(reason: str) -> Failure:
-    """A retryable failure with no HTTP status (timeout, connection refused)."""
+    """A retryable failure with no HTTP status and no answer started (connection
+    refused or dropped before any response byte)."""
     return Failure(reason=reason, retryable=True)
+
+
+def timeout_failure(*, request_sent: bool) -> Failure:
+    """A timeout. Before the request was completely sent (connect, pool wait,
+    write) the provider cannot have started on it: retryable. Once it was
+    sent, the provider may be generating the answer, and billing it, however
+    long it takes us to hear back: a retry could pay for it twice, so it is
+    not retried (the turn ends in an apology instead)."""
+    if not request_sent:
+        return Failure(reason="timeout before the request was sent", retryable=True)
+    return Failure(reason="timeout waiting for the answer (not retried)", retryable=False)
+
+
+def interrupted_failure() -> Failure:
+    """The connection failed while the answer was arriving: generated (and
+    billed) at least in part, so not retried."""
+    return Failure(reason="answer interrupted (not retried)", retryable=False)
 
 
 def safe_request_id(value: str | None) -> str | None:

@@ -216,15 +216,6 @@ async def test_401_is_not_retried(autojump_clock: trio.abc.Clock) -> None:
     assert len(fake.requests) == 1
 
 
-async def test_read_timeout(autojump_clock: trio.abc.Clock) -> None:
-    limits = ProviderLimits(read=10, max_retries=0)
-    async with fake_and_provider([ScriptedReply(latency=60)], limits=limits) as (_, llm):
-        start = trio.current_time()
-        with pytest.raises(ProviderError, match=r"^groq: timeout after 1 attempt$"):
-            await llm.complete(REQUEST)
-        assert trio.current_time() - start == pytest.approx(10, abs=1e-6)
-
-
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
