@@ -130,19 +130,18 @@ async def _get_once(
         async with pool.stream(
             "GET", request_url, headers=headers, extensions={"timeout": timeouts}
         ) as response:
-            header_map = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
-            }
+            header_map = {k.decode("latin-1").lower(): v for k, v in response.headers}
             if response.status in _REDIRECT_STATUSES and "location" in header_map:
-                return _Redirect(location=header_map["location"].strip())
-            encoding = header_map.get("content-encoding", "identity").strip().lower()
+                return _Redirect(location=_location_text(header_map["location"]).strip())
+            encoding = header_map.get("content-encoding", b"identity").decode("latin-1")
+            encoding = encoding.strip().lower()
             if encoding not in ("", "identity"):
                 raise FetchError(f"unsupported Content-Encoding {encoding!r} from {validated.url}")
             body, capped = await _read_capped(response, limits.max_bytes)
             return FetchedPage(
                 url=validated.url,
                 status=response.status,
-                content_type=header_map.get("content-type"),
+                content_type=_latin1(header_map.get("content-type")),
                 body=body,
                 capped=capped,
                 redirects=hop,
@@ -168,6 +167,19 @@ async def _read_capped(response: httpcore.Response, max_bytes: int) -> tuple[byt
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks), False
+
+
+def _location_text(value: bytes) -> str:
+    """A Location header as text: UTF-8 (what servers send for non-ASCII
+    paths), else Latin-1 (HTTP's historical encoding); validation re-encodes it."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _latin1(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
 
 
 def _timeout_message(exc: httpcore.TimeoutException, url: str, limits: FetchLimits) -> str:

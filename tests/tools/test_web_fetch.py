@@ -207,6 +207,26 @@ async def test_relative_redirects_are_followed_up_to_five(nursery: trio.Nursery)
     assert [r.target for r in server.requests][-1] == "/final?x=1"
 
 
+@pytest.mark.parametrize(
+    "raw_location",
+    [
+        "/caf\u00e9".encode().decode("latin-1"),  # UTF-8 bytes on the wire
+        "/caf\u00e9",  # a Latin-1 byte on the wire (not valid UTF-8)
+    ],
+    ids=["utf-8", "latin-1"],
+)
+async def test_a_non_ascii_location_is_read_as_utf8_first(
+    nursery: trio.Nursery, raw_location: str
+) -> None:
+    # FakeRoute headers go out Latin-1 encoded, so these strings are the raw bytes.
+    routes = {"/go": redirect(raw_location), "/caf%C3%A9": html_route(b"<p>arrived</p>")}
+    server = await serve(nursery, routes)
+    result = await Harness().fetch(f"http://127.0.0.1:{server.port}/go")
+    assert not result.is_error, result.text
+    assert "arrived" in result.text
+    assert [r.target for r in server.requests] == ["/go", "/caf%C3%A9"]
+
+
 async def test_a_sixth_redirect_is_refused(nursery: trio.Nursery) -> None:
     server = await serve(nursery, {"/loop": redirect("/loop")})
     result = await Harness().fetch(f"http://127.0.0.1:{server.port}/loop")
