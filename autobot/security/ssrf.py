@@ -32,7 +32,11 @@ from autobot.security.ssrf_host import HostError, ParsedHost, parse_host
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _MAX_URL_LENGTH = 8192
-_FORBIDDEN_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+_EDGE_WHITESPACE = " \t\n\r\f\v"
+# The scheme and authority as `urlsplit` finds them (scheme characters, then
+# `//` and everything up to the first `/`, `?` or `#`).
+_SCHEME_AND_AUTHORITY = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://[^/?#]*)?")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 # Characters kept verbatim when re-encoding a path or query (RFC 3986 reserved,
 # unreserved and existing %-escapes); anything else (non-ASCII) is %-encoded.
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -130,13 +134,23 @@ class ValidatedUrl:
 def validate_url(url: str) -> ValidatedUrl | UrlRejected:
     """Check scheme, authority and host notation of a model-supplied URL.
 
-    Literal IP hosts are only parsed here; `judge_addresses` decides on them
-    like on any DNS answer.
+    Whitespace around the URL is dropped and spaces or control characters
+    in its path and query are %-encoded; in the scheme or authority they
+    are refused, like backslashes anywhere. Literal IP hosts are only
+    parsed here; `judge_addresses` decides on them like on any DNS answer.
     """
+    url = url.strip(_EDGE_WHITESPACE)  # a model's stray newline is no attack
     if len(url) > _MAX_URL_LENGTH:
         return UrlRejected(f"URL is longer than {_MAX_URL_LENGTH} characters")
-    if _FORBIDDEN_URL_CHARS.search(url):
-        return UrlRejected("URL contains whitespace, control characters or backslashes")
+    if "\\" in url:
+        return UrlRejected("URL contains backslashes")
+    head = _SCHEME_AND_AUTHORITY.match(url)
+    split = 0 if head is None else head.end()
+    if _CONTROL_OR_SPACE.search(url, 0, split):
+        return UrlRejected("URL host part contains whitespace or control characters")
+    # Spaces and controls in the path, query or fragment are %-encoded, so
+    # `urlsplit` (which silently drops tabs and newlines) sees none at all.
+    url = url[:split] + _CONTROL_OR_SPACE.sub(_percent_encode, url[split:])
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -181,6 +195,10 @@ def judge_addresses(
 def blocked(ip: IPAddress, reason: BlockReason) -> UrlRejected:
     """The refusal for an address in a blocked range."""
     return UrlRejected(f"SSRF protection: {reason.value} ({ip})")
+
+
+def _percent_encode(match: re.Match[str]) -> str:
+    return f"%{ord(match.group()):02X}"
 
 
 def _split_authority(netloc: str) -> tuple[str, str | None]:

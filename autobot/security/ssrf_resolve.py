@@ -4,7 +4,8 @@
 tests). `guard_url` runs validation, resolves once, and returns a
 `PinnedTarget` whose addresses are the only ones the connection may dial
 (see `autobot.security.net_pinned`), so DNS rebinding has no second lookup
-to exploit.
+to exploit. A host that does not resolve is a failed operation, not a
+security refusal: it raises `ResolutionError`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from autobot.security.ssrf import (
     validate_url,
 )
 from autobot.security.ssrf_address import IPAddress
+
+
+class ResolutionError(Exception):
+    """The host name did not resolve; `str()` names it, for the model."""
 
 
 class Resolver(Protocol):
@@ -54,7 +59,8 @@ class PinnedTarget:
 async def guard_url(
     url: str, allowlist: Allowlist, resolver: Resolver
 ) -> PinnedTarget | UrlRejected:
-    """Validate `url`, resolve its host once, and judge every address."""
+    """Validate `url`, resolve its host once, and judge every address;
+    raises `ResolutionError`."""
     validated = validate_url(url)
     if isinstance(validated, UrlRejected):
         return validated
@@ -64,14 +70,18 @@ async def guard_url(
 async def pin(
     validated: ValidatedUrl, allowlist: Allowlist, resolver: Resolver
 ) -> PinnedTarget | UrlRejected:
-    """Resolve (unless the host is a literal) and judge every address."""
+    """Resolve (unless the host is a literal) and judge every address;
+    raises `ResolutionError`."""
     if validated.host.address is not None:
         answers: Sequence[IPAddress] = (validated.host.address,)
     else:
+        name = validated.host.name
         try:
-            answers = await resolver.resolve(validated.host.name, validated.port)
-        except OSError:
-            return UrlRejected(f"cannot resolve host {validated.host.name!r}")
+            answers = await resolver.resolve(name, validated.port)
+        except OSError as exc:
+            raise ResolutionError(f"cannot resolve host {name!r}") from exc
+        if not answers:
+            raise ResolutionError(f"cannot resolve host {name!r}: no addresses")
     judged = judge_addresses(answers, allowlist)
     if isinstance(judged, UrlRejected):
         return judged

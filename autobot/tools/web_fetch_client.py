@@ -7,7 +7,7 @@ follows at most `max_redirects` redirects itself, validating every hop the
 same way, always with GET. It reads at most `max_bytes` of the body.
 
 It returns a `FetchedPage` or a `UrlRejected` (an SSRF/validation refusal),
-and raises `FetchError` for network and protocol failures. Timeouts: connect
+and raises `FetchError` for DNS, network and protocol failures. Timeouts: connect
 and read are per operation (`FetchLimits`); the caller bounds the total.
 """
 
@@ -23,7 +23,7 @@ import trio
 
 from autobot.security.net_pinned import PinnedNetworkBackend
 from autobot.security.ssrf import Allowlist, UrlRejected
-from autobot.security.ssrf_resolve import PinnedTarget, Resolver, guard_url
+from autobot.security.ssrf_resolve import PinnedTarget, ResolutionError, Resolver, guard_url
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CLOSE_GRACE_SECONDS = 2.0
@@ -79,7 +79,12 @@ async def fetch_guarded(
     """GET `url` through the SSRF guard, following redirects (see module doc)."""
     current = url
     for hop in range(limits.max_redirects + 1):
-        target = await guard_url(current, allowlist, resolver)
+        try:
+            target = await guard_url(current, allowlist, resolver)
+        except ResolutionError as exc:
+            if hop == 0:
+                raise FetchError(str(exc)) from exc
+            raise FetchError(f"redirect to {current[:200]!r} failed: {exc}") from exc
         if isinstance(target, UrlRejected):
             if hop == 0:
                 return target

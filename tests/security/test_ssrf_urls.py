@@ -2,8 +2,9 @@
 """The SSRF URL table: every notation in issue 5, through the guard with a fake resolver.
 
 Each row is a URL and what must happen: `OK` (allowed, with the address the
-connection is pinned to), a `BlockReason` (refused by the address judge), or a
-`Refused("text")` (refused before any address is judged).
+connection is pinned to), a `BlockReason` (refused by the address judge), a
+`Refused("text")` (refused before any address is judged), or `UNRESOLVABLE`
+(the host does not resolve: a failed operation, not a refusal).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from autobot.security.ssrf import Allowlist, UrlRejected, validate_url
 from autobot.security.ssrf_address import BlockReason
-from autobot.security.ssrf_resolve import PinnedTarget, guard_url
+from autobot.security.ssrf_resolve import PinnedTarget, ResolutionError, guard_url
 from autobot.testing.fake_web import FakeResolver
 
 R = BlockReason
@@ -31,6 +32,9 @@ class OK:
 @attrs.frozen
 class Refused:
     text: str
+
+
+UNRESOLVABLE = object()
 
 
 DNS = {
@@ -92,6 +96,12 @@ TABLE: list[tuple[str, object]] = [
     ("http://198.20.0.0/", OK("198.20.0.0")),
     ("http://223.255.255.255/", OK("223.255.255.255")),
     ("http://1.0.0.0/", OK("1.0.0.0")),
+    # --- whitespace a model leaves around a URL, spaces in a path or query ---------------
+    ("https://example.com/\n", OK("93.184.216.34")),
+    (" \t https://example.com/search?q=a b \r\n", OK("93.184.216.34")),
+    ("http://example.com/a b/c\td?x=1 2#frag ment", OK("93.184.216.34")),
+    ("http://127.0.0.1/ x", R.LOOPBACK),
+    (" http://10.0.0.1/\n", R.PRIVATE),
     # --- loopback in every notation -----------------------------------------------------
     ("http://127.0.0.1/", R.LOOPBACK),
     ("https://127.0.0.1/secret", R.LOOPBACK),
@@ -242,6 +252,12 @@ TABLE: list[tuple[str, object]] = [
     ("http://127.0.0.1 /", Refused("whitespace")),
     ("http://127.0.0.1\t.example.com/", Refused("whitespace")),
     ("http://exa\nmple.com/", Refused("whitespace")),
+    ("http://example.com /path", Refused("whitespace")),
+    ("http://user name@example.com/", Refused("whitespace")),
+    ("http://example.com:80\x00/", Refused("control characters")),
+    ("http://exa\x7fmple.com/", Refused("control characters")),
+    ("\x00http://127.0.0.1/", Refused("only http and https")),
+    ("ht\ttp://127.0.0.1/", Refused("only http and https")),
     ("http://999.999.999.999/", Refused("invalid IPv4 address")),
     ("http://1.2.3.4.5/", Refused("invalid IPv4 address")),
     ("http://08.0.0.1/", Refused("invalid IPv4 address")),
@@ -261,7 +277,7 @@ TABLE: list[tuple[str, object]] = [
     ("http://example.com:70000/", Refused("out of range")),
     ("http://example.com:http/", Refused("invalid port")),
     ("http://ex_ample..com/", Refused("invalid host name label")),
-    ("http://nonexistent.test/", Refused("cannot resolve host")),
+    ("http://nonexistent.test/", UNRESOLVABLE),
     ("http://" + "a" * 9000 + ".com/", Refused("longer than")),
 ]
 
@@ -270,8 +286,12 @@ def test_the_table_is_big_enough() -> None:
     assert len(TABLE) >= 100
 
 
-@pytest.mark.parametrize(("url", "expected"), TABLE, ids=[u[:60] for u, _ in TABLE])
+@pytest.mark.parametrize(("url", "expected"), TABLE, ids=[repr(u)[:60] for u, _ in TABLE])
 async def test_url_table(url: str, expected: object) -> None:
+    if expected is UNRESOLVABLE:
+        with pytest.raises(ResolutionError, match="cannot resolve host"):
+            await guard_url(url, Allowlist(), FakeResolver(DNS))
+        return
     outcome = await guard_url(url, Allowlist(), FakeResolver(DNS))
     if isinstance(expected, OK):
         assert isinstance(outcome, PinnedTarget), outcome
@@ -311,6 +331,9 @@ def test_validated_url_is_canonical() -> None:
     validated = validate_url("HTTP://ＥＸＡＭＰＬＥ.com.:80/a b?x=ü#frag".replace(" ", "%20"))
     assert not isinstance(validated, UrlRejected)
     assert validated.url == "http://example.com/a%20b?x=%C3%BC"
+    spaced = validate_url(" https://example.com/a b?q=x y\tz#f g\n")
+    assert not isinstance(spaced, UrlRejected)
+    assert spaced.url == "https://example.com/a%20b?q=x%20y%09z"
     v6 = validate_url("https://[2001:DB8::1]:8443/")
     assert not isinstance(v6, UrlRejected)
     assert v6.authority == "[2001:db8::1]:8443"

@@ -298,6 +298,36 @@ async def test_without_the_allowlist_the_loopback_server_is_unreachable(
     assert all(("tool", "web_fetch") in d.fields for d in denials)
 
 
+async def test_an_unresolvable_host_is_a_failure_not_a_denial() -> None:
+    harness = Harness()
+    result = await harness.fetch("http://nonexistent.test/")
+    assert result.is_error
+    assert result.text == "web_fetch failed: cannot resolve host 'nonexistent.test'"
+    [record] = drain(harness.records)
+    assert (record.level, record.message) == (Level.WARN, result.text)
+
+
+async def test_a_redirect_to_an_unresolvable_host_is_a_failure(nursery: trio.Nursery) -> None:
+    server = await serve(nursery, {"/go": redirect("http://nowhere.test/x")})
+    harness = Harness()
+    result = await harness.fetch(f"http://127.0.0.1:{server.port}/go")
+    assert result.text == (
+        "web_fetch failed: redirect to 'http://nowhere.test/x' failed: "
+        "cannot resolve host 'nowhere.test'"
+    )
+    assert harness.denials() == []
+
+
+async def test_whitespace_a_model_leaves_in_a_url_is_tidied(nursery: trio.Nursery) -> None:
+    server = await serve(nursery, {"/search": html_route(b"<p>found</p>")})
+    harness = Harness()
+    result = await harness.fetch(f" http://127.0.0.1:{server.port}/search?q=a b\n")
+    assert not result.is_error, result.text
+    assert "found" in result.text
+    assert [r.target for r in server.requests] == ["/search?q=a%20b"]
+    assert harness.denials() == []
+
+
 @pytest.mark.parametrize(
     "url",
     [
