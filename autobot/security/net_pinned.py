@@ -40,7 +40,7 @@ class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
         url = self.target.url
         if host != url.host.name or port != url.port:
             raise httpcore.ConnectError(f"pinned connection refuses {host}:{port}")
-        last_error: httpcore.ConnectError | None = None
+        last_error = httpcore.ConnectError(f"no validated address to dial for {host}")
         for address in self.target.addresses:
             try:
                 return await self.inner.connect_tcp(
@@ -52,7 +52,6 @@ class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
                 )
             except httpcore.ConnectError as exc:
                 last_error = exc
-        assert last_error is not None  # a PinnedTarget always has an address
         raise last_error
 
     async def connect_unix_socket(

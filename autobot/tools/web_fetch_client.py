@@ -24,6 +24,7 @@ import trio
 from autobot.security.net_pinned import PinnedNetworkBackend
 from autobot.security.ssrf import Allowlist, UrlRejected
 from autobot.security.ssrf_resolve import PinnedTarget, ResolutionError, Resolver, guard_url
+from autobot.tools.web_body import Overflow, read_capped
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CLOSE_GRACE_SECONDS = 2.0
@@ -142,13 +143,13 @@ async def _get_once(
             encoding = encoding.strip().lower()
             if encoding not in ("", "identity"):
                 raise FetchError(f"unsupported Content-Encoding {encoding!r} from {validated.url}")
-            body, capped = await _read_capped(response, limits.max_bytes)
+            body = await read_capped(response.aiter_stream(), limits.max_bytes, Overflow.TRUNCATE)
             return FetchedPage(
                 url=validated.url,
                 status=response.status,
                 content_type=_latin1(header_map.get("content-type")),
-                body=body,
-                capped=capped,
+                body=body.data,
+                capped=body.capped,
                 redirects=hop,
             )
     except httpcore.TimeoutException as exc:
@@ -159,19 +160,6 @@ async def _get_once(
         with trio.move_on_after(_CLOSE_GRACE_SECONDS) as cleanup:
             cleanup.shield = True
             await pool.aclose()
-
-
-async def _read_capped(response: httpcore.Response, max_bytes: int) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_stream():
-        room = max_bytes - size
-        if len(chunk) > room:
-            chunks.append(chunk[:room])
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), False
 
 
 def _location_text(value: bytes) -> str:

@@ -17,13 +17,16 @@ import httpx
 import trio
 
 from autobot.config.schema import WebSearchConfig
+from autobot.config.secret import Secret
 from autobot.tools.base import ToolContext, ToolResult
 from autobot.tools.html_text import html_to_text
+from autobot.tools.web_body import BodyTooLarge, Overflow, read_capped
 from autobot.tools.web_content import wrap_untrusted
 
 DEFAULT_COUNT = 5
 MAX_COUNT = 10
 NOT_CONFIGURED = "web_search is not configured: set tools.web.search.api_key"
+MAX_FIELD_CHARS = 4096  # of a title or snippet's HTML: results are short
 
 
 @attrs.frozen(kw_only=True)
@@ -89,25 +92,22 @@ class WebSearchTool:
             return ToolResult.error("web_search: 'query' must be a non-empty string")
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
             return ToolResult.error(f"web_search: 'count' must be an integer from 1 to {MAX_COUNT}")
-        if self.config.api_key is None:
+        api_key = self.config.api_key
+        if api_key is None:
             return ToolResult.error(NOT_CONFIGURED)
         total = self.limits.total_timeout
         with trio.move_on_after(total) as deadline:
             try:
-                results = await self._search(query, count)
+                results = await self._search(query, count, api_key)
             except SearchError as exc:
                 return ToolResult.error(f"web_search failed: {exc}")
         if deadline.cancelled_caught:
             return ToolResult.error(f"web_search failed: timed out after {total:g} s in total")
         return ToolResult.ok(format_results(query, results))
 
-    async def _search(self, query: str, count: int) -> list[SearchResult]:
-        assert self.config.api_key is not None  # checked by run()
+    async def _search(self, query: str, count: int, api_key: Secret) -> list[SearchResult]:
         timeout = httpx.Timeout(self.limits.read_timeout, connect=self.limits.connect_timeout)
-        headers = {
-            "Accept": "application/json",
-            "X-Subscription-Token": self.config.api_key.reveal(),
-        }
+        headers = {"Accept": "application/json", "X-Subscription-Token": api_key.reveal()}
         try:
             async with (
                 httpx.AsyncClient(
@@ -122,28 +122,23 @@ class WebSearchTool:
             ):
                 if response.status_code != 200:
                     raise SearchError(f"search API answered HTTP {response.status_code}")
-                body = await _read_capped(response, self.limits.max_bytes)
+                body = await read_capped(
+                    response.aiter_bytes(), self.limits.max_bytes, Overflow.REFUSE
+                )
+        except BodyTooLarge as exc:
+            raise SearchError(f"search API {exc}") from exc
         except httpx.TimeoutException as exc:
             raise SearchError("the search API timed out") from exc
         except httpx.HTTPError as exc:
             raise SearchError(f"could not reach the search API ({type(exc).__name__})") from exc
-        return parse_brave_results(body, count)
-
-
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
-    data = bytearray()
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) > max_bytes:
-            raise SearchError(f"search API response is larger than {max_bytes} bytes")
-    return bytes(data)
+        return parse_brave_results(body.data, count)
 
 
 def parse_brave_results(body: bytes, count: int) -> list[SearchResult]:
     """The first `count` web results of a Brave response; raises `SearchError`."""
     try:
         payload = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SearchError("search API answered something that is not JSON") from exc
     web = payload.get("web") if isinstance(payload, dict) else None
     items = web.get("results", []) if isinstance(web, dict) else []
@@ -155,9 +150,9 @@ def parse_brave_results(body: bytes, count: int) -> list[SearchResult]:
             continue
         results.append(
             SearchResult(
-                title=html_to_text(str(item.get("title", ""))),
+                title=html_to_text(str(item.get("title", ""))[:MAX_FIELD_CHARS]),
                 url=str(item.get("url", "")),
-                snippet=html_to_text(str(item.get("description", ""))),
+                snippet=html_to_text(str(item.get("description", ""))[:MAX_FIELD_CHARS]),
             )
         )
     return results

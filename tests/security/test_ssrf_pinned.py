@@ -117,3 +117,13 @@ async def test_backend_refuses_any_other_destination() -> None:
     assert backend.dials == []
     await pinned.connect_tcp("a.test", 80)
     assert backend.dials == [("93.184.216.34", 80)]
+
+
+async def test_backend_with_no_address_refuses_rather_than_asserting() -> None:
+    target = await _target("http://a.test/")
+    empty = PinnedTarget(url=target.url, addresses=())
+    backend = RecordingBackend()
+    pinned = PinnedNetworkBackend(target=empty, inner=backend)
+    with pytest.raises(httpcore.ConnectError, match=r"no validated address to dial for a\.test"):
+        await pinned.connect_tcp("a.test", 80)
+    assert backend.dials == []

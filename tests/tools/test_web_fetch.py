@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trustme
 
 from autobot.config.schema import WebConfig
 from autobot.logs.records import Level, LogRecord
@@ -408,9 +409,6 @@ def test_schema_declares_url_and_max_chars() -> None:
         "minimum": 100,
         "description": "Maximum characters of text to return (default 20000).",
     }
-
-
-trustme = pytest.importorskip("trustme")
 
 
 async def _tls_server(

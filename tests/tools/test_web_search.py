@@ -120,6 +120,7 @@ async def test_bad_arguments(args: dict[str, object], message: str) -> None:
             "search API answered HTTP 302",
         ),
         (json_route(b"<html>not json</html>"), "not JSON"),
+        (json_route(b"[" * 50_000), "not JSON"),
         (json_route(b'{"web": {"results": 7}}'), "no result list"),
     ],
 )
