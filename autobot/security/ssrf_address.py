@@ -32,6 +32,7 @@ class BlockReason(enum.Enum):
     SITE_LOCAL = "access to site-local IPv6 addresses is blocked"
     IETF_PROTOCOL = "access to IETF protocol assignments (192.0.0.0/24) is blocked"
     BENCHMARK = "access to benchmarking addresses (198.18.0.0/15) is blocked"
+    DOCUMENTATION = "access to a reserved/documentation range is blocked"
     MULTICAST = "access to multicast addresses is blocked"
     RESERVED = "access to reserved addresses (240.0.0.0/4) is blocked"
     BROADCAST = "access to the broadcast address is blocked"
@@ -58,8 +59,11 @@ _IPV4_BLOCKS: tuple[tuple[IPv4Network, BlockReason], ...] = (
     (IPv4Network("169.254.0.0/16"), BlockReason.LINK_LOCAL),
     (IPv4Network("172.16.0.0/12"), BlockReason.PRIVATE),
     (IPv4Network("192.0.0.0/24"), BlockReason.IETF_PROTOCOL),
+    (IPv4Network("192.0.2.0/24"), BlockReason.DOCUMENTATION),  # TEST-NET-1
     (IPv4Network("192.168.0.0/16"), BlockReason.PRIVATE),
     (IPv4Network("198.18.0.0/15"), BlockReason.BENCHMARK),
+    (IPv4Network("198.51.100.0/24"), BlockReason.DOCUMENTATION),  # TEST-NET-2
+    (IPv4Network("203.0.113.0/24"), BlockReason.DOCUMENTATION),  # TEST-NET-3
     (IPv4Network("224.0.0.0/4"), BlockReason.MULTICAST),
     (IPv4Network("240.0.0.0/4"), BlockReason.RESERVED),
 )
@@ -73,6 +77,10 @@ _IPV6_BLOCKS: tuple[tuple[IPv6Network, BlockReason], ...] = (
     # RFC 8215 local-use NAT64: the site's translator picks any RFC 6052 prefix
     # length, so the embedded IPv4 cannot be located; every such address is internal.
     (IPv6Network("64:ff9b:1::/48"), BlockReason.LOCAL_NAT64),
+    # Documentation prefixes (RFC 3849, RFC 9637): never routed on the internet,
+    # so nothing public lives there, but some clouds number internal services in them.
+    (IPv6Network("2001:db8::/32"), BlockReason.DOCUMENTATION),
+    (IPv6Network("3fff::/20"), BlockReason.DOCUMENTATION),
     (IPv6Network("ff00::/8"), BlockReason.MULTICAST),
 )
 

@@ -22,8 +22,11 @@ V4_RANGES = [
     ("169.254.0.0", "169.254.255.255", R.LINK_LOCAL, "169.253.255.255", "169.255.0.0"),
     ("172.16.0.0", "172.31.255.255", R.PRIVATE, "172.15.255.255", "172.32.0.0"),
     ("192.0.0.0", "192.0.0.255", R.IETF_PROTOCOL, "191.255.255.255", "192.0.1.0"),
+    ("192.0.2.0", "192.0.2.255", R.DOCUMENTATION, "192.0.1.255", "192.0.3.0"),
     ("192.168.0.0", "192.168.255.255", R.PRIVATE, "192.167.255.255", "192.169.0.0"),
     ("198.18.0.0", "198.19.255.255", R.BENCHMARK, "198.17.255.255", "198.20.0.0"),
+    ("198.51.100.0", "198.51.100.255", R.DOCUMENTATION, "198.51.99.255", "198.51.101.0"),
+    ("203.0.113.0", "203.0.113.255", R.DOCUMENTATION, "203.0.112.255", "203.0.114.0"),
     ("224.0.0.0", "239.255.255.255", R.MULTICAST, "223.255.255.255", None),
     ("240.0.0.0", "255.255.255.254", R.RESERVED, None, None),
 ]
@@ -58,6 +61,10 @@ def test_ipv4_range_edges(
         ("ff00::", R.MULTICAST),
         ("ff02::1", R.MULTICAST),
         ("64:ff9b:1::808:808", R.LOCAL_NAT64),
+        ("2001:db8::", R.DOCUMENTATION),
+        ("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", R.DOCUMENTATION),
+        ("3fff::", R.DOCUMENTATION),
+        ("3fff:fff:ffff::1", R.DOCUMENTATION),
         # embedded IPv4 judged by what it embeds
         ("::ffff:127.0.0.1", R.LOOPBACK),
         ("::ffff:169.254.169.254", R.METADATA),
@@ -67,6 +74,8 @@ def test_ipv4_range_edges(
         ("64:ff9b::a9fe:a9fe", R.METADATA),
         ("2002:c0a8:0101::1", R.PRIVATE),
         ("2002:7f00:1::", R.LOOPBACK),
+        ("::ffff:192.0.2.1", R.DOCUMENTATION),
+        ("2002:cb00:7101::", R.DOCUMENTATION),  # 6to4 of 203.0.113.1
         ("2001:0:4136:e378:8000:63bf:80ff:fffe", R.LOOPBACK),  # Teredo client 127.0.0.1
         ("2001:0:4136:e378:8000:63bf:f5ff:fffe", R.PRIVATE),  # Teredo client 10.0.0.1
         ("2001:0:a00:1:8000:63bf:f7f7:f7f7", R.PRIVATE),  # Teredo server 10.0.0.1
@@ -89,6 +98,9 @@ def test_special_addresses(address: str, reason: BlockReason) -> None:
         "64:ff9b::808:808",
         "2002:808:808::1",
         "2001:0:4136:e378:8000:63bf:f7f7:f7f7",  # Teredo, public server and client
+        "2001:db7:ffff::1",  # just below the documentation prefix
+        "2001:db9::1",  # just above it
+        "3fff:1000::1",  # just above 3fff::/20
     ],
 )
 def test_public_addresses(address: str) -> None:
