@@ -18,15 +18,22 @@ class Incarnation:
     """One run of a child's actor.
 
     `scope` is entered by the incarnation's runner task, so the supervisor can cancel
-    just this child; `stop_requested` marks every exit after that as supervisor-made
-    (never a failure). `started_at` is set when the actor calls `task_status.started()`.
+    just this child. `stop_deadline` is set when the supervisor first asks it to stop
+    (the request time plus the child's grace): every exit after that is supervisor-made
+    (never a failure), and every waiter cancels it at that same deadline. `started_at`
+    is set when the actor calls `task_status.started()`.
     """
 
     env: ChildEnv
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     done: trio.Event = attrs.field(factory=trio.Event)
     started_at: float | None = None
-    stop_requested: bool = False
+    stop_deadline: float | None = None
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once the supervisor asked this incarnation to stop."""
+        return self.stop_deadline is not None
 
 
 @attrs.define(eq=False, kw_only=True)
@@ -35,12 +42,16 @@ class ChildSlot:
 
     `current` is the live (or starting) incarnation, `due` the virtual time of a
     scheduled restart, `attempt` the backoff attempt for the next local-failure restart.
+    `retired` is set once the child will never run again (a transient that returned, a
+    temporary that ended, a final stop): its mailbox is closed, no restart (its own or
+    its group's) starts it again.
     """
 
     spec: ChildSpec
     mailbox: Mailbox | None
     current: Incarnation | None = None
     due: float | None = None
+    retired: bool = False
     incarnations: int = 0
     restarts: int = 0
     attempt: int = 0

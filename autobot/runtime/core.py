@@ -11,6 +11,13 @@ a child to stop (shutdown, sibling restart, `stop_child`) is never a failure.
 Environmental failures wait `backoff.cooldown` and do not count toward intensity;
 everything else counts, waits an exponential full-jitter backoff, and once intensity
 is exceeded the supervisor stops its remaining children and raises `SupervisorGaveUp`.
+
+A child that will never run again (a transient that returned, a temporary that ended,
+a final stop) is retired: its mailbox closes and no group restart starts it again.
+
+Stopping: a stop request is honoured whatever the supervisor is doing. A child still
+starting is asked to stop and cancelled after its grace; a pending restart is dropped;
+once a stop is requested nothing restarts and nothing escalates.
 """
 
 from __future__ import annotations
@@ -106,10 +113,12 @@ class SupervisorBase:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start the children in order, then supervise them until stopped.
 
-        Ready (task_status.started) once every initial child is up. Returns normally
-        after a graceful stop. Raises ChildStartFailed (before ready) if an initial
-        child fails to start, SupervisorGaveUp when restart intensity is exceeded, and
-        RuntimeError if this supervisor already ran.
+        Ready (task_status.started) once every initial child is up, or once a stop
+        request cut the start-up short (children not yet started are skipped, the one
+        starting is stopped). Returns normally after a graceful stop. Raises
+        ChildStartFailed (before ready) if an initial child fails to start,
+        SupervisorGaveUp when restart intensity is exceeded, and RuntimeError if this
+        supervisor already ran.
         """
         if self._ran:
             raise RuntimeError(f"supervisor {self.name!r} already ran; build a fresh one")
@@ -161,7 +170,8 @@ class SupervisorBase:
         return [slot]
 
     def _retire(self, slot: ChildSlot) -> None:
-        """`slot` will never run again: close its mailbox."""
+        """`slot` will never run again: mark it retired and close its mailbox."""
+        slot.retired = True
         slot.due = None
         if slot.mailbox is not None:
             slot.mailbox.close()
@@ -172,16 +182,26 @@ class SupervisorBase:
         self._reports.send_nowait(StopRequested())
 
     async def _start_initial(self) -> ChildStartFailed | None:
-        """Start every slot in order; the first start-up failure is returned, not raised."""
+        """Start every slot in order, until a stop is requested.
+
+        The first start-up failure is returned, not raised; a start-up cut short by a
+        stop request is no failure.
+        """
         for slot in list(self._slots.values()):
+            if self.stopping.is_set():
+                return None
             failure = await self._start_slot(slot)
-            if failure is not None:
+            if failure is not None and not failure.stopped:
                 return ChildStartFailed(self.name, slot.spec.id, failure.error)
         return None
 
     async def _start_slot(self, slot: ChildSlot) -> StartFailure | None:
-        """Build and start a new incarnation of `slot`; None once it is up."""
-        assert self._nursery is not None
+        """Build and start a new incarnation of `slot`; None once it is up.
+
+        A stop request during the start-up (the supervisor's, or `_stop_slot`) is
+        reported as STOPPED and returned as a `stopped` StartFailure, never a failure.
+        """
+        assert not slot.retired, f"child {slot.spec.id!r} is retired"
         number = slot.incarnations
         slot.incarnations += 1
         slot.due = None
@@ -201,19 +221,47 @@ class SupervisorBase:
             failure: StartFailure | None = StartFailure(exc)
         else:
             slot.current = incarnation
-            failure = await self._nursery.start(self._run_incarnation, slot, incarnation, actor)
+            failure = await self._start_unless_stopped(slot, incarnation, actor)
         if failure is None:
             self._emit(EventKind.STARTED, slot)
             return None
         if slot.current is incarnation:
             slot.current = None
         if failure.stopped:
-            return failure  # `_stop_slot` reports the stop
+            self._emit(EventKind.STOPPED, slot)
+            return failure
         error = None if failure.error is None else repr(failure.error)
         if error is not None:
             slot.last_failure = error
         self._emit(EventKind.FAILED, slot, error=error)
         return failure
+
+    async def _start_unless_stopped(
+        self, slot: ChildSlot, incarnation: Incarnation, actor: Actor
+    ) -> StartFailure | None:
+        """`nursery.start` the incarnation; a stop requested meanwhile stops it too.
+
+        Without this, a start-up that hangs would keep the supervisor from ever seeing
+        its own stop request.
+        """
+        assert self._nursery is not None
+        watch = trio.CancelScope()
+        self._nursery.start_soon(self._stop_start_up_on_request, slot, incarnation, watch)
+        try:
+            failure: StartFailure | None = await self._nursery.start(
+                self._run_incarnation, slot, incarnation, actor
+            )
+        finally:
+            watch.cancel(f"start-up of child {slot.spec.id!r} is over")
+        return failure
+
+    async def _stop_start_up_on_request(
+        self, slot: ChildSlot, incarnation: Incarnation, watch: trio.CancelScope
+    ) -> None:
+        """Until `watch` is cancelled: on a stop request, stop the starting incarnation."""
+        with watch:
+            await self.stopping.wait()
+            await self._stop_incarnation(slot, incarnation)
 
     async def _run_incarnation(
         self,
@@ -274,7 +322,12 @@ class SupervisorBase:
         await self._after_end(slot, report.error, uptime)
 
     async def _after_end(self, slot: ChildSlot, error: BaseException | None, uptime: float) -> None:
-        """Retire `slot` or schedule its restart (with its group). Raises SupervisorGaveUp."""
+        """Retire `slot` or schedule its restart (with its group). Raises SupervisorGaveUp.
+
+        Does nothing once a stop is requested: the shutdown stops and retires everyone.
+        """
+        if self.stopping.is_set():
+            return
         if not should_restart(slot.spec.restart, failed=error is not None):
             self._retire(slot)
             return
@@ -294,13 +347,13 @@ class SupervisorBase:
             slot.attempt = attempt_after(slot.attempt, uptime, self.backoff.healthy_after)
             delay = backoff_delay(slot.attempt, self.backoff.base, self.backoff.cap, self.rng)
             slot.attempt += 1
-        group = self._restart_group(slot)
+        group = [member for member in self._restart_group(slot) if not member.retired]
         for sibling in reversed(group):
             if sibling is not slot:
                 await self._stop_slot(sibling, final=sibling.spec.restart is Restart.TEMPORARY)
         due = trio.current_time() + delay
         for member in group:
-            if member is slot or member.spec.restart is not Restart.TEMPORARY:
+            if not member.retired:  # a temporary sibling was just retired: dropped
                 member.due = due
         self._emit(EventKind.RESTARTING, slot, delay=delay, environmental=environmental)
 
@@ -322,26 +375,39 @@ class SupervisorBase:
             await self._after_end(slot, error, uptime=0.0)
 
     async def _stop_slot(self, slot: ChildSlot, *, final: bool) -> None:
-        """Ask the child to stop, wait its grace, then cancel it; retire it if `final`."""
+        """Stop the child's incarnation (if any) and drop a pending restart; retire it if `final`.
+
+        A started incarnation is reported STOPPED here, one still starting by `_start_slot`.
+        """
         incarnation = slot.current
         slot.due = None
         if incarnation is not None:
-            incarnation.stop_requested = True
-            incarnation.env.stopping.set()
             if final and slot.mailbox is not None:
                 slot.mailbox.stop_accepting()
-            with trio.move_on_after(slot.spec.shutdown_grace):
-                await incarnation.done.wait()
-            if not incarnation.done.is_set():
-                incarnation.scope.cancel(
-                    f"child {slot.spec.id!r} did not stop within {slot.spec.shutdown_grace}s"
-                )
-                await incarnation.done.wait()
+            await self._stop_incarnation(slot, incarnation)
             if slot.current is incarnation:
                 slot.current = None
-            self._emit(EventKind.STOPPED, slot)
+                if incarnation.started_at is not None:
+                    self._emit(EventKind.STOPPED, slot)
         if final:
             self._retire(slot)
+
+    async def _stop_incarnation(self, slot: ChildSlot, incarnation: Incarnation) -> None:
+        """Ask the incarnation to stop, wait for it until its deadline, then cancel it.
+
+        The deadline is fixed by the first request (request time + grace), so concurrent
+        or repeated requests never extend it.
+        """
+        if incarnation.stop_deadline is None:
+            incarnation.stop_deadline = trio.current_time() + slot.spec.shutdown_grace
+        incarnation.env.stopping.set()
+        with trio.move_on_at(incarnation.stop_deadline):
+            await incarnation.done.wait()
+        if not incarnation.done.is_set():
+            incarnation.scope.cancel(
+                f"child {slot.spec.id!r} did not stop within {slot.spec.shutdown_grace}s"
+            )
+            await incarnation.done.wait()
 
     async def _shutdown(self) -> None:
         """Stop every child for good, in reverse start order."""

@@ -9,7 +9,15 @@ from typing import Any
 import attrs
 import trio
 
-from autobot.runtime import ChildEnv, ChildSpec, Restart
+from autobot.runtime import (
+    BackoffPolicy,
+    ChildEnv,
+    ChildSpec,
+    Restart,
+    RestartIntensity,
+    Supervisor,
+    SupervisorBase,
+)
 
 Body = Callable[[ChildEnv, "trio.TaskStatus[None]"], Awaitable[None]]
 
@@ -23,6 +31,22 @@ class FixedRandom(random.Random):
 
     def random(self) -> float:
         return self.fraction
+
+
+LENIENT = RestartIntensity(max_restarts=100, within=60.0)
+HALF = BackoffPolicy(base=1.0, cap=100.0, healthy_after=10.0, cooldown=7.0)
+
+
+def supervisor(*children: ChildSpec, **options: object) -> Supervisor:
+    """A Supervisor with lenient intensity and backoff delays of half their ceiling."""
+    settings: dict[str, object] = {"intensity": LENIENT, "backoff": HALF, "rng": FixedRandom(0.5)}
+    return Supervisor(children=children, **(settings | options))  # type: ignore[arg-type]
+
+
+async def stop_at(sup: Supervisor | SupervisorBase, when: float) -> None:
+    """Ask `sup` for a graceful stop at virtual time `when`."""
+    await trio.sleep_until(when)
+    sup.stop()
 
 
 @attrs.define
@@ -156,5 +180,32 @@ def echo_into(received: list[Any]) -> Body:
             if message == "boom":
                 raise RuntimeError("boom")
             received.append((message, env.incarnation))
+
+    return body
+
+
+async def never_ready(env: ChildEnv, task_status: trio.TaskStatus[None]) -> None:
+    """Hangs in start-up: never calls started() and ignores the stopping signal."""
+    await trio.sleep_forever()
+
+
+async def give_up_start_when_stopped(env: ChildEnv, task_status: trio.TaskStatus[None]) -> None:
+    """Hangs in start-up until asked to stop, then returns without calling started()."""
+    await env.stopping.wait()
+
+
+async def fail_start_when_stopped(env: ChildEnv, task_status: trio.TaskStatus[None]) -> None:
+    """Hangs in start-up until asked to stop, then raises (a half-built actor tearing down)."""
+    await env.stopping.wait()
+    raise RuntimeError(f"{env.child_id} torn down half-built")
+
+
+def ready_after_stop(delay: float) -> Body:
+    """Hangs in start-up until asked to stop, becomes ready `delay` seconds later, never returns."""
+
+    async def body(env: ChildEnv, task_status: trio.TaskStatus[None]) -> None:
+        await env.stopping.wait()
+        await trio.sleep(delay)
+        await ignore_stop(env, task_status)
 
     return body

@@ -10,8 +10,10 @@ from runtime_helpers import (
     crash_after,
     crash_before_ready,
     ignore_stop,
+    never_ready,
     serve,
     spec,
+    stop_at,
 )
 
 from autobot.runtime import (
@@ -20,17 +22,22 @@ from autobot.runtime import (
     ChildStartFailed,
     DuplicateChild,
     DynamicSupervisor,
+    EventKind,
+    OnEvent,
     Restart,
     RestartIntensity,
+    SupervisorEvent,
     SupervisorNotRunning,
     UnknownChild,
+    ignore_event,
 )
 
 TEMPORARY, TRANSIENT = Restart.TEMPORARY, Restart.TRANSIENT
 
 
-def router() -> DynamicSupervisor:
+def router(on_event: OnEvent = ignore_event) -> DynamicSupervisor:
     return DynamicSupervisor(
+        on_event=on_event,
         name="router",
         intensity=RestartIntensity(max_restarts=10, within=60.0),
         backoff=BackoffPolicy(base=1.0),
@@ -106,9 +113,6 @@ async def test_a_caller_cancelled_during_start_leaves_nothing_behind(
     journal = Journal()
     sup = router()
 
-    async def never_ready(env: ChildEnv, task_status: trio.TaskStatus[None]) -> None:
-        await trio.sleep_forever()
-
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         with trio.move_on_after(1):
@@ -148,9 +152,6 @@ async def test_stopping_a_child_while_it_restarts_is_not_a_failure(autojump_cloc
         rng=FixedRandom(0.5),
     )
 
-    async def never_ready(env: ChildEnv, task_status: trio.TaskStatus[None]) -> None:
-        await trio.sleep_forever()
-
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         await sup.start_child(spec("s", journal, crash_after(1), never_ready, grace=1.0))
@@ -163,3 +164,58 @@ async def test_stopping_a_child_while_it_restarts_is_not_a_failure(autojump_cloc
         sup.stop()
     assert journal.times("s", "run") == [0.0, 1.5]
     assert journal.of("cancelled") == [(3.0, "s", 1)]
+
+
+async def test_a_stop_during_a_restart_start_up_returns_after_the_grace(
+    autojump_clock: object,
+) -> None:
+    journal, events = Journal(), list[SupervisorEvent]()
+    sup = router(on_event=events.append)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.start_child(spec("s", journal, crash_after(1), never_ready, grace=2.0))
+        nursery.start_soon(stop_at, sup, 5.0)  # the restart began at 1.5 and hangs
+        nursery.cancel_scope.deadline = 100.0  # (before the fix: hung here)
+    assert trio.current_time() == 7.0  # asked at 5, cancelled after its 2 s grace
+    assert journal.times("s", "run") == [0.0, 1.5]
+    assert journal.of("cancelled") == [(7.0, "s", 1)]
+    assert [(e.time, e.kind) for e in events][-2:] == [
+        (1.0, EventKind.RESTARTING),
+        (7.0, EventKind.STOPPED),
+    ]
+
+
+async def test_a_stop_while_start_child_waits_fails_that_start_once(
+    autojump_clock: object,
+) -> None:
+    journal, events = Journal(), list[SupervisorEvent]()
+    sup = router(on_event=events.append)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        nursery.start_soon(stop_at, sup, 5.0)
+        with pytest.raises(ChildStartFailed):
+            await sup.start_child(spec("s", journal, never_ready, grace=2.0))
+        assert trio.current_time() == 7.0
+    assert trio.current_time() == 7.0
+    assert [(e.time, e.kind, e.child_id) for e in events] == [(7.0, EventKind.STOPPED, "s")]
+
+
+async def test_concurrent_stop_child_calls_share_one_deadline_and_one_event(
+    autojump_clock: object,
+) -> None:
+    journal, events = Journal(), list[SupervisorEvent]()
+    sup = router(on_event=events.append)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.start_child(spec("s", journal, ignore_stop, grace=4.0))
+        async with trio.open_nursery() as stoppers:
+            stoppers.start_soon(sup.stop_child, "s")
+            await trio.sleep(1)
+            stoppers.start_soon(sup.stop_child, "s")  # does not extend the 4 s grace
+        assert trio.current_time() == 4.0
+        sup.stop()
+    assert journal.of("cancelled") == [(4.0, "s", 0)]
+    assert [(e.time, e.kind) for e in events] == [
+        (0.0, EventKind.STARTED),
+        (4.0, EventKind.STOPPED),
+    ]

@@ -8,7 +8,7 @@ import attrs
 import pytest
 import trio
 from runtime_helpers import (
-    FixedRandom,
+    HALF,
     Journal,
     ScriptedActor,
     clean_up_for,
@@ -19,6 +19,7 @@ from runtime_helpers import (
     serve,
     slow_start,
     spec,
+    supervisor,
 )
 
 from autobot.runtime import (
@@ -36,15 +37,6 @@ from autobot.runtime import (
     SupervisorGaveUp,
     backoff_delay,
 )
-
-LENIENT = RestartIntensity(max_restarts=100, within=60.0)
-HALF = BackoffPolicy(base=1.0, cap=100.0, healthy_after=10.0, cooldown=7.0)
-
-
-def supervisor(*children: ChildSpec, **options: object) -> Supervisor:
-    settings: dict[str, object] = {"intensity": LENIENT, "backoff": HALF, "rng": FixedRandom(0.5)}
-    return Supervisor(children=children, **(settings | options))  # type: ignore[arg-type]
-
 
 # ---- start-up ----------------------------------------------------------------------
 
