@@ -28,8 +28,12 @@ class ResourceLimits:
     """Kernel limits applied to every exec command (setrlimit in the worker).
 
     `processes` (RLIMIT_NPROC) counts every process of the host uid that runs
-    the sandbox; the kernel exempts host root, so run the gateway (or the
-    sandbox via `SandboxPolicy.run_as`) as an unprivileged account.
+    the sandbox, and the kernel exempts root; `memory_bytes` (RLIMIT_AS)
+    holds per process. So a root gateway also gives each worker a cgroup
+    (`cgroups.py`) where `processes` caps the sandbox's processes and
+    `memory_bytes` its memory as a whole; without a usable cgroup the pool
+    warns, and running as an unprivileged account (or `SandboxPolicy.run_as`)
+    is what keeps RLIMIT_NPROC meaningful.
     """
 
     cpu_seconds: int = 60

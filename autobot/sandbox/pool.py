@@ -19,23 +19,23 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import attrs
 import trio
 
 from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.logs.records import Logger
-from autobot.sandbox.bwrap import SANDBOX_ENV, WORKER_COMMAND, bwrap_argv
+from autobot.sandbox.bwrap import WORKER_COMMAND, bwrap_argv
+from autobot.sandbox.cgroups import GatewayCgroups, open_gateway_cgroups
 from autobot.sandbox.docker import DOCKERFILE, docker_build_argv, docker_image, docker_run_argv
 from autobot.sandbox.errors import SandboxUnavailable, WorkerFailed
+from autobot.sandbox.launch import run_worker_process
 from autobot.sandbox.masks import EnvMask, find_env_masks
 from autobot.sandbox.policy import (
     WORKER_SCRIPT,
@@ -115,6 +115,7 @@ class SandboxPool:
     _restarts: int = 0
     _served: int = 0
     _busy: int = 0
+    _cgroups: GatewayCgroups | None = None
     _scan_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     # Idle workers; sized to the pool: at most `size` workers ever exist at once.
     _idle: tuple[trio.MemorySendChannel[WorkerHandle], trio.MemoryReceiveChannel[WorkerHandle]] = (
@@ -179,12 +180,11 @@ class SandboxPool:
         self._backend = probe.backend
         if self._backend is SandboxMode.NONE:
             self.logger.warn("sandbox disabled: workspace restrictions disabled")
-        elif os.geteuid() == 0 and self.policy.run_as is None:
-            self.logger.warn("sandbox runs as root: the kernel does not enforce the process limit")
         support = write_support_dir(self.policy.run_as)
         try:
             self.policy = attrs.evolve(self.policy, support_dir=support)
             image = await self._prepare_image()
+            self._open_cgroups()
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 send_idle, _ = self._idle
@@ -199,6 +199,28 @@ class SandboxPool:
                     send_idle.send_nowait(await self._spawn(image))
         finally:
             shutil.rmtree(support, ignore_errors=True)
+            self._close_cgroups()
+
+    def _open_cgroups(self) -> None:
+        """As root with bubblewrap, enforce the process and memory limits with a
+        cgroup per worker; say exactly why when the process limit cannot be."""
+        if self._backend is not SandboxMode.BUBBLEWRAP or os.geteuid() != 0:
+            return
+        self._cgroups, why_not = open_gateway_cgroups(os.getpid())
+        if self._cgroups is not None:
+            self.logger.info("sandbox limits enforced by cgroups", cgroups=self._cgroups.describe())
+        if why_not and self.policy.run_as is None:
+            self.logger.warn(
+                f"sandbox runs as root: the kernel does not enforce the process limit ({why_not})"
+            )
+
+    def _close_cgroups(self) -> None:
+        if self._cgroups is not None:
+            try:
+                self._cgroups.remove()
+            except OSError as exc:
+                self.logger.warn("sandbox cgroups not removed", error=str(exc))
+            self._cgroups = None
 
     @asynccontextmanager
     async def lease(self) -> AsyncIterator[WorkerHandle]:
@@ -272,20 +294,14 @@ class SandboxPool:
                 )
             )
         argv = worker_argv(self._backend, self.policy, masks, image)
-        options: dict[str, Any] = {}
-        if self.policy.run_as is not None:
-            options = {"user": self.policy.run_as[0], "group": self.policy.run_as[1]}
-            options["extra_groups"] = []
         process: trio.Process = await self._nursery.start(
             partial(
-                trio.run_process,
+                run_worker_process,
                 argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                check=False,
-                env=dict(SANDBOX_ENV),
-                **options,
+                run_as=self.policy.run_as,
+                cgroups=self._cgroups,
+                limits=self.policy.limits,
+                logger=self.logger,
             )
         )
         worker = WorkerHandle(

@@ -16,6 +16,7 @@ import attrs
 import trio
 
 from autobot.sandbox.errors import WorkerFailed
+from autobot.sandbox.launch import kill_process_group
 from autobot.sandbox.masks import EnvMask
 from autobot.sandbox.policy import ResourceLimits
 from autobot.sandbox.worker_main import HEADER, decode_length, encode_frame
@@ -64,8 +65,7 @@ class WorkerHandle:
     def kill(self) -> None:
         """SIGKILL the worker (and so its whole sandbox); never blocks."""
         self.broken = True
-        if self.process.poll() is None:
-            self.process.kill()
+        kill_process_group(self.process)
 
     async def call(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send one counted request, return the `ok` response; OpRefused or WorkerFailed."""
