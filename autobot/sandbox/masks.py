@@ -4,7 +4,9 @@ Every dotenv-named regular file (`autobot.security.paths.is_env_file_name`)
 is covered by a read-only bind of `/dev/null`, every dotenv-named directory
 by an empty read-only tmpfs. Symlinks are never masked themselves: inside the
 sandbox they resolve either to a masked entry in the workspace or to a path
-that does not exist there.
+that does not exist there. `list_directory` is the one place that decides
+this for a directory; `find_env_masks` walks a whole tree with it and
+`env_index.EnvMaskIndex` keeps the answer current.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import attrs
 
 from autobot.security.paths import is_env_file_name
 
+# What distinguishes one incarnation of an entry from the next at the same path.
+Identity = tuple[int, int, int]  # st_dev, st_ino, st_ctime_ns
+
 
 @attrs.frozen(order=True)
 class EnvMask:
@@ -25,6 +30,41 @@ class EnvMask:
     is_dir: bool
 
 
+@attrs.frozen
+class Listing:
+    """One directory: its dotenv entries (with identities) and the subdirectories
+    to descend into (not symlinks, not dotenv-named: those are hidden wholesale)."""
+
+    dotenv: dict[str, tuple[EnvMask, Identity]]
+    subdirs: frozenset[str]
+
+
+def join(rel_top: str, name: str) -> str:
+    """`name` below the workspace-relative directory `rel_top` ("." is the root)."""
+    return name if rel_top == "." else f"{rel_top}/{name}"
+
+
+def list_directory(workspace: Path, rel: str) -> Listing:
+    """List `workspace/rel`; OSError if it cannot be listed. Blocking I/O."""
+    dotenv: dict[str, tuple[EnvMask, Identity]] = {}
+    subdirs: set[str] = set()
+    with os.scandir(workspace / rel) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if is_env_file_name(entry.name):
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # gone meanwhile
+                identity = (st.st_dev, st.st_ino, st.st_ctime_ns)
+                dotenv[entry.name] = (EnvMask(join(rel, entry.name), is_dir), identity)
+            elif is_dir:
+                subdirs.add(entry.name)
+    return Listing(dotenv, frozenset(subdirs))
+
+
 def find_env_masks(workspace: Path) -> frozenset[EnvMask]:
     """Every dotenv-named file or directory under `workspace` (no symlinks followed).
 
@@ -32,17 +72,13 @@ def find_env_masks(workspace: Path) -> frozenset[EnvMask]:
     directories are skipped (the sandbox cannot read them either).
     """
     found: set[EnvMask] = set()
-    for top, dirs, files in os.walk(workspace, followlinks=False):
-        rel_top = os.path.relpath(top, workspace)
-        for name in files:
-            if is_env_file_name(name) and not os.path.islink(os.path.join(top, name)):
-                found.add(EnvMask(_join(rel_top, name), is_dir=False))
-        for name in list(dirs):
-            if is_env_file_name(name) and not os.path.islink(os.path.join(top, name)):
-                found.add(EnvMask(_join(rel_top, name), is_dir=True))
-                dirs.remove(name)  # hidden wholesale: nothing below needs its own mask
+    pending = ["."]
+    while pending:
+        rel = pending.pop()
+        try:
+            listing = list_directory(workspace, rel)
+        except OSError:
+            continue
+        found.update(mask for mask, _ in listing.dotenv.values())
+        pending.extend(join(rel, name) for name in listing.subdirs)
     return frozenset(found)
-
-
-def _join(rel_top: str, name: str) -> str:
-    return name if rel_top == "." else f"{rel_top}/{name}"

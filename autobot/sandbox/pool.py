@@ -6,8 +6,9 @@ workers that were returned broken (crash, protocol error, cancelled mid-call,
 a timed-out command) or worn out (`max_requests`). `lease()` waits for an
 idle worker (waiters queue in FIFO order: backpressure), and before handing
 it out checks that it is alive and that no dotenv entry appeared in the
-workspace since its sandbox was built; otherwise it is replaced first, so a
-new dotenv file is masked by the kernel before the next request runs.
+workspace, or was replaced, since its sandbox was built (`env_index`: an
+inotify-kept index, so this costs one read when nothing changed); otherwise
+it is replaced first, so the kernel hides the entry before the next request.
 
 Every worker runs in the pool's nursery via `trio.run_process` under
 `--die-with-parent`: cancelling the pool (or the gateway dying) kills them all.
@@ -34,9 +35,10 @@ from autobot.logs.records import Logger
 from autobot.sandbox.bwrap import WORKER_COMMAND, bwrap_argv
 from autobot.sandbox.cgroups import GatewayCgroups, open_gateway_cgroups
 from autobot.sandbox.docker import DOCKERFILE, docker_build_argv, docker_image, docker_run_argv
+from autobot.sandbox.env_index import EMPTY_SCAN, EnvMaskIndex, EnvScan
 from autobot.sandbox.errors import SandboxUnavailable, WorkerFailed
 from autobot.sandbox.launch import run_worker_process
-from autobot.sandbox.masks import EnvMask, find_env_masks
+from autobot.sandbox.masks import EnvMask
 from autobot.sandbox.policy import (
     WORKER_SCRIPT,
     SandboxPolicy,
@@ -47,6 +49,7 @@ from autobot.sandbox.probe import probe_sandbox
 from autobot.sandbox.worker import WorkerHandle
 
 SPAWN_SECONDS = 30.0  # a worker answers its first ping in well under a second
+SCAN_CLOSE_SECONDS = 5.0  # a refresh re-lists a few directories, or walks the tree once
 BUILD_SECONDS = 600.0  # building Dockerfile.sandbox may download packages
 
 
@@ -116,6 +119,7 @@ class SandboxPool:
     _served: int = 0
     _busy: int = 0
     _cgroups: GatewayCgroups | None = None
+    _env_index: EnvMaskIndex | None = None
     _scan_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     # Idle workers; sized to the pool: at most `size` workers ever exist at once.
     _idle: tuple[trio.MemorySendChannel[WorkerHandle], trio.MemoryReceiveChannel[WorkerHandle]] = (
@@ -185,6 +189,7 @@ class SandboxPool:
             self.policy = attrs.evolve(self.policy, support_dir=support)
             image = await self._prepare_image()
             self._open_cgroups()
+            self._open_env_index()
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 send_idle, _ = self._idle
@@ -194,12 +199,18 @@ class SandboxPool:
                 self.logger.info(
                     "sandbox pool ready", backend=self._backend.value, workers=self.size
                 )
+                if self._env_index is not None and not self._env_index.watching:
+                    self.logger.warn(
+                        "sandbox: the workspace is not watched (no inotify, or past "
+                        "fs.inotify.max_user_watches); every lease walks it for dotenv files"
+                    )
                 async for _ in self._replace[1]:
                     self._restarts += 1
                     send_idle.send_nowait(await self._spawn(image))
         finally:
             shutil.rmtree(support, ignore_errors=True)
             self._close_cgroups()
+            await self._close_env_index()
 
     def _open_cgroups(self) -> None:
         """As root with bubblewrap, enforce the process and memory limits with a
@@ -255,18 +266,39 @@ class SandboxPool:
 
     async def _freshen(self, worker: WorkerHandle) -> WorkerHandle:
         """`worker` if still alive and masking every dotenv entry, else a fresh one."""
-        if self._backend is SandboxMode.NONE:
-            masks: frozenset[EnvMask] = frozenset()
-        else:
-            masks = await trio.to_thread.run_sync(
-                find_env_masks, self.policy.workspace, limiter=self._scan_limiter
-            )
-        if worker.alive and masks <= worker.masks:
+        scan = await self._scan_env()
+        if worker.alive and worker.env_scan.covers(scan):
             return worker
         worker.kill()
-        fresh = await self._spawn(self._image(), masks)
+        fresh = await self._spawn(self._image(), scan)
         self._restarts += 1
         return fresh
+
+    async def _scan_env(self) -> EnvScan:
+        """The workspace's dotenv entries now (nothing to hide without a sandbox)."""
+        if self._backend is SandboxMode.NONE:
+            return EMPTY_SCAN
+        index = self._env_index
+        if index is None:
+            raise WorkerFailed("the sandbox pool is not running")
+        return await trio.to_thread.run_sync(index.refresh, limiter=self._scan_limiter)
+
+    def _open_env_index(self) -> None:
+        if self._backend is SandboxMode.NONE:
+            return
+        self._env_index = EnvMaskIndex(self.policy.workspace)
+
+    async def _close_env_index(self) -> None:
+        """Close the index once no refresh runs in a thread (bounded wait)."""
+        index, self._env_index = self._env_index, None
+        if index is None:
+            return
+        with trio.move_on_after(SCAN_CLOSE_SECONDS) as scope:
+            scope.shield = True
+            async with self._scan_limiter:
+                index.close()
+                return
+        index.close()
 
     def _image(self) -> str:
         return docker_image(self.docker_image, self.bot_dir or self.policy.workspace)
@@ -282,18 +314,13 @@ class SandboxPool:
                 )
         return image
 
-    async def _spawn(self, image: str, masks: frozenset[EnvMask] | None = None) -> WorkerHandle:
-        """Start one worker in the pool's nursery and wait for its first answer."""
+    async def _spawn(self, image: str, scan: EnvScan | None = None) -> WorkerHandle:
+        """Start one worker in the pool's nursery (hiding the dotenv entries of
+        `scan`, a fresh one by default) and wait for its first answer."""
         assert self._nursery is not None and self._backend is not None
-        if masks is None:
-            masks = (
-                frozenset()
-                if self._backend is SandboxMode.NONE
-                else await trio.to_thread.run_sync(
-                    find_env_masks, self.policy.workspace, limiter=self._scan_limiter
-                )
-            )
-        argv = worker_argv(self._backend, self.policy, masks, image)
+        if scan is None:
+            scan = await self._scan_env()
+        argv = worker_argv(self._backend, self.policy, scan.masks, image)
         process: trio.Process = await self._nursery.start(
             partial(
                 run_worker_process,
@@ -305,7 +332,7 @@ class SandboxPool:
             )
         )
         worker = WorkerHandle(
-            process=process, masks=masks, env=dict(self.policy.env), limits=self.policy.limits
+            process=process, env_scan=scan, env=dict(self.policy.env), limits=self.policy.limits
         )
         try:
             with trio.fail_after(SPAWN_SECONDS):

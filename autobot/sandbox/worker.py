@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 import trio
 
+from autobot.sandbox.env_index import EnvScan
 from autobot.sandbox.errors import WorkerFailed
 from autobot.sandbox.launch import kill_process_group
-from autobot.sandbox.masks import EnvMask
 from autobot.sandbox.policy import ResourceLimits
 from autobot.sandbox.worker_main import HEADER, decode_length, encode_frame
 
@@ -47,10 +47,10 @@ class ExecOutcome:
 
 @attrs.define(kw_only=True, eq=False)
 class WorkerHandle:
-    """One live worker. `masks` are the dotenv entries its sandbox hides."""
+    """One live worker. `env_scan` holds the dotenv entries its sandbox hides."""
 
     process: trio.Process
-    masks: frozenset[EnvMask]
+    env_scan: EnvScan
     env: dict[str, str]
     limits: ResourceLimits
     served: int = 0
