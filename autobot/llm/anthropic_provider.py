@@ -2,8 +2,8 @@
 
 The SDK runs under trio (it uses anyio). Its own retries are disabled
 (`max_retries=0`): `call_with_retries` owns the policy so it is testable.
-By default a completion is streamed (SSE), so the read timeout bounds the
-silence between events rather than the whole answer (without streaming it is
+By default a completion is streamed (SSE; assembled by `StreamedMessage`), so
+the read timeout bounds the silence between events rather than the whole answer (without streaming it is
 `ProviderLimits.response_read`). A timeout once the request was sent, or a
 failure once the answer started to arrive, is not retried: the answer may be
 generated and billed (see `retry.timeout_failure`).
@@ -23,6 +23,7 @@ import attrs
 import httpx2
 
 from autobot.config.secret import Secret
+from autobot.llm.anthropic_stream import StreamedMessage
 from autobot.llm.anthropic_wire import request_params, response_from_message
 from autobot.llm.limits import ProviderLimits, pool_sizes
 from autobot.llm.retry import (
@@ -154,10 +155,14 @@ class AnthropicProvider:
     async def _fetch(
         self, client: anthropic.AsyncAnthropic, params: Mapping[str, Any], answering: list[bool]
     ) -> dict[str, Any]:
-        if self.stream:
-            async with client.messages.stream(**params) as stream:
-                answering.append(True)  # status and headers are in: events follow
-                message = await stream.get_final_message()
-        else:
+        if not self.stream:
             message = await client.messages.create(**params)
-        return message.model_dump(mode="json")
+            dumped: dict[str, Any] = message.model_dump(mode="json")
+            return dumped
+        events = await client.messages.create(**params, stream=True)
+        answering.append(True)  # status and headers are in: events follow
+        assembled = StreamedMessage()
+        async with events:
+            async for event in events:
+                assembled.feed(event)
+        return assembled.message()
