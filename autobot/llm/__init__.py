@@ -4,6 +4,8 @@
   `ProviderNotConfigured` / `ProviderConfigError`.
 - `anthropic_provider.AnthropicProvider` (official SDK, SSE streaming by default) and
   `openai_provider.OpenAICompatibleProvider` (httpx, `/v1/chat/completions`).
-- `limits.ProviderLimits` (timeouts, retries, pool sizes), `retry` (the shared retry policy),
-  `anthropic_wire` / `openai_wire` (pure translation), `tool_arguments` (garbled tool calls).
+- `limits.ProviderLimits` (timeouts, retries, pool sizes), `retry` (the shared retry policy:
+  nothing is retried once the request was sent and may be billed),
+  `anthropic_wire` / `openai_wire` (pure translation), `anthropic_stream` (an answer
+  assembled from stream events), `tool_arguments` (garbled tool calls).
 """
