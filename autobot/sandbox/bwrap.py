@@ -19,7 +19,9 @@ from autobot.sandbox.policy import (
     SANDBOX_WORKSPACE,
     WORKER_IN_SANDBOX,
     WORKER_SCRIPT,
+    ResourceLimits,
     SandboxPolicy,
+    limits_argument,
 )
 
 BWRAP = "bwrap"
@@ -30,7 +32,11 @@ SANDBOX_ENV = (
     ("LANG", "C.UTF-8"),
     ("TMPDIR", "/tmp"),
 )
-WORKER_COMMAND = ("/usr/bin/python3", "-I", WORKER_IN_SANDBOX, SANDBOX_WORKSPACE)
+
+
+def worker_command(limits: ResourceLimits) -> tuple[str, ...]:
+    """The worker's command line inside the sandbox."""
+    return ("/usr/bin/python3", "-I", WORKER_IN_SANDBOX, SANDBOX_WORKSPACE, limits_argument(limits))
 
 
 def bwrap_argv(

@@ -21,6 +21,7 @@ from autobot.sandbox.policy import (
     WORKER_IN_SANDBOX,
     WORKER_SCRIPT,
     SandboxPolicy,
+    limits_argument,
 )
 
 DOCKERFILE = "Dockerfile.sandbox"
@@ -69,5 +70,5 @@ def docker_run_argv(policy: SandboxPolicy, image: str, masks: Iterable[EnvMask] 
     # `--init` (tini would hold the protocol pipes, dumpable), and the image's own
     # ENTRYPOINT is overridden so no wrapper of a Dockerfile.sandbox takes its place.
     argv += ["-w", SANDBOX_WORKSPACE, "--entrypoint", "python3", image]
-    argv += ["-I", WORKER_IN_SANDBOX, SANDBOX_WORKSPACE]
+    argv += ["-I", WORKER_IN_SANDBOX, SANDBOX_WORKSPACE, limits_argument(limits)]
     return argv

@@ -25,7 +25,8 @@ SYSTEM_ETC = ("/etc/ld.so.cache", "/etc/alternatives", "/etc/ssl", "/etc/localti
 
 @attrs.frozen(kw_only=True)
 class ResourceLimits:
-    """Kernel limits applied to every exec command (setrlimit in the worker).
+    """Kernel limits applied to every exec command (the worker's own rlimits,
+    inherited: see `worker_main.limit_self`).
 
     `processes` (RLIMIT_NPROC) counts every process of the host uid that runs
     the sandbox, and the kernel exempts root; `memory_bytes` (RLIMIT_AS)
@@ -69,6 +70,12 @@ class SandboxPolicy:
     etc: tuple[str, ...] = ()
     support_dir: Path | None = None  # holds the synthetic passwd/group, see support.py
     run_as: tuple[int, int] | None = None
+
+
+def limits_argument(limits: ResourceLimits) -> str:
+    """The worker's `--limits=` argument (see `worker_main.limit_self`)."""
+    values = (limits.cpu_seconds, limits.memory_bytes, limits.processes, limits.file_size_bytes)
+    return "--limits=" + ",".join(str(value) for value in values)
 
 
 def host_system_mounts() -> tuple[tuple[SystemMount, ...], tuple[str, ...]]:

@@ -32,7 +32,7 @@ import trio
 
 from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.logs.records import Logger
-from autobot.sandbox.bwrap import WORKER_COMMAND, bwrap_argv
+from autobot.sandbox.bwrap import bwrap_argv, worker_command
 from autobot.sandbox.cgroups import GatewayCgroups, open_gateway_cgroups
 from autobot.sandbox.docker import DOCKERFILE, docker_build_argv, docker_image, docker_run_argv
 from autobot.sandbox.env_index import EMPTY_SCAN, EnvMaskIndex, EnvScan
@@ -44,6 +44,7 @@ from autobot.sandbox.policy import (
     SandboxPolicy,
     forwarded_env,
     host_system_mounts,
+    limits_argument,
 )
 from autobot.sandbox.probe import probe_sandbox
 from autobot.sandbox.worker import WorkerHandle
@@ -93,11 +94,12 @@ def worker_argv(
 ) -> list[str]:
     """The command starting one worker for a resolved backend (pure)."""
     if backend is SandboxMode.BUBBLEWRAP:
-        return bwrap_argv(policy, WORKER_COMMAND, masks=masks, with_worker=True)
+        return bwrap_argv(policy, worker_command(policy.limits), masks=masks, with_worker=True)
     if backend is SandboxMode.DOCKER:
         return docker_run_argv(policy, image, masks)
     if backend is SandboxMode.NONE:
-        return [sys.executable, "-I", str(WORKER_SCRIPT), str(policy.workspace)]
+        limits = limits_argument(policy.limits)
+        return [sys.executable, "-I", str(WORKER_SCRIPT), str(policy.workspace), limits]
     raise ValueError(f"not a resolved backend: {backend}")
 
 
@@ -331,9 +333,7 @@ class SandboxPool:
                 logger=self.logger,
             )
         )
-        worker = WorkerHandle(
-            process=process, env_scan=scan, env=dict(self.policy.env), limits=self.policy.limits
-        )
+        worker = WorkerHandle(process=process, env_scan=scan, env=dict(self.policy.env))
         try:
             with trio.fail_after(SPAWN_SECONDS):
                 pid = await worker.ping()

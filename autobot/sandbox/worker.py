@@ -18,7 +18,6 @@ import trio
 from autobot.sandbox.env_index import EnvScan
 from autobot.sandbox.errors import WorkerFailed
 from autobot.sandbox.launch import kill_process_group
-from autobot.sandbox.policy import ResourceLimits
 from autobot.sandbox.worker_main import HEADER, decode_length, encode_frame
 
 RECEIVE_CHUNK = 65536
@@ -52,7 +51,6 @@ class WorkerHandle:
     process: trio.Process
     env_scan: EnvScan
     env: dict[str, str]
-    limits: ResourceLimits
     served: int = 0
     broken: bool = False
     _buffer: bytearray = attrs.field(factory=bytearray)
@@ -90,6 +88,8 @@ class WorkerHandle:
         if response.get("id") != request_id:
             self.broken = True
             raise WorkerFailed("worker answered out of order")
+        if response.get("retire"):
+            self.broken = True  # near its own CPU limit: replaced on release
         if not response.get("ok"):
             kind = str(response.get("error", "unknown"))
             raise OpRefused(kind, str(response.get("message", kind)), response)
@@ -157,12 +157,6 @@ class WorkerHandle:
                 "timeout": time_limit,
                 "max_output": max_output,
                 "env": self.env,
-                "limits": {
-                    "cpu": self.limits.cpu_seconds,
-                    "memory": self.limits.memory_bytes,
-                    "processes": self.limits.processes,
-                    "file_size": self.limits.file_size_bytes,
-                },
             }
         )
         if response["timed_out"]:

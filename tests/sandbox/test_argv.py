@@ -105,7 +105,10 @@ def test_docker_run_argv() -> None:
     assert "/dev/null:/workspace/.env:ro" in volumes
     assert "type=tmpfs,destination=/workspace/venv.env,readonly" in argv
     assert argv[argv.index("-w") + 1] == "/workspace"
-    assert argv[-6:] == ["--entrypoint", "python3", "img:1", "-I", WORKER_IN_SANDBOX, "/workspace"]
+    assert argv[-7:] == [
+        "--entrypoint", "python3", "img:1", "-I", WORKER_IN_SANDBOX, "/workspace",
+        "--limits=60,536870912,64,268435456",
+    ]  # fmt: skip
     assert not any("ghp_secretvalue" in arg for arg in argv)
 
 
@@ -135,7 +138,12 @@ def test_docker_image_choice(tmp_path: Path) -> None:
 def test_worker_argv_per_backend() -> None:
     assert worker_argv(SandboxMode.BUBBLEWRAP, POLICY, MASKS, "i")[0] == "bwrap"
     assert worker_argv(SandboxMode.DOCKER, POLICY, MASKS, "i")[:2] == ["docker", "run"]
-    assert worker_argv(SandboxMode.NONE, POLICY, MASKS, "i")[-1] == str(WS)
+    assert worker_argv(SandboxMode.NONE, POLICY, MASKS, "i")[-2:] == [
+        str(WS),
+        "--limits=60,536870912,64,268435456",
+    ]
+    bwrap = worker_argv(SandboxMode.BUBBLEWRAP, POLICY, MASKS, "i")
+    assert bwrap[-3:] == [WORKER_IN_SANDBOX, "/workspace", "--limits=60,536870912,64,268435456"]
     with pytest.raises(ValueError, match="not a resolved backend"):
         worker_argv(SandboxMode.AUTO, POLICY, MASKS, "i")
 

@@ -12,7 +12,7 @@ import trio.testing
 
 from autobot.config.schema import SandboxMode
 from autobot.sandbox.errors import SandboxUnavailable, WorkerFailed
-from autobot.sandbox.policy import SandboxPolicy
+from autobot.sandbox.policy import ResourceLimits, SandboxPolicy
 from autobot.sandbox.pool import PoolStatistics, SandboxPool
 from autobot.sandbox.testing import start_pool
 from autobot.testing.logs import capture_logger, drain
@@ -192,3 +192,42 @@ async def test_none_backend_speaks_the_same_protocol(
         outcome = await worker.exec("pwd", cwd=".", time_limit=BOUND, max_output=100)
     assert outcome.stdout == f"{workspace}\n"
     assert any("workspace restrictions disabled" in r.message for r in drain(records))
+
+
+async def test_commands_run_under_the_limits(workspace: Path, nursery: trio.Nursery) -> None:
+    limits = ResourceLimits(
+        cpu_seconds=7, memory_bytes=300 << 20, processes=99, file_size_bytes=5 << 20
+    )
+    pool = await start_pool(nursery, workspace, capture_logger()[0], size=1, limits=limits)
+    async with pool.lease() as worker:
+        outcome = await worker.exec(
+            "grep -E 'cpu time|address space|processes|Max file size' /proc/self/limits",
+            cwd=".", time_limit=BOUND, max_output=2000,
+        )  # fmt: skip
+    rows = {
+        " ".join(line.split()[:-3]): line.split()[-3:-1] for line in outcome.stdout.splitlines()
+    }
+    assert rows == {
+        "Max cpu time": ["7", "7"],
+        "Max file size": [str(5 << 20)] * 2,
+        "Max processes": ["99", "99"],
+        "Max address space": [str(300 << 20)] * 2,
+    }
+
+
+async def test_worker_retires_at_half_its_cpu_limit(workspace: Path, nursery: trio.Nursery) -> None:
+    """The worker carries the commands' rlimits itself: near its own CPU limit it
+    asks to be replaced, and no request fails on the way."""
+    (workspace / "big.txt").write_text("word " * 180_000)
+    pool = await start_pool(
+        nursery, workspace, capture_logger()[0], size=1, limits=ResourceLimits(cpu_seconds=1)
+    )
+    async with pool.lease() as worker:
+        first = worker.process.pid
+    for _ in range(2000):
+        async with pool.lease() as worker:
+            await worker.read_text("big.txt", 1_000_000)
+            if worker.process.pid != first:
+                break
+    assert worker.process.pid != first
+    assert pool.statistics().restarts == 1
