@@ -22,7 +22,8 @@ built from scan A still hides everything of scan B iff B's (mask, version)
 pairs are a subset of A's (`EnvScan.covers`).
 
 Blocking I/O, not thread-safe: call `refresh` through `trio.to_thread` with a
-`CapacityLimiter(1)`, and `close` when done.
+`CapacityLimiter(1)`; `cached_if_quiet` never blocks and may run in the event
+loop's thread while no refresh runs. `close` when done.
 """
 
 from __future__ import annotations
@@ -101,18 +102,31 @@ class EnvMaskIndex:
     _versions: dict[str, tuple[EnvMask, Version]] = attrs.Factory(dict)
     _generation: int = 0
     _scan: EnvScan | None = None
+    _pending: list[Event] = attrs.Factory(list)  # read by `cached_if_quiet`, not yet applied
 
     @property
     def watching(self) -> bool:
         """False when every refresh walks the tree (no inotify, or too many directories)."""
         return self._inotify is not None
 
+    def cached_if_quiet(self) -> EnvScan | None:
+        """The last scan if no event is pending (one non-blocking read), else None:
+        then call `refresh`. Cheap enough for the event loop's thread."""
+        if self._scan is None or self._inotify is None:
+            return None
+        events = self._inotify.read_events()
+        if events:
+            self._pending += events
+            return None
+        return self._scan
+
     def refresh(self) -> EnvScan:
         """The current scan: cached when no event arrived since the last one."""
         if self._scan is None or self._inotify is None:
             self._rebuild()
         else:
-            dirty = dirty_directories(self._inotify.read_events(), self._dir_of)
+            events, self._pending = self._pending + self._inotify.read_events(), []
+            dirty = dirty_directories(events, self._dir_of)
             if dirty is None:
                 self._rebuild()
             elif dirty:
@@ -130,6 +144,7 @@ class EnvMaskIndex:
 
     def _rebuild(self) -> None:
         self.close()
+        self._pending = []
         self.rebuilds += 1
         previous = self._versions
         self._dirs, self._wd_of, self._dir_of, self._versions = {}, {}, {}, {}

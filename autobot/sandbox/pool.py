@@ -283,6 +283,10 @@ class SandboxPool:
         index = self._env_index
         if index is None:
             raise WorkerFailed("the sandbox pool is not running")
+        if self._scan_limiter.borrowed_tokens == 0:  # no refresh runs in a thread now
+            quiet = index.cached_if_quiet()  # the usual case: one non-blocking read
+            if quiet is not None:
+                return quiet
         return await trio.to_thread.run_sync(index.refresh, limiter=self._scan_limiter)
 
     def _open_env_index(self) -> None:

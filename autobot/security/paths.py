@@ -39,7 +39,8 @@ def resolve_within(root: Path, user_path: str) -> Path | None:
     if not candidate.is_absolute():
         candidate = root / candidate
     try:
+        base = root.resolve(strict=False)
         resolved = candidate.resolve(strict=False)
-        return resolved if is_within(resolved, root) else None
     except (OSError, RuntimeError):  # RuntimeError: pathlib's "Symlink loop"
         return None
+    return resolved if resolved == base or base in resolved.parents else None

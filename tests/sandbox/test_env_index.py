@@ -207,3 +207,21 @@ WATCHED = {1: ".", 2: "src"}
 )  # fmt: skip
 def test_dirty_directories(events: list[Event], expected: dict[str, set[str]] | None) -> None:
     assert dirty_directories(events, WATCHED) == expected
+
+
+@pytest.mark.parametrize("index", [True], indirect=True, ids=["inotify"])
+def test_cached_if_quiet_hands_pending_events_to_refresh(index: EnvMaskIndex) -> None:
+    assert index.cached_if_quiet() is None  # never scanned yet
+    first = index.refresh()
+    assert index.cached_if_quiet() is first
+    (index.workspace / "late.env").write_text("x")
+    assert index.cached_if_quiet() is None  # the event is read here...
+    after = index.refresh()  # ...and applied here
+    assert EnvMask("late.env", False) in after.masks and not first.covers(after)
+    assert index.cached_if_quiet() is after
+
+
+@pytest.mark.parametrize("index", [False], indirect=True, ids=["walk"])
+def test_cached_if_quiet_never_answers_without_inotify(index: EnvMaskIndex) -> None:
+    index.refresh()
+    assert index.cached_if_quiet() is None
