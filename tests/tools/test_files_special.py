@@ -188,3 +188,12 @@ async def test_deadline_counts_from_the_lease_not_the_queue(autojump_clock: obje
     result = await tool.run({"path": "a.txt"}, ctx)
     assert trio.current_time() - start == 107.0
     assert result.text.startswith("Error: read_file on a.txt did not finish within 7 seconds")
+
+
+@pytest.mark.parametrize("second", ["short", "a much longer second content " * 10, ""])
+async def test_overwrite_leaves_exactly_the_new_content(tools: Tools, second: str) -> None:
+    first = "first content, of a middling length\n" * 3
+    for content in (first, second):
+        result = await tools.write.run({"path": "w.txt", "content": content}, tools.ctx)
+        assert result == ToolResult.ok(f"Wrote {len(content)} bytes to w.txt")
+    assert (tools.workspace / "w.txt").read_text() == second
