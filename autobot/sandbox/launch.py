@@ -1,7 +1,7 @@
 """Start and stop one worker process (bwrap, docker or the bare worker).
 
 `run_worker_process` is meant for `nursery.start`: it hands back the
-`trio.Process` once started and returns when the process has exited. The
+`WorkerProcess` once started and returns when the process has exited. The
 process leads its own process group, so `kill_process_group` also takes a
 sandbox that bwrap was still setting up; with the pool's cgroups (root
 gateway) it runs in a fresh per-worker cgroup whose limits hold for every
@@ -16,7 +16,6 @@ import signal
 import subprocess
 from typing import Any
 
-import attrs
 import trio
 
 from autobot.logs.records import Logger
@@ -24,13 +23,14 @@ from autobot.sandbox.bwrap import SANDBOX_ENV
 from autobot.sandbox.cgroups import GatewayCgroups, WorkerCgroup
 from autobot.sandbox.errors import WorkerFailed
 from autobot.sandbox.policy import ResourceLimits
+from autobot.sandbox.process import WorkerProcess
 
 CGROUP_CLEANUP_SECONDS = 5.0  # a killed sandbox's processes are gone within milliseconds
 WORKER_TASKS = 2  # bwrap's monitor and the worker share the cgroup with the commands
 WORKER_MEMORY_BYTES = 64 * 1024 * 1024  # the worker's own share beside its commands
 
 
-def kill_process_group(process: trio.Process) -> None:
+def kill_process_group(process: WorkerProcess) -> None:
     """SIGKILL the process group a worker was started as the leader of.
 
     Killing only bwrap's own process can orphan its child while it sets up the
@@ -46,11 +46,6 @@ def kill_process_group(process: trio.Process) -> None:
             pass
 
 
-async def _kill_on_cancel(process: trio.Process) -> None:
-    """run_process's deliver_cancel: the whole group at once (not SIGTERM to bwrap)."""
-    kill_process_group(process)
-
-
 async def run_worker_process(
     argv: list[str],
     *,
@@ -58,11 +53,11 @@ async def run_worker_process(
     cgroups: GatewayCgroups | None,
     limits: ResourceLimits,
     logger: Logger,
-    task_status: trio.TaskStatus[trio.Process] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[WorkerProcess] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run `argv` with piped stdin/stdout until it exits; WorkerFailed if it
-    cannot be started (including its cgroup)."""
-    options: dict[str, Any] = {"start_new_session": True}
+    """Run `argv` with piped stdin/stdout until it exits (killing its group if
+    cancelled); WorkerFailed if it cannot be started (including its cgroup)."""
+    options: dict[str, Any] = {}
     if run_as is not None:
         options["user"], options["group"] = run_as
         options["extra_groups"] = []
@@ -75,49 +70,28 @@ async def run_worker_process(
                     "memory": limits.memory_bytes + WORKER_MEMORY_BYTES,
                 }
             )
-            options["preexec_fn"] = cgroup.enter
-        started = _Started(task_status)
-        try:
-            await trio.run_process(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                check=False,
-                env=dict(SANDBOX_ENV),
-                deliver_cancel=_kill_on_cancel,
-                task_status=started,
-                **options,
-            )
-        finally:
-            if started.process is not None:
-                await _close_pipes(started.process)
-    except (OSError, subprocess.SubprocessError) as exc:  # raised only while starting
-        raise WorkerFailed(f"sandbox worker could not be started: {exc}") from exc
-    finally:
+        process = WorkerProcess.spawn(
+            argv,
+            env=dict(SANDBOX_ENV),
+            preexec_fn=None if cgroup is None else cgroup.enter,
+            **options,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
         if cgroup is not None:
             await _remove_cgroup(cgroup, logger)
-
-
-@attrs.define
-class _Started(trio.TaskStatus[trio.Process]):
-    """Passes `task_status.started(process)` on, keeping the process for cleanup."""
-
-    outer: trio.TaskStatus[trio.Process]
-    process: trio.Process | None = None
-
-    def started(self, value: trio.Process | None = None) -> None:
-        assert value is not None
-        self.process = value
-        self.outer.started(value)
-
-
-async def _close_pipes(process: trio.Process) -> None:
-    """Close our ends of an exited worker's pipes (a pending read ends at once)."""
-    with trio.CancelScope(shield=True):
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                await stream.aclose()
+        raise WorkerFailed(f"sandbox worker could not be started: {exc}") from exc
+    try:
+        task_status.started(process)
+        try:
+            await process.wait()
+        finally:
+            kill_process_group(process)  # cancelled: the whole group at once
+            with trio.CancelScope(shield=True):
+                await process.wait()
+    finally:
+        await process.aclose()  # a pending read ends at once; an orphan reads EOF
+        if cgroup is not None:
+            await _remove_cgroup(cgroup, logger)
 
 
 async def _remove_cgroup(cgroup: WorkerCgroup, logger: Logger) -> None:

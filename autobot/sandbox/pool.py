@@ -47,6 +47,7 @@ from autobot.sandbox.policy import (
     limits_argument,
 )
 from autobot.sandbox.probe import probe_sandbox
+from autobot.sandbox.process import WorkerProcess
 from autobot.sandbox.worker import WorkerHandle
 
 SPAWN_SECONDS = 30.0  # a worker answers its first ping in well under a second
@@ -327,7 +328,7 @@ class SandboxPool:
         if scan is None:
             scan = await self._scan_env()
         argv = worker_argv(self._backend, self.policy, scan.masks, image)
-        process: trio.Process = await self._nursery.start(
+        process: WorkerProcess = await self._nursery.start(
             partial(
                 run_worker_process,
                 argv,

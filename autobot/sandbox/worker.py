@@ -18,6 +18,7 @@ import trio
 from autobot.sandbox.env_index import EnvScan
 from autobot.sandbox.errors import WorkerFailed
 from autobot.sandbox.launch import kill_process_group
+from autobot.sandbox.process import WorkerProcess
 from autobot.sandbox.worker_main import HEADER, decode_length, encode_frame
 
 RECEIVE_CHUNK = 65536
@@ -48,7 +49,7 @@ class ExecOutcome:
 class WorkerHandle:
     """One live worker. `env_scan` holds the dotenv entries its sandbox hides."""
 
-    process: trio.Process
+    process: WorkerProcess
     env_scan: EnvScan
     env: dict[str, str]
     served: int = 0
@@ -96,7 +97,6 @@ class WorkerHandle:
         return response
 
     async def _exchange(self, request: dict[str, Any]) -> dict[str, Any]:
-        assert self.process.stdin is not None and self.process.stdout is not None
         await self.process.stdin.send_all(encode_frame(request))
         header = await self._receive_exactly(HEADER.size)
         body = await self._receive_exactly(decode_length(header))
@@ -106,7 +106,6 @@ class WorkerHandle:
         return decoded
 
     async def _receive_exactly(self, size: int) -> bytes:
-        assert self.process.stdout is not None
         while len(self._buffer) < size:
             chunk = await self.process.stdout.receive_some(RECEIVE_CHUNK)
             if not chunk:

@@ -1,4 +1,4 @@
-"""Killing a worker while bwrap is still setting its sandbox up leaves nothing behind.
+"""Worker processes: killed during setup they leave nothing; alive they outlive trio's threads.
 
 bwrap's child waits on an eventfd for its parent and arms --die-with-parent
 only just before exec: killing bwrap alone in that window orphaned the child
@@ -9,14 +9,19 @@ group and the whole group is killed; its pipes are closed when it exits.
 from __future__ import annotations
 
 import os
+import threading
 from functools import partial
 from pathlib import Path
 
+import pytest
 import trio
+from trio._core import _thread_cache as thread_cache
 
 from autobot.sandbox.bwrap import bwrap_argv
 from autobot.sandbox.launch import kill_process_group, run_worker_process
 from autobot.sandbox.policy import ResourceLimits, SandboxPolicy, host_system_mounts
+from autobot.sandbox.process import WorkerProcess
+from autobot.sandbox.testing import start_pool
 from autobot.testing.logs import capture_logger
 
 ATTEMPTS = 30
@@ -43,7 +48,7 @@ async def test_killed_during_setup_leaves_no_process(tmp_path: Path) -> None:
     logger, _ = capture_logger()
     for attempt in range(ATTEMPTS):
         async with trio.open_nursery() as nursery:
-            process: trio.Process = await nursery.start(
+            process: WorkerProcess = await nursery.start(
                 partial(
                     run_worker_process,
                     argv,
@@ -60,3 +65,25 @@ async def test_killed_during_setup_leaves_no_process(tmp_path: Path) -> None:
         # Orphans would never go away; the killed ones vanish within milliseconds.
         while processes_with(marker):  # noqa: ASYNC110
             await trio.sleep(0.01)
+
+
+async def test_workers_outlive_trio_retiring_its_idle_threads(
+    tmp_path: Path, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--die-with-parent follows the thread that forked bwrap. Workers used to be
+    forked from trio's cached threads, which retire after 10 s idle, and died then."""
+    monkeypatch.setattr(thread_cache, "IDLE_TIMEOUT", 0.01)  # retire idle threads at once
+    pool = await start_pool(nursery, tmp_path, capture_logger()[0], size=2)
+    processes = []
+    for _ in range(2):
+        async with pool.lease() as worker:
+            processes.append(worker.process)
+    await trio.to_thread.run_sync(lambda: None)  # a cached thread now exists...
+    with trio.fail_after(10):
+        while threading.active_count() > 1:  # noqa: ASYNC110  ...and retires
+            await trio.sleep(0.01)
+    for process in processes:
+        assert process.poll() is None
+    async with pool.lease() as worker:
+        assert await worker.ping() == 1
+    assert pool.statistics().restarts == 0
