@@ -2,14 +2,17 @@
 
 Host-side checks first: a command naming a dotenv file (`cat .env`) and a
 working_dir outside the workspace are refused with ACCESS DENIED; the
-requested timeout is capped at `tools.exec.timeout`. The worker runs the
-command in its own process group with rlimits, kills the group on timeout
-and caps the output; the kernel sandbox (no network, no host env, dotenv
-files masked) holds whatever the checks miss.
+requested timeout must be a finite positive number and is capped at
+`tools.exec.timeout`; the host's deadline covers the command, not the wait
+for a lease. The worker runs the command in its own process group with
+rlimits, kills it on timeout (and whatever it left running, always) and caps
+the output; the kernel sandbox (no network, no host env, dotenv files
+masked) holds whatever the checks miss.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,22 @@ from autobot.tools.files import refusal_text
 
 MAX_OUTPUT_BYTES = 10_000  # per stream
 HOST_GRACE_SECONDS = 10.0  # beyond the worker's own timeout before the host gives up on it
+
+
+def command_time_limit(requested: object, configured: float) -> float | str:
+    """The command's time limit: the model's `timeout` capped by configuration,
+    or the error to show when it is not a finite positive number."""
+    if requested is None:
+        return configured
+    if isinstance(requested, bool) or not isinstance(requested, int | float | str):
+        return f"Error: timeout must be a number of seconds, not {type(requested).__name__}"
+    try:
+        seconds = float(requested)
+    except ValueError:
+        return f"Error: timeout must be a number of seconds, not {requested!r}"
+    if not math.isfinite(seconds) or seconds <= 0:
+        return f"Error: timeout must be a finite positive number of seconds (got {requested!r})"
+    return min(seconds, configured)
 
 
 def format_outcome(outcome: ExecOutcome, limit_seconds: float) -> ToolResult:
@@ -84,13 +103,14 @@ class ExecTool:
             cwd = workspace_relpath(self.workspace, str(args.get("working_dir") or "."))
         except PathRefused as exc:
             return access_denied(ctx, self.name, f"Error: working_dir: {exc}")
-        requested = args.get("timeout")
-        limit = self.timeout if requested is None else min(float(requested), self.timeout)
-        if limit <= 0:
-            return ToolResult.error("Error: timeout must be a positive number of seconds")
+        limit = command_time_limit(args.get("timeout"), self.timeout)
+        if isinstance(limit, str):
+            return ToolResult.error(limit)
         try:
-            with trio.fail_after(limit + HOST_GRACE_SECONDS):
-                async with self.pool.lease() as worker:
+            # Waiting for a lease (backpressure) is not the command's time: the
+            # deadline covers the command only.
+            async with self.pool.lease() as worker:
+                with trio.fail_after(limit + HOST_GRACE_SECONDS):
                     outcome = await worker.exec(
                         command, cwd=cwd, time_limit=limit, max_output=self.max_output
                     )
