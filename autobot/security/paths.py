@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePath
 
-# `.env`, `.env.local`, `.env.production`, `secrets.env`, `prod.env.bak`... but
-# not `environment.py`, `.envrc`-like names without a dot boundary, or `env`.
-_ENV_NAME = re.compile(r"(?:^|\.)env(?:\.|$)", re.IGNORECASE)
+# `.env`, `.env.local`, `.env.production`, `secrets.env`, `prod.env.bak`, and with
+# `-`/`_` after a dotted `env`: `.env-prod`, `.env_local`, `secrets.env_old`... but
+# not `environment.py`, `.envrc`, `env_setup.sh` (no dot before), or `env`.
+_ENV_NAME = re.compile(r"(?:^|\.)env(?:\.|$)|\.env[-_]", re.IGNORECASE)
 
 
 def is_env_file_name(name: str) -> bool:

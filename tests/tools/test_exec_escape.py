@@ -43,6 +43,8 @@ async def setup(tmp_path: Path, nursery: trio.Nursery, monkeypatch: pytest.Monke
     (workspace / "secrets.env").write_text(f"KEY={SECRET}\n")
     (workspace / "sub").mkdir()
     (workspace / "sub" / ".env.production").write_text(f"KEY={SECRET}\n")
+    (workspace / ".env-prod").write_text(f"KEY={SECRET}\n")
+    (workspace / "sub" / ".env_local").write_text(f"KEY={SECRET}\n")
     ctx, records = make_ctx(workspace)
     pool = await start_pool(
         nursery, workspace, ctx.logger, env=(("FORWARDED_NAME", "visible-value"),)
@@ -88,7 +90,15 @@ async def test_pre_existing_dotenv_files_are_unreadable(setup, command: str) -> 
 
 
 @pytest.mark.parametrize(
-    "command", ["cat .env", "cp .env.local x", "cat secrets.env", "cat sub/.env.production"]
+    "command",
+    [
+        "cat .env",
+        "cp .env.local x",
+        "cat secrets.env",
+        "cat sub/.env.production",
+        "cat .env-prod",
+        "cat sub/.env_local",
+    ],
 )
 async def test_dotenv_names_in_commands_are_denied(setup, command: str) -> None:  # type: ignore[no-untyped-def]
     result = await run(setup, command)

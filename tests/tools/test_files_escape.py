@@ -117,6 +117,8 @@ async def test_read_errors_are_specific(
         "../.env",
         ".env",
         ".env.local",
+        ".env-prod",
+        "sub/.env_local",
         "secrets.env",
         "sub/../.env",
         "/workspace/.env",
