@@ -2,8 +2,10 @@
 
 Same guarantees as the bubblewrap argv where docker can express them: no
 network unless allowed, memory/CPU/process limits, all capabilities
-dropped, the workspace at `/workspace`, dotenv entries masked, a minimal
-environment, and the worker as PID 1 of the container. Forwarded `tools.sandbox_env` values travel over the worker
+dropped, no new privileges, a read-only root filesystem with a private
+`/tmp`, a non-root user where the workspace allows (`container_user`), the
+workspace at `/workspace`, dotenv entries masked, a minimal environment,
+and the worker as PID 1 of the container. Forwarded `tools.sandbox_env` values travel over the worker
 protocol, never in argv. `Dockerfile.sandbox` is built with an empty build
 context (the Dockerfile on stdin), so nothing of the bot directory, least of
 all `.env`, is sent to the docker engine.
@@ -43,6 +45,14 @@ def docker_build_argv() -> list[str]:
     return ["docker", "build", "--tag", BUILT_IMAGE, "-"]
 
 
+def container_user(policy: SandboxPolicy) -> tuple[int, int] | None:
+    """Who the container runs as: `run_as` if configured, else the workspace's
+    owner, the one non-root account sure to be able to write the workspace.
+    A root-owned workspace means root (still without capabilities, new
+    privileges, network or a writable root filesystem); None: the image's user."""
+    return policy.run_as or policy.workspace_owner
+
+
 def docker_run_argv(policy: SandboxPolicy, image: str, masks: Iterable[EnvMask] = ()) -> list[str]:
     """`docker run` for one persistent worker speaking the protocol on stdin/stdout."""
     limits = policy.limits
@@ -54,10 +64,14 @@ def docker_run_argv(policy: SandboxPolicy, image: str, masks: Iterable[EnvMask] 
         "--pids-limit", str(limits.processes),
         "--cap-drop", "ALL",
         "--security-opt", "no-new-privileges",
-        "--tmpfs", "/tmp",
+        "--read-only",  # the image's filesystem; the workspace and /tmp stay writable
+        "--tmpfs", "/tmp:rw,nosuid,nodev",
         "-v", f"{policy.workspace}:{SANDBOX_WORKSPACE}:rw",
         "-v", f"{WORKER_SCRIPT}:{WORKER_IN_SANDBOX}:ro",
     ]  # fmt: skip
+    user = container_user(policy)
+    if user is not None:
+        argv += ["--user", f"{user[0]}:{user[1]}"]
     for mask in sorted(masks):
         target = f"{SANDBOX_WORKSPACE}/{mask.relpath}"
         if mask.is_dir:

@@ -59,7 +59,8 @@ class SandboxPolicy:
     `SANDBOX_WORKSPACE`. `env` holds the forwarded `tools.sandbox_env` names
     with their values; they reach commands through the worker protocol, never
     through argv (other host users can read a process's argv). `run_as` is an
-    optional (uid, gid) for the sandbox process when the gateway runs as root.
+    optional (uid, gid) for the sandbox process when the gateway runs as root;
+    `workspace_owner` is who owns the workspace (docker runs as that account).
     """
 
     workspace: Path
@@ -68,8 +69,9 @@ class SandboxPolicy:
     limits: ResourceLimits = ResourceLimits()
     system: tuple[SystemMount, ...] = ()
     etc: tuple[str, ...] = ()
-    support_dir: Path | None = None  # holds the synthetic passwd/group, see support.py
+    support_dir: Path | None = None  # the synthetic passwd/group: pool.write_support_dir
     run_as: tuple[int, int] | None = None
+    workspace_owner: tuple[int, int] | None = None  # (uid, gid): docker's --user
 
 
 def limits_argument(limits: ResourceLimits) -> str:

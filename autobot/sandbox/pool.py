@@ -90,6 +90,15 @@ def write_support_dir(run_as: tuple[int, int] | None) -> Path:
     return support
 
 
+def owner_of(path: Path) -> tuple[int, int] | None:
+    """(uid, gid) owning `path`, None if it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_uid, st.st_gid
+
+
 def worker_argv(
     backend: SandboxMode, policy: SandboxPolicy, masks: frozenset[EnvMask], image: str
 ) -> list[str]:
@@ -146,6 +155,7 @@ class SandboxPool:
         """Build the pool for `tools.*` (sandbox mode, sandbox_env, pool, exec.network)."""
         system, etc = host_system_mounts()
         policy = SandboxPolicy(
+            workspace_owner=owner_of(workspace),
             workspace=workspace.resolve(),
             network=tools.exec.network,
             env=forwarded_env(tools.sandbox_env, dict(os.environ)),
@@ -332,21 +342,25 @@ class SandboxPool:
             partial(
                 run_worker_process,
                 argv,
-                run_as=self.policy.run_as,
+                # docker's client must reach the engine: the container gets --user instead
+                run_as=None if self._backend is SandboxMode.DOCKER else self.policy.run_as,
                 cgroups=self._cgroups,
                 limits=self.policy.limits,
                 logger=self.logger,
             )
         )
         worker = WorkerHandle(process=process, env_scan=scan, env=dict(self.policy.env))
+        started = False
         try:
             with trio.fail_after(SPAWN_SECONDS):
                 pid = await worker.ping()
+            if pid != 1 and self._backend is not SandboxMode.NONE:
+                # Only PID 1 can kill whatever a command leaves behind (see worker_main).
+                raise WorkerFailed(f"sandbox worker is PID {pid}, not PID 1 of its sandbox")
+            started = True
         except (WorkerFailed, trio.TooSlowError) as exc:
-            worker.kill()
             raise WorkerFailed(f"sandbox worker did not start: {exc}") from exc
-        if pid != 1 and self._backend is not SandboxMode.NONE:
-            # Only PID 1 can kill whatever a command leaves behind (see worker_main).
-            worker.kill()
-            raise WorkerFailed(f"sandbox worker is PID {pid}, not PID 1 of its sandbox")
+        finally:
+            if not started:  # failed, timed out, or the caller was cancelled meanwhile
+                worker.kill()
         return worker

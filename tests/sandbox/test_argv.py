@@ -112,6 +112,34 @@ def test_docker_run_argv() -> None:
     assert not any("ghp_secretvalue" in arg for arg in argv)
 
 
+def test_docker_hardening_flags() -> None:
+    argv = docker_run_argv(attrs.evolve(POLICY, workspace_owner=(1000, 1001)), "img:1")
+    assert "--read-only" in argv
+    assert argv[argv.index("--tmpfs") + 1] == "/tmp:rw,nosuid,nodev"
+    assert argv[argv.index("--cap-drop") + 1] == "ALL"
+    assert argv[argv.index("--security-opt") + 1] == "no-new-privileges"
+    assert argv[argv.index("--pids-limit") + 1] == "64"
+    assert argv[argv.index("--user") + 1] == "1000:1001"
+    assert argv.index("--user") < argv.index("img:1")
+
+
+@pytest.mark.parametrize(
+    ("owner", "run_as", "expected"),
+    [
+        ((1000, 1001), None, "1000:1001"),  # the workspace's owner: non-root, can write it
+        ((1000, 1001), (2000, 2001), "2000:2001"),  # an explicit run_as wins
+        ((0, 0), None, "0:0"),  # a root-owned workspace is only writable by root
+        (None, None, None),  # unknown owner: the image's user
+    ],
+)
+def test_docker_user(
+    owner: tuple[int, int] | None, run_as: tuple[int, int] | None, expected: str | None
+) -> None:
+    policy = attrs.evolve(POLICY, workspace_owner=owner, run_as=run_as)
+    argv = docker_run_argv(policy, "img")
+    assert (argv[argv.index("--user") + 1] if "--user" in argv else None) == expected
+
+
 def test_docker_worker_is_pid_1_of_the_container() -> None:
     """No tini (`--init`) holding the protocol pipes; the image's ENTRYPOINT is
     overridden so the worker itself is PID 1 and can kill every leftover process."""
@@ -160,7 +188,10 @@ def test_forwarded_env_and_synthetic_passwd() -> None:
 
 
 def test_find_env_masks(tmp_path: Path) -> None:
-    for name in (".env", "secrets.env", "a/.env.local", "a/notes.txt", "environment.py", "env"):
+    for name in (
+        ".env", "secrets.env", "a/.env.local", "a/.env-prod", "a/.env_dev", "a/notes.txt",
+        "environment.py", "env", "env_setup.sh",
+    ):  # fmt: skip
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     (tmp_path / "venv.env" / "inner").mkdir(parents=True)
@@ -170,6 +201,8 @@ def test_find_env_masks(tmp_path: Path) -> None:
         EnvMask(".env", False),
         EnvMask("secrets.env", False),
         EnvMask("a/.env.local", False),
+        EnvMask("a/.env-prod", False),
+        EnvMask("a/.env_dev", False),
         EnvMask("venv.env", True),
     }
 
@@ -216,6 +249,9 @@ def test_workspace_relpath_refuses(tmp_path: Path, user_path: str, message: str)
         ("cat .env", ".env"),
         ("cp .env.local x", ".env.local"),
         ("cat secrets.env", "secrets.env"),
+        ("cat .env-prod", ".env-prod"),
+        ("source .env_local", ".env_local"),
+        ("bash env_setup.sh", None),
         ("cat .env|base64", ".env"),
         ("x=$(cat 'dir/prod.env')", "dir/prod.env"),
         ("ls -la", None),

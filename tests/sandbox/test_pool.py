@@ -15,9 +15,11 @@ from autobot.sandbox.errors import SandboxUnavailable, WorkerFailed
 from autobot.sandbox.policy import ResourceLimits, SandboxPolicy
 from autobot.sandbox.pool import PoolStatistics, SandboxPool
 from autobot.sandbox.testing import start_pool
+from autobot.sandbox.worker import WorkerHandle
 from autobot.testing.logs import capture_logger, drain
 
 BOUND = 20  # generous bound on real subprocess work; nothing asserts durations
+KILLED_BOUND = 5  # a SIGKILLed sandbox is reaped in milliseconds
 
 
 @pytest.fixture
@@ -231,3 +233,32 @@ async def test_worker_retires_at_half_its_cpu_limit(workspace: Path, nursery: tr
                 break
     assert worker.process.pid != first
     assert pool.statistics().restarts == 1
+
+
+async def test_a_respawn_cancelled_during_its_first_ping_leaves_no_process(
+    workspace: Path, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = await start_pool(nursery, workspace, capture_logger()[0], size=1)
+    async with pool.lease() as worker:
+        victim = worker.process
+    victim.kill()  # the idle worker dies: the next lease respawns in the caller's task
+    await victim.wait()
+    pinging: list[trio.Process] = []
+
+    async def ping_forever(self: WorkerHandle) -> int:
+        pinging.append(self.process)
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(WorkerHandle, "ping", ping_forever)
+
+    async def lease_once() -> None:
+        async with pool.lease():
+            raise AssertionError("the lease must not be granted")
+
+    async with trio.open_nursery() as turn:
+        turn.start_soon(lease_once)
+        await wait_for(lambda: bool(pinging))
+        turn.cancel_scope.cancel("the turn was cancelled")
+    with trio.fail_after(KILLED_BOUND):
+        await pinging[0].wait()  # killed at once, not left running in the pool's nursery
