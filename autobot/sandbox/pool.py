@@ -10,8 +10,10 @@ workspace, or was replaced, since its sandbox was built (`env_index`: an
 inotify-kept index, so this costs one read when nothing changed); otherwise
 it is replaced first, so the kernel hides the entry before the next request.
 
-Every worker runs in the pool's nursery via `trio.run_process` under
-`--die-with-parent`: cancelling the pool (or the gateway dying) kills them all.
+Every worker runs in the pool's nursery (`launch.run_worker_process`, forked
+on the event loop's thread so `--die-with-parent` holds for the gateway's
+life) in its own process group, and as root in its own cgroups: cancelling
+the pool (or the gateway dying) kills them all.
 A sandboxed worker must answer its first ping as PID 1 of its sandbox (the
 only position from which it can kill everything a command leaves behind).
 """
