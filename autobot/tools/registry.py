@@ -55,6 +55,12 @@ def _checked(tools: Iterable[Tool], taken: Container[str] = ()) -> dict[str, Too
     return by_name
 
 
+def _specs_of(tools: Iterable[Tool]) -> tuple[ToolSpec, ...]:
+    return tuple(
+        ToolSpec(name=t.name, description=t.description, parameters=t.parameters) for t in tools
+    )
+
+
 @attrs.frozen
 class ToolRegistry:
     """Tools by name. Build with `ToolRegistry.of(tools)`, which checks names
@@ -62,14 +68,13 @@ class ToolRegistry:
 
     tools: Mapping[str, Tool]
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
-    _specs: tuple[ToolSpec, ...] = attrs.field(init=False)
-
-    @_specs.default
-    def _build_specs(self) -> tuple[ToolSpec, ...]:
-        return tuple(
-            ToolSpec(name=t.name, description=t.description, parameters=t.parameters)
-            for t in self.tools.values()
-        )
+    # The tools as offered to the model, in `tools` order. Derived from `tools`
+    # when not given; `with_tools` passes the base's specs plus the new ones, so
+    # each agent actor does not rebuild every schema.
+    _specs: tuple[ToolSpec, ...] = attrs.field(
+        kw_only=True,
+        default=attrs.Factory(lambda self: _specs_of(self.tools.values()), takes_self=True),
+    )
 
     @classmethod
     def of(
@@ -96,7 +101,11 @@ class ToolRegistry:
         """This registry plus `extra` (a name clash raises ValueError). Only the
         new tools are checked: every agent actor adds its own `spawn` tool."""
         added = _checked(extra, taken=self.tools)
-        return ToolRegistry({**self.tools, **added}, self.max_output_chars)
+        return ToolRegistry(
+            {**self.tools, **added},
+            self.max_output_chars,
+            specs=self._specs + _specs_of(added.values()),
+        )
 
     def is_concurrency_safe(self, name: str) -> bool:
         tool = self.tools.get(name)

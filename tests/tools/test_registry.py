@@ -244,7 +244,11 @@ def test_without_and_with_tools() -> None:
     assert reduced.names() == ("exec",)
     assert [s.name for s in reduced.specs()] == ["exec"]
     assert registry.names() == ("exec", "cron", "message", "spawn")
-    assert reduced.with_tools([FakeTool("x")]).names() == ("exec", "x")
+    extended = reduced.with_tools([FakeTool("x")])
+    assert extended.names() == ("exec", "x")
+    # the base's specs are reused, and equal what a fresh build gives
+    assert extended.specs()[0] is reduced.specs()[0]
+    assert extended.specs() == ToolRegistry.of(extended.tools.values()).specs()
     with pytest.raises(ValueError, match="duplicate"):
         registry.with_tools([FakeTool("exec")])
 
