@@ -8,16 +8,17 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePath
 
-# `.env`, `.env.local`, `.env.production`, `secrets.env`, `prod.env.bak`, and with
-# `-`/`_` after a dotted `env`: `.env-prod`, `.env_local`, `secrets.env_old`... but
-# not `environment.py`, `.envrc`, `env_setup.sh` (no dot before), or `env`.
-_ENV_NAME = re.compile(r"(?:^|\.)env(?:\.|$)|\.env[-_]", re.IGNORECASE)
+# A dot, `env`, then the end or `.`/`-`/`_`: `.env`, `.env.local`, `.env.production`,
+# `secrets.env`, `prod.env.bak`, `.env-prod`, `.env_local`, `secrets.env_old`... but
+# not `environment.py`, `.envrc`, `env_setup.sh`, `env`, nor source files such as
+# `env.py` (alembic) or `env.h`: no dot before `env`. Refusing those would make the
+# doctor reject ordinary projects in the workspace.
+_ENV_NAME = re.compile(r"\.env(?:[.\-_]|$)", re.IGNORECASE)
 
 
 def is_env_file_name(name: str) -> bool:
     """True when a file name (not a path) is a dotenv file in any disguise."""
-    base = PurePath(name).name
-    return base.lower() != "env" and bool(_ENV_NAME.search(base))
+    return bool(_ENV_NAME.search(PurePath(name).name))
 
 
 def is_within(path: Path, root: Path) -> bool:

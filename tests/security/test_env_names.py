@@ -20,7 +20,6 @@ from autobot.security.paths import is_env_file_name
         ("secrets.env", True),
         ("secrets.env_old", True),
         ("prod.env.bak", True),
-        ("env.py", True),  # a dotted `env` at the start: refused rather than risked
         ("dir/.env-staging", True),  # only the last component counts
         ("env", False),
         ("ENV", False),
@@ -30,6 +29,11 @@ from autobot.security.paths import is_env_file_name
         ("env_setup.sh", False),  # no dot before `env`
         ("my-env", False),
         ("venv", False),
+        ("env.py", False),  # alembic's migration environment, not a dotenv file
+        ("env.h", False),
+        ("env.sh", False),
+        ("env.example", False),
+        (".env.example", True),  # a template may still hold real values: refused
     ],
 )
 def test_is_env_file_name(name: str, is_dotenv: bool) -> None:
