@@ -23,7 +23,7 @@ import attrs
 
 from autobot.llm.types import ChatMessage, LLMRequest, Role
 from autobot.security.paths import resolve_within
-from autobot.store.atomic import append_private_line, write_private_file
+from autobot.store.atomic import append_private_line, ensure_private_dir, write_private_file
 
 MEMORY_FILE = "memory/MEMORY.md"
 HISTORY_FILE = "memory/HISTORY.md"
@@ -126,7 +126,7 @@ def write_memory(workspace: Path, result: Consolidation, stamp: str) -> None:
     `memory/`) resolves outside the workspace; OSError on I/O failure.
     """
     memory_dir = _safe_path(workspace, "memory")
-    memory_dir.mkdir(exist_ok=True)
+    ensure_private_dir(memory_dir)
     memory_path = _safe_path(workspace, MEMORY_FILE)
     history_path = _safe_path(workspace, HISTORY_FILE)
     write_private_file(memory_path, result.memory.rstrip() + "\n")

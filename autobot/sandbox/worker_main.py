@@ -16,7 +16,8 @@ Paths in requests are relative to ROOT and were already checked by the host;
 the worker checks again that their real path stays inside ROOT, and file
 operations touch regular files only, opened without following a symlink or
 blocking (a FIFO, socket or device is refused, never waited on). Commands run
-as `/bin/sh -c` children in their own session (process group) with the rlimits;
+as `/bin/sh -c` children in their own session (process group) with the rlimits
+and the worker's umask 077 (whatever is created in the workspace is owner-only);
 a timeout kills the whole group. The host module imports `encode_frame` and
 `decode_length` from here so both ends share one definition of the framing.
 
@@ -120,7 +121,7 @@ def open_regular(full: str, flags: int) -> int:
         if not flags & os.O_CREAT:
             raise Refused("missing", "file not found") from None
     try:
-        fd = os.open(full, flags | OPEN_FLAGS, 0o644)
+        fd = os.open(full, flags | OPEN_FLAGS, 0o600)
     except OSError as exc:
         if exc.errno in (errno.ENXIO, errno.ELOOP):  # replaced meanwhile: FIFO, socket, symlink
             kind = "a special file"
@@ -395,6 +396,9 @@ def main(argv: list[str]) -> int:
         limit_self(limits)
     retire_at = None if limits is None else limits[0] / 2
     _not_dumpable()
+    # Everything created in the workspace, by the file tools or by commands (which
+    # inherit the umask), is owner-only: files 0600, directories 0700.
+    os.umask(0o077)
     # Python's SIGINT handler would let a command raise KeyboardInterrupt here; with
     # the default disposition the kernel drops signals sent to PID 1 from inside.
     signal.signal(signal.SIGINT, signal.SIG_DFL)

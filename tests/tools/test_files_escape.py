@@ -164,3 +164,25 @@ async def test_write_outside_or_to_dotenv_is_refused(h: Harness, path: str) -> N
     assert_denied(h, result)
     assert not (h.workspace.parent / "outside.txt").exists()
     assert (h.workspace / ".env").read_text().startswith("KEY=")
+
+
+async def test_what_the_model_creates_is_owner_only_whatever_the_gateway_umask(
+    h: Harness,
+) -> None:
+    """Checklist section 7: files 0600, directories 0700, from write_file and
+    from commands alike (the worker sets umask 077 for itself and its children)."""
+    old = os.umask(0)  # the gateway's umask must not matter
+    try:
+        assert not (await h.write.run({"path": "a/b/note.md", "content": "x"}, h.ctx)).is_error
+        made = await h.exec.run({"command": "mkdir -p c/d && echo y > c/d/out.txt"}, h.ctx)
+        assert not made.is_error
+    finally:
+        os.umask(old)
+    modes = {
+        rel: (h.workspace / rel).stat().st_mode & 0o777
+        for rel in ("a", "a/b", "a/b/note.md", "c", "c/d", "c/d/out.txt")
+    }
+    assert modes == {
+        "a": 0o700, "a/b": 0o700, "a/b/note.md": 0o600,
+        "c": 0o700, "c/d": 0o700, "c/d/out.txt": 0o600,
+    }  # fmt: skip

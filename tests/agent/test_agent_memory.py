@@ -1,0 +1,40 @@
+"""Writing consolidated memory: owner-only modes, appended history, no escape."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from autobot.agent.memory import Consolidation, ConsolidationError, write_memory
+
+
+def test_memory_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    old = os.umask(0)
+    try:
+        write_memory(workspace, Consolidation("Alice likes tea.", "talked about tea"), "2026-12-02")
+        write_memory(workspace, Consolidation("Alice likes tea.\n", "and  biscuits"), "2026-12-03")
+    finally:
+        os.umask(old)
+    memory = workspace / "memory"
+    assert memory.stat().st_mode & 0o777 == 0o700
+    assert (memory / "MEMORY.md").stat().st_mode & 0o777 == 0o600
+    assert (memory / "HISTORY.md").stat().st_mode & 0o777 == 0o600
+    assert (memory / "MEMORY.md").read_text() == "Alice likes tea.\n"
+    assert (memory / "HISTORY.md").read_text() == (
+        "[2026-12-02] talked about tea\n[2026-12-03] and biscuits\n"
+    )
+
+
+def test_a_memory_dir_linked_outside_the_workspace_is_not_written(tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (workspace / "memory").symlink_to(elsewhere)
+    with pytest.raises(ConsolidationError, match="outside the workspace"):
+        write_memory(workspace, Consolidation("x", "y"), "2026-12-02")
+    assert list(elsewhere.iterdir()) == []
