@@ -79,7 +79,8 @@ def _load(config_path: Path, environ: Mapping[str, str]) -> LoadedConfig | _Load
 RUNNING_AS_ROOT = warning(
     "running_as_root",
     "autobot is running as root: a compromised gateway owns the machine, and the "
-    "sandbox cannot enforce its process limit (the kernel exempts root from RLIMIT_NPROC)",
+    "kernel exempts root from RLIMIT_NPROC (the sandbox then needs a writable pids "
+    "cgroup to limit processes; the gateway log says whether it has one)",
     "Run autobot as a dedicated unprivileged user (see the systemd unit in README.md)",
 )
 
