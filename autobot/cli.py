@@ -22,6 +22,7 @@ from autobot.config import ConfigError, LoadedConfig, find_config_path, load_con
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
 from autobot.demo import demo_main
 from autobot.doctor.main import doctor_main
+from autobot.entry import interrupted
 from autobot.gateway.main import gateway_main
 from autobot.scaffold.choices import ScaffoldError
 from autobot.scaffold.create import create_bot
@@ -77,9 +78,6 @@ def _fail(message: str) -> int:
     return 1
 
 
-INTERRUPTED_EXIT = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
-
-
 def _new(args: argparse.Namespace) -> int:
     """`autobot new`: 0 created, 1 refused or failed (one line, nothing left
     behind), 130 interrupted by Ctrl-C."""
@@ -94,7 +92,7 @@ def _new(args: argparse.Namespace) -> int:
     except ScaffoldError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
-        return _fail_interrupted()
+        return interrupted()
     print(bot.next_steps())
     return 0
 
@@ -150,17 +148,12 @@ def _agent(loaded: LoadedConfig, args: argparse.Namespace) -> int:
             )
         )
     except KeyboardInterrupt:
-        return _fail_interrupted()
+        return interrupted()
     except BaseExceptionGroup as group:
         _, others = group.split(KeyboardInterrupt)
         if others is not None:
             raise
-        return _fail_interrupted()
-
-
-def _fail_interrupted() -> int:
-    _fail("interrupted")
-    return INTERRUPTED_EXIT
+        return interrupted()
 
 
 if __name__ == "__main__":
