@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from autobot.config.schema import PROVIDER_NAMES, ProviderConfig, ProvidersConfig
 from autobot.llm import anthropic_provider
@@ -89,19 +89,29 @@ def select_provider(model: str, providers: ProvidersConfig) -> tuple[str, str]:
 def validate_api_base(name: str, api_base: str) -> str:
     """`api_base` if it is a plain http(s) URL; else `ProviderConfigError`.
 
-    Credentials, a query or a fragment in the URL are refused: the URL is
-    logged and must not carry secrets.
+    Credentials (any `@`: `https://u:pa/ss@host` splits oddly but is still a
+    password), a query or a fragment in the URL are refused: the URL is logged
+    and must not carry secrets. The message never repeats the URL.
     """
     parts = urlsplit(api_base)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProviderConfigError(
-            f"providers.{name}.api_base must be an http(s) URL with a host, got {api_base!r}"
-        )
-    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+    if "@" in api_base or parts.query or parts.fragment:
         raise ProviderConfigError(
             f"providers.{name}.api_base must not contain credentials, a query or a fragment"
         )
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _valid_port(parts):
+        raise ProviderConfigError(
+            f"providers.{name}.api_base must be an http(s) URL with a host, "
+            "such as https://llm-proxy.example.com"
+        )
     return api_base
+
+
+def _valid_port(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 -- parsing it is the check (ValueError when malformed)
+    except ValueError:
+        return False
+    return True
 
 
 def provider_endpoint(name: str, config: ProviderConfig) -> str:
