@@ -23,21 +23,9 @@ from autobot.sandbox.policy import ResourceLimits, SandboxPolicy, host_system_mo
 from autobot.sandbox.process import WorkerProcess
 from autobot.sandbox.testing import start_pool
 from autobot.testing.logs import capture_logger
+from autobot.testing.processes import host_processes_with
 
 ATTEMPTS = 30
-
-
-def processes_with(marker: str) -> list[int]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                    if marker.encode() in handle.read():
-                        found.append(int(pid))
-            except OSError:
-                continue
-    return found
 
 
 async def test_killed_during_setup_leaves_no_process(tmp_path: Path) -> None:
@@ -63,7 +51,7 @@ async def test_killed_during_setup_leaves_no_process(tmp_path: Path) -> None:
             kill_process_group(process)
     with trio.fail_after(10):
         # Orphans would never go away; the killed ones vanish within milliseconds.
-        while processes_with(marker):  # noqa: ASYNC110
+        while host_processes_with(marker):  # noqa: ASYNC110
             await trio.sleep(0.01)
 
 

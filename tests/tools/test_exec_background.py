@@ -8,7 +8,6 @@ Its protocol pipes are /proc/1/fd/0 and /proc/1/fd/1, which a command must not o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import trio
 from autobot.sandbox.pool import SandboxPool
 from autobot.sandbox.testing import start_pool
 from autobot.testing.logs import capture_logger
+from autobot.testing.processes import host_processes_with
 from autobot.tools.base import ToolContext, ToolResult
 from autobot.tools.exec import ExecTool
 from autobot.tools.files import ReadFileTool, WriteFileTool
@@ -47,20 +47,6 @@ async def tools(tmp_path: Path, nursery: trio.Nursery) -> Tools:
     (workspace / "notes.txt").write_text("the real notes\n")
     pool = await start_pool(nursery, workspace, capture_logger()[0], size=1)
     return Tools(pool, workspace)
-
-
-def host_processes_with(marker: str) -> list[int]:
-    """PIDs (host view) whose command line contains `marker`."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                    if marker.encode() in handle.read():
-                        found.append(int(pid))
-            except OSError:
-                continue
-    return found
 
 
 DAEMONS = {
