@@ -25,7 +25,12 @@ whose structure is known: doctor applies only the exact pass to the wording it
 writes itself (a key path such as `providers.x.api_key: must be a string` is
 not a secret parameter), and the shape pass to the values it quotes.
 
-Text with no secret in it is returned unchanged.
+Text with no secret in it is returned unchanged. Most log text has none, so
+the shape pass first looks for any family's `hint` in the lowercased text
+(one quick scan; see `secret_patterns`): ASCII text where no hint occurs
+cannot match any family and is returned at once. Other text (and all
+non-ASCII text, where case-insensitive matching goes beyond `str.lower`)
+takes the full scan. The output is the same either way.
 """
 
 from __future__ import annotations
@@ -79,6 +84,13 @@ def _occurrences(text: str, needle: str) -> Iterable[Span]:
         start = text.find(needle, start + 1)
 
 
+def _combine_hints(families: Iterable[SecretFamily]) -> re.Pattern[str] | None:
+    """One alternation of every family's hint; None when a family has none
+    (then every text takes the full scan)."""
+    hints = [family.hint for family in families]
+    return re.compile("|".join(hints)) if hints and all(hints) else None
+
+
 def _combine(families: Iterable[SecretFamily]) -> tuple[re.Pattern[str], dict[int, range]]:
     """One alternation of every family plus, per family's outer group, the
     indices of its secret (inner) groups. The outer group closes last, so it is
@@ -99,12 +111,14 @@ class Redactor:
     """Redacts known secret values and secret shapes from text and `LogRecord`s.
 
     Build it once at start from the loaded secrets (`Secret.reveal()` values);
-    it is immutable and safe to share. `families` defaults to the shared table.
+    it is immutable and safe to share. `families` defaults to the shared table;
+    the hint pre-scan is used only when every family has a hint.
     """
 
     known_secrets: tuple[str, ...]
     _pattern: re.Pattern[str]
     _secret_groups: dict[int, range]
+    _hints: re.Pattern[str] | None
 
     def __init__(
         self,
@@ -112,11 +126,13 @@ class Redactor:
         families: Iterable[SecretFamily] = SECRET_FAMILIES,
     ) -> None:
         kept = {value for value in known_secrets if len(value) >= MIN_KNOWN_SECRET_LENGTH}
+        families = tuple(families)
         pattern, secret_groups = _combine(families)
         self.__attrs_init__(
             known_secrets=tuple(sorted(kept, key=lambda value: (-len(value), value))),
             pattern=pattern,
             secret_groups=secret_groups,
+            hints=_combine_hints(families),
         )
 
     def redact_known(self, text: str) -> str:
@@ -126,6 +142,8 @@ class Redactor:
 
     def redact_shapes(self, text: str) -> str:
         """`text` with the secret part of every `SECRET_FAMILIES` match replaced."""
+        if self._hints is not None and text.isascii() and not self._hints.search(text.lower()):
+            return text  # no family can match (the hints are necessary conditions)
         spans: list[Span] = []
         for match in self._pattern.finditer(text):
             assert match.lastindex is not None  # every alternative is a group

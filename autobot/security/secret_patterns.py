@@ -25,6 +25,15 @@ password run is bounded (`_URL_PASSWORD_MAX`) to keep scanning linear.
 Cookies: an unquoted `Cookie:` / `Set-Cookie:` value is redacted to the end of
 the line (or a `&`, for `cookie=` in a query string): every cookie in it may be
 a session credential.
+
+Hints: each family also has a `hint`, a regex that finds something in the
+*lowercased* text wherever its pattern matches ASCII text (a necessary
+condition: the fixed part every match contains, such as `sk-`, `://` or a
+key name followed by `:` / `=`). The redactor scans text none of whose hints
+match no further; every hint starts with a literal character so that the
+combined hint scan skips ahead in C. A new family needs a hint that holds for
+all of its matches; `tests/security/test_secret_hints.py` checks that
+property for every family.
 """
 
 from __future__ import annotations
@@ -40,10 +49,18 @@ _B = r"(?<![A-Za-z0-9_-])"
 # Names of parameters/keys whose value is a secret. An optional short prefix
 # (`bot_token`, `db_password`, `aws_secret_access_key`) is allowed; the name
 # must end there (`max_tokens`, `token_count` are not secrets).
-SENSITIVE_NAME = (
-    r"(?:[A-Za-z0-9]+[_-]){0,3}"
-    r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)"
+_SENSITIVE_WORDS = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api[_-]?key",
+    "apikey",
+    "access[_-]?key",
+    "private[_-]?key",
 )
+SENSITIVE_NAME = r"(?:[A-Za-z0-9]+[_-]){0,3}(?:" + "|".join(_SENSITIVE_WORDS) + ")"
 _NAME_END = r"(?![A-Za-z0-9_-])"
 
 # Longest password matched inside a URL (bounds the scan from each `scheme://`).
@@ -55,7 +72,9 @@ _VALUE = r"""(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|([^\s"'&,;<>\[\]]+))"""
 
 @attrs.frozen(kw_only=True)
 class SecretFamily:
-    """One kind of secret: `name` (stable id), `label` (for humans), `pattern`.
+    """One kind of secret: `name` (stable id), `label` (for humans), `pattern`,
+    and `hint` (a regex over the lowercased text that matches wherever
+    `pattern` matches ASCII text; see the module docstring).
 
     `generic` families match by context (a key name, a header, a URL) rather
     than by the credential's own shape; doctor prefers a specific family when
@@ -65,11 +84,27 @@ class SecretFamily:
     name: str
     label: str
     pattern: re.Pattern[str]
+    hint: str
     generic: bool = False
 
 
-def _family(name: str, label: str, source: str, *, generic: bool = False) -> SecretFamily:
-    return SecretFamily(name=name, label=label, pattern=re.compile(source), generic=generic)
+def _family(
+    name: str, label: str, source: str, *, hint: str, generic: bool = False
+) -> SecretFamily:
+    return SecretFamily(
+        name=name, label=label, pattern=re.compile(source), hint=hint, generic=generic
+    )
+
+
+# What follows a key name in every `name: value` / `name=value` context family
+# (header, cookie, secret parameter): the hints of those families end with it.
+_SEPARATOR_HINT = r"[\"']?[ \t]*[:=]"
+
+
+def _names_hint(*names: str) -> str:
+    """Hint for `name<separator>` contexts: every lowercase `names` alternative
+    followed by `_SEPARATOR_HINT` (each alternative starts with a literal)."""
+    return "|".join(name + _SEPARATOR_HINT for name in names)
 
 
 SECRET_FAMILIES: tuple[SecretFamily, ...] = (
@@ -81,6 +116,7 @@ SECRET_FAMILIES: tuple[SecretFamily, ...] = (
         "PEM private key",
         r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----"
         r"([\s\S]*?)(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----|\Z)",
+        hint="-----begin",
     ),
     _family(
         "auth_header",
@@ -90,6 +126,7 @@ SECRET_FAMILIES: tuple[SecretFamily, ...] = (
         _B + r"(?i:(?:http[_-])?(?:proxy[_-])?authorization|x[_-]api[_-]key)"
         r"[\"']?[ \t]*[:=][ \t]*"
         r"""(?:"([^"\n]*)"|'([^'\n]*)'|((?:[A-Za-z]+[ \t]+)?[^\s"'&,;]+))""",
+        hint=_names_hint("authorization", "x[_-]api[_-]key"),
         generic=True,
     ),
     _family(
@@ -97,12 +134,14 @@ SECRET_FAMILIES: tuple[SecretFamily, ...] = (
         "cookie header",
         _B + r"(?i:(?:set[_-])?cookie)[\"']?[ \t]*[:=][ \t]*"
         r"""(?:"([^"\n]*)"|'([^'\n]*)'|([^\s"'&][^\r\n"'&]*))""",
+        hint=_names_hint("cookie"),
         generic=True,
     ),
     _family(
         "secret_param",
         "secret parameter",
         _B + r"(?i:" + SENSITIVE_NAME + r")" + _NAME_END + r"[\"']?[ \t]*[:=][ \t]*" + _VALUE,
+        hint=_names_hint(*_SENSITIVE_WORDS),
         generic=True,
     ),
     _family(
@@ -110,40 +149,54 @@ SECRET_FAMILIES: tuple[SecretFamily, ...] = (
         "password in a URL",
         r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/:@\[\]]*:"
         rf"(?![0-9]*[/?#])([^\s@]{{1,{_URL_PASSWORD_MAX}}})@",
+        hint=r"://[^\s/:@\[\]]*:",
         generic=True,
     ),
-    _family("anthropic", "Anthropic API key", _B + r"sk-ant-([A-Za-z0-9_-]{20,})"),
+    _family("anthropic", "Anthropic API key", _B + r"sk-ant-([A-Za-z0-9_-]{20,})", hint="sk-ant-"),
     _family(
         "openai",
         "OpenAI-style API key",
         _B + r"sk-(?!ant-)(?:proj-|svcacct-|admin-)?([A-Za-z0-9_-]{20,})",
+        hint="sk-",
     ),
     _family(
         "aws_access_key_id",
         "AWS access key id",
         r"(?<![A-Za-z0-9])(?:AKIA|ASIA)([A-Z0-9]{16})(?![A-Za-z0-9])",
+        hint="akia|asia",
     ),
     _family(
-        "bearer", "Bearer token", r"(?<![A-Za-z0-9])(?i:bearer)[ \t]+([A-Za-z0-9._~+/-]{16,}=*)"
+        "bearer",
+        "Bearer token",
+        r"(?<![A-Za-z0-9])(?i:bearer)[ \t]+([A-Za-z0-9._~+/-]{16,}=*)",
+        hint=r"bearer[ \t]",
     ),
-    _family("google_oauth", "Google OAuth token", _B + r"ya29\.([A-Za-z0-9_-]{20,})"),
+    _family(
+        "google_oauth",
+        "Google OAuth token",
+        _B + r"ya29\.([A-Za-z0-9_-]{20,})",
+        hint=r"ya29\.",
+    ),
     _family(
         "slack",
         "Slack token",
         # xoxe- refresh tokens, and rotating tokens spelled xoxe.xoxp- / xoxe.xoxb-
         _B + r"(?:xoxe\.)?(?:xox[abposre]|xapp)-([A-Za-z0-9-]{10,})",
+        hint="xox[abposre]-|xapp-",
     ),
     _family(
         "github",
         "GitHub token",
         _B + r"(?:gh[pousr]_([A-Za-z0-9]{30,})|github_pat_([A-Za-z0-9_]{22,}))",
+        hint="gh[pousr]_|github_pat_",
     ),
-    _family("groq", "Groq API key", _B + r"gsk_([A-Za-z0-9]{20,})"),
-    _family("google_api_key", "Google API key", _B + r"AIza([0-9A-Za-z_-]{35})"),
+    _family("groq", "Groq API key", _B + r"gsk_([A-Za-z0-9]{20,})", hint="gsk_"),
+    _family("google_api_key", "Google API key", _B + r"AIza([0-9A-Za-z_-]{35})", hint="aiza"),
     _family(
         "telegram_bot_token",
         "Telegram bot token",
         r"(?<![0-9])[0-9]{6,12}:([A-Za-z0-9_-]{30,})",
+        hint=":[a-z0-9_-]{30}",
     ),
 )
 
