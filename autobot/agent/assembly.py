@@ -17,12 +17,13 @@ from pathlib import Path
 import trio
 
 from autobot.agent.loop import AgentLoop, LoopSettings
-from autobot.agent.session import AgentDeps, BlockingRunner, ThreadRunner
+from autobot.agent.session import AgentDeps, BlockingRunner
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import OutboundMessage
 from autobot.config.schema import Config
 from autobot.llm.types import LLMProvider
 from autobot.logs.records import Logger
+from autobot.runtime.batching import ThreadBatcher
 from autobot.sandbox.leaser import WorkerLeaser
 from autobot.store.sessions import SessionStore
 from autobot.tools.base import Tool
@@ -33,10 +34,15 @@ from autobot.tools.registry import ToolRegistry
 from autobot.tools.web_fetch import WebFetchTool
 from autobot.tools.web_search import WebSearchTool
 
-# Concurrent blocking file operations (journal appends with fsync, prompt
+# Worker threads for blocking file work (journal appends with fsync, prompt
 # files) across all sessions. Measured on 2 cores: more threads only fight
 # the event loop for the GIL; fewer serialise fsync waits.
 DISK_THREADS = 4
+# Calls a worker takes at once (run one after the other, their callers woken
+# together): a burst of sessions costs the event loop one wake-up per batch
+# instead of one thread hand-out per call, and a batch (at most this many
+# appends, each with its fsync) stays short.
+DISK_BATCH = 32
 
 
 def build_tools(
@@ -107,6 +113,6 @@ def build_deps(
         ),
         outbound=outbound,
         logger=logger,
-        disk=disk or ThreadRunner(trio.CapacityLimiter(DISK_THREADS)),
+        disk=disk or ThreadBatcher(threads=DISK_THREADS, max_batch=DISK_BATCH),
         wall_clock=wall_clock,
     )

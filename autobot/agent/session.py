@@ -85,20 +85,12 @@ HISTORY_CAP_WINDOWS = 3
 
 
 class BlockingRunner(Protocol):
-    """Runs blocking file work (journal, prompt and memory files) for an actor."""
+    """Runs blocking file work (journal, prompt and memory files) for an actor.
+
+    Production uses a `ThreadBatcher` shared by every session (worker threads;
+    the calls of many sessions share thread hops)."""
 
     async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any: ...
-
-
-@attrs.frozen
-class ThreadRunner:
-    """Production runner: a worker thread, at most `limiter.total_tokens` at once
-    across all sessions."""
-
-    limiter: trio.CapacityLimiter
-
-    async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
 
 async def run_inline(fn: Callable[..., Any], *args: Any) -> Any:
@@ -123,7 +115,7 @@ class AgentDeps:
 
     `shared` and `prompts` are the cross-session mutable objects (see
     `autobot.agent.spend`; `prompts` caches the workspace's system prompt).
-    `disk` runs blocking file work (a `ThreadRunner` in production).
+    `disk` runs blocking file work (a `ThreadBatcher` in production).
     """
 
     loop: AgentLoop
