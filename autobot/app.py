@@ -54,6 +54,7 @@ from autobot.runtime import (
     Supervisor,
     SupervisorEvent,
 )
+from autobot.runtime.gc_policy import serving_gc
 from autobot.sandbox.leaser import PoolRef
 from autobot.sandbox.pool import SandboxPool
 from autobot.store.permissions import PermissionFix, tighten_permissions
@@ -203,14 +204,16 @@ class Gateway:
         ]
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the tree until `stop()` (returns) or an escalated failure (raises)."""
+        """Run the tree until `stop()` (returns) or an escalated failure (raises),
+        with the collector set for serving (`serving_gc`, process-wide)."""
         self.logger.info("gateway starting", bot=self.loaded.bot_dir, config=self.loaded.path)
         for fix in self.permission_fixes:
             self.logger.warn(
                 f"tightened permissions of {fix.path}: {fix.old_mode:o} -> {fix.new_mode:o}"
             )
         try:
-            await self.root.run(task_status=task_status)
+            with serving_gc():
+                await self.root.run(task_status=task_status)
         finally:
             with trio.move_on_after(PROVIDER_CLOSE_SECONDS, shield=True):
                 await self.provider.aclose()
