@@ -177,8 +177,16 @@ class SupervisorBase:
             slot.mailbox.close()
 
     async def _watch_stopping(self) -> None:
+        """On a stop request: stop every incarnation still starting (asked now,
+        cancelled after its grace, whoever is waiting for its start-up: the
+        supervisor's own task or a `start_child` caller), then tell the
+        supervisor's task, which stops the rest in reverse start order."""
         await self.stopping.wait()
-        assert self._reports is not None
+        assert self._nursery is not None and self._reports is not None
+        for slot in self._slots.values():
+            starting = slot.current
+            if starting is not None and starting.started_at is None and not starting.done.is_set():
+                self._nursery.start_soon(self._stop_incarnation, slot, starting)
         self._reports.send_nowait(StopRequested())
 
     async def _start_initial(self) -> ChildStartFailed | None:
@@ -221,7 +229,8 @@ class SupervisorBase:
             failure: StartFailure | None = StartFailure(exc)
         else:
             slot.current = incarnation
-            failure = await self._start_unless_stopped(slot, incarnation, actor)
+            assert self._nursery is not None
+            failure = await self._nursery.start(self._run_incarnation, slot, incarnation, actor)
         if failure is None:
             self._emit(EventKind.STARTED, slot)
             return None
@@ -235,33 +244,6 @@ class SupervisorBase:
             slot.last_failure = error
         self._emit(EventKind.FAILED, slot, error=error)
         return failure
-
-    async def _start_unless_stopped(
-        self, slot: ChildSlot, incarnation: Incarnation, actor: Actor
-    ) -> StartFailure | None:
-        """`nursery.start` the incarnation; a stop requested meanwhile stops it too.
-
-        Without this, a start-up that hangs would keep the supervisor from ever seeing
-        its own stop request.
-        """
-        assert self._nursery is not None
-        watch = trio.CancelScope()
-        self._nursery.start_soon(self._stop_start_up_on_request, slot, incarnation, watch)
-        try:
-            failure: StartFailure | None = await self._nursery.start(
-                self._run_incarnation, slot, incarnation, actor
-            )
-        finally:
-            watch.cancel(f"start-up of child {slot.spec.id!r} is over")
-        return failure
-
-    async def _stop_start_up_on_request(
-        self, slot: ChildSlot, incarnation: Incarnation, watch: trio.CancelScope
-    ) -> None:
-        """Until `watch` is cancelled: on a stop request, stop the starting incarnation."""
-        with watch:
-            await self.stopping.wait()
-            await self._stop_incarnation(slot, incarnation)
 
     async def _run_incarnation(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 from runtime_helpers import (
     FixedRandom,
     Journal,
@@ -198,6 +199,37 @@ async def test_a_stop_while_start_child_waits_fails_that_start_once(
         assert trio.current_time() == 7.0
     assert trio.current_time() == 7.0
     assert [(e.time, e.kind, e.child_id) for e in events] == [(7.0, EventKind.STOPPED, "s")]
+
+
+async def test_a_starting_child_is_stopped_at_the_request_not_after_its_siblings(
+    autojump_clock: object,
+) -> None:
+    journal, events = Journal(), list[SupervisorEvent]()
+    sup = router(on_event=events.append)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+
+        failed_at = list[float]()
+
+        async def start_hanging() -> None:
+            with pytest.raises(ChildStartFailed):
+                await sup.start_child(spec("starting", journal, never_ready, grace=2.0))
+            failed_at.append(trio.current_time())
+
+        nursery.start_soon(start_hanging)
+        await trio.testing.wait_all_tasks_blocked()
+        # started after "starting", so stopped before it in reverse start order
+        await sup.start_child(spec("slow", journal, ignore_stop, grace=5.0))
+        nursery.start_soon(stop_at, sup, 1.0)
+    # the hanging start-up got its own grace from the stop request (1 + 2), while
+    # the ordered shutdown was still waiting for "slow" (1 + 5)
+    assert failed_at == [3.0]
+    assert journal.of("cancelled") == [(3.0, "starting", 0), (6.0, "slow", 0)]
+    assert [(e.time, e.kind, e.child_id) for e in events] == [
+        (0.0, EventKind.STARTED, "slow"),
+        (3.0, EventKind.STOPPED, "starting"),
+        (6.0, EventKind.STOPPED, "slow"),
+    ]
 
 
 async def test_concurrent_stop_child_calls_share_one_deadline_and_one_event(
