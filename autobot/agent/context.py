@@ -108,12 +108,21 @@ def prompt_signature(workspace: Path) -> PromptSignature:
     """
     root = os.fspath(workspace)
     skills_dir = os.path.join(root, "skills")
-    try:
-        names = tuple(sorted(os.listdir(skills_dir)))
-    except (OSError, ValueError):
-        names = ()
-    relatives = (*PROMPT_FILES, "skills", *(f"skills/{name}/SKILL.md" for name in names))
-    stamps = tuple((relative, _stamp(os.path.join(root, relative))) for relative in relatives)
+    skills_stamp = _stamp(skills_dir)
+    names: tuple[str, ...] = ()
+    if skills_stamp is not None:  # no listing to try when there is no `skills/`
+        try:
+            names = tuple(sorted(os.listdir(skills_dir)))
+        except (OSError, ValueError):
+            names = ()
+    stamps = (
+        *((relative, _stamp(os.path.join(root, relative))) for relative in PROMPT_FILES),
+        ("skills", skills_stamp),
+        *(
+            (skill, _stamp(os.path.join(root, skill)))
+            for skill in (f"skills/{name}/SKILL.md" for name in names)
+        ),
+    )
     return stamps, names
 
 

@@ -104,6 +104,8 @@ class SessionJournal(Protocol):
 
     def load(self, key: str) -> LoadedSession: ...
 
+    def load_and_append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> LoadedSession: ...
+
     def append(
         self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True
     ) -> None: ...
@@ -232,8 +234,12 @@ class SessionActor:
         turn only, read before `user` is written), the user message written
         unsynced (the turn's closing append syncs it), and the system prompt.
         Touches no actor state."""
-        loaded = self.deps.journal.load(self.key) if load else None
-        self.deps.journal.append(self.key, [encode_message(user)], sync=False)
+        entries = [encode_message(user)]
+        if load:
+            loaded = self.deps.journal.load_and_append(self.key, entries)
+        else:
+            loaded = None
+            self.deps.journal.append(self.key, entries, sync=False)
         return loaded, self.deps.prompts.system_prompt()
 
     def _apply_loaded(self, loaded: LoadedSession) -> None:

@@ -31,18 +31,11 @@ def ensure_private_dir(path: Path) -> None:
     Raises `NotADirectoryError` when `path` (or a parent) exists but is not a
     directory; other `OSError`s (permissions) propagate.
     """
-    missing: list[Path] = []
-    probe = path
-    while not os.path.lexists(probe):
-        missing.append(probe)
-        probe = probe.parent
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, PRIVATE_DIR_MODE)
-        except FileExistsError:
-            continue  # created concurrently; judged below like any existing dir
-        os.chmod(directory, PRIVATE_DIR_MODE)
-    info = os.lstat(path)
+    try:
+        info = os.lstat(path)  # the common case: one system call
+    except FileNotFoundError:
+        _make_private_dirs(path)
+        info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode):
         if not path.is_dir():
             raise NotADirectoryError(f"{path} is a symlink that does not lead to a directory")
@@ -52,6 +45,21 @@ def ensure_private_dir(path: Path) -> None:
     mode = stat.S_IMODE(info.st_mode)
     if mode & ~PRIVATE_DIR_MODE:
         os.chmod(path, mode & PRIVATE_DIR_MODE)
+
+
+def _make_private_dirs(path: Path) -> None:
+    """Create `path` and its missing parents, each chmod-ed 0700 after mkdir."""
+    missing: list[Path] = []
+    probe = path
+    while not os.path.lexists(probe):
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # created concurrently; judged by the caller like any existing dir
+        os.chmod(directory, PRIVATE_DIR_MODE)
 
 
 def _write_all(fd: int, payload: bytes) -> None:
@@ -107,10 +115,11 @@ def append_private_line(path: Path, line: str) -> None:
     append_private_lines(path, [line])
 
 
-def _open_for_append(path: Path) -> tuple[int, bool]:
-    """Open `path` for appending (never through a symlink); returns the fd and
-    whether this call created the file (0600)."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+def _open_for_append(path: Path, *, readable: bool = False) -> tuple[int, bool]:
+    """Open `path` for appending (and reading when `readable`), never through a
+    symlink; returns the fd and whether this call created the file (0600)."""
+    access = os.O_RDWR if readable else os.O_WRONLY
+    flags = access | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     while True:
         try:
             return os.open(path, flags), False
@@ -148,19 +157,12 @@ def append_private_lines(path: Path, lines: Sequence[str], *, sync: bool = True)
     fsync on the journaling filesystems Linux uses (ext4, xfs, btrfs commit
     a new file's directory entry with its first fsync).
     """
-    if any("\n" in line or "\r" in line for line in lines):
-        raise ValueError("a journal line must not contain a newline or carriage return")
-    if not lines:
+    payload = _payload(lines)
+    if not payload:
         return
-    payload = "".join(f"{line}\n" for line in lines).encode("utf-8")
     fd, created = _open_for_append(path)
     try:
-        if created:
-            os.fchmod(fd, PRIVATE_FILE_MODE)  # exactly 0600, whatever the umask
-        else:
-            mode = stat.S_IMODE(os.fstat(fd).st_mode)
-            if mode & ~PRIVATE_FILE_MODE:
-                os.fchmod(fd, mode & PRIVATE_FILE_MODE)
+        _make_owner_only(fd, created)
         _write_all(fd, payload)
         if sync:
             os.fsync(fd)
@@ -168,3 +170,58 @@ def append_private_lines(path: Path, lines: Sequence[str], *, sync: bool = True)
         os.close(fd)
     if created and sync:
         _fsync_dir(path.parent)
+
+
+def read_and_append_private_lines(path: Path, lines: Sequence[str]) -> tuple[bytes, bool]:
+    """Read the JSONL file at `path`, then append `lines` to it unsynced, with
+    one open; returns (its complete lines as they were, whether a torn last
+    line was cut).
+
+    A last line without its newline (a write cut short by a crash) is cut off
+    the file (truncated back to the last newline) before anything is
+    appended, so the new records start on a line of their own. A missing file
+    is created 0600 (empty content); otherwise the rules of
+    `append_private_lines(path, lines, sync=False)` apply: lines are checked
+    first (ValueError, file untouched, not even created), one write, an
+    existing loose file tightened, no symlink followed (OSError).
+    """
+    payload = _payload(lines)
+    fd, created = _open_for_append(path, readable=True)
+    try:
+        _make_owner_only(fd, created)
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, _READ_CHUNK):
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        torn = bool(data) and not data.endswith(b"\n")
+        if torn:
+            data = data[: data.rfind(b"\n") + 1]
+            os.ftruncate(fd, len(data))
+        if payload:
+            _write_all(fd, payload)
+    finally:
+        os.close(fd)
+    return data, torn
+
+
+# Bytes per read when loading a journal (most are far smaller).
+_READ_CHUNK = 1 << 20
+
+
+def _payload(lines: Sequence[str]) -> bytes:
+    """`lines` as one write (each plus a newline); raises ValueError on a line
+    containing a newline or carriage return (it would split a record)."""
+    if any("\n" in line or "\r" in line for line in lines):
+        raise ValueError("a journal line must not contain a newline or carriage return")
+    return "".join(f"{line}\n" for line in lines).encode("utf-8")
+
+
+def _make_owner_only(fd: int, created: bool) -> None:
+    """A file this call created is set to exactly 0600 (whatever the umask); an
+    existing one loses any group/other bits."""
+    if created:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+        return
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    if mode & ~PRIVATE_FILE_MODE:
+        os.fchmod(fd, mode & PRIVATE_FILE_MODE)

@@ -49,7 +49,11 @@ import attrs
 
 from autobot.llm.types import ChatMessage, Role, ToolCall
 from autobot.security.paths import is_within
-from autobot.store.atomic import append_private_lines, ensure_private_dir
+from autobot.store.atomic import (
+    append_private_lines,
+    ensure_private_dir,
+    read_and_append_private_lines,
+)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _READABLE_PREFIX = 48
@@ -261,8 +265,18 @@ class SessionStore:
         repaired = bool(data) and not data.endswith(b"\n")
         if repaired:
             data = _repair_torn_tail(path, data)
-        loaded = parse_journal(line for line in data.split(b"\n") if line.strip())
-        return attrs.evolve(loaded, repaired=repaired)
+        return _loaded(data, repaired)
+
+    def load_and_append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> LoadedSession:
+        """`load(key)`, then `append(key, entries, sync=False)`, opening the file
+        once (an agent actor's first turn: its history and its user message).
+        Raises as `append` does, before anything is read or written."""
+        lines = _encoded(entries)
+        if not lines:
+            return self.load(key)
+        ensure_private_dir(self.sessions_dir)
+        data, repaired = read_and_append_private_lines(self.path_for(key), lines)
+        return _loaded(data, repaired)
 
     def append(self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
         """Append `entries` (from `encode_message`, `usage_entry`...) in one write.
@@ -274,8 +288,18 @@ class SessionStore:
         synced) when `entries` is empty or one cannot be encoded
         (TypeError/ValueError from `json.dumps`).
         """
-        lines = [json.dumps(entry, ensure_ascii=False, separators=(",", ":")) for entry in entries]
+        lines = _encoded(entries)
         if not lines:
             return
         ensure_private_dir(self.sessions_dir)
         append_private_lines(self.path_for(key), lines, sync=sync)
+
+
+def _encoded(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [json.dumps(entry, ensure_ascii=False, separators=(",", ":")) for entry in entries]
+
+
+def _loaded(data: bytes, repaired: bool) -> LoadedSession:
+    """The `LoadedSession` of a journal's complete lines (`data`)."""
+    loaded = parse_journal(line for line in data.split(b"\n") if line.strip())
+    return attrs.evolve(loaded, repaired=repaired)

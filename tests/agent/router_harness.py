@@ -39,11 +39,23 @@ class FlakyStore:
     def load(self, key: str) -> LoadedSession:
         return self.inner.load(key)
 
+    def load_and_append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> LoadedSession:
+        batch = self._check(key, entries)
+        loaded = self.inner.load_and_append(key, batch)
+        self._record(key, batch, sync=False)
+        return loaded
+
     def append(self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
+        batch = self._check(key, entries)
+        self.inner.append(key, batch, sync=sync)
+        self._record(key, batch, sync=sync)
+
+    def _check(self, key: str, entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         if key in self.broken:
             raise OSError(28, "No space left on device")
-        batch = list(entries)
-        self.inner.append(key, batch, sync=sync)
+        return list(entries)
+
+    def _record(self, key: str, batch: list[Mapping[str, Any]], *, sync: bool) -> None:
         kinds = tuple(str(e.get("role", e["t"])) for e in batch)
         self.appends.append((key, kinds, sync))
 

@@ -217,3 +217,77 @@ def test_nothing_is_written_when_an_entry_cannot_be_encoded(store: SessionStore)
     with pytest.raises(TypeError):
         store.append("t:1", [encode_message(HISTORY[1]), {"t": "msg", "bad": object()}])
     assert store.load("t:1").messages == HISTORY[:1]
+
+
+# --- load_and_append: the first turn's load and unsynced append in one open ----------
+
+_JOURNAL_BYTES = st.lists(
+    st.sampled_from(
+        [
+            b'{"t":"msg","role":"user","content":"hi"}\n',
+            b'{"t":"msg","role":"assistant","content":"yo"}\n',
+            b'{"t":"usage","day":"2026-01-01","tokens":7}\n',
+            b'{"t":"consolidated","upto":1}\n',
+            b"not json\n",
+            b'{"t":"msg","role":"user","content":"half a li',
+            b"\n",
+        ]
+    ),
+    max_size=6,
+).map(b"".join)
+
+
+@settings(max_examples=80, deadline=None)
+@given(existing=st.none() | _JOURNAL_BYTES, contents=st.lists(_TEXTS, max_size=3))
+def test_load_and_append_equals_load_then_unsynced_append(
+    tmp_path_factory: pytest.TempPathFactory, existing: bytes | None, contents: list[str]
+) -> None:
+    entries = [encode_message(ChatMessage(role=Role.USER, content=c)) for c in contents]
+    results = []
+    for combined in (False, True):
+        root = tmp_path_factory.mktemp("both")
+        store = SessionStore(root / "sessions", root / "workspace")
+        path = store.path_for("t:1")
+        if existing is not None:
+            path.parent.mkdir(parents=True)
+            path.write_bytes(existing)
+        if combined:
+            loaded = store.load_and_append("t:1", entries)
+        else:
+            loaded = store.load("t:1")
+            store.append("t:1", entries, sync=False)
+        after = path.read_bytes() if path.exists() else None
+        results.append((loaded, after, store.load("t:1")))
+    assert results[0] == results[1]
+
+
+def test_load_and_append_creates_a_private_file_without_syncing(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    old = os.umask(0)
+    try:
+        loaded = store.load_and_append("zulip:7", [encode_message(HISTORY[0])])
+    finally:
+        os.umask(old)
+    assert loaded.messages == () and not loaded.damaged
+    assert synced == []
+    assert stat.S_IMODE(store.sessions_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.path_for("zulip:7").stat().st_mode) == 0o600
+    assert store.load("zulip:7").messages == HISTORY[:1]
+
+
+def test_load_and_append_refuses_a_symlink_and_bad_entries_touch_nothing(
+    store: SessionStore, tmp_path: Path
+) -> None:
+    with pytest.raises(TypeError):
+        store.load_and_append("t:1", [{"t": "msg", "bad": object()}])
+    assert not store.path_for("t:1").exists()
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_bytes(b"")
+    store.sessions_dir.mkdir(parents=True)
+    store.path_for("t:2").symlink_to(target)
+    with pytest.raises(OSError):
+        store.load_and_append("t:2", [encode_message(HISTORY[0])])
+    assert target.read_bytes() == b""
