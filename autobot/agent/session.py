@@ -77,6 +77,18 @@ SUBAGENT_SYSTEM = (
     "then answer with a concise report of the result. You cannot talk to the user directly."
 )
 APOLOGY_SEND_TIMEOUT = 5.0
+
+
+def crash_apology(unread: int) -> str:
+    """The apology of a crashed actor; `unread` user messages were still
+    queued behind the failed turn and are named, so none vanishes silently."""
+    if not unread:
+        return APOLOGY
+    later = "message" if unread == 1 else f"{unread} messages"
+    return (
+        f"Sorry, something went wrong while I was working on that, and I could not "
+        f"read your next {later} either. Please send again in a moment."
+    )
 # Active history over this many memory windows means consolidation keeps
 # failing; the oldest part is then dropped from the context unconsolidated.
 # (A healthy session stays near one window; one turn adds at most
@@ -214,11 +226,29 @@ class SessionActor:
                     watcher.cancel("agent actor finished serving")
             except Exception as exc:
                 self._log.error("Session actor crashed", exc=exc, session=self.key)
+                unread = self._drain_unread()
                 with trio.move_on_after(APOLOGY_SEND_TIMEOUT):
-                    await self.deps.outbound.send(self._reply(APOLOGY, is_error=True))
+                    await self.deps.outbound.send(
+                        self._reply(crash_apology(unread), is_error=True)
+                    )
                 raise
             finally:
                 self._nursery = None
+
+    def _drain_unread(self) -> int:
+        """Empty the mailbox of a crashed actor (its messages die with it);
+        returns how many of them were the user's."""
+        unread = 0
+        while True:
+            try:
+                message = self.inbox.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break
+            if message.kind is InboundKind.USER:
+                unread += 1
+        if unread:
+            self._log.warn("Messages dropped with the crashed session actor", unread=unread)
+        return unread
 
     async def _watch_stopping(self, scope: trio.CancelScope) -> None:
         with scope:

@@ -15,7 +15,7 @@ from router_harness import Harness, running_router
 from autobot.agent.loop import APOLOGY
 from autobot.agent.memory import CONSOLIDATION_SYSTEM
 from autobot.agent.router import BUSY_TEXT, SESSION_MAILBOX_SIZE
-from autobot.agent.session import SUBAGENT_SYSTEM
+from autobot.agent.session import SUBAGENT_SYSTEM, crash_apology
 from autobot.config.schema import AgentDefaults, Budget, RateLimit, RateLimitConfig
 from autobot.llm.types import LLMRequest, LLMResponse, Role
 from autobot.logs.records import Level
@@ -113,6 +113,28 @@ async def test_a_crash_in_one_session_never_touches_another(
         h.store.broken.clear()
         await h.say("bad", "again")
         assert (await h.reply())[:2] == ("bad", "echo: again")
+
+
+async def test_messages_queued_behind_a_crash_are_named_in_the_apology(
+    tmp_path: Path, autojump_clock: Any
+) -> None:
+    """Three messages reach a session whose disk fails: the crash drops the two
+    queued behind the first, and the one apology says so (none vanishes
+    silently); the next message reaches a fresh actor."""
+    async with running_router(tmp_path) as h:
+        h.store.broken.add("test:bad")
+        for text in ("one", "two", "three"):
+            await h.say("bad", text)
+        assert (await h.reply())[:2] == ("bad", crash_apology(2))
+        assert "your next 2 messages" in crash_apology(2)
+        assert "your next message" in crash_apology(1) and crash_apology(0) == APOLOGY
+        await trio.testing.wait_all_tasks_blocked()
+        dropped = [r for r in drain(h.records) if r.message.startswith("Messages dropped")]
+        assert [dict(r.fields)["unread"] for r in dropped] == ["2"]
+        h.store.broken.clear()
+        await h.say("bad", "four")
+        assert (await h.reply())[:2] == ("bad", "echo: four")
+        assert h.replies.statistics().current_buffer_used == 0  # one reply per crash, no more
 
 
 async def test_crash_mid_turn_while_others_keep_answering(
