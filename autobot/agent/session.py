@@ -89,6 +89,8 @@ def crash_apology(unread: int) -> str:
         f"Sorry, something went wrong while I was working on that, and I could not "
         f"read your next {later} either. Please send again in a moment."
     )
+
+
 # Active history over this many memory windows means consolidation keeps
 # failing; the oldest part is then dropped from the context unconsolidated.
 # (A healthy session stays near one window; one turn adds at most
@@ -145,6 +147,16 @@ class AgentDeps:
     prompts: PromptCache = attrs.field(
         default=attrs.Factory(lambda deps: PromptCache(deps.workspace), takes_self=True)
     )
+    # `loop` plus the `spawn` tool, built once: what every agent actor runs.
+    session_loop: AgentLoop = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda deps: attrs.evolve(
+                deps.loop, registry=deps.loop.registry.with_tools([SpawnTool()])
+            ),
+            takes_self=True,
+        ),
+    )
 
 
 def _stamp(epoch: float) -> str:
@@ -197,21 +209,20 @@ class SessionActor:
             shared=self.deps.shared,
             wall_clock=self.deps.wall_clock,
         )
-        self._loop = attrs.evolve(
-            self.deps.loop, registry=self.deps.loop.registry.with_tools([SpawnTool(launcher=self)])
-        )
+        self._loop = self.deps.session_loop
 
     @property
     def key(self) -> str:
         return f"{self.channel}:{self.chat_id}"
 
-    def _ctx(self, logger: Logger) -> ToolContext:
+    def _ctx(self, logger: Logger, *, subagent: bool = False) -> ToolContext:
         return ToolContext(
             session_key=self.key,
             channel=self.channel,
             chat_id=self.chat_id,
             workspace=self.deps.workspace,
             logger=logger,
+            launcher=None if subagent else self,
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -228,9 +239,7 @@ class SessionActor:
                 self._log.error("Session actor crashed", exc=exc, session=self.key)
                 unread = self._drain_unread()
                 with trio.move_on_after(APOLOGY_SEND_TIMEOUT):
-                    await self.deps.outbound.send(
-                        self._reply(crash_apology(unread), is_error=True)
-                    )
+                    await self.deps.outbound.send(self._reply(crash_apology(unread), is_error=True))
                 raise
             finally:
                 self._nursery = None
@@ -451,7 +460,7 @@ class SessionActor:
             outcome = await loop.run_turn(
                 system=SUBAGENT_SYSTEM,
                 history=[ChatMessage(role=Role.USER, content=task)],
-                ctx=self._ctx(log),
+                ctx=self._ctx(log, subagent=True),
                 governor=self._governor,
             )
             usage = [usage_entry(day, tokens) for day, tokens in outcome.spent]

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from autobot.logs.records import Logger
+
+if TYPE_CHECKING:
+    from autobot.tools.spawn import SubagentLauncher
 
 
 @attrs.frozen
@@ -38,13 +41,16 @@ class ToolResult:
 
 @attrs.frozen(kw_only=True)
 class ToolContext:
-    """Who is calling: the session (`channel:chat_id`) and its workspace and logger."""
+    """Who is calling: the session (`channel:chat_id`) and its workspace and
+    logger; `launcher` starts that session's subagents (None where none may
+    start: in a subagent, or outside an agent actor)."""
 
     session_key: str
     channel: str
     chat_id: str
     workspace: Path
     logger: Logger
+    launcher: SubagentLauncher | None = None
 
 
 class Tool(Protocol):

@@ -3,8 +3,10 @@
 The tool only asks; the session's agent actor owns the subagent (it runs in
 the actor's nursery with a reduced tool set: no message, spawn or cron) and
 feeds its result back into the conversation as a new inbound message. The
-actor implements `SubagentLauncher`; `launch` is synchronous and either
-starts the subagent or says why not (too many already running).
+actor implements `SubagentLauncher` and passes itself as the call's
+`ToolContext.launcher`, so one stateless `SpawnTool` serves every session;
+`launch` is synchronous and either starts the subagent or says why not (too
+many already running).
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ class SubagentLauncher(Protocol):
 class SpawnTool:
     """Delegates long work to a background subagent of the calling session."""
 
-    launcher: SubagentLauncher
     name: str = "spawn"
     description: str = (
         "Start a background subagent for a long or independent task. It works with the file, "
@@ -57,7 +58,9 @@ class SpawnTool:
     async def run(self, args: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
         task = args["task"]
         label = args.get("label") or task[:40]
-        refusal = self.launcher.launch(task, label)
+        if ctx.launcher is None:
+            return ToolResult.error("Background tasks cannot be started from here.")
+        refusal = ctx.launcher.launch(task, label)
         if refusal is not None:
             return ToolResult.error(refusal)
         return ToolResult.ok(
