@@ -36,11 +36,20 @@ log file and dropped log records, and the memory an idle session costs
 (tracemalloc and RSS deltas over a second set of N sessions, all still alive
 afterwards). Goal: 1,000 sessions, L = 1 s, one turn: < 1.5 s wall; an idle
 session < 50 KB.
+
+Every new session creates its journal file, so the figures depend on what
+creating a file costs at the moment, which the `disk probe` line measures
+first. On ext4 without a journal (this machine's root), the inode allocator
+skips inodes freed in the last 1-6 minutes, checking each one: right after a
+few thousand deletions (the clean-up of a previous run, or of the test
+suite) creating a file costs ~10x more and the wall time here grows by
+~0.5 s. Run it on a settled disk; the probe says when it is not.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -85,6 +94,23 @@ class SleepingProvider:
 
     async def aclose(self) -> None:
         return None
+
+
+# Files the disk probe creates, and the cost per file above which it warns.
+PROBE_FILES = 200
+PROBE_SLOW_US = 200.0
+
+
+def _file_creation_us(directory: Path) -> float:
+    """Microseconds per file to create, write and close PROBE_FILES new files
+    in `directory` (as a new session's first journal append does)."""
+    directory.mkdir()
+    started = time.perf_counter()
+    for index in range(PROBE_FILES):
+        fd = os.open(directory / f"probe-{index}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b"{}\n")
+        os.close(fd)
+    return (time.perf_counter() - started) / PROBE_FILES * 1e6
 
 
 def _rss_kb() -> int:
@@ -211,6 +237,7 @@ async def bench(mode: str, sessions: int, turns: int, latency: float) -> None:
                     started = time.perf_counter()
                     failed = await _run_turns(inbound, gateway.replies, "c", sessions, 1)
                     cold = time.perf_counter() - started
+                    probe_us = _file_creation_us(bot / "disk-probe")
                     # Phase 1: timing (no tracing, it would slow everything down).
                     rss_before = _rss_kb()
                     cpu_before = time.process_time()
@@ -241,6 +268,12 @@ async def bench(mode: str, sessions: int, turns: int, latency: float) -> None:
         f"calls/min (at the default, {refused} of the {sessions} first turns would be "
         f"refused), per-session llm and tools -> {calls}/min"
     )
+    settled_note = (
+        "settled"
+        if probe_us < PROBE_SLOW_US
+        else "NOT settled: files were deleted in the last minutes, figures are inflated"
+    )
+    print(f"disk probe        {probe_us:7.1f} us to create a file ({settled_note})")
     print(f"cold round        {cold:7.3f} s (fresh tree: {sessions} sessions x 1 turn, untimed)")
     print(f"wall time         {wall:7.3f} s (ideal {ideal:.3f} s, ratio {wall / ideal:.3f})")
     print(
