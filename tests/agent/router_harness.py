@@ -25,6 +25,7 @@ from autobot.tools.registry import ToolRegistry
 
 DAY = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 OUTBOX = 1000  # tests read replies at their own pace
+REPLY_WAIT = 3600.0  # longer than any scripted turn; under autojump_clock, instant
 
 
 @attrs.define
@@ -74,7 +75,10 @@ class Harness:
         await self.send.send(InboundMessage(channel=channel, chat_id=chat, content=text))
 
     async def reply(self) -> tuple[str, str, float]:
-        out = await self.replies.receive()
+        """The next reply; a reply that never comes fails the test (TooSlowError
+        after REPLY_WAIT virtual seconds) instead of hanging it."""
+        with trio.fail_after(REPLY_WAIT):
+            out = await self.replies.receive()
         return out.chat_id, out.content, trio.current_time()
 
 
