@@ -245,8 +245,10 @@ class SessionActor:
                 self._nursery = None
 
     def _drain_unread(self) -> int:
-        """Empty the mailbox of a crashed actor (its messages die with it);
-        returns how many of them were the user's."""
+        """Empty and close the mailbox of a crashed actor (its messages die
+        with it); returns how many of them were the user's. Closed at once, so
+        a message sent while the apology waits finds the mailbox broken and
+        the router starts a fresh actor for it."""
         unread = 0
         while True:
             try:
@@ -255,6 +257,7 @@ class SessionActor:
                 break
             if message.kind is InboundKind.USER:
                 unread += 1
+        self.inbox.close()
         if unread:
             self._log.warn("Messages dropped with the crashed session actor", unread=unread)
         return unread

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from router_harness import Harness, running_router
+from router_harness import OUTBOX, Harness, running_router
 
 from autobot.agent.loop import APOLOGY
 from autobot.agent.memory import CONSOLIDATION_SYSTEM
 from autobot.agent.router import BUSY_TEXT, SESSION_MAILBOX_SIZE
 from autobot.agent.session import SUBAGENT_SYSTEM, crash_apology
+from autobot.channels.base import OutboundMessage
 from autobot.config.schema import AgentDefaults, Budget, RateLimit, RateLimitConfig
 from autobot.llm.types import LLMRequest, LLMResponse, Role
 from autobot.logs.records import Level
@@ -135,6 +136,26 @@ async def test_messages_queued_behind_a_crash_are_named_in_the_apology(
         await h.say("bad", "four")
         assert (await h.reply())[:2] == ("bad", "echo: four")
         assert h.replies.statistics().current_buffer_used == 0  # one reply per crash, no more
+
+
+async def test_a_message_sent_while_the_crash_apology_waits_reaches_a_fresh_actor(
+    tmp_path: Path, autojump_clock: Any
+) -> None:
+    """The crashed actor closes its mailbox before its apology waits on a full
+    outbox, so a message sent meanwhile is not stranded in the dead mailbox."""
+    async with running_router(tmp_path) as h:
+        filler = OutboundMessage(channel="test", chat_id="x", content="filler", final=True)
+        for _ in range(OUTBOX):
+            h.router.deps.outbound.send_nowait(filler)
+        h.store.broken.add("test:bad")
+        await h.say("bad", "one")
+        await trio.sleep(1.0)  # the actor crashed at once; its apology waits for room
+        h.store.broken.clear()
+        await h.say("bad", "late")
+        for _ in range(OUTBOX):
+            assert (await h.reply())[1] == "filler"
+        got = {(await h.reply())[1] for _ in range(2)}
+        assert got == {APOLOGY, "echo: late"}
 
 
 async def test_crash_mid_turn_while_others_keep_answering(
