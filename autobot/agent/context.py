@@ -119,8 +119,8 @@ def prompt_signature(workspace: Path) -> PromptSignature:
         *((relative, _stamp(os.path.join(root, relative))) for relative in PROMPT_FILES),
         ("skills", skills_stamp),
         *(
-            (skill, _stamp(os.path.join(root, skill)))
-            for skill in (f"skills/{name}/SKILL.md" for name in names)
+            (f"skills/{name}/SKILL.md", _stamp(os.path.join(skills_dir, name, "SKILL.md")))
+            for name in names
         ),
     )
     return stamps, names

@@ -172,6 +172,10 @@ def append_private_lines(path: Path, lines: Sequence[str], *, sync: bool = True)
         _fsync_dir(path.parent)
 
 
+# Bytes per read when loading a journal (most are far smaller).
+_READ_CHUNK = 1 << 20
+
+
 def read_and_append_private_lines(path: Path, lines: Sequence[str]) -> tuple[bytes, bool]:
     """Read the JSONL file at `path`, then append `lines` to it unsynced, with
     one open; returns (its complete lines as they were, whether a torn last
@@ -193,19 +197,21 @@ def read_and_append_private_lines(path: Path, lines: Sequence[str]) -> tuple[byt
         while chunk := os.read(fd, _READ_CHUNK):
             chunks.append(chunk)
         data = b"".join(chunks)
-        torn = bool(data) and not data.endswith(b"\n")
+        kept = complete_lines(data)
+        torn = len(kept) != len(data)
         if torn:
-            data = data[: data.rfind(b"\n") + 1]
-            os.ftruncate(fd, len(data))
+            os.ftruncate(fd, len(kept))
         if payload:
             _write_all(fd, payload)
     finally:
         os.close(fd)
-    return data, torn
+    return kept, torn
 
 
-# Bytes per read when loading a journal (most are far smaller).
-_READ_CHUNK = 1 << 20
+def complete_lines(data: bytes) -> bytes:
+    """`data` up to and including its last newline: without a torn last line
+    (a write cut short by a crash)."""
+    return data[: data.rfind(b"\n") + 1]
 
 
 def _payload(lines: Sequence[str]) -> bytes:

@@ -51,6 +51,7 @@ from autobot.llm.types import ChatMessage, Role, ToolCall
 from autobot.security.paths import is_within
 from autobot.store.atomic import (
     append_private_lines,
+    complete_lines,
     ensure_private_dir,
     read_and_append_private_lines,
 )
@@ -195,13 +196,6 @@ def pair_tool_results(
     return out, answered, dropped
 
 
-def _repair_torn_tail(path: Path, data: bytes) -> bytes:
-    """Cut `path` back to its last newline; returns the kept bytes."""
-    keep = data[: data.rfind(b"\n") + 1]
-    os.truncate(path, len(keep))
-    return keep
-
-
 def parse_journal(lines: Iterable[bytes]) -> LoadedSession:
     """Fold complete journal lines into a `LoadedSession`, tool calls and
     results paired (pure)."""
@@ -262,10 +256,11 @@ class SessionStore:
             data = path.read_bytes()
         except FileNotFoundError:
             return LoadedSession()
-        repaired = bool(data) and not data.endswith(b"\n")
+        kept = complete_lines(data)
+        repaired = len(kept) != len(data)
         if repaired:
-            data = _repair_torn_tail(path, data)
-        return _loaded(data, repaired)
+            os.truncate(path, len(kept))
+        return _loaded(kept, repaired)
 
     def load_and_append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> LoadedSession:
         """`load(key)`, then `append(key, entries, sync=False)`, opening the file

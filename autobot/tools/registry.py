@@ -69,8 +69,8 @@ class ToolRegistry:
     tools: Mapping[str, Tool]
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
     # The tools as offered to the model, in `tools` order. Derived from `tools`
-    # when not given; `with_tools` passes the base's specs plus the new ones, so
-    # each agent actor does not rebuild every schema.
+    # when not given; `with_tools` passes the base's specs plus the new ones
+    # (only the added tools are converted).
     _specs: tuple[ToolSpec, ...] = attrs.field(
         kw_only=True,
         default=attrs.Factory(lambda self: _specs_of(self.tools.values()), takes_self=True),
@@ -99,7 +99,8 @@ class ToolRegistry:
 
     def with_tools(self, extra: Iterable[Tool]) -> ToolRegistry:
         """This registry plus `extra` (a name clash raises ValueError). Only the
-        new tools are checked: every agent actor adds its own `spawn` tool."""
+        new tools are checked and converted to specs (the agent's registry is
+        the shared one plus `spawn`)."""
         added = _checked(extra, taken=self.tools)
         return ToolRegistry(
             {**self.tools, **added},
