@@ -17,13 +17,13 @@ from pathlib import Path
 import trio
 
 from autobot.agent.loop import AgentLoop, LoopSettings
-from autobot.agent.session import AgentDeps, BlockingRunner
+from autobot.agent.session import AgentDeps
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import OutboundMessage
 from autobot.config.schema import Config
 from autobot.llm.types import LLMProvider
 from autobot.logs.records import Logger
-from autobot.runtime.batching import ThreadBatcher
+from autobot.runtime.batching import BlockingRunner, ThreadBatcher
 from autobot.sandbox.leaser import WorkerLeaser
 from autobot.store.sessions import SessionStore
 from autobot.tools.base import Tool
@@ -43,6 +43,8 @@ DISK_THREADS = 4
 # instead of one thread hand-out per call, and a batch (at most this many
 # appends, each with its fsync) stays short.
 DISK_BATCH = 32
+# Threads for the writes no turn waits for at once (see AgentDeps.background).
+BACKGROUND_THREADS = 2
 
 
 def build_tools(
@@ -114,5 +116,6 @@ def build_deps(
         outbound=outbound,
         logger=logger,
         disk=disk or ThreadBatcher(threads=DISK_THREADS, max_batch=DISK_BATCH),
+        background=disk or ThreadBatcher(threads=BACKGROUND_THREADS, max_batch=DISK_BATCH),
         wall_clock=wall_clock,
     )

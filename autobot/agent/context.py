@@ -10,6 +10,7 @@ read, and each file is capped at `MAX_FILE_CHARS` characters.
 
 `PromptCache` keeps the last prompt of a workspace and rebuilds it only when
 one of its files changes (see `prompt_signature` for what counts as a change).
+Its `current` shares one check among every session asking at the same time.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+import trio
 
+from autobot.runtime.batching import BlockingRunner
 from autobot.security.paths import is_env_file_name, resolve_within
 
 PROMPT_FILES = ("AGENTS.md", "SOUL.md", "USER.md", "memory/MEMORY.md")
@@ -135,15 +138,48 @@ def _settled(signature: PromptSignature, read_at_ns: int) -> bool:
 class PromptCache:
     """The system prompt of `workspace`, rebuilt only when a prompt file changed.
 
-    Shared by every session (thread-safe); `system_prompt` is blocking (a few
-    stats, plus the reads of a rebuild). `clock_ns` is the wall clock in ns
-    (injected for tests), compared with file ctimes.
+    Shared by every session. `system_prompt` is blocking and thread-safe (a
+    few stats, plus the reads of a rebuild). `current` is its async form for
+    the event loop: concurrent callers share one check (a burst of 1,000 new
+    sessions costs a few thread hops, not 1,000), and every caller still gets
+    a prompt checked after it asked: a check already running when it asks may
+    have read the files before a change it must see, so it waits for the next.
+    `clock_ns` is the wall clock in ns (injected for tests), compared with
+    file ctimes.
     """
 
     workspace: Path
     clock_ns: Callable[[], int] = time.time_ns
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _cached: tuple[PromptSignature, str] | None = attrs.field(init=False, default=None)
+    # `current`'s bookkeeping (event loop only): requests numbered in order;
+    # the highest request number a finished check began after, and its prompt.
+    _asked: int = attrs.field(init=False, default=0)
+    _answered: int = attrs.field(init=False, default=0)
+    _answer: str = attrs.field(init=False, default="")
+    _checking: bool = attrs.field(init=False, default=False)
+    _checked: trio.Event = attrs.field(init=False, factory=trio.Event)
+
+    async def current(self, run: BlockingRunner) -> str:
+        """`system_prompt()` as of some moment after this call, run by `run`
+        (a disk runner) in one check shared with concurrent callers. Raises
+        what the check raised (callers waiting on a failed check run their own)."""
+        self._asked += 1
+        ticket = self._asked
+        while self._answered < ticket:
+            if self._checking:
+                await self._checked.wait()
+                continue
+            self._checking = True
+            covers = self._asked  # every request made so far: the check starts after them
+            try:
+                prompt: str = await run(self.system_prompt)
+            finally:
+                self._checking = False
+                self._checked.set()
+                self._checked = trio.Event()
+            self._answered, self._answer = covers, prompt
+        return self._answer
 
     def system_prompt(self) -> str:
         """The current prompt; equal to `build_system_prompt(workspace)` now."""

@@ -12,7 +12,9 @@ send (BrokenResourceError), forgets it, and starts a fresh actor which
 reloads the history from disk. Child ids carry a generation number
 (`telegram:42#3`), so a new incarnation never waits for the old one's exit.
 Crashes are reported by the supervisor's events: the router logs them, counts
-them and forgets the handle; the crashed actor already apologised.
+them and forgets the handle; the crashed actor already apologised. On start
+it has the journal store list the existing journals once
+(`SessionStore.scan`), so a new conversation's first turn skips its read.
 
 The router also owns each session's rate buckets (`SessionLimitsKeeper`): it
 lends them to every incarnation and takes them back when one ends, so an
@@ -114,6 +116,7 @@ class SessionRouter:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         with self.inbox:
+            await self._index_journals()
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(self.supervisor.run)
@@ -126,6 +129,17 @@ class SessionRouter:
                 for handle in self._sessions.values():
                     handle.send.close()
                 self._sessions.clear()
+
+    async def _index_journals(self) -> None:
+        """List the existing journals once, so new sessions skip their first read
+        (`SessionStore.scan`); without the index every first turn reads."""
+        try:
+            await self.deps.disk(self.deps.journal.scan)
+        except OSError as exc:
+            self.deps.logger.warn(
+                "Session journals could not be listed; every new session reads its journal first",
+                error=f"{type(exc).__name__}: {exc.strerror or exc}",
+            )
 
     async def _cancel_when_stopping(self, reading: trio.CancelScope) -> None:
         await self.stopping.wait()

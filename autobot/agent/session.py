@@ -9,13 +9,15 @@ own nursery, and the receive side of its mailbox.
 
 Lifecycle (the router starts it as a temporary child of its
 DynamicSupervisor):
-- ready at once; the journal is loaded with the first turn (in the same
-  thread hop as the system prompt) so a slow disk never holds up the router;
-- each inbound message: one thread hop loads the journal (first turn only),
-  writes the user message to it unsynced (it survives a crash of the
-  process) and gets the system prompt (cached, see `PromptCache`); the turn
-  runs; a second hop appends the turn's messages and tokens and fsyncs,
-  which makes the user message durable too; only then is the reply sent;
+- ready at once; the journal is loaded with the first turn (in a thread hop,
+  skipped when the store knows the session has no journal yet: a new
+  conversation reaches the LLM without waiting for the disk), so a slow
+  disk never holds up the router;
+- each inbound message: the system prompt (cached, see `PromptCache`); the
+  user message is written to the journal unsynced while the LLM works (it
+  survives a crash of the process; a failed write cancels the turn); when
+  the turn ends, one hop appends its messages and tokens and fsyncs, which
+  makes the user message durable too; only then is the reply sent;
 - idle for `idle_timeout_seconds` with no background work (no subagent, no
   memory consolidation: a new incarnation must never race one on the memory
   files or the journal): close the mailbox (atomically with a last empty
@@ -58,6 +60,7 @@ from autobot.channels.base import InboundKind, InboundMessage, OutboundMessage
 from autobot.config.schema import AgentDefaults, RateLimitConfig
 from autobot.llm.types import ChatMessage, Role
 from autobot.logs.records import Logger
+from autobot.runtime.batching import BlockingRunner
 from autobot.store.sessions import (
     LoadedSession,
     consolidated_entry,
@@ -98,27 +101,15 @@ def crash_apology(unread: int) -> str:
 HISTORY_CAP_WINDOWS = 3
 
 
-class BlockingRunner(Protocol):
-    """Runs blocking file work (journal, prompt and memory files) for an actor.
-
-    Production uses a `ThreadBatcher` shared by every session (worker threads;
-    the calls of many sessions share thread hops)."""
-
-    async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any: ...
-
-
-async def run_inline(fn: Callable[..., Any], *args: Any) -> Any:
-    """Runner for deterministic tests (autojump_clock jumps while a thread works)
-    and benchmarks of the actor overhead: calls `fn` in the event loop."""
-    return fn(*args)
-
-
 class SessionJournal(Protocol):
-    """Durable session history (`autobot.store.sessions.SessionStore`); blocking."""
+    """Durable session history (`autobot.store.sessions.SessionStore`); blocking
+    but for `may_exist`, which answers from memory."""
+
+    def scan(self) -> None: ...
+
+    def may_exist(self, key: str) -> bool: ...
 
     def load(self, key: str) -> LoadedSession: ...
-
-    def load_and_append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> LoadedSession: ...
 
     def append(
         self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True
@@ -131,7 +122,12 @@ class AgentDeps:
 
     `shared` and `prompts` are the cross-session mutable objects (see
     `autobot.agent.spend`; `prompts` caches the workspace's system prompt).
-    `disk` runs blocking file work (a `ThreadBatcher` in production).
+    `disk` runs the blocking file work a turn waits for (the first turn's
+    journal load, the prompt check, the closing append; a `ThreadBatcher` in
+    production); `background` the writes nobody waits for at once (the user
+    message written while the LLM works, memory consolidation), on their own
+    threads so that a burst of them (creating a journal file can cost a
+    millisecond) never queues ahead of a turn. By default the same runner.
     """
 
     loop: AgentLoop
@@ -144,6 +140,9 @@ class AgentDeps:
     logger: Logger
     disk: BlockingRunner
     wall_clock: Callable[[], float]
+    background: BlockingRunner = attrs.field(
+        default=attrs.Factory(lambda deps: deps.disk, takes_self=True)
+    )
     prompts: PromptCache = attrs.field(
         default=attrs.Factory(lambda deps: PromptCache(deps.workspace), takes_self=True)
     )
@@ -271,19 +270,6 @@ class SessionActor:
     async def _disk(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self.deps.disk(fn, *args)
 
-    def _begin_turn_io(self, load: bool, user: ChatMessage) -> tuple[LoadedSession | None, str]:
-        """Blocking part of a turn's start, in one thread hop: the journal (first
-        turn only, read before `user` is written), the user message written
-        unsynced (the turn's closing append syncs it), and the system prompt.
-        Touches no actor state."""
-        entries = [encode_message(user)]
-        if load:
-            loaded = self.deps.journal.load_and_append(self.key, entries)
-        else:
-            loaded = None
-            self.deps.journal.append(self.key, entries, sync=False)
-        return loaded, self.deps.prompts.system_prompt()
-
     def _apply_loaded(self, loaded: LoadedSession) -> None:
         self._loaded = True
         self._upto = loaded.consolidated_upto
@@ -341,21 +327,27 @@ class SessionActor:
         )
 
     async def _handle(self, message: InboundMessage) -> None:
-        """One turn, with two thread hops (see the module docstring). The
-        reply is sent only once the whole turn, user message included, is
-        fsync-ed; a journal failure crashes the actor."""
+        """One turn (see the module docstring). The user message is written
+        while the LLM works, and the reply is sent only once the whole turn,
+        user message included, is fsync-ed; a journal failure crashes the
+        actor (a failed user-message write also cancels the turn)."""
         user = ChatMessage(role=Role.USER, content=_user_text(message))
-        loaded, system = await self._disk(self._begin_turn_io, not self._loaded, user)
-        if loaded is not None:
-            self._apply_loaded(loaded)
+        if not self._loaded:
+            known = self.deps.journal.may_exist(self.key)
+            self._apply_loaded(
+                await self._disk(self.deps.journal.load, self.key) if known else LoadedSession()
+            )
+        system = await self.deps.prompts.current(self.deps.disk)
         self._history.append(user)
         trimmed = self._enforce_history_cap()
-        outcome = await self._loop.run_turn(
-            system=system,
-            history=list(self._history),
-            ctx=self._ctx(self._log),
-            governor=self._governor,
-        )
+        async with trio.open_nursery() as turn:
+            turn.start_soon(self._write_user_message, user)
+            outcome = await self._loop.run_turn(
+                system=system,
+                history=list(self._history),
+                ctx=self._ctx(self._log),
+                governor=self._governor,
+            )
         self._history.extend(outcome.messages)
         # Never empty (a turn ends with an assistant message), so this append
         # always syncs, the user message with it.
@@ -366,6 +358,14 @@ class SessionActor:
         reply = self._reply(outcome.reply, is_error=outcome.failed, failure=outcome.failure)
         await self.deps.outbound.send(reply)
         self._maybe_consolidate()
+
+    async def _write_user_message(self, user: ChatMessage) -> None:
+        """Append `user` to the journal without fsync (see `SessionJournal.append`)."""
+        entries = [encode_message(user)]
+        await self.deps.background(self._append_unsynced, entries)
+
+    def _append_unsynced(self, entries: list[dict[str, Any]]) -> None:
+        self.deps.journal.append(self.key, entries, sync=False)
 
     def _fold(self, upto: int) -> None:
         """Journal messages before `upto` leave the active history (no-op if
@@ -410,7 +410,9 @@ class SessionActor:
             if refusal is not None:
                 self._log.warn("Memory consolidation postponed", reason=refusal.reason)
                 return
-            current = await self._disk(read_workspace_text, self.deps.workspace, MEMORY_FILE)
+            current = await self.deps.background(
+                read_workspace_text, self.deps.workspace, MEMORY_FILE
+            )
             request = consolidation_request(
                 model=self._loop.settings.model,
                 current_memory=current or "",
@@ -423,10 +425,10 @@ class SessionActor:
             )
             result = parse_consolidation(response.text)
             stamp = _stamp(self.deps.wall_clock())
-            await self._disk(write_memory, self.deps.workspace, result, stamp)
+            await self.deps.background(write_memory, self.deps.workspace, result, stamp)
             cut = start + len(excerpt)
             entries = [usage_entry(day, tokens), consolidated_entry(cut)]
-            await self._disk(self.deps.journal.append, self.key, entries)
+            await self.deps.background(self.deps.journal.append, self.key, entries)
             self._fold(cut)
             self._log.info("Memory consolidated", messages=cut)
         except Exception as exc:  # noqa: BLE001 -- background work: logged, retried after a later turn
@@ -467,7 +469,7 @@ class SessionActor:
                 governor=self._governor,
             )
             usage = [usage_entry(day, tokens) for day, tokens in outcome.spent]
-            await self._disk(self.deps.journal.append, self.key, usage)
+            await self.deps.background(self.deps.journal.append, self.key, usage)
             report = InboundMessage(
                 channel=self.channel,
                 chat_id=self.chat_id,

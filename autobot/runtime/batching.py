@@ -31,11 +31,25 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import outcome
 import trio
+
+
+class BlockingRunner(Protocol):
+    """Runs a blocking call off the event loop: `await runner(fn, *args)`
+    returns `fn(*args)`. A `ThreadBatcher` in production; `run_inline` in
+    deterministic tests."""
+
+    async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+
+async def run_inline(fn: Callable[..., Any], *args: Any) -> Any:
+    """Runner for deterministic tests (autojump_clock jumps while a thread works)
+    and benchmarks of the actor overhead: calls `fn` in the event loop."""
+    return fn(*args)
 
 
 @attrs.define(eq=False, slots=True)
@@ -59,9 +73,13 @@ class ThreadBatcher:
 
     threads: int
     max_batch: int
-    _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
-    _queue: collections.deque[_Call] = attrs.field(init=False, factory=collections.deque)
-    _workers: int = attrs.field(init=False, default=0)  # guarded by _lock
+    # Not in the repr: trio names a task after its function, and a task
+    # started on the batcher itself would otherwise repr every queued call.
+    _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
+    _queue: collections.deque[_Call] = attrs.field(
+        init=False, factory=collections.deque, repr=False
+    )
+    _workers: int = attrs.field(init=False, default=0, repr=False)  # guarded by _lock
 
     def __attrs_post_init__(self) -> None:
         if self.threads < 1 or self.max_batch < 1:

@@ -115,11 +115,10 @@ def append_private_line(path: Path, line: str) -> None:
     append_private_lines(path, [line])
 
 
-def _open_for_append(path: Path, *, readable: bool = False) -> tuple[int, bool]:
-    """Open `path` for appending (and reading when `readable`), never through a
-    symlink; returns the fd and whether this call created the file (0600)."""
-    access = os.O_RDWR if readable else os.O_WRONLY
-    flags = access | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+def _open_for_append(path: Path) -> tuple[int, bool]:
+    """Open `path` for appending, never through a symlink; returns the fd and
+    whether this call created the file (0600)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     while True:
         try:
             return os.open(path, flags), False
@@ -170,42 +169,6 @@ def append_private_lines(path: Path, lines: Sequence[str], *, sync: bool = True)
         os.close(fd)
     if created and sync:
         _fsync_dir(path.parent)
-
-
-# Bytes per read when loading a journal (most are far smaller).
-_READ_CHUNK = 1 << 20
-
-
-def read_and_append_private_lines(path: Path, lines: Sequence[str]) -> tuple[bytes, bool]:
-    """Read the JSONL file at `path`, then append `lines` to it unsynced, with
-    one open; returns (its complete lines as they were, whether a torn last
-    line was cut).
-
-    A last line without its newline (a write cut short by a crash) is cut off
-    the file (truncated back to the last newline) before anything is
-    appended, so the new records start on a line of their own. A missing file
-    is created 0600 (empty content); otherwise the rules of
-    `append_private_lines(path, lines, sync=False)` apply: lines are checked
-    first (ValueError, file untouched, not even created), one write, an
-    existing loose file tightened, no symlink followed (OSError).
-    """
-    payload = _payload(lines)
-    fd, created = _open_for_append(path, readable=True)
-    try:
-        _make_owner_only(fd, created)
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, _READ_CHUNK):
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        kept = complete_lines(data)
-        torn = len(kept) != len(data)
-        if torn:
-            os.ftruncate(fd, len(kept))
-        if payload:
-            _write_all(fd, payload)
-    finally:
-        os.close(fd)
-    return kept, torn
 
 
 def complete_lines(data: bytes) -> bytes:

@@ -31,8 +31,16 @@ appends repairs to the same positions: `consolidated` indexes stay valid.
 File names come from `session_file_name`, never from the raw key, so a chat id
 like `../../x` cannot leave the directory. The store refuses a sessions
 directory inside the workspace: the model must never read or forge history.
-All methods are blocking; actors call them through `trio.to_thread.run_sync`
-with a named `CapacityLimiter`.
+All methods but `may_exist` are blocking; actors call them through their
+disk runner (worker threads).
+
+Which journals exist is known without touching the disk once `scan` has
+listed the directory: `may_exist(key)` is then False for a key with no file,
+so a new conversation's first turn needs no read before its LLM call. The
+index is this process's view (the scan, plus every file it appends to): a
+journal another process creates for the same key later is not seen (two
+processes must not serve one session; its lines would interleave anyway),
+and one deleted behind its back just loads empty.
 """
 
 from __future__ import annotations
@@ -53,7 +61,6 @@ from autobot.store.atomic import (
     append_private_lines,
     complete_lines,
     ensure_private_dir,
-    read_and_append_private_lines,
 )
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -229,15 +236,25 @@ def parse_journal(lines: Iterable[bytes]) -> LoadedSession:
     )
 
 
+@attrs.define(eq=False)
+class _JournalIndex:
+    """The journal file names known to exist; `names` is None until a scan
+    (every key may then have a journal)."""
+
+    names: set[str] | None = None
+
+
 @attrs.frozen
 class SessionStore:
     """Session journals under `sessions_dir`, which must not be inside `workspace`.
 
-    Raises `SessionStoreError` at construction when it is.
+    Raises `SessionStoreError` at construction when it is. `_index` knows
+    which journals exist once `scan`-ned (see the module docstring).
     """
 
     sessions_dir: Path
     workspace: Path
+    _index: _JournalIndex = attrs.field(init=False, factory=_JournalIndex, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if is_within(self.sessions_dir, self.workspace):
@@ -248,6 +265,21 @@ class SessionStore:
 
     def path_for(self, key: str) -> Path:
         return self.sessions_dir / session_file_name(key)
+
+    def scan(self) -> None:
+        """Index the journals that exist now (one listing; blocking). A missing
+        directory is an empty index; raises OSError when it cannot be listed."""
+        try:
+            names = set(os.listdir(self.sessions_dir))
+        except FileNotFoundError:
+            names = set()
+        self._index.names = names
+
+    def may_exist(self, key: str) -> bool:
+        """Whether session `key` may have a journal (never blocks): False only
+        when the index, once `scan`-ned, knows of no file for it."""
+        known = self._index.names
+        return known is None or session_file_name(key) in known
 
     def load(self, key: str) -> LoadedSession:
         """Read session `key` (empty if it has no file), repairing a torn last line."""
@@ -261,17 +293,6 @@ class SessionStore:
         if repaired:
             os.truncate(path, len(kept))
         return _loaded(kept, repaired)
-
-    def load_and_append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> LoadedSession:
-        """`load(key)`, then `append(key, entries, sync=False)`, opening the file
-        once (an agent actor's first turn: its history and its user message).
-        Raises as `append` does, before anything is read or written."""
-        lines = _encoded(entries)
-        if not lines:
-            return self.load(key)
-        ensure_private_dir(self.sessions_dir)
-        data, repaired = read_and_append_private_lines(self.path_for(key), lines)
-        return _loaded(data, repaired)
 
     def append(self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
         """Append `entries` (from `encode_message`, `usage_entry`...) in one write.
@@ -287,7 +308,10 @@ class SessionStore:
         if not lines:
             return
         ensure_private_dir(self.sessions_dir)
-        append_private_lines(self.path_for(key), lines, sync=sync)
+        name = session_file_name(key)
+        if self._index.names is not None:
+            self._index.names.add(name)  # first: a failed append may still create it
+        append_private_lines(self.sessions_dir / name, lines, sync=sync)
 
 
 def _encoded(entries: Iterable[Mapping[str, Any]]) -> list[str]:

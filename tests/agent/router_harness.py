@@ -12,11 +12,12 @@ import trio
 
 from autobot.agent.loop import AgentLoop, LoopSettings
 from autobot.agent.router import ROUTER_MAILBOX_SIZE, SessionRouter
-from autobot.agent.session import AgentDeps, run_inline
+from autobot.agent.session import AgentDeps
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.config.schema import AgentDefaults, Budget, RateLimit, RateLimitConfig
 from autobot.logs.records import LogRecord
+from autobot.runtime.batching import run_inline
 from autobot.store.sessions import LoadedSession, SessionStore
 from autobot.testing.logs import capture_logger
 from autobot.testing.scripted_llm import ScriptedProvider
@@ -31,20 +32,23 @@ REPLY_WAIT = 3600.0  # longer than any scripted turn; under autojump_clock, inst
 @attrs.define
 class FlakyStore:
     """A SessionStore whose appends raise OSError for keys in `broken` (a disk
-    failure); every append is recorded in `appends` as (key, kinds, sync)."""
+    failure); every append is recorded in `appends` as (key, kinds, sync),
+    every load's key in `loads`."""
 
     inner: SessionStore
     broken: set[str] = attrs.field(factory=set)
     appends: list[tuple[str, tuple[str, ...], bool]] = attrs.field(factory=list)
+    loads: list[str] = attrs.field(factory=list)
+
+    def scan(self) -> None:
+        self.inner.scan()
+
+    def may_exist(self, key: str) -> bool:
+        return self.inner.may_exist(key)
 
     def load(self, key: str) -> LoadedSession:
+        self.loads.append(key)
         return self.inner.load(key)
-
-    def load_and_append(self, key: str, entries: Iterable[Mapping[str, Any]]) -> LoadedSession:
-        batch = self._check(key, entries)
-        loaded = self.inner.load_and_append(key, batch)
-        self._record(key, batch, sync=False)
-        return loaded
 
     def append(self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
         batch = self._check(key, entries)

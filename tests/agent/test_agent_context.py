@@ -6,8 +6,12 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
+import trio
+import trio.testing
 
 from autobot.agent import context
 from autobot.agent.context import (
@@ -239,3 +243,124 @@ def test_missing_workspace_files_give_a_stable_signature(tmp_path: Path) -> None
     assert prompt_signature(ws) == prompt_signature(ws)
     (ws / "USER.md").write_text("Name: Bob")
     assert "Name: Bob" in cache.system_prompt()
+
+
+# --- PromptCache.current: one check shared by concurrent callers ----------------------
+
+
+@attrs.define
+class GatedRunner:
+    """A disk runner whose results come back only once `gate` is set (a busy
+    event loop): each call reads the files at once, then waits. It counts the
+    checks and fails the next one when `fail_next` is set."""
+
+    gate: trio.Event = attrs.field(factory=trio.Event)
+    calls: int = 0
+    fail_next: bool = False
+
+    async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self.calls += 1
+        fail, self.fail_next = self.fail_next, False
+        result = fn(*args)
+        await self.gate.wait()
+        if fail:
+            raise OSError(5, "Input/output error")
+        return result
+
+
+async def _ask_all(cache: PromptCache, runner: GatedRunner, count: int) -> list[str]:
+    answers: list[str] = []
+
+    async def ask() -> None:
+        answers.append(await cache.current(runner))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(count):
+            nursery.start_soon(ask)
+        await trio.testing.wait_all_tasks_blocked()
+        runner.gate.set()
+    return answers
+
+
+async def test_concurrent_callers_share_one_check(tmp_path: Path) -> None:
+    """A hundred sessions asking at once cost two checks: the first caller's,
+    and one for everyone who asked while it ran (it may have read the files
+    before they asked)."""
+    ws = _workspace(tmp_path)
+    runner = GatedRunner()
+    answers = await _ask_all(PromptCache(ws, clock_ns=_settled_clock), runner, 100)
+    assert answers == [build_system_prompt(ws)] * 100
+    assert runner.calls == 2
+
+
+async def test_a_caller_arriving_during_a_check_sees_a_change_made_before_it_asked(
+    tmp_path: Path,
+) -> None:
+    ws = _workspace(tmp_path)
+    cache = PromptCache(ws, clock_ns=_settled_clock)
+    runner = GatedRunner()
+    early: list[str] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_collect, cache, runner, early)
+        await trio.testing.wait_all_tasks_blocked()  # the first check is under way
+        _replace(ws / "SOUL.md", "Wild and kind.")
+        late = trio.Event()
+
+        async def ask_late() -> None:
+            assert "Wild and kind." in await cache.current(runner)
+            late.set()
+
+        nursery.start_soon(ask_late)
+        await trio.testing.wait_all_tasks_blocked()
+        runner.gate.set()
+    assert late.is_set() and runner.calls == 2
+
+
+async def _collect(cache: PromptCache, runner: GatedRunner, into: list[str]) -> None:
+    into.append(await cache.current(runner))
+
+
+async def test_a_failed_check_fails_its_caller_only(tmp_path: Path) -> None:
+    """The caller whose check failed gets the error; those waiting on it run
+    their own check instead of hanging or inheriting the error."""
+    ws = _workspace(tmp_path)
+    cache = PromptCache(ws, clock_ns=_settled_clock)
+    runner = GatedRunner(fail_next=True)
+    outcomes: list[str] = []
+
+    async def ask() -> None:
+        try:
+            outcomes.append(await cache.current(runner))
+        except OSError:
+            outcomes.append("error")
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(ask)
+        await trio.testing.wait_all_tasks_blocked()
+        runner.gate.set()
+    assert sorted(outcomes) == sorted(["error", build_system_prompt(ws), build_system_prompt(ws)])
+    assert runner.calls == 2
+
+
+async def test_a_cancelled_check_hands_over_to_a_waiting_caller(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    cache = PromptCache(ws, clock_ns=_settled_clock)
+    runner = GatedRunner()
+    answers: list[str] = []
+    checker = trio.CancelScope()
+
+    async def ask_then_give_up() -> None:
+        with checker:
+            await cache.current(runner)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ask_then_give_up)
+        await trio.testing.wait_all_tasks_blocked()  # its check is under way
+        nursery.start_soon(_collect, cache, runner, answers)
+        await trio.testing.wait_all_tasks_blocked()
+        checker.cancel()
+        await trio.testing.wait_all_tasks_blocked()
+        runner.gate.set()
+    assert answers == [build_system_prompt(ws)]
+    assert runner.calls == 2

@@ -18,8 +18,9 @@ from autobot.agent.router import BUSY_TEXT, SESSION_MAILBOX_SIZE
 from autobot.agent.session import SUBAGENT_SYSTEM, crash_apology
 from autobot.channels.base import OutboundMessage
 from autobot.config.schema import AgentDefaults, Budget, RateLimit, RateLimitConfig
-from autobot.llm.types import LLMRequest, LLMResponse, Role
+from autobot.llm.types import ChatMessage, LLMRequest, LLMResponse, Role
 from autobot.logs.records import Level
+from autobot.store.sessions import SessionStore, encode_message
 from autobot.testing.fake_tools import FakeTool
 from autobot.testing.logs import drain
 from autobot.testing.scripted_llm import (
@@ -86,6 +87,29 @@ async def test_idle_actor_stops_and_comes_back_with_its_history(
         assert h.router.statistics().started == 2
     revived = h.provider.requests[-1].messages
     assert [m.content for m in revived] == ["remember blue", "echo: remember blue", "what colour?"]
+
+
+async def test_only_sessions_with_a_journal_read_it_before_their_first_turn(
+    tmp_path: Path, autojump_clock: Any
+) -> None:
+    """The router indexes the journals on start: a conversation from before
+    the start reads its history; a new one goes to the model without a read."""
+    old = SessionStore(tmp_path / "sessions", tmp_path / "workspace")
+    old.append("test:old", [encode_message(ChatMessage(role=Role.USER, content="I like tea"))])
+    async with running_router(tmp_path) as h:
+        await h.say("old", "what do I like?")
+        await h.say("new", "hello")
+        assert {(await h.reply())[0] for _ in range(2)} == {"old", "new"}
+        assert h.store.loads == ["test:old"]
+        seen = {
+            r.messages[-1].content: [m.content for m in r.messages] for r in h.provider.requests
+        }
+        assert seen["what do I like?"] == ["I like tea", "what do I like?"]
+        assert seen["hello"] == ["hello"]
+        await trio.sleep(120)  # both go idle and stop; their journals are now indexed
+        await h.say("new", "again")
+        assert (await h.reply())[1] == "echo: again"
+        assert h.store.loads == ["test:old", "test:new"]
 
 
 async def test_a_crash_in_one_session_never_touches_another(

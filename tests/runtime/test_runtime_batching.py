@@ -164,3 +164,18 @@ async def test_an_already_cancelled_caller_runs_nothing() -> None:
 def test_bounds_must_be_positive(threads: int, max_batch: int) -> None:
     with pytest.raises(ValueError, match="must be >= 1"):
         ThreadBatcher(threads=threads, max_batch=max_batch)
+
+
+async def test_the_repr_never_lists_queued_calls() -> None:
+    """trio names a task started on the batcher itself after its repr; with
+    the queue in it, a burst of such tasks cost time quadratic in the queue."""
+    batcher = ThreadBatcher(threads=1, max_batch=1)
+    gate = Gate()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(batcher, gate, "held")
+        await gate.wait_entered()
+        for index in range(50):
+            nursery.start_soon(batcher, str, index)
+        await trio.testing.wait_all_tasks_blocked()
+        assert repr(batcher) == "ThreadBatcher(threads=1, max_batch=1)"
+        gate.release.set()

@@ -219,75 +219,41 @@ def test_nothing_is_written_when_an_entry_cannot_be_encoded(store: SessionStore)
     assert store.load("t:1").messages == HISTORY[:1]
 
 
-# --- load_and_append: the first turn's load and unsynced append in one open ----------
-
-_JOURNAL_BYTES = st.lists(
-    st.sampled_from(
-        [
-            b'{"t":"msg","role":"user","content":"hi"}\n',
-            b'{"t":"msg","role":"assistant","content":"yo"}\n',
-            b'{"t":"usage","day":"2026-01-01","tokens":7}\n',
-            b'{"t":"consolidated","upto":1}\n',
-            b"not json\n",
-            b'{"t":"msg","role":"user","content":"half a li',
-            b"\n",
-        ]
-    ),
-    max_size=6,
-).map(b"".join)
+# --- the journal index: which sessions are known to have no journal ------------------
 
 
-@settings(max_examples=80, deadline=None)
-@given(existing=st.none() | _JOURNAL_BYTES, contents=st.lists(_TEXTS, max_size=3))
-def test_load_and_append_equals_load_then_unsynced_append(
-    tmp_path_factory: pytest.TempPathFactory, existing: bytes | None, contents: list[str]
+def test_before_a_scan_every_session_may_have_a_journal(store: SessionStore) -> None:
+    assert store.may_exist("t:never-seen")
+
+
+def test_a_scan_of_a_missing_directory_knows_of_no_journal_until_one_is_written(
+    store: SessionStore,
 ) -> None:
-    entries = [encode_message(ChatMessage(role=Role.USER, content=c)) for c in contents]
-    results = []
-    for combined in (False, True):
-        root = tmp_path_factory.mktemp("both")
-        store = SessionStore(root / "sessions", root / "workspace")
-        path = store.path_for("t:1")
-        if existing is not None:
-            path.parent.mkdir(parents=True)
-            path.write_bytes(existing)
-        if combined:
-            loaded = store.load_and_append("t:1", entries)
-        else:
-            loaded = store.load("t:1")
-            store.append("t:1", entries, sync=False)
-        after = path.read_bytes() if path.exists() else None
-        results.append((loaded, after, store.load("t:1")))
-    assert results[0] == results[1]
+    store.scan()
+    assert not store.may_exist("t:1")
+    store.append("t:1", [encode_message(HISTORY[0])], sync=False)
+    assert store.may_exist("t:1") and not store.may_exist("t:2")
 
 
-def test_load_and_append_creates_a_private_file_without_syncing(
-    store: SessionStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    synced: list[int] = []
-    monkeypatch.setattr(os, "fsync", synced.append)
-    old = os.umask(0)
-    try:
-        loaded = store.load_and_append("zulip:7", [encode_message(HISTORY[0])])
-    finally:
-        os.umask(old)
-    assert loaded.messages == () and not loaded.damaged
-    assert synced == []
-    assert stat.S_IMODE(store.sessions_dir.stat().st_mode) == 0o700
-    assert stat.S_IMODE(store.path_for("zulip:7").stat().st_mode) == 0o600
-    assert store.load("zulip:7").messages == HISTORY[:1]
+def test_a_scan_finds_the_journals_already_on_disk(store: SessionStore, tmp_path: Path) -> None:
+    store.append("telegram:42", [encode_message(m) for m in HISTORY])
+    fresh = SessionStore(store.sessions_dir, tmp_path / "workspace")
+    fresh.scan()
+    assert fresh.may_exist("telegram:42")
+    assert not fresh.may_exist("telegram:43")
+    assert fresh.load("telegram:42").messages == HISTORY
 
 
-def test_load_and_append_refuses_a_symlink_and_bad_entries_touch_nothing(
+def test_a_failed_append_still_counts_as_a_journal_that_may_exist(
     store: SessionStore, tmp_path: Path
 ) -> None:
-    with pytest.raises(TypeError):
-        store.load_and_append("t:1", [{"t": "msg", "bad": object()}])
-    assert not store.path_for("t:1").exists()
+    # Whatever the failure left on disk must be read, not appended to blindly.
+    store.scan()
     target = tmp_path / "elsewhere.jsonl"
     target.write_bytes(b"")
     store.sessions_dir.mkdir(parents=True)
     store.path_for("t:2").symlink_to(target)
     with pytest.raises(OSError):
-        store.load_and_append("t:2", [encode_message(HISTORY[0])])
+        store.append("t:2", [encode_message(HISTORY[0])])
+    assert store.may_exist("t:2")
     assert target.read_bytes() == b""
