@@ -24,10 +24,10 @@ from pathlib import Path
 import attrs
 import trio
 
+from autobot.agent.prompt_watch import PROMPT_FILES, PromptWatch
 from autobot.runtime.batching import BlockingRunner
 from autobot.security.paths import is_env_file_name, resolve_within
 
-PROMPT_FILES = ("AGENTS.md", "SOUL.md", "USER.md", "memory/MEMORY.md")
 MAX_FILE_CHARS = 20_000
 MAX_SKILLS = 50
 
@@ -144,8 +144,10 @@ class PromptCache:
     sessions costs a few thread hops, not 1,000), and every caller still gets
     a prompt checked after it asked: a check already running when it asks may
     have read the files before a change it must see, so it waits for the next.
-    `clock_ns` is the wall clock in ns (injected for tests), compared with
-    file ctimes.
+    Once `start_watching` found inotify trustworthy here (see `PromptWatch`),
+    `current` answers from memory, with no hop at all, while no prompt file
+    changed since the last check. `clock_ns` is the wall clock in ns
+    (injected for tests), compared with file ctimes.
     """
 
     workspace: Path
@@ -159,11 +161,32 @@ class PromptCache:
     _answer: str = attrs.field(init=False, default="")
     _checking: bool = attrs.field(init=False, default=False)
     _checked: trio.Event = attrs.field(init=False, factory=trio.Event)
+    # The inotify watch, and the prompt it vouches for with the watch
+    # generation read before that prompt's check began (event loop only).
+    _watch: PromptWatch | None = attrs.field(init=False, default=None)
+    _watched: tuple[int, str] | None = attrs.field(init=False, default=None)
+
+    def start_watching(self) -> None:
+        """Open the inotify watch where it can be trusted (blocking; see
+        `PromptWatch.open`); otherwise every `current` checks the files."""
+        self._watch = PromptWatch.open(self.workspace)
+
+    def stop_watching(self) -> None:
+        """Close the watch; `current` checks the files again."""
+        watch, self._watch, self._watched = self._watch, None, None
+        if watch is not None:
+            watch.close()
 
     async def current(self, run: BlockingRunner) -> str:
-        """`system_prompt()` as of some moment after this call, run by `run`
-        (a disk runner) in one check shared with concurrent callers. Raises
-        what the check raised (callers waiting on a failed check run their own)."""
+        """`system_prompt()` as of some moment after this call: from memory when
+        the watch vouches for it, else run by `run` (a disk runner) in one check
+        shared with concurrent callers. Raises what the check raised (callers
+        waiting on a failed check run their own)."""
+        watch = self._watch
+        if watch is not None:
+            watch.drain()
+            if self._watched is not None and self._watched[0] == watch.generation:
+                return self._watched[1]
         self._asked += 1
         ticket = self._asked
         while self._answered < ticket:
@@ -172,14 +195,23 @@ class PromptCache:
                 continue
             self._checking = True
             covers = self._asked  # every request made so far: the check starts after them
+            generation = 0 if watch is None else watch.generation
             try:
-                prompt: str = await run(self.system_prompt)
+                prompt, armed = await run(self._check, watch)
             finally:
                 self._checking = False
                 self._checked.set()
                 self._checked = trio.Event()
             self._answered, self._answer = covers, prompt
+            if armed and watch is self._watch:
+                self._watched = (generation, prompt)
         return self._answer
+
+    def _check(self, watch: PromptWatch | None) -> tuple[str, bool]:
+        """Blocking: arm `watch` (before reading, so a change during the read is
+        an event), then the prompt; and whether the watch covers it."""
+        armed = watch is not None and watch.arm()
+        return self.system_prompt(), armed
 
     def system_prompt(self) -> str:
         """The current prompt; equal to `build_system_prompt(workspace)` now."""

@@ -14,7 +14,9 @@ reloads the history from disk. Child ids carry a generation number
 Crashes are reported by the supervisor's events: the router logs them, counts
 them and forgets the handle; the crashed actor already apologised. On start
 it has the journal store list the existing journals once
-(`SessionStore.scan`), so a new conversation's first turn skips its read.
+(`SessionStore.scan`), so a new conversation's first turn skips its read,
+and it owns the system prompt's inotify watch (`PromptCache.start_watching`)
+until it ends.
 
 The router also owns each session's rate buckets (`SessionLimitsKeeper`): it
 lends them to every incarnation and takes them back when one ends, so an
@@ -117,18 +119,26 @@ class SessionRouter:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         with self.inbox:
             await self._index_journals()
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                await nursery.start(self.supervisor.run)
-                with trio.CancelScope() as reading:
-                    nursery.start_soon(self._cancel_when_stopping, reading)
-                    task_status.started()
-                    async for message in self.inbox:
-                        self._deliver(message)
-                self.supervisor.stop()
-                for handle in self._sessions.values():
-                    handle.send.close()
-                self._sessions.clear()
+            await self.deps.disk(self.deps.prompts.start_watching)
+            try:
+                await self._route(task_status)
+            finally:
+                self.deps.prompts.stop_watching()
+
+    async def _route(self, task_status: trio.TaskStatus[None]) -> None:
+        """Deliver inbound messages until stopped or the inbox closes; then stop every session."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await nursery.start(self.supervisor.run)
+            with trio.CancelScope() as reading:
+                nursery.start_soon(self._cancel_when_stopping, reading)
+                task_status.started()
+                async for message in self.inbox:
+                    self._deliver(message)
+            self.supervisor.stop()
+            for handle in self._sessions.values():
+                handle.send.close()
+            self._sessions.clear()
 
     async def _index_journals(self) -> None:
         """List the existing journals once, so new sessions skip their first read

@@ -16,6 +16,9 @@ import struct
 
 import attrs
 
+IN_MODIFY = 0x00000002
+IN_ATTRIB = 0x00000004
+IN_CLOSE_WRITE = 0x00000008
 IN_MOVED_FROM = 0x00000040
 IN_MOVED_TO = 0x00000080
 IN_CREATE = 0x00000100
@@ -73,9 +76,9 @@ class Inotify:
             raise OSError(code, os.strerror(code))
         return cls(fd, libc)
 
-    def add_watch(self, path: str) -> int:
-        """Watch the directory `path` (never through a symlink) for NAME_EVENTS."""
-        flags = NAME_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK
+    def add_watch(self, path: str, events: int = NAME_EVENTS) -> int:
+        """Watch the directory `path` (never through a symlink) for `events`."""
+        flags = events | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK
         wd = int(self._libc.inotify_add_watch(self.fd, os.fsencode(path), flags))
         if wd < 0:
             code = ctypes.get_errno()

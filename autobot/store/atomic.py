@@ -115,22 +115,33 @@ def append_private_line(path: Path, line: str) -> None:
     append_private_lines(path, [line])
 
 
-def _open_for_append(path: Path) -> tuple[int, bool]:
+def _open_for_append(path: Path, *, new: bool) -> tuple[int, bool]:
     """Open `path` for appending, never through a symlink; returns the fd and
-    whether this call created the file (0600)."""
+    whether this call created the file (0600). With `new` (the caller expects
+    no file yet) creating it is tried first, saving a failed open."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    create = new
     while True:
+        if create:
+            try:
+                return os.open(path, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE), True
+            except FileExistsError:
+                create = False  # it exists (or was created concurrently): append to it
+                continue
         try:
             return os.open(path, flags), False
         except FileNotFoundError:
-            pass
-        try:
-            return os.open(path, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE), True
-        except FileExistsError:
-            continue  # created concurrently: append to it like to any existing file
+            create = True  # a missing directory makes the creation raise
 
 
-def append_private_lines(path: Path, lines: Sequence[str], *, sync: bool = True) -> None:
+def append_private_lines(
+    path: Path,
+    lines: Sequence[str],
+    *,
+    sync: bool = True,
+    new: bool = False,
+    trusted_mode: bool = False,
+) -> None:
     """Append `lines` (JSONL records), each plus `\\n`, with one write and one fsync.
 
     Every line is checked before anything is written: a line containing a
@@ -155,13 +166,19 @@ def append_private_lines(path: Path, lines: Sequence[str], *, sync: bool = True)
     gets no directory fsync; its name is made durable by that later file
     fsync on the journaling filesystems Linux uses (ext4, xfs, btrfs commit
     a new file's directory entry with its first fsync).
+
+    Two hints save system calls on a hot path, never safety: `new` says the
+    file is probably missing (creation is tried first); `trusted_mode` says
+    the caller already saw this existing file tightened in this process, so
+    its mode is not checked again (a file this call creates always is).
     """
     payload = _payload(lines)
     if not payload:
         return
-    fd, created = _open_for_append(path)
+    fd, created = _open_for_append(path, new=new)
     try:
-        _make_owner_only(fd, created)
+        if created or not trusted_mode:
+            _make_owner_only(fd, created)
         _write_all(fd, payload)
         if sync:
             os.fsync(fd)

@@ -34,6 +34,12 @@ directory inside the workspace: the model must never read or forge history.
 All methods but `may_exist` are blocking; actors call them through their
 disk runner (worker threads).
 
+Appends keep their system calls few (each one is a thread hand-off of the
+GIL, which the event loop feels under a burst): the directory is made
+private on the first append (and again if it disappears), and a file's mode
+is checked on its first append by this process only (a file loosened later
+is tightened again at the next start, by the gateway's state check).
+
 Which journals exist is known without touching the disk once `scan` has
 listed the directory: `may_exist(key)` is then False for a key with no file,
 so a new conversation's first turn needs no read before its LLM call. The
@@ -238,10 +244,15 @@ def parse_journal(lines: Iterable[bytes]) -> LoadedSession:
 
 @attrs.define(eq=False)
 class _JournalIndex:
-    """The journal file names known to exist; `names` is None until a scan
-    (every key may then have a journal)."""
+    """What this process knows of the journals (the file system may change
+    behind it; see the module docstring): `names` of the journals known to
+    exist (None until a scan: every key may then have a journal), the files
+    already seen owner-only (`tightened`, their mode is not checked on every
+    append) and whether the directory was made ready."""
 
     names: set[str] | None = None
+    tightened: set[str] = attrs.field(factory=set)
+    directory_ready: bool = False
 
 
 @attrs.frozen
@@ -307,11 +318,23 @@ class SessionStore:
         lines = _encoded(entries)
         if not lines:
             return
-        ensure_private_dir(self.sessions_dir)
-        name = session_file_name(key)
-        if self._index.names is not None:
-            self._index.names.add(name)  # first: a failed append may still create it
-        append_private_lines(self.sessions_dir / name, lines, sync=sync)
+        index, name = self._index, session_file_name(key)
+        new = index.names is not None and name not in index.names
+        if index.names is not None:
+            index.names.add(name)  # first: a failed append may still create it
+        path = self.sessions_dir / name
+        if not index.directory_ready:
+            ensure_private_dir(self.sessions_dir)
+            index.directory_ready = True
+        trusted = name in index.tightened
+        try:
+            append_private_lines(path, lines, sync=sync, new=new, trusted_mode=trusted)
+        except FileNotFoundError:
+            if os.path.isdir(self.sessions_dir):
+                raise
+            ensure_private_dir(self.sessions_dir)  # removed while running: nothing was written
+            append_private_lines(path, lines, sync=sync, new=True)
+        index.tightened.add(name)
 
 
 def _encoded(entries: Iterable[Mapping[str, Any]]) -> list[str]:

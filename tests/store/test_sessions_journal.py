@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -257,3 +258,27 @@ def test_a_failed_append_still_counts_as_a_journal_that_may_exist(
         store.append("t:2", [encode_message(HISTORY[0])])
     assert store.may_exist("t:2")
     assert target.read_bytes() == b""
+
+
+PLAIN = tuple(ChatMessage(role=Role.USER, content=text) for text in ("one", "two"))
+
+
+def test_a_loose_journal_is_tightened_on_its_first_append(store: SessionStore) -> None:
+    store.append("t:1", [encode_message(PLAIN[0])])
+    path = store.path_for("t:1")
+    path.chmod(0o644)
+    fresh = SessionStore(store.sessions_dir, store.workspace)
+    fresh.append("t:1", [encode_message(PLAIN[1])])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert fresh.load("t:1").messages == PLAIN[:2]
+
+
+def test_a_sessions_directory_removed_while_running_is_made_again(store: SessionStore) -> None:
+    store.scan()
+    store.append("t:1", [encode_message(PLAIN[0])])
+    shutil.rmtree(store.sessions_dir)
+    store.append("t:2", [encode_message(PLAIN[1])])
+    store.append("t:1", [encode_message(PLAIN[1])])
+    assert stat.S_IMODE(store.sessions_dir.stat().st_mode) == 0o700
+    assert store.load("t:2").messages == PLAIN[1:2]
+    assert store.load("t:1").messages == PLAIN[1:2]  # the old file went with the directory

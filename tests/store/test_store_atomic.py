@@ -257,3 +257,36 @@ def test_batched_append_refuses_a_symlink_and_a_dangling_one(tmp_path: Path) -> 
             append_private_lines(tmp_path / name, ["attack"], sync=False)
     assert victim.read_text() == "precious\n"
     assert not (tmp_path / "created-through-link").exists()
+
+
+@pytest.mark.parametrize("new", [False, True])
+def test_the_new_hint_never_clobbers_and_never_follows_a_symlink(tmp_path: Path, new: bool) -> None:
+    journal = tmp_path / "s.jsonl"
+    journal.write_text("kept\n")
+    append_private_lines(journal, ["added"], new=new)
+    assert journal.read_text() == "kept\nadded\n"
+    fresh = tmp_path / "fresh.jsonl"
+    append_private_lines(fresh, ["first"], new=not new)
+    assert fresh.read_text() == "first\n" and mode_of(fresh) == 0o600
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (tmp_path / "link").symlink_to(victim)
+    with pytest.raises(OSError):
+        append_private_lines(tmp_path / "link", ["attack"], new=new)
+    assert victim.read_text() == "precious\n"
+
+
+def test_trusted_mode_skips_only_the_check_of_an_existing_file(tmp_path: Path) -> None:
+    loose = tmp_path / "loose.jsonl"
+    loose.write_text("")
+    loose.chmod(0o644)
+    append_private_lines(loose, ["x"], trusted_mode=True)
+    assert mode_of(loose) == 0o644  # the caller vouched for it: not checked
+    append_private_lines(loose, ["y"])
+    assert mode_of(loose) == 0o600
+    old = os.umask(0o277)
+    try:
+        append_private_lines(tmp_path / "created.jsonl", ["z"], trusted_mode=True)
+    finally:
+        os.umask(old)
+    assert mode_of(tmp_path / "created.jsonl") == 0o600  # a created file always is
