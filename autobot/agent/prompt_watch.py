@@ -128,6 +128,8 @@ class PromptWatch:
             try:
                 info = os.lstat(path)
             except FileNotFoundError:
+                if relative == "":
+                    return False  # no workspace yet: nothing watches its creation
                 continue  # its creation is an event on the parent
             if not stat.S_ISDIR(info.st_mode):
                 if relative == "" or stat.S_ISLNK(info.st_mode):

@@ -167,6 +167,23 @@ async def test_what_inotify_cannot_see_is_checked_every_turn(watched: Watched, k
     assert prompt == build_system_prompt(ws) and "Version two." in prompt
 
 
+async def test_a_workspace_created_after_the_start_is_checked_until_watched(
+    tmp_path: Path,
+) -> None:
+    ws = tmp_path / "later"
+    cache = PromptCache(ws)
+    cache.start_watching()
+    runner = CountingRunner()
+    try:
+        await cache.current(runner)
+        ws.mkdir()
+        (ws / "SOUL.md").write_text("Born later.")
+        assert "Born later." in await cache.current(runner)
+        assert runner.calls == 2
+    finally:
+        cache.stop_watching()
+
+
 async def test_after_stop_watching_every_turn_checks(watched: Watched) -> None:
     await watched.prompt()
     watched.cache.stop_watching()
