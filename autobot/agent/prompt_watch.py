@@ -42,6 +42,7 @@ from autobot.sandbox.inotify import (
     NAME_EVENTS,
     Inotify,
 )
+from autobot.sandbox.mountinfo import parse_mounts
 
 # The fixed prompt files (relative to the workspace; skills come on top).
 PROMPT_FILES = ("AGENTS.md", "SOUL.md", "USER.md", "memory/MEMORY.md")
@@ -60,15 +61,11 @@ def mount_filesystem(path: str, mountinfo: str) -> str | None:
     from the text of `/proc/self/mountinfo` (the longest mount point that
     contains it); None when no line parses."""
     best: tuple[int, str] | None = None
-    for line in mountinfo.splitlines():
-        fields, _, rest = line.partition(" - ")
-        parts, kinds = fields.split(), rest.split()
-        if len(parts) < 5 or not kinds:
-            continue
-        point = parts[4].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+    for mount in parse_mounts(mountinfo):
+        point = mount.point
         inside = path == point or path.startswith(point.rstrip("/") + "/")
         if inside and (best is None or len(point) >= best[0]):
-            best = (len(point), kinds[0])
+            best = (len(point), mount.fstype)
     return None if best is None else best[1]
 
 

@@ -37,6 +37,7 @@ context anyway, with a WARN (the journal keeps every message).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -267,9 +268,6 @@ class SessionActor:
             if self._receive_scope is not None:
                 self._receive_scope.cancel("agent actor asked to stop")
 
-    async def _disk(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await self.deps.disk(fn, *args)
-
     def _apply_loaded(self, loaded: LoadedSession) -> None:
         self._loaded = True
         self._upto = loaded.consolidated_upto
@@ -335,7 +333,7 @@ class SessionActor:
         if not self._loaded:
             known = self.deps.journal.may_exist(self.key)
             self._apply_loaded(
-                await self._disk(self.deps.journal.load, self.key) if known else LoadedSession()
+                await self.deps.disk(self.deps.journal.load, self.key) if known else LoadedSession()
             )
         system = await self.deps.prompts.current(self.deps.disk)
         self._history.append(user)
@@ -354,18 +352,15 @@ class SessionActor:
         entries = [encode_message(m) for m in outcome.messages]
         entries += [usage_entry(day, tokens) for day, tokens in outcome.spent]
         entries += trimmed
-        await self._disk(self.deps.journal.append, self.key, entries)
+        await self.deps.disk(self.deps.journal.append, self.key, entries)
         reply = self._reply(outcome.reply, is_error=outcome.failed, failure=outcome.failure)
         await self.deps.outbound.send(reply)
         self._maybe_consolidate()
 
     async def _write_user_message(self, user: ChatMessage) -> None:
         """Append `user` to the journal without fsync (see `SessionJournal.append`)."""
-        entries = [encode_message(user)]
-        await self.deps.background(self._append_unsynced, entries)
-
-    def _append_unsynced(self, entries: list[dict[str, Any]]) -> None:
-        self.deps.journal.append(self.key, entries, sync=False)
+        append_unsynced = functools.partial(self.deps.journal.append, sync=False)
+        await self.deps.background(append_unsynced, self.key, [encode_message(user)])
 
     def _fold(self, upto: int) -> None:
         """Journal messages before `upto` leave the active history (no-op if

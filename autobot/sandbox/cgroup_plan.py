@@ -23,6 +23,8 @@ from pathlib import PurePosixPath
 
 import attrs
 
+from autobot.sandbox.mountinfo import parse_mounts
+
 # What each controller's limit is written to, per cgroup version.
 LIMIT_FILES = {
     ("pids", 1): "pids.max",
@@ -60,31 +62,15 @@ class Hierarchy:
         return LIMIT_FILES[(self.controller, self.version)]
 
 
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal (`\\040`)."""
-    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
-        field = field.replace(code, char)
-    return field
-
-
 def parse_mountinfo(text: str) -> list[CgroupMount]:
     """The cgroup and cgroup2 mounts listed in `/proc/self/mountinfo` text."""
     mounts = []
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if not sep or len(fields) < 5 or len(tail) < 3:
+    for mount in parse_mounts(text):
+        if mount.fstype not in ("cgroup", "cgroup2"):
             continue
-        fstype, options = tail[0], tail[2].split(",")
-        if fstype not in ("cgroup", "cgroup2"):
-            continue
-        version = 2 if fstype == "cgroup2" else 1
-        controllers = frozenset(options) if version == 1 else frozenset()
-        mounts.append(
-            CgroupMount(
-                PurePosixPath(_unescape(fields[4])), _unescape(fields[3]), version, controllers
-            )
-        )
+        version = 2 if mount.fstype == "cgroup2" else 1
+        controllers = frozenset(mount.options) if version == 1 else frozenset()
+        mounts.append(CgroupMount(PurePosixPath(mount.point), mount.root, version, controllers))
     return mounts
 
 

@@ -172,9 +172,11 @@ def append_private_lines(
     the caller already saw this existing file tightened in this process, so
     its mode is not checked again (a file this call creates always is).
     """
-    payload = _payload(lines)
-    if not payload:
+    if any("\n" in line or "\r" in line for line in lines):
+        raise ValueError("a journal line must not contain a newline or carriage return")
+    if not lines:
         return
+    payload = "".join(f"{line}\n" for line in lines).encode("utf-8")
     fd, created = _open_for_append(path, new=new)
     try:
         if created or not trusted_mode:
@@ -192,14 +194,6 @@ def complete_lines(data: bytes) -> bytes:
     """`data` up to and including its last newline: without a torn last line
     (a write cut short by a crash)."""
     return data[: data.rfind(b"\n") + 1]
-
-
-def _payload(lines: Sequence[str]) -> bytes:
-    """`lines` as one write (each plus a newline); raises ValueError on a line
-    containing a newline or carriage return (it would split a record)."""
-    if any("\n" in line or "\r" in line for line in lines):
-        raise ValueError("a journal line must not contain a newline or carriage return")
-    return "".join(f"{line}\n" for line in lines).encode("utf-8")
 
 
 def _make_owner_only(fd: int, created: bool) -> None:

@@ -303,7 +303,8 @@ class SessionStore:
         repaired = len(kept) != len(data)
         if repaired:
             os.truncate(path, len(kept))
-        return _loaded(kept, repaired)
+        loaded = parse_journal(line for line in kept.split(b"\n") if line.strip())
+        return attrs.evolve(loaded, repaired=repaired)
 
     def append(self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
         """Append `entries` (from `encode_message`, `usage_entry`...) in one write.
@@ -315,7 +316,7 @@ class SessionStore:
         synced) when `entries` is empty or one cannot be encoded
         (TypeError/ValueError from `json.dumps`).
         """
-        lines = _encoded(entries)
+        lines = [json.dumps(entry, ensure_ascii=False, separators=(",", ":")) for entry in entries]
         if not lines:
             return
         index, name = self._index, session_file_name(key)
@@ -335,13 +336,3 @@ class SessionStore:
             ensure_private_dir(self.sessions_dir)  # removed while running: nothing was written
             append_private_lines(path, lines, sync=sync, new=True)
         index.tightened.add(name)
-
-
-def _encoded(entries: Iterable[Mapping[str, Any]]) -> list[str]:
-    return [json.dumps(entry, ensure_ascii=False, separators=(",", ":")) for entry in entries]
-
-
-def _loaded(data: bytes, repaired: bool) -> LoadedSession:
-    """The `LoadedSession` of a journal's complete lines (`data`)."""
-    loaded = parse_journal(line for line in data.split(b"\n") if line.strip())
-    return attrs.evolve(loaded, repaired=repaired)
