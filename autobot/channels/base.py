@@ -26,19 +26,58 @@ class InboundKind(enum.Enum):
     CRON = "cron"  # a scheduled job fired for this session
 
 
+class AttachmentKind(enum.Enum):
+    """What a file attached to a message is, as the chat network labelled it."""
+
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+@attrs.frozen(kw_only=True)
+class Attachment:
+    """A file that travels with a message, stored in the workspace.
+
+    `path` is relative to the workspace (e.g. `inbox/telegram-42-17-photo.jpg`);
+    `mime_type` and `size` are what was received or will be sent.
+    """
+
+    kind: AttachmentKind
+    path: str
+    mime_type: str = ""
+    size: int = 0
+
+
 @attrs.frozen(kw_only=True)
 class InboundMessage:
     """One message for the agent of conversation `channel:chat_id`.
 
     `sender_id` identifies the author on the network (already authorised by
-    the channel's allow-list); `content` is the text as delivered.
+    the channel's access rules) and `sender_name` is how they are shown;
+    `content` is the text as delivered. What chat networks add:
+    `message_id` (the platform's id of this message), `thread_id` (forum
+    topic or thread), `reply_to_id` (the message it answers), `is_group`,
+    `addressed` (the bot was mentioned or replied to), `attachments`
+    (files already saved in the workspace). `journal_id` names the inbound
+    journal entry that holds this message until its final reply is delivered
+    (None for messages that were never journaled: terminal, cron, subagents).
     """
 
     channel: str
     chat_id: str
     content: str
     sender_id: str = ""
+    sender_name: str = ""
     kind: InboundKind = InboundKind.USER
+    message_id: str | None = None
+    thread_id: str | None = None
+    reply_to_id: str | None = None
+    is_group: bool = False
+    addressed: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    journal_id: str | None = None
 
     @property
     def session_key(self) -> str:
@@ -57,6 +96,11 @@ class OutboundMessage:
     `failure` is the log-safe reason of an apology (e.g. `anthropic: HTTP 401
     authentication_error after 1 attempt`) for the owner's terminal only:
     chat channels send `content` and never this.
+    `reply_to_id` and `thread_id` place the reply (a group reply quotes the
+    message it answers; a forum topic keeps its thread); `attachments` are
+    workspace files to send with it. `completes` lists the inbound journal
+    entries this final reply answers: the channel marks them done once the
+    network has accepted the reply.
     """
 
     channel: str
@@ -65,6 +109,10 @@ class OutboundMessage:
     final: bool = False
     is_error: bool = False
     failure: str | None = None
+    reply_to_id: str | None = None
+    thread_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    completes: tuple[str, ...] = ()
 
     @property
     def session_key(self) -> str:
