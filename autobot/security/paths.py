@@ -8,12 +8,19 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePath
 
-# A dot, `env`, then the end or `.`/`-`/`_`: `.env`, `.env.local`, `.env.production`,
-# `secrets.env`, `prod.env.bak`, `.env-prod`, `.env_local`, `secrets.env_old`... but
-# not `environment.py`, `.envrc`, `env_setup.sh`, `env`, nor source files such as
-# `env.py` (alembic) or `env.h`: no dot before `env`. Refusing those would make the
-# doctor reject ordinary projects in the workspace.
-_ENV_NAME = re.compile(r"\.env(?:[.\-_]|$)", re.IGNORECASE)
+# A dot, `env` (or direnv's `envrc`, or `envs`, the directory of per-stage
+# dotenv files in cookiecutter-django layouts), then anything but a letter.
+# Whatever comes before the dot, and whatever non-letter follows, is decoration
+# that keeps the content a dotenv file: `.env`, `secrets.env`, `.env.local`,
+# `.env-prod`, `.env_local`, editor and backup copies (`.env~`, `#.env#`,
+# `.#.env`, `.env.swp`, `..env.swo`, `.env.bak`, `.env.orig`, `prod.env.save`,
+# `.env1`, `.envrc~`). A letter right after `env` makes another word
+# (`.environment`, `.envoy.yaml`), and without the dot before `env` it is a
+# source file (`env.py` of alembic, `env.h`, `env.sh`, `environment.md`,
+# `env_setup.sh`): refusing those would make the doctor reject ordinary
+# projects in the workspace. ASCII case folding only: `[a-z]` must not match
+# the Kelvin sign or the long s.
+_ENV_NAME = re.compile(r"\.env(?:rc|s)?(?![a-z])", re.IGNORECASE | re.ASCII)
 
 
 def is_env_file_name(name: str) -> bool:

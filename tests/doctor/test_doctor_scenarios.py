@@ -49,7 +49,7 @@ def nested_dotenv(root: Path) -> Bot:
 def source_files_named_env(root: Path) -> Bot:
     made = make_bot(root / "bot")
     (made.workspace / "migrations").mkdir(parents=True)
-    for name in ("env.py", "env.h", "env.sh", "environment.yml", ".envrc"):
+    for name in ("env.py", "env.h", "env.sh", "environment.yml", "environment.md"):
         (made.workspace / "migrations" / name).write_text("# not a dotenv file\n")
     return made
 
@@ -147,7 +147,7 @@ SCENARIOS = [
         ".env symlinked into the workspace", env_symlink_into_workspace, errors=["env_in_workspace"]
     ),
     Scenario("dotenv file nested in the workspace", nested_dotenv, errors=["dotenv_in_workspace"]),
-    Scenario("env.py, env.h, .envrc in the workspace are not dotenv files", source_files_named_env),
+    Scenario("env.py, env.h, environment.md are not dotenv files", source_files_named_env),
     Scenario(
         "innocently named symlink to .env in the workspace",
         symlink_into_workspace_env,
