@@ -6,7 +6,8 @@ request is parsed with h11 (the HTTP/1.1 state machine httpx's own transport
 uses), its body read in full (Content-Length or chunked), and passed to
 `handler` as an `HttpRequest`; the handler returns an `HttpResponse` whose
 body is either bytes (sent with Content-Length) or an async iterator of
-chunks (sent chunked: what SSE needs). Connections are kept alive. The
+chunks (sent chunked: what SSE needs), or `HttpResponse.dropped()` to close
+the connection without answering. Connections are kept alive. The
 server owns no timers, so under `autojump_clock` virtual time only moves
 when the handler sleeps or the client waits.
 
@@ -46,12 +47,19 @@ class HttpRequest:
 
 @attrs.frozen(kw_only=True)
 class HttpResponse:
-    """A response: `body` bytes, or `stream` chunks sent with chunked encoding."""
+    """A response: `body` bytes, or `stream` chunks sent with chunked encoding;
+    `drop_connection` closes the connection instead of sending anything."""
 
     status: int
     headers: Mapping[str, str] = attrs.field(factory=dict)
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
+    drop_connection: bool = False
+
+    @classmethod
+    def dropped(cls) -> HttpResponse:
+        """No answer at all: the connection is closed (what a crashed peer does)."""
+        return cls(status=0, drop_connection=True)
 
     @classmethod
     def json(
@@ -119,6 +127,8 @@ async def _serve_connection(
                 if request is None:
                     return
                 response = await _respond(handler, request, server)
+                if response.drop_connection:
+                    return
                 await _write_response(stream, connection, response)
                 if connection.our_state is not h11.DONE or connection.their_state is not h11.DONE:
                     return
