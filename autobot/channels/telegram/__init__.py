@@ -1,0 +1,1 @@
+"""Telegram channel: Bot API client, update handling and reply formatting."""
