@@ -45,7 +45,7 @@ from autobot.sandbox.inotify import (
     Event,
     Inotify,
 )
-from autobot.sandbox.masks import EnvMask, Identity, Listing, join, list_directory
+from autobot.sandbox.masks import EnvMask, FileId, Identity, Listing, join, list_directory
 
 Version = tuple[int, int, int, int]  # st_dev, st_ino, st_ctime_ns, generation
 _WATCH_LIMIT = (errno.ENOSPC, errno.ENOMEM, errno.EMFILE)
@@ -93,6 +93,7 @@ class EnvMaskIndex:
 
     workspace: Path
     use_inotify: bool = True
+    protected: frozenset[FileId] = frozenset()  # hard links to these are masked too
     rebuilds: int = 0  # full walks so far
     relists: int = 0  # single directories re-listed after events
     _inotify: Inotify | None = None
@@ -168,7 +169,7 @@ class EnvMaskIndex:
             if not self._watch(relpath):
                 continue
             try:
-                listing = list_directory(self.workspace, relpath)
+                listing = list_directory(self.workspace, relpath, protected=self.protected)
             except OSError:
                 continue  # gone or unreadable: the sandbox cannot read it either
             self._dirs[relpath] = listing
@@ -194,7 +195,7 @@ class EnvMaskIndex:
     def _relist(self, relpath: str, names: set[str]) -> None:
         old = self._dirs[relpath]
         try:
-            new = list_directory(self.workspace, relpath)
+            new = list_directory(self.workspace, relpath, protected=self.protected)
         except OSError:
             self._drop_tree(relpath)
             return

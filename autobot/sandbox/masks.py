@@ -2,16 +2,20 @@
 
 Every dotenv-named regular file (`autobot.security.paths.is_env_file_name`)
 is covered by a read-only bind of `/dev/null`, every dotenv-named directory
-by an empty read-only tmpfs. Symlinks are never masked themselves: inside the
-sandbox they resolve either to a masked entry in the workspace or to a path
-that does not exist there. `list_directory` is the one place that decides
-this for a directory; `find_env_masks` walks a whole tree with it and
-`env_index.EnvMaskIndex` keeps the answer current.
+by an empty read-only tmpfs. So is a file of any name that *is* a protected
+file: a hard link to the bot's `.env` (same device and inode, see
+`protected_file_ids`) shows its secrets under an innocent name. Symlinks are
+never masked themselves: inside the sandbox they resolve either to a masked
+entry in the workspace or to a path that does not exist there.
+`list_directory` is the one place that decides this for a directory;
+`find_env_masks` walks a whole tree with it and `env_index.EnvMaskIndex`
+keeps the answer current.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
@@ -20,11 +24,14 @@ from autobot.security.paths import is_env_file_name
 
 # What distinguishes one incarnation of an entry from the next at the same path.
 Identity = tuple[int, int, int]  # st_dev, st_ino, st_ctime_ns
+# One file, whatever its names: hard links share it.
+FileId = tuple[int, int]  # st_dev, st_ino
 
 
 @attrs.frozen(order=True)
 class EnvMask:
-    """One dotenv entry, as a POSIX path relative to the workspace."""
+    """One entry to hide (dotenv-named, or a protected file), as a POSIX path
+    relative to the workspace."""
 
     relpath: str
     is_dir: bool
@@ -32,7 +39,7 @@ class EnvMask:
 
 @attrs.frozen
 class Listing:
-    """One directory: its dotenv entries (with identities) and the subdirectories
+    """One directory: its entries to hide (with identities) and the subdirectories
     to descend into (not symlinks, not dotenv-named: those are hidden wholesale)."""
 
     dotenv: dict[str, tuple[EnvMask, Identity]]
@@ -44,8 +51,34 @@ def join(rel_top: str, name: str) -> str:
     return name if rel_top == "." else f"{rel_top}/{name}"
 
 
-def list_directory(workspace: Path, rel: str) -> Listing:
-    """List `workspace/rel`; OSError if it cannot be listed. Blocking I/O."""
+def protected_file_ids(paths: Iterable[Path]) -> frozenset[FileId]:
+    """The (device, inode) of each of `paths` that exists (symlinks followed: a
+    link to the file is the file); a missing or unreadable path adds nothing.
+    Blocking I/O (one stat per path)."""
+    found: set[FileId] = set()
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        found.add((st.st_dev, st.st_ino))
+    return frozenset(found)
+
+
+def list_directory(
+    workspace: Path, rel: str, *, protected: frozenset[FileId] = frozenset()
+) -> Listing:
+    """List `workspace/rel`: dotenv-named entries and `protected` files (hard
+    links to the bot's `.env`) are to be masked. OSError if it cannot be
+    listed. Blocking I/O.
+
+    A file is a candidate for `protected` by its directory entry's d_ino
+    (`DirEntry.inode()`, known without a system call), which equals st_ino
+    for non-directories on every Linux filesystem, overlayfs included
+    (Documentation/filesystems/overlayfs.rst, "Inode properties"); only a
+    candidate is stat'ed, to compare the device too.
+    """
+    inodes = frozenset(ino for _, ino in protected)
     dotenv: dict[str, tuple[EnvMask, Identity]] = {}
     subdirs: set[str] = set()
     with os.scandir(workspace / rel) as entries:
@@ -53,20 +86,26 @@ def list_directory(workspace: Path, rel: str) -> Listing:
             if entry.is_symlink():
                 continue
             is_dir = entry.is_dir(follow_symlinks=False)
-            if is_env_file_name(entry.name):
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # gone meanwhile
+            named = is_env_file_name(entry.name)
+            if not named and (is_dir or entry.inode() not in inodes):
+                if is_dir:
+                    subdirs.add(entry.name)
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone meanwhile
+            if named or (st.st_dev, st.st_ino) in protected:
                 identity = (st.st_dev, st.st_ino, st.st_ctime_ns)
                 dotenv[entry.name] = (EnvMask(join(rel, entry.name), is_dir), identity)
-            elif is_dir:
-                subdirs.add(entry.name)
     return Listing(dotenv, frozenset(subdirs))
 
 
-def find_env_masks(workspace: Path) -> frozenset[EnvMask]:
-    """Every dotenv-named file or directory under `workspace` (no symlinks followed).
+def find_env_masks(
+    workspace: Path, *, protected: frozenset[FileId] = frozenset()
+) -> frozenset[EnvMask]:
+    """Every dotenv-named file or directory, and every `protected` file, under
+    `workspace` (no symlinks followed).
 
     Blocking I/O: call it through `trio.to_thread.run_sync`. Unreadable
     directories are skipped (the sandbox cannot read them either).
@@ -76,7 +115,7 @@ def find_env_masks(workspace: Path) -> frozenset[EnvMask]:
     while pending:
         rel = pending.pop()
         try:
-            listing = list_directory(workspace, rel)
+            listing = list_directory(workspace, rel, protected=protected)
         except OSError:
             continue
         found.update(mask for mask, _ in listing.dotenv.values())

@@ -61,6 +61,8 @@ class SandboxPolicy:
     through argv (other host users can read a process's argv). `run_as` is an
     optional (uid, gid) for the sandbox process when the gateway runs as root;
     `workspace_owner` is who owns the workspace (docker runs as that account).
+    `protected_inodes` are the (st_dev, st_ino) of the bot's `.env` file(s):
+    a hard link to one inside the workspace is masked like a dotenv name.
     """
 
     workspace: Path
@@ -72,6 +74,7 @@ class SandboxPolicy:
     support_dir: Path | None = None  # the synthetic passwd/group: pool.write_support_dir
     run_as: tuple[int, int] | None = None
     workspace_owner: tuple[int, int] | None = None  # (uid, gid): docker's --user
+    protected_inodes: frozenset[tuple[int, int]] = frozenset()  # masks.protected_file_ids
 
 
 def limits_argument(limits: ResourceLimits) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 import attrs
 import trio
 
+from autobot.config.environment import ENV_FILE_NAME
 from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.logs.records import Logger
 from autobot.sandbox.bwrap import bwrap_argv, worker_command
@@ -40,7 +41,7 @@ from autobot.sandbox.docker import DOCKERFILE, docker_build_argv, docker_image, 
 from autobot.sandbox.env_index import EMPTY_SCAN, EnvMaskIndex, EnvScan
 from autobot.sandbox.errors import SandboxUnavailable, WorkerFailed
 from autobot.sandbox.launch import run_worker_process
-from autobot.sandbox.masks import EnvMask
+from autobot.sandbox.masks import EnvMask, protected_file_ids
 from autobot.sandbox.policy import (
     WORKER_SCRIPT,
     SandboxPolicy,
@@ -154,7 +155,8 @@ class SandboxPool:
     def from_config(
         cls, tools: ToolsConfig, *, workspace: Path, bot_dir: Path, logger: Logger
     ) -> SandboxPool:
-        """Build the pool for `tools.*` (sandbox mode, sandbox_env, pool, exec.network)."""
+        """Build the pool for `tools.*` (sandbox mode, sandbox_env, pool, exec.network);
+        hard links to the bot's `.env` (as it is now) are masked like dotenv names."""
         system, etc = host_system_mounts()
         policy = SandboxPolicy(
             workspace_owner=owner_of(workspace),
@@ -163,6 +165,7 @@ class SandboxPool:
             env=forwarded_env(tools.sandbox_env, dict(os.environ)),
             system=system,
             etc=etc,
+            protected_inodes=protected_file_ids([bot_dir / ENV_FILE_NAME]),
         )
         return cls(
             mode=tools.sandbox,
@@ -305,7 +308,9 @@ class SandboxPool:
     def _open_env_index(self) -> None:
         if self._backend is SandboxMode.NONE:
             return
-        self._env_index = EnvMaskIndex(self.policy.workspace)
+        self._env_index = EnvMaskIndex(
+            self.policy.workspace, protected=self.policy.protected_inodes
+        )
 
     async def _close_env_index(self) -> None:
         """Close the index once no refresh runs in a thread (bounded wait)."""

@@ -48,9 +48,9 @@ def listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = env_index.list_directory
 
-    def counting(workspace: Path, rel: str):  # type: ignore[no-untyped-def]
+    def counting(workspace: Path, rel: str, **options):  # type: ignore[no-untyped-def]
         seen.append(rel)
-        return real(workspace, rel)
+        return real(workspace, rel, **options)
 
     monkeypatch.setattr(env_index, "list_directory", counting)
     return seen

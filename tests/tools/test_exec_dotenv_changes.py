@@ -102,9 +102,9 @@ async def test_leases_without_changes_do_not_walk_the_workspace(
     listed: list[str] = []
     real = env_index.list_directory
 
-    def counting(workspace: Path, rel: str):  # type: ignore[no-untyped-def]
+    def counting(workspace: Path, rel: str, **options):  # type: ignore[no-untyped-def]
         listed.append(rel)
-        return real(workspace, rel)
+        return real(workspace, rel, **options)
 
     monkeypatch.setattr(env_index, "list_directory", counting)
     for _ in range(10):
