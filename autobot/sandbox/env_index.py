@@ -45,7 +45,8 @@ from autobot.sandbox.inotify import (
     Event,
     Inotify,
 )
-from autobot.sandbox.masks import EnvMask, FileId, Identity, Listing, join, list_directory
+from autobot.sandbox.masks import EnvMask, Identity, Listing, join, list_directory
+from autobot.security.protected_files import FileId
 
 Version = tuple[int, int, int, int]  # st_dev, st_ino, st_ctime_ns, generation
 _WATCH_LIMIT = (errno.ENOSPC, errno.ENOMEM, errno.EMFILE)

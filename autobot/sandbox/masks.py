@@ -4,9 +4,9 @@ Every dotenv-named regular file (`autobot.security.paths.is_env_file_name`)
 is covered by a read-only bind of `/dev/null`, every dotenv-named directory
 by an empty read-only tmpfs. So is a file of any name that *is* a protected
 file: a hard link to the bot's `.env` (same device and inode, see
-`protected_file_ids`) shows its secrets under an innocent name. Symlinks are
-never masked themselves: inside the sandbox they resolve either to a masked
-entry in the workspace or to a path that does not exist there.
+`security.protected_files`) shows its secrets under an innocent name.
+Symlinks are never masked themselves: inside the sandbox they resolve either
+to a masked entry in the workspace or to a path that does not exist there.
 `list_directory` is the one place that decides this for a directory;
 `find_env_masks` walks a whole tree with it and `env_index.EnvMaskIndex`
 keeps the answer current.
@@ -15,17 +15,15 @@ keeps the answer current.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
 
 from autobot.security.paths import is_env_file_name
+from autobot.security.protected_files import FileId, is_protected_entry
 
 # What distinguishes one incarnation of an entry from the next at the same path.
 Identity = tuple[int, int, int]  # st_dev, st_ino, st_ctime_ns
-# One file, whatever its names: hard links share it.
-FileId = tuple[int, int]  # st_dev, st_ino
 
 
 @attrs.frozen(order=True)
@@ -51,34 +49,12 @@ def join(rel_top: str, name: str) -> str:
     return name if rel_top == "." else f"{rel_top}/{name}"
 
 
-def protected_file_ids(paths: Iterable[Path]) -> frozenset[FileId]:
-    """The (device, inode) of each of `paths` that exists (symlinks followed: a
-    link to the file is the file); a missing or unreadable path adds nothing.
-    Blocking I/O (one stat per path)."""
-    found: set[FileId] = set()
-    for path in paths:
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        found.add((st.st_dev, st.st_ino))
-    return frozenset(found)
-
-
 def list_directory(
     workspace: Path, rel: str, *, protected: frozenset[FileId] = frozenset()
 ) -> Listing:
     """List `workspace/rel`: dotenv-named entries and `protected` files (hard
     links to the bot's `.env`) are to be masked. OSError if it cannot be
-    listed. Blocking I/O.
-
-    A file is a candidate for `protected` by its directory entry's d_ino
-    (`DirEntry.inode()`, known without a system call), which equals st_ino
-    for non-directories on every Linux filesystem, overlayfs included
-    (Documentation/filesystems/overlayfs.rst, "Inode properties"); only a
-    candidate is stat'ed, to compare the device too.
-    """
-    inodes = frozenset(ino for _, ino in protected)
+    listed. Blocking I/O."""
     dotenv: dict[str, tuple[EnvMask, Identity]] = {}
     subdirs: set[str] = set()
     with os.scandir(workspace / rel) as entries:
@@ -86,18 +62,18 @@ def list_directory(
             if entry.is_symlink():
                 continue
             is_dir = entry.is_dir(follow_symlinks=False)
-            named = is_env_file_name(entry.name)
-            if not named and (is_dir or entry.inode() not in inodes):
-                if is_dir:
-                    subdirs.add(entry.name)
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # gone meanwhile
-            if named or (st.st_dev, st.st_ino) in protected:
+            hidden = is_env_file_name(entry.name) or (
+                not is_dir and is_protected_entry(entry, protected)
+            )
+            if hidden:
+                try:
+                    st = entry.stat(follow_symlinks=False)  # cached after a protected check
+                except FileNotFoundError:
+                    continue  # gone meanwhile
                 identity = (st.st_dev, st.st_ino, st.st_ctime_ns)
                 dotenv[entry.name] = (EnvMask(join(rel, entry.name), is_dir), identity)
+            elif is_dir:
+                subdirs.add(entry.name)
     return Listing(dotenv, frozenset(subdirs))
 
 

@@ -41,7 +41,7 @@ from autobot.sandbox.docker import DOCKERFILE, docker_build_argv, docker_image, 
 from autobot.sandbox.env_index import EMPTY_SCAN, EnvMaskIndex, EnvScan
 from autobot.sandbox.errors import SandboxUnavailable, WorkerFailed
 from autobot.sandbox.launch import run_worker_process
-from autobot.sandbox.masks import EnvMask, protected_file_ids
+from autobot.sandbox.masks import EnvMask
 from autobot.sandbox.policy import (
     WORKER_SCRIPT,
     SandboxPolicy,
@@ -52,6 +52,7 @@ from autobot.sandbox.policy import (
 from autobot.sandbox.probe import probe_sandbox
 from autobot.sandbox.process import WorkerProcess
 from autobot.sandbox.worker import WorkerHandle
+from autobot.security.protected_files import protected_file_ids
 
 SPAWN_SECONDS = 30.0  # a worker answers its first ping in well under a second
 SCAN_CLOSE_SECONDS = 5.0  # a refresh re-lists a few directories, or walks the tree once

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from autobot.sandbox.env_index import EnvMaskIndex
-from autobot.sandbox.masks import EnvMask, find_env_masks, protected_file_ids
+from autobot.sandbox.masks import EnvMask, find_env_masks
+from autobot.security.protected_files import protected_file_ids
 
 
 @pytest.fixture
@@ -23,18 +24,6 @@ def bot(tmp_path: Path) -> Path:
     (tmp_path / "workspace" / "src").mkdir(parents=True)
     (tmp_path / "workspace" / "src" / "main.py").write_text("print('hi')\n")
     return tmp_path
-
-
-def test_protected_file_ids_stat_each_existing_path_following_symlinks(tmp_path: Path) -> None:
-    real = tmp_path / "real"
-    real.write_text("x")
-    (tmp_path / "link").symlink_to(real)
-    st = real.stat()
-    assert protected_file_ids([tmp_path / "link"]) == {(st.st_dev, st.st_ino)}
-    assert protected_file_ids([real, tmp_path / "link"]) == {(st.st_dev, st.st_ino)}
-    assert protected_file_ids([tmp_path / "missing", tmp_path / "dangling"]) == frozenset()
-    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
-    assert protected_file_ids([tmp_path / "dangling"]) == frozenset()
 
 
 def test_a_hard_link_of_any_name_is_masked_and_nothing_else(bot: Path) -> None:
