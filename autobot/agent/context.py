@@ -3,10 +3,12 @@
 The prompt is an identity preamble followed by the workspace's `AGENTS.md`,
 `SOUL.md`, `USER.md`, `memory/MEMORY.md` and every `skills/<name>/SKILL.md`
 that exists, each under a heading naming the file. The workspace is writable
-by the model (through the sandbox), so every file is read defensively: its
-fully resolved path must stay inside the workspace (a symlink planted to
-`/home/me/.env` or the bot's own `.env` is skipped), dotenv names are never
-read, and each file is capped at `MAX_FILE_CHARS` characters.
+by the model (through the sandbox), which can swap any of these names for a
+symlink at any moment, so every read goes through
+`autobot.platform.workspace_fs.Workspace`: reached from a descriptor of the
+workspace without following any symlink, only regular files, never a
+dotenv name (a file that is anything else is skipped), each capped at
+`MAX_FILE_CHARS` characters.
 
 `PromptCache` keeps the last prompt of a workspace and rebuilds it only when
 one of its files changes (see `prompt_signature` for what counts as a change).
@@ -15,7 +17,6 @@ Its `current` shares one check among every session asking at the same time.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,8 +26,8 @@ import attrs
 import trio
 
 from autobot.agent.prompt_watch import PROMPT_FILES, PromptWatch
+from autobot.platform.workspace_fs import EntryKind, Workspace, WorkspacePathError
 from autobot.runtime.batching import BlockingRunner
-from autobot.security.paths import is_env_file_name, resolve_within
 
 MAX_FILE_CHARS = 20_000
 MAX_SKILLS = 50
@@ -40,46 +41,56 @@ IDENTITY = (
 
 
 def read_workspace_text(workspace: Path, relative: str) -> str | None:
-    """The text of `workspace/relative`, or None when it is missing, not a
-    regular file, a dotenv name, or resolves outside the workspace."""
-    if any(is_env_file_name(part) for part in relative.split("/")):
+    """The text of `workspace/relative`, or None when the workspace refuses it
+    (missing, a symlink on the way, not a regular file, a dotenv name...)."""
+    try:
+        with Workspace.open(workspace) as opened:
+            return _text(opened, relative)
+    except WorkspacePathError:
+        return None  # no workspace (yet)
+
+
+def _text(workspace: Workspace, relative: str) -> str | None:
+    try:
+        # UTF-8 is at most 4 bytes a character.
+        raw = workspace.read_bytes(relative, max_bytes=MAX_FILE_CHARS * 4, truncate=True)
+    except WorkspacePathError:
         return None
-    if not os.path.lexists(os.path.join(workspace, relative)):
-        return None  # the common case, without the cost of resolving symlinks
-    resolved = resolve_within(workspace, relative)
-    if resolved is None or not resolved.is_file():
-        return None
-    with resolved.open("rb") as f:
-        raw = f.read(MAX_FILE_CHARS * 4)  # UTF-8 is at most 4 bytes a character
     text = raw.decode("utf-8", errors="replace")
     if len(text) > MAX_FILE_CHARS:
         text = text[:MAX_FILE_CHARS] + "\n[truncated]"
     return text.strip()
 
 
-def skill_files(workspace: Path) -> list[str]:
-    """Relative paths of `skills/<name>/SKILL.md`, sorted by name, at most MAX_SKILLS."""
-    if not os.path.lexists(os.path.join(workspace, "skills")):
+def skill_files(workspace: Workspace) -> list[str]:
+    """Relative paths of `skills/<name>/SKILL.md` for every real directory
+    (not a symlink) in `skills/`, sorted by name, at most MAX_SKILLS."""
+    try:
+        entries = workspace.list_dir("skills")
+    except WorkspacePathError:
         return []
-    root = resolve_within(workspace, "skills")
-    if root is None or not root.is_dir():
-        return []
-    names = sorted(entry.name for entry in root.iterdir() if entry.is_dir())
+    names = [entry.name for entry in entries if entry.kind is EntryKind.DIRECTORY]
     return [f"skills/{name}/SKILL.md" for name in names[:MAX_SKILLS]]
 
 
 def build_system_prompt(workspace: Path) -> str:
     """The system prompt for one turn (see the module docstring)."""
+    try:
+        opened = Workspace.open(workspace)
+    except WorkspacePathError:
+        return IDENTITY  # no workspace (yet)
     sections = [IDENTITY]
-    for relative in (*PROMPT_FILES, *skill_files(workspace)):
-        text = read_workspace_text(workspace, relative)
-        if text:
-            sections.append(f"## {relative}\n\n{text}")
+    with opened:
+        for relative in (*PROMPT_FILES, *skill_files(opened)):
+            text = _text(opened, relative)
+            if text:
+                sections.append(f"## {relative}\n\n{text}")
     return "\n\n".join(sections)
 
 
-# How a file looked: (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) of
-# os.stat (symlinks followed), or None when it cannot be stat-ed.
+# How a file looked: (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) as
+# `Workspace.stat` sees it (no symlink followed anywhere), or None when the
+# workspace refuses it (missing, a symlink on the way...).
 FileStamp = tuple[int, int, int, int, int] | None
 # (path relative to the workspace, its stamp) for every file the prompt could
 # come from, plus the sorted entry names of `skills/`.
@@ -92,10 +103,10 @@ PromptSignature = tuple[tuple[tuple[str, FileStamp], ...], tuple[str, ...]]
 SETTLE_NS = 2_000_000_000
 
 
-def _stamp(path: str) -> FileStamp:
+def _stamp(workspace: Workspace, relative: str) -> FileStamp:
     try:
-        info = os.stat(path)
-    except (OSError, ValueError):
+        info = workspace.stat(relative)
+    except WorkspacePathError:
         return None
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
@@ -104,28 +115,32 @@ def prompt_signature(workspace: Path) -> PromptSignature:
     """Stamps of every path `build_system_prompt` could read (blocking; a few stats).
 
     Equal signatures mean equal prompts, provided every stamp had settled
-    (`SETTLE_NS`) before the prompt was read: the stamps follow symlinks, so
-    a retargeted link, a file replaced by rename, a write or a `touch` that
+    (`SETTLE_NS`) before the prompt was read: the stamps are taken the way
+    the prompt is read (no symlink followed), so a name swapped for a link
+    or a directory, a file replaced by rename, a write or a `touch` that
     forges the mtime (ctime cannot be forged) all change it; a skill added or
     removed changes the listing of `skills/`.
     """
-    root = os.fspath(workspace)
-    skills_dir = os.path.join(root, "skills")
-    skills_stamp = _stamp(skills_dir)
-    names: tuple[str, ...] = ()
-    if skills_stamp is not None:  # no listing to try when there is no `skills/`
-        try:
-            names = tuple(sorted(os.listdir(skills_dir)))
-        except (OSError, ValueError):
-            names = ()
-    stamps = (
-        *((relative, _stamp(os.path.join(root, relative))) for relative in PROMPT_FILES),
-        ("skills", skills_stamp),
-        *(
-            (f"skills/{name}/SKILL.md", _stamp(os.path.join(skills_dir, name, "SKILL.md")))
-            for name in names
-        ),
-    )
+    try:
+        opened = Workspace.open(workspace)
+    except WorkspacePathError:  # no workspace (yet): nothing can be read
+        return tuple((relative, None) for relative in (*PROMPT_FILES, "skills")), ()
+    with opened:
+        skills_stamp = _stamp(opened, "skills")
+        names: tuple[str, ...] = ()
+        if skills_stamp is not None:  # no listing to try when there is no `skills/`
+            try:
+                names = tuple(entry.name for entry in opened.list_dir("skills"))
+            except WorkspacePathError:
+                names = ()
+        stamps = (
+            *((relative, _stamp(opened, relative)) for relative in PROMPT_FILES),
+            ("skills", skills_stamp),
+            *(
+                (f"skills/{name}/SKILL.md", _stamp(opened, f"skills/{name}/SKILL.md"))
+                for name in names
+            ),
+        )
     return stamps, names
 
 

@@ -8,9 +8,11 @@ then no longer sent to the model; the journal keeps them.
 
 Pure parts: `consolidation_cut` (where to cut, never between a tool call and
 its results), `consolidation_request` and `parse_consolidation`. The file
-writes (`write_memory`) are blocking and refuse any path that resolves
-outside the workspace: the model can plant symlinks there, and autobot must
-never be tricked into writing through one.
+writes (`write_memory`) are blocking and go through
+`autobot.platform.workspace_fs.Workspace`: the model can swap `memory/` or
+the files for symlinks at any moment, and autobot must never be tricked into
+writing through one (MEMORY.md is read back through the same module, by
+`autobot.agent.context.read_workspace_text`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,7 @@ from pathlib import Path
 import attrs
 
 from autobot.llm.types import ChatMessage, LLMRequest, Role
-from autobot.security.paths import resolve_within
-from autobot.store.atomic import append_private_line, ensure_private_dir, write_private_file
+from autobot.platform.workspace_fs import Workspace
 
 MEMORY_FILE = "memory/MEMORY.md"
 HISTORY_FILE = "memory/HISTORY.md"
@@ -38,7 +39,7 @@ CONSOLIDATION_SYSTEM = (
 
 
 class ConsolidationError(Exception):
-    """Consolidation could not complete (unparseable answer, unsafe path)."""
+    """The LLM's consolidation answer could not be used."""
 
 
 @attrs.frozen
@@ -112,23 +113,16 @@ def parse_consolidation(text: str) -> Consolidation:
     return Consolidation(memory=memory, history_entry=entry)
 
 
-def _safe_path(workspace: Path, relative: str) -> Path:
-    resolved = resolve_within(workspace, relative)
-    if resolved is None:
-        raise ConsolidationError(f"{relative} resolves outside the workspace; not written")
-    return resolved
-
-
 def write_memory(workspace: Path, result: Consolidation, stamp: str) -> None:
     """Replace MEMORY.md and append a `[stamp] entry` line to HISTORY.md (blocking).
 
-    Creates `memory/` when missing. Raises ConsolidationError when either file (or
-    `memory/`) resolves outside the workspace; OSError on I/O failure.
+    Creates `memory/` (0700) when missing. Raises WorkspacePathError when the
+    workspace refuses a path (a symlink or a non-directory at `memory`, a
+    symlink, FIFO or other non-regular file at HISTORY.md...) or on I/O
+    failure; nothing is then written outside the workspace, and no temp file
+    is left behind.
     """
-    memory_dir = _safe_path(workspace, "memory")
-    ensure_private_dir(memory_dir)
-    memory_path = _safe_path(workspace, MEMORY_FILE)
-    history_path = _safe_path(workspace, HISTORY_FILE)
-    write_private_file(memory_path, result.memory.rstrip() + "\n")
     entry = " ".join(result.history_entry.split())
-    append_private_line(history_path, f"[{stamp}] {entry}")
+    with Workspace.open(workspace) as opened:
+        opened.write_bytes(MEMORY_FILE, (result.memory.rstrip() + "\n").encode(), make_dirs=True)
+        opened.append_bytes(HISTORY_FILE, f"[{stamp}] {entry}\n".encode(), make_dirs=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autobot.agent.memory import Consolidation, ConsolidationError, write_memory
+from autobot.agent.memory import Consolidation, write_memory
+from autobot.platform.workspace_fs import Refusal, WorkspacePathError
 
 
 def test_memory_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
@@ -35,6 +36,8 @@ def test_a_memory_dir_linked_outside_the_workspace_is_not_written(tmp_path: Path
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (workspace / "memory").symlink_to(elsewhere)
-    with pytest.raises(ConsolidationError, match="outside the workspace"):
+    with pytest.raises(WorkspacePathError, match="'memory': is a symlink") as caught:
         write_memory(workspace, Consolidation("x", "y"), "2026-12-02")
+    assert caught.value.refusal is Refusal.SYMLINK
+    assert str(tmp_path) not in str(caught.value)
     assert list(elsewhere.iterdir()) == []
