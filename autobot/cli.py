@@ -18,6 +18,7 @@ import trio
 
 from autobot import __version__
 from autobot.agent.command import agent_command
+from autobot.channels.pairing_command import add_pairing_parser, pairing_main
 from autobot.config import ConfigError, LoadedConfig, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
 from autobot.demo import demo_main
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     agent = commands.add_parser("agent", help="chat with the agent in this terminal")
     agent.add_argument("-m", "--message", help="send one message, print the reply and exit")
     agent.add_argument("-s", "--session", default="cli:default", help="session key")
+    add_pairing_parser(commands)
     return parser
 
 
@@ -127,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config_path, environ=os.environ, stderr=sys.stderr, as_root=os.geteuid() == 0
             )
         loaded = load_config(config_path, os.environ)
+        if args.command == "pairing":
+            return pairing_main(loaded, args, out=sys.stdout, err=sys.stderr)
     except ConfigError as exc:
         return _fail(str(exc))
     return _agent(loaded, args)

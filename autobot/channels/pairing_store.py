@@ -57,6 +57,7 @@ PAIRING_FILE_NAME = "pairing.json"
 LOCK_FILE_NAME = ".pairing.lock"
 MAX_STORE_BYTES = 1 << 20  # ~10,000 approvals; a larger file is refused, never half-read
 STORE_VERSION = 1
+_LATEST_TIME = 1e11  # seconds since the epoch (year 5138): later is corruption
 
 
 class PairingStoreError(Exception):
@@ -123,12 +124,15 @@ class PairingStore:
         """Apply `change` to the book under the store lock and write its
         successor (if any and different); returns what `change` returned.
 
-        `change` must be pure (it may run on a fresher book than the caller
-        last saw). An exception from `change` (e.g. `PairingError`) propagates
-        and nothing is written. Raises `PairingStoreError` when the store is
+        `change` must be pure: it is first tried on `current()` without the
+        lock, so a change that raises (e.g. `PairingError` for a bad code)
+        propagates before the lock file is even created, then applied again
+        under the lock to the book read fresh. An exception from either run
+        propagates and nothing is written. Raises `PairingStoreError` when the store is
         unusable (nothing is written either) and `OSError` when the write
         fails (the old file is intact).
         """
+        change(self.current())
         with self._locked():
             book = self.current()
             result = change(book)
@@ -330,7 +334,9 @@ def _text(fields: dict[str, Any], name: str, where: str) -> str:
 
 def _time(fields: dict[str, Any], name: str, where: str) -> float:
     value = fields[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}.{name} is not a time")
+    if not (math.isfinite(value) and 0 <= value <= _LATEST_TIME):
         raise ValueError(f"{where}.{name} is not a time")
     return float(value)
 
