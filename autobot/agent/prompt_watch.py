@@ -34,7 +34,7 @@ from pathlib import Path
 
 import attrs
 
-from autobot.sandbox.inotify import (
+from autobot.platform.inotify import (
     IN_ATTRIB,
     IN_CLOSE_WRITE,
     IN_MODIFY,
@@ -42,7 +42,7 @@ from autobot.sandbox.inotify import (
     NAME_EVENTS,
     Inotify,
 )
-from autobot.sandbox.mountinfo import parse_mounts
+from autobot.platform.mountinfo import parse_mounts
 
 # The fixed prompt files (relative to the workspace; skills come on top).
 PROMPT_FILES = ("AGENTS.md", "SOUL.md", "USER.md", "memory/MEMORY.md")

@@ -23,7 +23,7 @@ from pathlib import PurePosixPath
 
 import attrs
 
-from autobot.sandbox.mountinfo import parse_mounts
+from autobot.platform.mountinfo import parse_mounts
 
 # What each controller's limit is written to, per cgroup version.
 LIMIT_FILES = {

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import attrs
 
-from autobot.sandbox.inotify import (
+from autobot.platform.inotify import (
     IN_DELETE_SELF,
     IN_IGNORED,
     IN_ISDIR,

@@ -14,7 +14,7 @@ import pytest
 
 from autobot.sandbox import env_index
 from autobot.sandbox.env_index import EnvMaskIndex, dirty_directories
-from autobot.sandbox.inotify import (
+from autobot.platform.inotify import (
     IN_CREATE,
     IN_DELETE_SELF,
     IN_IGNORED,
