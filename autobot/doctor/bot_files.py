@@ -3,7 +3,8 @@
 `inspect_bot_files` is the only doctor code that touches the filesystem
 (besides loading the config): it stats `.env` and `config.yml`, resolves
 paths (symlinks followed, component-wise containment via
-`autobot.security.paths.is_within`) and scans the workspace for dotenv files.
+`autobot.security.paths.is_within`) and scans the workspace for dotenv files
+and for the `.env` itself under another name (a hard link).
 Run it in a worker thread from async code.
 """
 
@@ -18,6 +19,7 @@ import attrs
 
 from autobot.doctor.workspace_scan import find_dotenv_files
 from autobot.security.paths import is_within
+from autobot.security.protected_files import protected_file_ids
 
 
 class FileKind(enum.Enum):
@@ -44,6 +46,7 @@ class WorkspaceFacts:
     contains_env_file: bool  # the bot's .env lies inside (lexically or resolved)
     contains_home: bool  # the workspace is $HOME, an ancestor of it, or `/`
     dotenv_files: tuple[Path, ...]  # other dotenv-named files found inside
+    env_links: tuple[Path, ...]  # the bot's .env inside under another name (hard links)
     scan_truncated: bool
 
 
@@ -78,17 +81,19 @@ def inspect_workspace(workspace: Path, env_file: Path, home: Path) -> WorkspaceF
     env_absolute = Path(os.path.abspath(env_file))
     resolved = absolute.resolve(strict=False)
     env_inside = _lexically_within(env_absolute, absolute) or is_within(env_absolute, resolved)
-    scan = find_dotenv_files(resolved)
-    others = scan.found
+    scan = find_dotenv_files(resolved, protected=protected_file_ids([env_absolute]))
+    others, links = scan.found, scan.env_links
     if env_inside:  # already an error of its own; do not report the same file twice
         env_resolved = env_absolute.resolve(strict=False)
         others = tuple(p for p in others if p.resolve(strict=False) != env_resolved)
+        links = tuple(p for p in links if p.resolve(strict=False) != env_resolved)
     return WorkspaceFacts(
         path=resolved,
         exists=resolved.is_dir(),
         contains_env_file=env_inside,
         contains_home=is_within(home, resolved),
         dotenv_files=others,
+        env_links=links,
         scan_truncated=scan.truncated,
     )
 

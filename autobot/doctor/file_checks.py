@@ -57,8 +57,9 @@ def config_file_findings(config: FileState) -> list[Finding]:
 
 
 def workspace_findings(workspace: WorkspaceFacts, env_path: str) -> list[Finding]:
-    """`.env` or other dotenv files inside the workspace (errors), a workspace that
-    exposes the home directory, is missing, or was not fully scanned (warnings)."""
+    """`.env` (by name or as a hard link) or other dotenv files inside the
+    workspace (errors), a workspace that exposes the home directory, is
+    missing, or was not fully scanned (warnings)."""
     findings: list[Finding] = []
     if workspace.contains_env_file:
         findings.append(
@@ -76,6 +77,16 @@ def workspace_findings(workspace: WorkspaceFacts, env_path: str) -> list[Finding
             f"Move {path} out of the workspace (and rotate any secret it holds)",
         )
         for path in workspace.dotenv_files
+    ]
+    findings += [
+        error(
+            "env_link_in_workspace",
+            f"File inside the workspace is the .env file {env_path} under another name "
+            f"(a hard link): {path}",
+            f"rm {quote(str(path))} (removes that name only; .env stays), and rotate the "
+            "secrets in .env if the model may have read them",
+        )
+        for path in workspace.env_links
     ]
     if workspace.contains_home:
         findings.append(
