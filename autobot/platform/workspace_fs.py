@@ -112,6 +112,7 @@ _REFUSAL_BY_ERRNO = {
     errno.ENOTDIR: Refusal.NOT_DIRECTORY,
     errno.EXDEV: Refusal.OUTSIDE,
     errno.ENXIO: Refusal.NOT_REGULAR,  # a socket, or a FIFO without a reader (write)
+    errno.EISDIR: Refusal.NOT_REGULAR,  # a directory opened or renamed over as a file
 }
 
 
@@ -128,7 +129,7 @@ def _from_os_error(relative: str, exc: OSError, component: str | None) -> Worksp
     elif refusal is Refusal.NOT_DIRECTORY:
         detail = "is not a directory" if component else "a component is not a directory"
     elif refusal is Refusal.NOT_REGULAR:
-        detail = "is not a regular file (a socket or FIFO)"
+        detail = "is not a regular file"
     else:
         detail = "does not exist" if component else "a component does not exist"
     return WorkspacePathError(relative, refusal, where + detail, exc.errno or 0)
@@ -353,7 +354,8 @@ class Workspace:
                 return os.dup(self.fd)
         if self.uses_openat2 and not create:
             try:
-                return self._openat2("/".join(parts), _DIRECTORY_FLAGS)
+                # No O_NOFOLLOW: RESOLVE_NO_SYMLINKS then refuses a last symlink with ELOOP.
+                return self._openat2("/".join(parts), _DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
             except OSError as exc:
                 if exc.errno != errno.ENOSYS:
                     raise _from_os_error(relative, exc, None) from None
