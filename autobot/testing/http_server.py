@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import attrs
@@ -93,7 +93,7 @@ async def serve_http(handler: Handler) -> AsyncIterator[LoopbackServer]:
     exception group by the server's nursery). Raises the first handler
     exception (if any) when the block exits normally.
     """
-    try:
+    with single_exceptions_unwrapped():
         async with trio.open_nursery() as nursery:
             server: LoopbackServer | None = None
 
@@ -107,12 +107,20 @@ async def serve_http(handler: Handler) -> AsyncIterator[LoopbackServer]:
             server = LoopbackServer(port=listeners[0].socket.getsockname()[1])
             yield server
             nursery.cancel_scope.cancel("serve_http block exited")
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:  # the block's own exception: hand it back as is
-            raise group.exceptions[0] from None
-        raise
     if server.failures:
         raise server.failures[0]
+
+
+@contextmanager
+def single_exceptions_unwrapped() -> Iterator[None]:
+    """Around a nursery that yields to a context manager's block: a group
+    holding one exception (the block's own) is re-raised as that exception."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
 
 
 async def _serve_connection(
