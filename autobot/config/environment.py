@@ -7,17 +7,26 @@ injected environment is consulted). Calling the parser directly, rather than
 `dotenv_values`, gives the lines it could not parse as data (doctor reports
 them) instead of a stray warning on stderr. `os.environ` is never read or
 mutated here: the caller passes the process environment in.
+
+The file is read like `config.yml`: only a regular file (or a symlink to one)
+of at most `MAX_ENV_BYTES`, checked on the opened descriptor, so a FIFO or a
+device in its place is refused instead of hanging or filling memory.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
 from dotenv.parser import parse_stream
 
+from autobot.store.regular_file import read_regular_file
+
 ENV_FILE_NAME = ".env"
+# Far more than any set of credentials (PEM keys included) needs.
+MAX_ENV_BYTES = 1 << 20
 
 
 @attrs.frozen(kw_only=True)
@@ -32,19 +41,22 @@ def parse_env_file(path: Path) -> EnvFile:
     """Parse the dotenv file at `path`; an empty `EnvFile` if there is no such file.
 
     Keys without a value (a bare `NAME` line) are skipped; a later definition
-    of a name wins. Raises `OSError` or `UnicodeDecodeError` when the file
-    exists but cannot be read.
+    of a name wins. Raises `FileRefused` when something other than a regular
+    file is there or it exceeds `MAX_ENV_BYTES`, `OSError` or
+    `UnicodeDecodeError` when it exists but cannot be read.
     """
-    if not path.is_file():
+    try:
+        data = read_regular_file(path, limit=MAX_ENV_BYTES)
+    except FileNotFoundError:
         return EnvFile(values={})
     values: dict[str, str] = {}
     malformed: list[int] = []
-    with path.open(encoding="utf-8") as stream:
-        for binding in parse_stream(stream):
-            if binding.error:
-                malformed.append(binding.original.line)
-            elif binding.key is not None and binding.value is not None:
-                values[binding.key] = binding.value
+    text = io.StringIO(data.decode("utf-8"), newline=None)  # universal newlines, as open() reads
+    for binding in parse_stream(text):
+        if binding.error:
+            malformed.append(binding.original.line)
+        elif binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
     return EnvFile(values=values, malformed_lines=tuple(malformed))
 
 

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-_MAX_ECHO = 60
+from autobot.security.secret_patterns import find_plaintext_secrets
+
+_MAX_ECHO = 40
 
 
 @attrs.frozen
@@ -34,8 +36,10 @@ class ConfigProblem:
 class ConfigError(Exception):
     """The configuration cannot be used; `problems` lists every reason at once.
 
-    `str()` is a readable multi-line report headed by `source` (the config file).
-    The message never contains a secret value (see `ProblemWriter`).
+    `str()` names `source` (the config file): one line for a single problem
+    (`/bot/config.yml: is a FIFO (named pipe), not a regular file`), else a
+    multi-line report with one problem per line. The message never contains
+    a secret value (see `ProblemWriter`).
     """
 
     def __init__(self, source: str, problems: Iterable[ConfigProblem]) -> None:
@@ -43,20 +47,29 @@ class ConfigError(Exception):
         self.problems: tuple[ConfigProblem, ...] = tuple(problems)
         if not self.problems:
             raise ValueError("a ConfigError needs at least one problem")
-        count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        lines = [f"{source}: {count} {noun}:"]
+        if len(self.problems) == 1:
+            super().__init__(f"{source}: {self.problems[0].render()}")
+            return
+        lines = [f"{source}: {len(self.problems)} problems:"]
         lines.extend(f"  - {problem.render()}" for problem in self.problems)
         super().__init__("\n".join(lines))
 
 
 def describe_value(value: object) -> str:
-    """A short, YAML-flavoured description of a parsed value for an error message."""
+    """A short, YAML-flavoured description of a parsed value for an error message.
+
+    A string is quoted only as a short excerpt (at most `_MAX_ECHO`
+    characters), and not at all when it holds anything shaped like a
+    credential (`find_plaintext_secrets`): it may be a key typed in the
+    wrong place.
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
+        if find_plaintext_secrets(value):
+            return "a string that looks like a credential (not shown)"
         text = repr(value)
         return text if len(text) <= _MAX_ECHO else text[: _MAX_ECHO - 4] + "...'"
     if isinstance(value, int | float):

@@ -5,6 +5,12 @@ values (process environment over the `.env` beside the file), structure into
 `Config` with the strict converter, check value ranges, then resolve the
 bot's paths. Every problem from every step that can run is reported at once.
 
+The file is read only if it is a regular file (symlinks to one are followed:
+operators link configs into place) of at most `MAX_CONFIG_BYTES`, checked on
+the opened descriptor before anything is parsed (`read_config_bytes`): a
+FIFO, a device such as `/dev/zero` or a huge file is refused by name, never
+waited for or read into memory.
+
 Relative paths in the file (`agents.defaults.workspace`, `cron.store`,
 `logging.dir`) are taken from the bot directory (the config file's directory),
 never from the current directory. `~` is not expanded.
@@ -20,16 +26,20 @@ import attrs
 
 from autobot.config.convert import make_converter, structure_config
 from autobot.config.environment import ENV_FILE_NAME, merge_environment, read_env_file
-from autobot.config.errors import ConfigError, ConfigProblem, ProblemWriter, describe_value
+from autobot.config.errors import ConfigError, ConfigProblem, ProblemWriter
 from autobot.config.keypath import join_index, join_key
 from autobot.config.references import resolve_references
 from autobot.config.rules import check_values
 from autobot.config.schema import Config
 from autobot.config.secret import Secret
 from autobot.config.yaml_text import YamlSyntaxError, parse_yaml
+from autobot.store.regular_file import FileRefused, read_regular_file
 
 CONFIG_FILE_NAME = "config.yml"
 SESSIONS_DIR_NAME = "sessions"
+# A generous configuration is a few kilobytes; this only keeps a mistaken
+# target (a log, a database, a disk image) from being parsed.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 @attrs.frozen(kw_only=True)
@@ -78,23 +88,25 @@ def load_config(path: Path, environ: Mapping[str, str]) -> LoadedConfig:
 
     `environ` is the process environment (pass `os.environ`); it wins over the
     `.env` beside the file. Raises `ConfigError` listing every problem found:
-    missing or unreadable file, bad YAML (with line and column), a non-mapping
-    top level, malformed references, unknown keys (with "did you mean"),
-    wrong types, bad enum values and out-of-range values. The error never
-    contains a secret value.
+    missing, unreadable, oversized or not a regular file (`read_config_bytes`),
+    not UTF-8, bad YAML (with line and column; too deeply nested), a
+    non-mapping top level, a `.env` that cannot be read, malformed references,
+    unknown keys (with "did you mean"), wrong types, bad enum values and
+    out-of-range values. The error never contains a secret value, nor more of
+    the file than a short excerpt of an unexpected value.
     """
     path = _absolute(path)
     bot_dir = path.parent.resolve()
     path = bot_dir / path.name
     source = str(path)
-    raw_text = _read_text(path, source)
+    raw_text = _decode(read_config_bytes(path), source)
     tree = _parse_top_level(raw_text, source)
 
     problems: list[ConfigProblem] = []
     env_file = bot_dir / ENV_FILE_NAME
     try:
         dotenv = read_env_file(env_file)
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, FileRefused) as error:
         problems.append(ConfigProblem("", f"cannot read {env_file}: {_reason(error)}"))
         dotenv = {}
     env = merge_environment(environ, dotenv)
@@ -144,22 +156,39 @@ def _from_bot_dir(bot_dir: Path, value: str) -> Path:
     return (bot_dir / value).resolve()
 
 
-def _reason(error: OSError | UnicodeDecodeError) -> str:
+def _reason(error: OSError | UnicodeDecodeError | FileRefused) -> str:
     if isinstance(error, UnicodeDecodeError):
         return f"not valid UTF-8 (byte {error.start})"
+    if isinstance(error, FileRefused):
+        return f"it {error}"
     return error.strerror or type(error).__name__
 
 
-def _read_text(path: Path, source: str) -> str:
+def read_config_bytes(path: Path) -> bytes:
+    """The bytes of the config file at `path`, a regular file (or a symlink to
+    one) of at most `MAX_CONFIG_BYTES`.
+
+    Never blocks on a FIFO or device and never reads more than the limit plus
+    one byte. Raises `ConfigError` (one whole-file problem naming `path`):
+    missing, a directory or another non-regular file, too large, unreadable.
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        return read_regular_file(path, limit=MAX_CONFIG_BYTES)
     except FileNotFoundError:
         message = "file not found (create it with `autobot new`, or pass --config PATH)"
-    except IsADirectoryError:
-        message = "is a directory, not a config file"
-    except (OSError, UnicodeDecodeError) as error:
+    except FileRefused as error:
+        message = str(error)
+    except OSError as error:
         message = f"cannot read the file: {_reason(error)}"
-    raise ConfigError(source, [ConfigProblem("", message)])
+    raise ConfigError(str(path), [ConfigProblem("", message)])
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = ConfigProblem("", f"cannot read the file: {_reason(error)}")
+        raise ConfigError(source, [problem]) from None
 
 
 def _parse_top_level(text: str, source: str) -> Mapping[object, object]:
@@ -170,12 +199,23 @@ def _parse_top_level(text: str, source: str) -> Mapping[object, object]:
     if tree is None:
         return {}
     if not isinstance(tree, Mapping):
+        # Never quote a whole-file value: a config.yml linked to another file
+        # (`/etc/passwd`, a key file) would echo its first line.
         sections = ", ".join(field.name for field in attrs.fields(Config))
         message = (
-            f"the top level must be a mapping of sections ({sections}), got {describe_value(tree)}"
+            f"the top level must be a mapping of sections ({sections}), got {_top_level_kind(tree)}"
         )
         raise ConfigError(source, [ConfigProblem("", message)])
     return tree
+
+
+def _top_level_kind(tree: object) -> str:
+    """What a non-mapping document is, without any of its content."""
+    if isinstance(tree, str):
+        return f"a string of {len(tree):,} characters"
+    if isinstance(tree, list):
+        return f"a list of {len(tree):,} items"
+    return "a single number, date or boolean"
 
 
 def _secrets_in(node: object, path: str) -> Iterator[tuple[str, Secret]]:

@@ -1,9 +1,14 @@
 """Parse config.yml text into plain Python data, strictly.
 
-Safe loading only (no Python tags), plus two refusals PyYAML does not make by
+Safe loading only (no Python tags), plus refusals PyYAML does not make by
 default: duplicate keys in one mapping (PyYAML silently keeps the last one,
-which could quietly replace an `allow_from`) and aliases (`*name`), which the
-configuration never needs and which can blow up the size of the tree.
+which could quietly replace an `allow_from`), aliases (`*name`), which the
+configuration never needs and which can blow up the size of the tree, and
+nesting deeper than `MAX_YAML_DEPTH`. PyYAML's composer and constructor
+recurse once per level, so a file of 20,000 `[` would otherwise end in a
+`RecursionError`; the depth is counted as nodes are composed and the error
+is raised before the next level is entered (the scanner and parser below the
+composer are iterative), so the interpreter's stack never comes near its limit.
 """
 
 from __future__ import annotations
@@ -15,9 +20,36 @@ from yaml.nodes import MappingNode, Node
 
 from autobot.config.errors import ConfigProblem
 
+# The schema nests 5 levels (`channels.telegram.allow_from[0]` is 4 below the
+# top); anything near this is a mistake or an attack, not a configuration.
+MAX_YAML_DEPTH = 32
 
-class _StrictLoader(yaml.SafeLoader):
-    """`SafeLoader` that rejects aliases and duplicate mapping keys."""
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """`SafeLoader` that refuses nodes nested deeper than `MAX_YAML_DEPTH`."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        if self._depth >= MAX_YAML_DEPTH:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise ComposerError(
+                None,
+                None,
+                f"nested more than {MAX_YAML_DEPTH} levels deep",
+                event.start_mark,
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _StrictLoader(_DepthLimitedLoader):
+    """Depth-limited `SafeLoader` that also rejects aliases and duplicate mapping keys."""
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
@@ -52,10 +84,27 @@ def parse_yaml(text: str) -> object:
     """
     try:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as error:
-        raise YamlSyntaxError(_describe_marked(error)) from None
     except yaml.YAMLError as error:
-        raise YamlSyntaxError("invalid YAML: " + " ".join(str(error).split())) from None
+        raise _syntax_error(error) from None
+
+
+def compose_yaml(text: str) -> Node | None:
+    """The node tree of `text` (None for an empty document), with marks, for
+    checks that need line numbers. Aliases and duplicate keys are allowed
+    (nothing is constructed); nesting is limited as in `parse_yaml`.
+
+    Raises `YamlSyntaxError` like `parse_yaml`.
+    """
+    try:
+        return yaml.compose(text, Loader=_DepthLimitedLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise _syntax_error(error) from None
+
+
+def _syntax_error(error: yaml.YAMLError) -> YamlSyntaxError:
+    if isinstance(error, yaml.MarkedYAMLError):
+        return YamlSyntaxError(_describe_marked(error))
+    return YamlSyntaxError("invalid YAML: " + " ".join(str(error).split()))
 
 
 class YamlSyntaxError(ValueError):

@@ -20,6 +20,7 @@ import yaml
 
 from autobot.config.schema import Config
 from autobot.config.secret import Secret
+from autobot.config.yaml_text import YamlSyntaxError, compose_yaml
 from autobot.doctor.findings import Finding, error
 from autobot.security.secret_patterns import find_plaintext_secrets
 
@@ -60,8 +61,8 @@ def _scalar_at(root: yaml.Node, path: ConfigPath) -> yaml.ScalarNode | None:
 def _literal_secret_fields(raw_text: str) -> Iterator[tuple[int, str]]:
     """(line, dotted path) of each secret field holding a non-empty literal."""
     try:
-        root = yaml.compose(raw_text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        root = compose_yaml(raw_text)
+    except YamlSyntaxError:
         return  # the loader reports the syntax error; the patterns still run
     if root is None:
         return

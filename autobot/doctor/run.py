@@ -21,7 +21,7 @@ import trio
 
 from autobot.config.environment import ENV_FILE_NAME, EnvFile, parse_env_file
 from autobot.config.errors import ConfigError
-from autobot.config.load import LoadedConfig, load_config
+from autobot.config.load import LoadedConfig, load_config, read_config_bytes
 from autobot.config.schema import AgentDefaults, Config
 from autobot.config.yaml_text import YamlSyntaxError, parse_yaml
 from autobot.doctor.bot_files import inspect_bot_files
@@ -32,6 +32,7 @@ from autobot.doctor.findings import Finding, Report, error, untrusted, warning
 from autobot.doctor.plaintext import plaintext_secret_findings
 from autobot.doctor.sandbox_check import SandboxProber, probe_sandbox_findings
 from autobot.logs.redact import Redactor
+from autobot.store.regular_file import FileRefused
 
 
 @attrs.frozen(kw_only=True)
@@ -41,8 +42,13 @@ class _LoadFailure:
 
 
 def _load(config_path: Path, environ: Mapping[str, str]) -> LoadedConfig | _LoadFailure:
-    """Load the config, turning every way it can fail into findings (blocking I/O)."""
-    if not config_path.is_file():
+    """Load the config, turning every way it can fail into findings (blocking I/O).
+
+    A path that exists but is no regular file (a FIFO, a device, a directory),
+    is too large or too deeply nested is `config_invalid`, in the loader's one
+    line; only a path with nothing at all there is `config_missing`.
+    """
+    if not os.path.lexists(config_path):
         return _LoadFailure(
             findings=(
                 error(
@@ -56,24 +62,30 @@ def _load(config_path: Path, environ: Mapping[str, str]) -> LoadedConfig | _Load
     try:
         return load_config(config_path, environ)
     except ConfigError as exc:
-        # The key path is the doctor's own wording; only the part that may quote a
-        # value is shape-redacted (`providers.x.api_key: must be...` stays readable).
-        problems = "\n".join(
-            attrs.evolve(problem, message=untrusted(problem.message)).render()
-            for problem in exc.problems
-        )
-        count = len(exc.problems)
-        finding = error(
-            "config_invalid",
-            f"{config_path.name} cannot be loaded ({count} problem"
-            f"{'' if count == 1 else 's'}):\n{problems}",
-            f"Fix the listed keys in {config_path}",
-        )
+        finding = _invalid_config(config_path, exc)
     try:
-        raw_text: str | None = config_path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        raw_text = None
-    return _LoadFailure(findings=(finding,), raw_text=raw_text)
+        raw = read_config_bytes(config_path)
+    except ConfigError:  # already the finding: nothing safe to scan
+        return _LoadFailure(findings=(finding,), raw_text=None)
+    return _LoadFailure(findings=(finding,), raw_text=raw.decode("utf-8", errors="replace"))
+
+
+def _invalid_config(config_path: Path, exc: ConfigError) -> Finding:
+    """The `config_invalid` finding: one line for a single problem, else one
+    line per problem. The key path is the doctor's own wording; only the part
+    that may quote a value is shape-redacted (`providers.x.api_key: must
+    be...` stays readable)."""
+    problems = [attrs.evolve(p, message=untrusted(p.message)).render() for p in exc.problems]
+    keyed = any(problem.path for problem in exc.problems)
+    fix = f"Fix the listed keys in {config_path}" if keyed else f"Fix {config_path}"
+    if len(problems) == 1:
+        return error("config_invalid", f"{config_path.name} cannot be loaded: {problems[0]}", fix)
+    listed = "\n".join(problems)
+    return error(
+        "config_invalid",
+        f"{config_path.name} cannot be loaded ({len(problems)} problems):\n{listed}",
+        fix,
+    )
 
 
 RUNNING_AS_ROOT = warning(
@@ -97,10 +109,10 @@ class BotCheck:
 
 def _parse_dotenv(env_file: Path) -> EnvFile:
     """The bot's `.env`, or an empty one if it cannot be read (the config load
-    reports that as a problem of its own)."""
+    reports that as a problem of its own, the file checks a non-regular file)."""
     try:
         return parse_env_file(env_file)
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, FileRefused):
         return EnvFile(values={})
 
 

@@ -258,15 +258,14 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, {})
     assert str(caught.value) == (
-        f"{path}: 1 problem:\n"
-        "  - file not found (create it with `autobot new`, or pass --config PATH)"
+        f"{path}: file not found (create it with `autobot new`, or pass --config PATH)"
     )
 
 
 def test_directory_instead_of_file(tmp_path: Path) -> None:
     (tmp_path / "config.yml").mkdir()
     (problem,) = _problems(tmp_path / "config.yml")
-    assert problem == ConfigProblem("", "is a directory, not a config file")
+    assert problem == ConfigProblem("", "is a directory, not a regular file")
 
 
 def test_config_that_is_not_utf8(tmp_path: Path) -> None:
@@ -324,4 +323,4 @@ def test_config_error_requires_a_problem() -> None:
 
 def test_single_problem_wording() -> None:
     error = ConfigError("config.yml", [ConfigProblem("tools.sandbox", "must be X")])
-    assert str(error) == "config.yml: 1 problem:\n  - tools.sandbox: must be X"
+    assert str(error) == "config.yml: tools.sandbox: must be X"

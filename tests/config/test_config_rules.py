@@ -112,4 +112,4 @@ def test_problem_writer_conceals_expanded_and_explains_unresolved() -> None:
 
 def test_describe_value_truncates_long_strings() -> None:
     text = describe_value("x" * 500)
-    assert len(text) == 60 and text.endswith("...'")
+    assert len(text) == 40 and text.endswith("...'")
