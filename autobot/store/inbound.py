@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import hashlib
 import json
 import os
 import re
@@ -89,6 +90,7 @@ MAX_DEDUP_KEY_LENGTH = 256
 
 _CHANNEL_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _ENTRY_ID = re.compile(r"[1-9][0-9]{0,17}")
+_MAX_NEXT_NUMBER = 10**18  # entry ids stay within `_ENTRY_ID`
 _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -105,12 +107,14 @@ def inbound_journal_path(bot_dir: Path, channel: str) -> Path:
 
 
 def default_dedup_keys(message: InboundMessage, position: int | None) -> tuple[str, ...]:
-    """The keys that identify a redelivery of `message`: its platform position
-    (`pos:<update id>`) and its chat plus platform message id
-    (`msg:<chat id>:<message id>`), each when known."""
+    """The keys that identify a redelivery of `message`, each when known: its
+    platform position (`pos:<update id>`) and its chat plus platform message
+    id (`msg:<hash>`: a digest of the pair, so ids of any length or alphabet,
+    colons included, give distinct keys of bounded size)."""
     keys = [] if position is None else [f"pos:{position}"]
     if message.message_id is not None:
-        keys.append(f"msg:{message.chat_id}:{message.message_id}")
+        pair = json.dumps([message.chat_id, message.message_id]).encode("ascii")
+        keys.append(f"msg:{hashlib.sha256(pair).hexdigest()[:32]}")
     return tuple(keys)
 
 
@@ -361,8 +365,8 @@ class _Index:
         record = _exact_keys(line, _LINE_KEYS[op], f"{op} line")
         if op == "head":
             number = _typed(record, "next", int)
-            if number < 1:
-                raise ValueError("head names an entry number below 1")
+            if not 1 <= number <= _MAX_NEXT_NUMBER:
+                raise ValueError("head names an entry number out of range")
             self.next_number = max(self.next_number, number)
             self.note_position(_check_position(record["pos"]))
             return
@@ -446,7 +450,9 @@ def _remove_stale_temps(path: Path) -> None:
         stale = [
             e.path
             for e in entries
-            if e.name.startswith(prefix) and e.name.endswith(".tmp") and not e.is_dir()
+            if e.name.startswith(prefix)
+            and e.name.endswith(".tmp")
+            and not e.is_dir(follow_symlinks=False)
         ]
     for name in stale:
         os.unlink(name)

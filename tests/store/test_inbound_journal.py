@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def reopen(path: Path, **limits: int) -> Any:
 
 
 def in_line(entry_id: str, n: int) -> dict[str, Any]:
-    keys = [f"pos:{1000 + n}", f"msg:42:{n}"]
+    keys = list(default_dedup_keys(message(n), 1000 + n))
     return {
         "op": "in",
         "id": entry_id,
@@ -149,8 +150,16 @@ def test_journal_path_and_channel_names(tmp_path: Path) -> None:
 
 
 def test_default_dedup_keys() -> None:
-    assert default_dedup_keys(message(7, chat="-5"), 1234) == ("pos:1234", "msg:-5:7")
-    assert default_dedup_keys(message(7), None) == ("msg:42:7",)
+    pos_key, msg_key = default_dedup_keys(message(7, chat="-5"), 1234)
+    assert pos_key == "pos:1234"
+    assert re.fullmatch("msg:[0-9a-f]{32}", msg_key)
+    assert default_dedup_keys(message(7, chat="-5"), None) == (msg_key,)
+    # Chat and message ids of any alphabet never run together into one key.
+    colon = InboundMessage(channel="zulip", chat_id="a:b", content="", message_id="c")
+    other = InboundMessage(channel="zulip", chat_id="a", content="", message_id="b:c")
+    assert default_dedup_keys(colon, None) != default_dedup_keys(other, None)
+    huge = InboundMessage(channel="x", chat_id="c" * 10_000, content="", message_id="\udc80")
+    assert len(default_dedup_keys(huge, None)[0]) == 36
     assert default_dedup_keys(InboundMessage(channel="c", chat_id="1", content=""), 3) == ("pos:3",)
 
 
@@ -450,8 +459,8 @@ def test_compaction_keeps_pending_entries_and_the_dedup_tail(path: Path) -> None
         assert journal.backlog == 2
     assert lines_of(path) == [
         {"op": "head", "next": 6, "pos": 1005},
-        {"op": "seen", "id": "2", "dedup": ["pos:1002", "msg:42:2"]},
-        {"op": "seen", "id": "4", "dedup": ["pos:1004", "msg:42:4"]},
+        {"op": "seen", "id": "2", "dedup": in_line("2", 2)["dedup"]},
+        {"op": "seen", "id": "4", "dedup": in_line("4", 4)["dedup"]},
         in_line("3", 3),
         in_line("5", 5),
     ]
