@@ -76,6 +76,7 @@ from autobot.store.atomic import (
     ensure_private_dir,
     write_private_file,
 )
+from autobot.store.regular_file import FileRefused, open_regular, read_fd
 
 # 10,000 answered entries cover far more than a platform's redelivery window
 # (Telegram keeps unconfirmed updates for 24 h; a personal bot answers a few
@@ -91,7 +92,6 @@ MAX_DEDUP_KEY_LENGTH = 256
 _CHANNEL_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _ENTRY_ID = re.compile(r"[1-9][0-9]{0,17}")
 _MAX_NEXT_NUMBER = 10**18  # entry ids stay within `_ENTRY_ID`
-_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class InboundJournalError(ValueError):
@@ -402,44 +402,34 @@ _LINE_KEYS = {
 # --- the file ------------------------------------------------------------------
 
 
-def _open_regular(path: Path, *, create: bool) -> int:
-    """An fd on the regular file `path` (created 0600 with its directory entry
-    fsync-ed when missing and `create`), never through a symlink. Raises
-    InboundJournalError naming `path` when it is not a regular file."""
+def _open_journal_file(path: Path, *, create: bool) -> int:
+    """An fd (read, append) on the regular file `path`, never through a
+    symlink, tightened to 0600; when missing and `create`, created 0600 with
+    its directory entry fsync-ed. Raises InboundJournalError naming `path`
+    when it is not a regular file, FileNotFoundError when missing otherwise."""
+    flags = os.O_RDWR | os.O_APPEND
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = open_regular(path, flags=flags, follow_symlinks=False)
+    except FileRefused as refused:
+        raise InboundJournalError(f"inbound journal {path} {refused}; refused") from None
+    except IsADirectoryError:
+        raise InboundJournalError(f"inbound journal {path} is a directory; refused") from None
     except FileNotFoundError:
         if not create:
             raise
-        fd = os.open(path, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        created = flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(path, created, PRIVATE_FILE_MODE)
         os.fchmod(fd, PRIVATE_FILE_MODE)
         directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             os.fsync(directory)
         finally:
             os.close(directory)
-    except OSError as error:
-        if error.errno == errno.ELOOP and os.path.islink(path):
-            raise InboundJournalError(f"inbound journal {path} is a symlink; refused") from error
-        if error.errno == errno.EISDIR:
-            raise InboundJournalError(f"inbound journal {path} is a directory; refused") from error
-        raise
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
-        raise InboundJournalError(f"inbound journal {path} is {kind}; refused")
-    mode = stat.S_IMODE(info.st_mode)
+        return fd
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
     if mode & ~PRIVATE_FILE_MODE:
         os.fchmod(fd, mode & PRIVATE_FILE_MODE)
     return fd
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _remove_stale_temps(path: Path) -> None:
@@ -486,9 +476,9 @@ class InboundJournal:
             raise ValueError("keep_done must be >= 0 and compact_after >= 1")
         ensure_private_dir(path.parent)
         _remove_stale_temps(path)
-        fd = _open_regular(path, create=True)
+        fd = _open_journal_file(path, create=True)
         try:
-            data = _read_all(fd)
+            data = read_fd(fd, limit=None)
             kept = complete_lines(data)
             if len(kept) != len(data):
                 os.ftruncate(fd, len(kept))
@@ -657,7 +647,7 @@ class InboundJournal:
         write_private_file(self.path, payload)
         os.close(fd)
         self._fd = None  # if the reopen fails the journal stays closed
-        self._fd = _open_regular(self.path, create=False)
+        self._fd = _open_journal_file(self.path, create=False)
         self._size, self._lines = len(payload), len(lines)
 
 
