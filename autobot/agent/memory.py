@@ -26,8 +26,8 @@ import attrs
 from autobot.llm.types import ChatMessage, LLMRequest, Role
 from autobot.platform.workspace_fs import Workspace
 
-MEMORY_FILE = "memory/MEMORY.md"
-HISTORY_FILE = "memory/HISTORY.md"
+MEMORY_DIR, MEMORY_NAME, HISTORY_NAME = "memory", "MEMORY.md", "HISTORY.md"
+MEMORY_FILE = f"{MEMORY_DIR}/{MEMORY_NAME}"
 
 CONSOLIDATION_SYSTEM = (
     "You maintain an assistant's long-term memory. You receive the current MEMORY.md and "
@@ -123,6 +123,9 @@ def write_memory(workspace: Path, result: Consolidation, stamp: str) -> None:
     is left behind.
     """
     entry = " ".join(result.history_entry.split())
-    with Workspace.open(workspace) as opened:
-        opened.write_bytes(MEMORY_FILE, (result.memory.rstrip() + "\n").encode(), make_dirs=True)
-        opened.append_bytes(HISTORY_FILE, f"[{stamp}] {entry}\n".encode(), make_dirs=True)
+    with (
+        Workspace.open(workspace) as opened,
+        opened.directory(MEMORY_DIR, make_dirs=True) as memory,
+    ):
+        memory.write_bytes(MEMORY_NAME, (result.memory.rstrip() + "\n").encode())
+        memory.append_bytes(HISTORY_NAME, f"[{stamp}] {entry}\n".encode())

@@ -244,6 +244,15 @@ class Workspace:
     ) -> None:
         self.close()
 
+    def directory(self, relative: str, *, make_dirs: bool = False) -> Workspace:
+        """The directory `relative` opened as a Workspace of its own (same owner
+        and resolver; the caller closes it): several files in one directory,
+        reached once. `make_dirs` creates it (and its parents) when missing.
+        Raises WorkspacePathError."""
+        parts = split_relative(relative)
+        fd = self._directory(relative, parts, create=make_dirs)
+        return Workspace(fd, self.owner, self.uses_openat2, self._libc)
+
     # ---- reading ---------------------------------------------------------------------
 
     def read_bytes(self, relative: str, *, max_bytes: int, truncate: bool = False) -> bytes:
