@@ -342,6 +342,47 @@ def test_a_failed_sync_cuts_the_record_back_off_and_changes_nothing(
     assert [e.id for e in reopen(path).pending] == ["1", "2"]
 
 
+def test_a_write_that_cannot_be_cut_back_closes_the_journal(
+    journal: InboundJournal, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*args: object) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+    monkeypatch.setattr(os, "ftruncate", failing)
+    with pytest.raises(OSError, match="Input/output") as raised:
+        append_one(journal, 1)
+    monkeypatch.undo()
+    assert raised.value.__notes__ == [f"inbound journal {path} closed: a failed write stays in it"]
+    with pytest.raises(InboundJournalError, match="is closed"):
+        append_one(journal, 2)
+    # The entry was never acknowledged, yet it is replayed (and so answered
+    # once: the platform's redelivery of it is a duplicate).
+    with InboundJournal.open(path).journal as again:
+        assert append_one(again, 1) is None
+        assert again.backlog == 1
+
+
+def test_a_failed_automatic_compaction_still_records_the_marks(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with InboundJournal.open(path, compact_after=1).journal as journal:
+        journal.append_many([arrive(1), arrive(2)])
+
+        def crash(src: object, dst: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "replace", crash)
+        with pytest.raises(OSError, match="No space left") as raised:
+            journal.mark_done("1", "2")
+        monkeypatch.undo()
+        assert raised.value.__notes__ == [f"done marks recorded; compacting {path} failed"]
+        assert journal.backlog == 0
+        assert journal.mark_done("1") == 0  # the next trigger compacts
+        assert [line["op"] for line in lines_of(path)] == ["head", "seen", "seen"]
+    assert reopen(path).pending == ()
+
+
 def test_a_closed_journal_refuses_calls(journal: InboundJournal) -> None:
     journal.close()
     journal.close()
