@@ -19,8 +19,7 @@ from autobot.channels.telegram.render import (
 )
 
 from .entity_rules import violations
-
-FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl: 8 code units
+from .samples import FAMILY, markdown_text
 
 
 def entities(markdown: str) -> list[dict[str, str | int]]:
@@ -329,17 +328,6 @@ def test_bad_values_are_refused(make: object, message: str) -> None:
 
 
 # --- properties ---------------------------------------------------------------
-
-MARKDOWN_PIECES = [
-    "**", "*", "_", "__", "~~", "`", "```", "```py\n", "\n", "\n\n", "[", "]", "](", ")", "(",
-    "https://a.example/x_(y)", "tg://resolve?domain=x", "mailto:m@x.example", "> ", "- ", "1. ",
-    "# ", "    ", "😀", FAMILY, "中文", " ", "word", "\\", "<", ">", "&amp;", "![", "---",
-    "\ud83d", "\ude00", "\x00", "\r\n",
-]  # fmt: skip
-markdown_text = st.one_of(
-    st.text(),
-    st.lists(st.sampled_from(MARKDOWN_PIECES), max_size=60).map("".join),
-)
 
 
 @settings(max_examples=400)
