@@ -45,6 +45,7 @@ from types import TracebackType
 import attrs
 
 from autobot.security.paths import is_env_file_name
+from autobot.store.regular_file import file_kind
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
@@ -57,6 +58,9 @@ RESOLVE_NO_SYMLINKS = 0x04
 RESOLVE_BENEATH = 0x08
 RESOLVE = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
 
+# The kernel has no openat2 (ENOSYS), or a seccomp filter older than it refuses
+# it (EPERM, Docker's default for unknown calls): the fd walk does the same job.
+_OPENAT2_MISSING = frozenset({errno.ENOSYS, errno.EPERM})
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _LEAF_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _READ_CHUNK = 1 << 20
@@ -116,10 +120,15 @@ _REFUSAL_BY_ERRNO = {
 }
 
 
+def _where(relative: str, component: str | None) -> str:
+    """The prefix naming the component a refusal is about, unless it is the whole path."""
+    return "" if component is None or component == relative else f"{component!r}: "
+
+
 def _from_os_error(relative: str, exc: OSError, component: str | None) -> WorkspacePathError:
     """The refusal for a system error; `component` names the part it hit, when known."""
     refusal = _REFUSAL_BY_ERRNO.get(exc.errno or 0, Refusal.IO)
-    where = "" if component is None else f"{component!r}: "
+    where = _where(relative, component)
     if refusal is Refusal.IO:
         detail = exc.strerror or "I/O error"
     elif refusal is Refusal.SYMLINK:
@@ -201,8 +210,8 @@ class Workspace:
     """An open workspace root (a directory descriptor); `close` it, or use `with`.
 
     `uses_openat2` says whether directories are resolved with openat2; it turns
-    False for good the first time the kernel answers ENOSYS (the fd walk takes
-    over). `owner` is the (uid, gid) given to what this creates, or None.
+    False for good the first time the call is refused as unknown (ENOSYS, or
+    EPERM from a seccomp filter): the fd walk takes over. `owner` is the (uid, gid) given to what this creates, or None.
     A Workspace is used by one thread at a time.
     """
 
@@ -216,10 +225,10 @@ class Workspace:
         """Open the workspace directory `root` (symlinks in `root` itself are the
         operator's and are followed). `openat2=False` forces the fd walk.
         Raises WorkspacePathError (relative path '.') when it cannot be opened."""
-        with _failures("."):
+        with _failures(".", "."):
             fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            with _failures("."):
+            with _failures(".", "."):
                 info = os.fstat(fd)
         except WorkspacePathError:
             os.close(fd)
@@ -271,7 +280,7 @@ class Workspace:
             os.close(directory)
         try:
             with _failures(relative):
-                self._require_regular(relative, fd)
+                _require_regular(relative, fd)
                 if not truncate and os.fstat(fd).st_size > max_bytes:
                     raise _too_large(relative, max_bytes)
                 limit = max_bytes if truncate else max_bytes + 1  # + 1: a file that grew
@@ -298,7 +307,8 @@ class Workspace:
         finally:
             os.close(directory)
         if stat.S_ISLNK(info.st_mode):
-            raise WorkspacePathError(relative, Refusal.SYMLINK, f"{parts[-1]!r}: is a symlink")
+            detail = _where(relative, parts[-1]) + "is a symlink"
+            raise WorkspacePathError(relative, Refusal.SYMLINK, detail)
         return info
 
     def list_dir(self, relative: str) -> tuple[Entry, ...]:
@@ -322,8 +332,8 @@ class Workspace:
     def write_bytes(self, relative: str, data: bytes, *, make_dirs: bool = False) -> None:
         """Atomically replace `relative` with `data` (a new 0600 file; a symlink
         at that name is replaced, never followed). `make_dirs` creates missing
-        directories on the way. Raises WorkspacePathError; on failure the old
-        file is intact and no temp file is left."""
+        directories on the way. Raises WorkspacePathError; a failure before the
+        rename leaves the old file intact, and no failure leaves a temp file."""
         parts = split_relative(relative)
         directory = self._directory(relative, parts[:-1], create=make_dirs)
         try:
@@ -342,7 +352,7 @@ class Workspace:
                 fd, created = self._open_for_append(directory, parts[-1])
             try:
                 with _failures(relative):
-                    self._require_regular(relative, fd)
+                    _require_regular(relative, fd)
                     _write_all(fd, data)
                     os.fsync(fd)
             finally:
@@ -366,7 +376,7 @@ class Workspace:
                 # No O_NOFOLLOW: RESOLVE_NO_SYMLINKS then refuses a last symlink with ELOOP.
                 return self._openat2("/".join(parts), _DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
             except OSError as exc:
-                if exc.errno != errno.ENOSYS:
+                if exc.errno not in _OPENAT2_MISSING:
                     raise _from_os_error(relative, exc, None) from None
                 self.uses_openat2 = False
         current = self.fd
@@ -461,26 +471,17 @@ class Workspace:
             raise
         return fd, True
 
-    def _require_regular(self, relative: str, fd: int) -> None:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = _FILE_TYPES.get(stat.S_IFMT(mode), "special file")
-            detail = f"is a {kind}, not a regular file"
-            raise WorkspacePathError(relative, Refusal.NOT_REGULAR, detail)
-
     def _adopt(self, fd: int) -> None:
         """Give what this call created to the workspace root's owner (as root)."""
         if self.owner is not None:
             os.fchown(fd, *self.owner)
 
 
-_FILE_TYPES = {
-    stat.S_IFDIR: "directory",
-    stat.S_IFIFO: "FIFO",
-    stat.S_IFSOCK: "socket",
-    stat.S_IFCHR: "character device",
-    stat.S_IFBLK: "block device",
-}
+def _require_regular(relative: str, fd: int) -> None:
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        detail = f"is {file_kind(mode)}, not a regular file"
+        raise WorkspacePathError(relative, Refusal.NOT_REGULAR, detail)
 
 
 def _open_directory(parent: int, name: str) -> int:

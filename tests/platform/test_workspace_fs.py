@@ -192,6 +192,7 @@ def test_a_hard_link_is_read_but_not_under_a_dotenv_name(opened: Workspace, root
 def test_missing_paths(opened: Workspace, root: Path) -> None:
     error = refused(lambda: opened.read_bytes("a/b/nope.md", max_bytes=9), Refusal.MISSING, root)
     assert error.errno == errno.ENOENT
+    assert str(error) == "workspace path 'a/b/nope.md': 'nope.md': does not exist"
     refused(lambda: opened.read_bytes("a/nope/c.md", max_bytes=9), Refusal.MISSING, root)
     refused(lambda: opened.stat("nope"), Refusal.MISSING, root)
     refused(lambda: opened.list_dir("nope"), Refusal.MISSING, root)
@@ -207,7 +208,7 @@ def test_a_file_on_the_way_is_not_a_directory(opened: Workspace, root: Path) -> 
 
 def test_the_root_itself(tmp_path: Path) -> None:
     error = refused(lambda: Workspace.open(tmp_path / "missing"), Refusal.MISSING, tmp_path)
-    assert error.relative == "."
+    assert str(error) == "workspace path '.': does not exist"
     (tmp_path / "file").write_bytes(b"")
     refused(lambda: Workspace.open(tmp_path / "file"), Refusal.NOT_DIRECTORY, tmp_path)
 
@@ -389,16 +390,17 @@ def test_openat2_resolves_the_directories_in_one_call(
         assert _directory_opens(walking, monkeypatch) == ["a", "b", "c.md"]
 
 
-def test_without_openat2_in_the_kernel_the_walk_takes_over(
-    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("code", [errno.ENOSYS, errno.EPERM], ids=["kernel", "seccomp"])
+def test_without_openat2_the_walk_takes_over(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
     calls: list[str] = []
 
-    def enosys(self: Workspace, path: str, flags: int) -> int:
+    def missing(self: Workspace, path: str, flags: int) -> int:
         calls.append(path)
-        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+        raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(Workspace, "_openat2", enosys)
+    monkeypatch.setattr(Workspace, "_openat2", missing)
     with Workspace.open(root) as opened:
         assert opened.read_bytes("a/b/c.md", max_bytes=100) == b"inside\n"
         assert not opened.uses_openat2
