@@ -193,6 +193,21 @@ def test_long_code_block_becomes_one_pre_per_chunk() -> None:
     check_split(rendered, chunks, MESSAGE_LIMIT)
 
 
+def test_code_that_fits_is_not_cut_at_its_own_lines() -> None:
+    code = "\n".join(["c" * 9] * 5)  # 49 units
+    rendered = render_markdown("- intro\n  ```\n  " + code.replace("\n", "\n  ") + "\n  ```")
+    assert rendered == RenderedText(f"• intro\n{code}", (Entity("pre", 8, 49),))
+    assert split_rendered(rendered, limit=50) == [
+        RenderedText("• intro"),
+        RenderedText(code, (Entity("pre", 0, 49),)),
+    ]
+
+
+def test_code_that_fits_moves_whole_even_without_a_boundary_before_it() -> None:
+    rendered = render_markdown("abc`defgh`ij")
+    assert texts(split_rendered(rendered, limit=6)) == ["abc", "defghi", "j"]
+
+
 def test_a_code_line_longer_than_the_limit_is_cut_hard() -> None:
     rendered = render_markdown(fenced("a = '" + "z" * 5000 + "'"))
     chunks = split_rendered(rendered)
