@@ -17,9 +17,9 @@ from pathlib import Path
 import trio
 
 from autobot import __version__
-from autobot.agent.command import agent_command
+from autobot.agent.command import agent_main
 from autobot.channels.pairing_command import add_pairing_parser, pairing_main
-from autobot.config import ConfigError, LoadedConfig, find_config_path, load_config
+from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
 from autobot.demo import demo_main
 from autobot.doctor.main import doctor_main
@@ -128,27 +128,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             return gateway_main(
                 config_path, environ=os.environ, stderr=sys.stderr, as_root=os.geteuid() == 0
             )
-        loaded = load_config(config_path, os.environ)
         if args.command == "pairing":
+            loaded = load_config(config_path, os.environ)
             return pairing_main(loaded, args, out=sys.stdout, err=sys.stderr)
     except ConfigError as exc:
         return _fail(str(exc))
-    return _agent(loaded, args)
+    return _agent(config_path, args)
 
 
-def _agent(loaded: LoadedConfig, args: argparse.Namespace) -> int:
-    """`autobot agent`. Signals are handled inside (first graceful, second
-    immediate, exit 128 + signal); a Ctrl-C before that handler is installed
-    or after it is gone exits 130 quietly too, never with a traceback."""
+def _agent(config_path: Path, args: argparse.Namespace) -> int:
+    """`autobot agent`: the doctor's gate, then the chat. Signals are handled
+    inside (first graceful, second immediate, exit 128 + signal); a Ctrl-C
+    before that handler is installed (during the checks) or after it is gone
+    exits 130 quietly too, never with a traceback."""
     try:
         return trio.run(
             functools.partial(
-                agent_command,
-                loaded,
+                agent_main,
+                config_path,
                 message=args.message,
                 session=args.session,
+                environ=os.environ,
                 stdin=sys.stdin,
                 stdout=sys.stdout,
+                stderr=sys.stderr,
+                home=Path.home(),
+                as_root=os.geteuid() == 0,
             )
         )
     except KeyboardInterrupt:

@@ -8,7 +8,12 @@ the turn ended in an apology (the provider failed: the log-safe reason, e.g.
 `HTTP 401 authentication_error`, goes to `stderr`, redacted, details in the
 log). Without it, an interactive chat on `stdin`/`stdout`. Configuration
 problems (no provider configured, sandbox unavailable, sessions inside the
-workspace) print one clear line to `stderr` and return 1.
+workspace, bot files the process cannot open) print one clear line to
+`stderr` and return 1.
+
+`agent_main` is the command as the CLI runs it: the gateway's start-up gate
+first (`autobot.doctor.gate.admit`: every doctor check, the same report, the
+same refusal and exit code as `autobot gateway`), then `agent_command`.
 
 Signals as in the gateway: the first SIGINT/SIGTERM stops the conversation
 and the tree gracefully (a turn in progress may finish within the router's
@@ -18,7 +23,10 @@ grace), a second one stops at once. Either way the exit status is
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TextIO
 
 import trio
@@ -26,10 +34,13 @@ import trio
 from autobot.app import Gateway, build_gateway
 from autobot.channels.terminal import TerminalChannel
 from autobot.config.load import LoadedConfig
+from autobot.doctor.gate import REFUSED_EXIT_CODE, admit
+from autobot.doctor.sandbox_check import SandboxProber
 from autobot.llm.selection import ProviderConfigError
 from autobot.logs.redact import Redactor
 from autobot.logs.sinks import LOG_FILE_NAME
 from autobot.runtime import ChildStartFailed, run_until_signalled
+from autobot.sandbox.probe import probe_sandbox
 
 STOPPING_TEXT = "autobot: interrupted, stopping (press Ctrl-C again to quit at once)\n"
 
@@ -40,6 +51,40 @@ def parse_session(session: str) -> tuple[str, str]:
     if colon and channel and chat_id:
         return channel, chat_id
     return "cli", session or "default"
+
+
+async def agent_main(
+    config_path: Path,
+    *,
+    message: str | None,
+    session: str,
+    environ: Mapping[str, str],
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+    home: Path,
+    probe: SandboxProber = probe_sandbox,
+    as_root: bool = False,
+) -> int:
+    """`autobot agent` from the bot's config file: `admit` (the doctor's
+    report on `stderr`; `REFUSED_EXIT_CODE` on any error, nothing started),
+    then `agent_command` with the loaded configuration. `environ`, `home`,
+    `probe` and `as_root` are what the doctor takes. Must run in the main
+    thread (see `agent_command`)."""
+    loaded = await admit(
+        config_path,
+        command="agent",
+        environ=environ,
+        stderr=stderr,
+        home=home,
+        probe=probe,
+        as_root=as_root,
+    )
+    if loaded is None:
+        return REFUSED_EXIT_CODE
+    return await agent_command(
+        loaded, message=message, session=session, stdin=stdin, stdout=stdout, stderr=stderr
+    )
 
 
 async def agent_command(
@@ -62,6 +107,9 @@ async def agent_command(
         gateway = build_gateway(loaded, serve_http=False)
     except (ProviderConfigError, ValueError) as exc:
         err.write(f"autobot: {exc}\n")
+        return 1
+    except OSError as exc:  # a bot file or directory it cannot open (permissions)
+        err.write(f"autobot: cannot start the agent: {_describe_os_error(exc, loaded)}\n")
         return 1
     channel, chat_id = parse_session(session)
     code = 1
@@ -124,3 +172,13 @@ async def _converse(
         err.write(f"autobot: the turn failed: {reason}; details in {log_file}\n")
         return 1
     return 0
+
+
+def _describe_os_error(exc: OSError, loaded: LoadedConfig) -> str:
+    """`reason: path` with the path relative to the bot directory when inside it."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    path = Path(os.fsdecode(exc.filename))
+    shown = path.relative_to(loaded.bot_dir) if path.is_relative_to(loaded.bot_dir) else path
+    return f"{reason}: {shown}"

@@ -1,6 +1,7 @@
 """`autobot gateway`: check the bot like `doctor`, then run its tree until signalled.
 
-Any doctor error prints the report and exits 1 before anything starts. Signal
+Any doctor error prints the report and exits 1 before anything starts (the
+start-up gate `autobot.doctor.gate`, shared with `autobot agent`). Signal
 handling covers the whole life of the command, start-up and teardown
 included (see `autobot.gateway.lifetime`, which also lists the exit codes):
 the first SIGINT/SIGTERM stops gracefully (during start-up: abandons it,
@@ -20,9 +21,7 @@ from typing import TextIO
 import trio
 
 from autobot.app import PROVIDER_CLOSE_SECONDS, Gateway, build_gateway
-from autobot.config import ConfigError, load_config
-from autobot.doctor.render import render_text
-from autobot.doctor.run import run_checks
+from autobot.doctor.gate import REFUSED_EXIT_CODE, admit
 from autobot.doctor.sandbox_check import SandboxProber
 from autobot.gateway.lifetime import (
     IMMEDIATE_EXIT_BASE,
@@ -47,18 +46,17 @@ async def _start(
     as_root: bool,
 ) -> Gateway | int:
     """Check, load and build (inside `life.startup`): the gateway, or an exit code."""
-    report = await run_checks(config_path, environ=environ, probe=probe, home=home, as_root=as_root)
-    if report.errors:
-        stderr.write(render_text(report))
-        stderr.write("autobot: the gateway refuses to start until these errors are fixed.\n")
-        return 1
-    if report.warnings:
-        stderr.write(render_text(report))
-    try:
-        loaded = await trio.to_thread.run_sync(load_config, config_path, environ)
-    except ConfigError as exc:  # changed between the check and the load
-        stderr.write(f"autobot: {exc}\n")
-        return 1
+    loaded = await admit(
+        config_path,
+        command="gateway",
+        environ=environ,
+        stderr=stderr,
+        home=home,
+        probe=probe,
+        as_root=as_root,
+    )
+    if loaded is None:
+        return REFUSED_EXIT_CODE
     try:
         # ValueError: what select_provider raises for a malformed model (doctor
         # reports it first, so only a file changed since the check gets here)
