@@ -37,6 +37,7 @@ skip, is sent as plain text instead, so no text is ever lost.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import itertools
 import re
@@ -66,8 +67,12 @@ _ORDER = {
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]{1,32}")
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _TG_HOST = re.compile(r"[A-Za-z0-9_-]+")
-_HOST_LABELS = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)+\.?")
+# A dotted host name or a bracketed IPv6 literal, and an optional port.
+_HTTP_NETLOC = re.compile(
+    r"(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+\.?|\[(?P<ipv6>[0-9A-Fa-f:.]+)\])(?::(?P<port>[0-9]{1,5}))?"
+)
 
 BULLET = "• "
 THEMATIC_BREAK = "———"
@@ -197,32 +202,33 @@ def telegram_link(href: str) -> str | None:
     is an IPv6 literal, without user info (a `trusted.example@evil.example`
     disguise) and with a port, if any, in 1-65535; `tg://host...` links whose
     host is letters, digits, `_` or `-`, except `tg://user` (a mention of a
-    user the bot may not know, which fails the whole message).
+    user the bot may not know, which fails the whole message). Spaces and
+    control characters are refused anywhere (markdown-it has already
+    percent-encoded those of a Markdown link).
     """
+    if _SPACE_OR_CONTROL.search(href):
+        return None
     try:
         parts = urllib.parse.urlsplit(href)
-        port = parts.port
-    except ValueError:
+    except ValueError:  # an unbalanced IPv6 bracket
         return None
-    netloc, host = parts.netloc, parts.hostname or ""
     if parts.scheme == "tg":
-        plain = _TG_HOST.fullmatch(netloc) is not None
-        return href if plain and netloc.lower() != "user" else None
-    if "@" in netloc:
+        host = _TG_HOST.fullmatch(parts.netloc)
+        return href if host is not None and parts.netloc.lower() != "user" else None
+    netloc = _HTTP_NETLOC.fullmatch(parts.netloc)
+    if parts.scheme not in ("http", "https") or netloc is None:
         return None
-    if parts.scheme not in ("http", "https") or port == 0:
+    if netloc["port"] is not None and not 1 <= int(netloc["port"]) <= 65535:
         return None
-    if netloc.startswith("["):
-        return href if _is_ipv6(host) else None
-    return href if _HOST_LABELS.fullmatch(host) is not None else None
+    return href if netloc["ipv6"] is None or _is_ipv6(netloc["ipv6"]) else None
 
 
-def _is_ipv6(host: str) -> bool:
+def _is_ipv6(address: str) -> bool:
     try:
-        ipaddress.IPv6Address(host)
+        ipaddress.IPv6Address(address)
     except ValueError:
         return False
-    return "%" not in host
+    return True
 
 
 @attrs.frozen
@@ -404,15 +410,19 @@ def _union(intervals: Iterable[Interval]) -> list[Interval]:
 
 
 def _subtract(intervals: list[Interval], holes: list[Interval]) -> list[Interval]:
-    """The parts of sorted disjoint `intervals` outside sorted disjoint `holes`."""
+    """The parts of sorted disjoint `intervals` outside sorted disjoint `holes` (one sweep)."""
     pieces: list[Interval] = []
+    first = 0  # the first hole that may still meet an interval
     for start, end in intervals:
-        for hole_start, hole_end in holes:
-            if hole_end <= start or hole_start >= end:
-                continue
+        while first < len(holes) and holes[first][1] <= start:
+            first += 1
+        meeting = first
+        while meeting < len(holes) and holes[meeting][0] < end:
+            hole_start, hole_end = holes[meeting]
             if hole_start > start:
                 pieces.append((start, hole_start))
             start = max(start, hole_end)
+            meeting += 1
         if start < end:
             pieces.append((start, end))
     return pieces
@@ -432,11 +442,14 @@ def _entities(spans: list[_Span], length: int) -> tuple[Entity, ...]:
     for _, span in sorted(candidates, key=lambda pair: (pair[1].start, -pair[1].end, -pair[0])):
         if not links or span.start >= links[-1].end:
             links.append(span)
+    link_starts = [link.start for link in links]
+
+    def in_link(span: _Span) -> bool:
+        index = bisect.bisect_right(link_starts, span.start) - 1
+        return index >= 0 and span.start < links[index].end
+
     atomic = [
-        span
-        for span in spans
-        if span.type == "pre"
-        or (span.type == "code" and not any(link.start <= span.start < link.end for link in links))
+        span for span in spans if span.type == "pre" or (span.type == "code" and not in_link(span))
     ]
     holes = _union((span.start, span.end) for span in atomic)
     kept = [span for span in spans if span.type == "blockquote"] + links + atomic

@@ -17,9 +17,10 @@ import re
 from autobot.channels.telegram.render import Entity, RenderedText, utf16_len
 
 _HTTP_URL = re.compile(
-    r"https?://[a-z0-9_-]+(\.[a-z0-9_-]+)+\.?(:[1-9][0-9]{0,4})?([/?#].*)?", re.S
+    r"https?://([a-z0-9_-]+(\.[a-z0-9_-]+)+\.?|\[[0-9a-f:.]+\])(:0*[1-9][0-9]{0,4})?([/?#]\S*)?",
+    re.I,
 )
-_TG_URL = re.compile(r"tg://(?!user\b)[A-Za-z0-9_-]+([/?#].*)?", re.S)
+_TG_URL = re.compile(r"tg://(?!user\b)[A-Za-z0-9_-]+([/?#]\S*)?", re.I)
 
 
 # What may hold an entity of these types (any other type may be held by anything
