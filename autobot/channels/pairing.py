@@ -11,9 +11,11 @@ the CLI, so monotonic clocks of two processes would not compare):
 - a code is `CODE_LENGTH` characters of `CODE_ALPHABET` (no 0/O/1/I), drawn
   with `secrets`; input is accepted in any case with surrounding blanks;
   codes are compared in constant time;
-- a code lives `CODE_TTL_SECONDS` (1 h): it is live at `created_at <= now <
-  created_at + 1 h`; a code from the future (the clock was set back) is
-  treated as expired, never as living longer;
+- a code lives `CODE_TTL_SECONDS` (1 h): it is live at `created_at -
+  CLOCK_SKEW_SECONDS <= now < created_at + 1 h`. The skew covers a process
+  that read its clock, then waited for the store lock while another stamped
+  a code a little later; a code from further in the future (the clock was
+  set back) is treated as expired, never as living longer;
 - at most `MAX_PENDING_PER_CHANNEL` live codes per channel; a sender with a
   live code keeps it (the same code, never a second one);
 - every transition drops expired codes and returns a new `PairingBook`.
@@ -33,6 +35,7 @@ import attrs
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, no 1/I
 CODE_LENGTH = 8
 CODE_TTL_SECONDS = 3600.0
+CLOCK_SKEW_SECONDS = 60.0
 MAX_PENDING_PER_CHANNEL = 3
 MAX_ID_LENGTH = 256
 
@@ -121,8 +124,9 @@ class PendingCode:
         return self.created_at + CODE_TTL_SECONDS
 
     def is_live(self, now: float) -> bool:
-        """Issued at or before `now` and not yet expired (exactly 1 h later it is)."""
-        return self.created_at <= now < self.expires_at
+        """Issued by `now` (give or take the clock skew) and not yet expired
+        (exactly 1 h after `created_at` it is)."""
+        return self.created_at - CLOCK_SKEW_SECONDS <= now < self.expires_at
 
 
 @attrs.frozen(kw_only=True)

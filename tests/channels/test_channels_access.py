@@ -24,9 +24,11 @@ from autobot.channels.access import (
     decide_access,
 )
 from autobot.channels.pairing import (
+    CLOCK_SKEW_SECONDS,
     CODE_TTL_SECONDS,
     Approval,
     PairingBook,
+    PairingError,
     approve_code,
     revoke_sender,
 )
@@ -351,6 +353,21 @@ def test_unknown_sender_gets_a_code_and_the_same_one_until_it_expires() -> None:
     assert (expired.code, expired.book is not None) == ("WXYZ6789", True)
     assert expired.book is not None
     assert [p.code for p in expired.book.pending] == ["WXYZ6789"]  # the old one is pruned
+
+
+def test_a_code_stamped_by_a_slightly_later_clock_is_live_a_far_future_one_is_not() -> None:
+    """Another process may stamp a code just after this one read its clock
+    (it waited for the store lock): up to a minute ahead counts as live. A
+    clock set back further makes codes expire rather than live longer."""
+    issued = ask("7", PairingBook(), T0 + CLOCK_SKEW_SECONDS, codes("ABCD2345"))
+    assert issued.book is not None
+    assert ask("7", issued.book, T0).code == "ABCD2345"
+    assert approve_code(issued.book, channel="telegram", code="ABCD2345", now=T0).book.approved
+    reissued = ask("7", issued.book, T0 - 0.001, codes("WXYZ6789"))
+    assert reissued.book is not None
+    assert [p.code for p in reissued.book.pending] == ["WXYZ6789"]  # the far-future one pruned
+    with pytest.raises(PairingError, match="has expired"):
+        approve_code(issued.book, channel="telegram", code="ABCD2345", now=T0 - 0.001)
 
 
 def test_a_sender_chosen_username_is_kept_only_if_well_formed() -> None:
