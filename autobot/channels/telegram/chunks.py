@@ -70,6 +70,16 @@ class _Code:
     size: int
 
 
+@attrs.frozen
+class _Boundaries:
+    """Where a text may be cut, sorted by position, with the start positions for bisecting."""
+
+    gaps: list[_Gap]
+    gap_starts: list[int]
+    code: list[_Code]
+    code_starts: list[int]
+
+
 def split_rendered(rendered: RenderedText, limit: int = MESSAGE_LIMIT) -> list[RenderedText]:
     """`rendered` cut into chunks of at most `limit` UTF-16 code units each.
 
@@ -109,14 +119,16 @@ def _chunks(rendered: RenderedText, first_limit: int, limit: int) -> Iterator[Re
     offsets = utf16_offsets(text)
     code = _code_regions(rendered.entities, offsets)
     gaps = _gaps(text, code)
-    gap_starts = [gap.start for gap in gaps]
+    boundaries = _Boundaries(
+        gaps, [gap.start for gap in gaps], code, [region.start for region in code]
+    )
     start, current = 0, first_limit
     while start < len(text):
         reach = bisect.bisect_right(offsets, offsets[start] + current) - 1
         if reach == len(text):
             end = next_start = reach
         else:
-            end, next_start = _cut(start, reach, current, gaps, gap_starts, code)
+            end, next_start = _cut(start, reach, current, boundaries)
         piece = _piece(rendered, offsets, start, end)
         if piece.text.strip():
             yield piece
@@ -153,13 +165,13 @@ def _gaps(text: str, code: list[_Code]) -> list[_Gap]:
     return gaps
 
 
-def _cut(
-    start: int, reach: int, limit: int, gaps: list[_Gap], gap_starts: list[int], code: list[_Code]
-) -> tuple[int, int]:
+def _cut(start: int, reach: int, limit: int, boundaries: _Boundaries) -> tuple[int, int]:
     """Where the chunk from `start` ends and the next one starts.
 
     `reach` is the furthest end that fits; the text goes on beyond it.
     """
+    gaps, gap_starts = boundaries.gaps, boundaries.gap_starts
+    code, code_starts = boundaries.code, boundaries.code_starts
     first = bisect.bisect_right(gap_starts, start)
     last = bisect.bisect_right(gap_starts, reach)
     best: _Gap | None = None
@@ -172,9 +184,11 @@ def _cut(
             break
     if best is not None:
         return best.start, best.end
-    for region in code:
-        if region.start < reach < region.end and region.size <= limit and region.start > start:
-            return region.start, region.start
+    index = bisect.bisect_left(code_starts, reach) - 1  # the last region starting before reach
+    if index >= 0:
+        region = code[index]
+        if start < region.start and reach < region.end and region.size <= limit:
+            return region.start, region.start  # code that fits moves whole to the next chunk
     return reach, reach
 
 
