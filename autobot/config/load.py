@@ -49,7 +49,9 @@ class LoadedConfig:
     All paths are absolute and resolved. `secret_values` holds every non-empty
     value from `.env` and every credential that ended up in a `Secret` field
     (with the variables substituted into it), for the log actor to redact
-    verbatim. `unresolved` lists "${NAME} at key.path" for each reference that
+    verbatim; `secret_variables` the names those came from (every name `.env`
+    defines, every `${NAME}` substituted into a `Secret` field), which must
+    never be forwarded into the sandbox. `unresolved` lists "${NAME} at key.path" for each reference that
     could not be resolved (that value is unset). `raw_text` is the file as
     read, for doctor's plaintext-secret scan. Neither of those two appears in
     `repr()`.
@@ -64,6 +66,7 @@ class LoadedConfig:
     logs_dir: Path
     cron_store: Path
     secret_values: frozenset[str] = attrs.field(repr=False)
+    secret_variables: frozenset[str] = frozenset()
     unresolved: tuple[str, ...]
     raw_text: str = attrs.field(repr=False)
 
@@ -123,10 +126,12 @@ def load_config(path: Path, environ: Mapping[str, str]) -> LoadedConfig:
     config = structured
 
     secrets = {value for value in dotenv.values() if value}
+    variables = set(dotenv)
     for secret_path, secret in _secrets_in(config, ""):
         secrets.add(secret.reveal())
         names = resolved.expanded.get(secret_path, ())
         secrets.update(env[name] for name in names if env[name])
+        variables.update(names)
     defaults = config.agents.defaults
     return LoadedConfig(
         config=config,
@@ -138,6 +143,7 @@ def load_config(path: Path, environ: Mapping[str, str]) -> LoadedConfig:
         logs_dir=_from_bot_dir(bot_dir, config.logging.dir),
         cron_store=_from_bot_dir(bot_dir, config.cron.store),
         secret_values=frozenset(secrets),
+        secret_variables=frozenset(variables),
         unresolved=tuple(
             f"${{{name}}} at {key_path}"
             for key_path, names in resolved.unresolved.items()

@@ -31,6 +31,7 @@ from autobot.doctor.file_checks import bot_file_findings
 from autobot.doctor.findings import Finding, Report, error, untrusted, warning
 from autobot.doctor.plaintext import plaintext_secret_findings
 from autobot.doctor.sandbox_check import SandboxProber, probe_sandbox_findings
+from autobot.doctor.sandbox_env_checks import sandbox_env_findings
 from autobot.logs.redact import Redactor
 from autobot.store.regular_file import FileRefused
 
@@ -162,8 +163,14 @@ def check_bot(config_path: Path, *, environ: Mapping[str, str], home: Path) -> B
     findings += bot_file_findings(files)
     findings += malformed_env_findings(files.env.path, dotenv)
     findings += short_secret_findings(dotenv.values, config)
-    if config is not None:
-        findings += config_findings(config)
+    if not isinstance(loaded, _LoadFailure):
+        findings += config_findings(loaded.config)
+        findings += sandbox_env_findings(
+            loaded.config.tools.sandbox_env,
+            secret_variables=loaded.secret_variables,
+            secret_values=loaded.secret_values,
+            environ=environ,
+        )
     return BotCheck(findings=tuple(findings), config=config, secrets=secrets)
 
 

@@ -83,10 +83,15 @@ def _env_in_workspace(root: Path, api_base: str) -> Bot:
     return _bot(root, api_base, {"agents": {"defaults": {"workspace": "."}}})
 
 
+def _key_forwarded(root: Path, api_base: str) -> Bot:
+    return _bot(root, api_base, {"tools": {"sandbox_env": ["ANTHROPIC_API_KEY"]}})
+
+
 DEFECTS = {
     "plaintext key": (_plaintext, "Plaintext secret in config.yml line"),
     ".env 0644": (_env_readable, ".env file has insecure permissions 0644"),
     ".env in the workspace": (_env_in_workspace, "is inside the workspace"),
+    "key forwarded": (_key_forwarded, "tools.sandbox_env forwards ANTHROPIC_API_KEY"),
 }
 
 
