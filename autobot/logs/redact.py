@@ -2,10 +2,14 @@
 
 A `Redactor` removes two kinds of secrets, in this order:
 
-1. *Known secrets*: exact values loaded from `.env` and the config. Every
+1. *Known secrets*: exact values loaded from `.env` and the config, and
+   their encoded forms (base64, hex, percent-encoding, JSON escapes:
+   `secret_forms.encoded_forms`), computed when the redactor is built. Every
    occurrence is replaced, including overlapping occurrences of different
    secrets (the union of their spans becomes one marker), so no fragment of
-   a longer secret survives beside a shorter one.
+   a longer secret survives beside a shorter one. All of them are matched by
+   one regex, a trie of their characters (`_literal_trie`): one scan of the
+   text whatever the number of values.
 2. *Shapes*: the `SECRET_FAMILIES` table (API keys, tokens, `password=`,
    Authorization headers, URL passwords, PEM keys), combined into a single
    alternation and scanned once. Only the secret part is replaced, so useful
@@ -42,11 +46,13 @@ import attrs
 
 from autobot.config.secret import REDACTED
 from autobot.logs.records import LogRecord
+from autobot.logs.secret_forms import encoded_forms
 from autobot.security.secret_patterns import SECRET_FAMILIES, SecretFamily, sensitive_name
 
 MIN_KNOWN_SECRET_LENGTH = 6
 
 Span = tuple[int, int]
+_Trie = dict[str, "_Trie"]  # next character -> subtrie; "" marks the end of a word
 
 # A bare `${VAR}` reference names a secret without being one (its resolved
 # value is redacted as a known secret), so `api_key: "${KEY}"` stays readable.
@@ -76,12 +82,36 @@ def _merge(spans: list[Span]) -> list[Span]:
     return merged
 
 
-def _occurrences(text: str, needle: str) -> Iterable[Span]:
-    """Every (possibly overlapping) occurrence of `needle` in `text`."""
-    start = text.find(needle)
-    while start != -1:
-        yield start, start + len(needle)
-        start = text.find(needle, start + 1)
+def _literal_trie(words: Iterable[str]) -> str:
+    """A regex source matching exactly `words` (non-empty), longest first: the
+    words as a trie, so at each character one branch can go on (matching is
+    linear in the longest word), and a word ending where a longer one goes on
+    is an optional stop. Runs of single-child nodes become one literal, so the
+    nesting (and this function's recursion) grows with the branchings, not
+    with the length of a word."""
+    root: _Trie = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+    return _trie_source(root)
+
+
+def _trie_source(node: _Trie) -> str:
+    branches: list[str] = []
+    for char, child in sorted(node.items()):
+        if not char:
+            continue
+        run = [char]
+        while len(child) == 1 and "" not in child:
+            ((char, child),) = child.items()
+            run.append(char)
+        branches.append(re.escape("".join(run)) + _trie_source(child))
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body
 
 
 def _combine_hints(families: Iterable[SecretFamily]) -> re.Pattern[str] | None:
@@ -116,6 +146,7 @@ class Redactor:
     """
 
     known_secrets: tuple[str, ...]
+    _known: re.Pattern[str] | None  # a zero-width match at each start of a known form
     _pattern: re.Pattern[str]
     _secret_groups: dict[int, range]
     _hints: re.Pattern[str] | None
@@ -126,18 +157,23 @@ class Redactor:
         families: Iterable[SecretFamily] = SECRET_FAMILIES,
     ) -> None:
         kept = {value for value in known_secrets if len(value) >= MIN_KNOWN_SECRET_LENGTH}
+        forms = kept.union(*(encoded_forms(value) for value in kept))
         families = tuple(families)
         pattern, secret_groups = _combine(families)
         self.__attrs_init__(
             known_secrets=tuple(sorted(kept, key=lambda value: (-len(value), value))),
+            known=re.compile(f"(?=({_literal_trie(forms)}))") if forms else None,
             pattern=pattern,
             secret_groups=secret_groups,
             hints=_combine_hints(families),
         )
 
     def redact_known(self, text: str) -> str:
-        """`text` with every occurrence of a known secret (length >= 6) replaced."""
-        spans = [span for secret in self.known_secrets for span in _occurrences(text, secret)]
+        """`text` with every occurrence of a known secret (length >= 6), or of
+        one of its encoded forms, replaced."""
+        if self._known is None:
+            return text
+        spans = [(found.start(), found.end(1)) for found in self._known.finditer(text)]
         return _replace_spans(text, _merge(spans)) if spans else text
 
     def redact_shapes(self, text: str) -> str:

@@ -160,6 +160,20 @@ SECRET_FAMILIES: tuple[SecretFamily, ...] = (
         hint="sk-",
     ),
     _family(
+        # 40 base64 characters after an access key id (CSV credential files,
+        # `id secret` pairs) or after a secret-key name in any spelling
+        # (`aws_secret_access_key =`, `"SecretAccessKey": "`, `secretAccessKey:`,
+        # `--secret-access-key `); before `aws_access_key_id`, so a pair is
+        # redacted whole. A 40-character token elsewhere (a git SHA) is not one.
+        "aws_secret_access_key",
+        "AWS secret access key",
+        r"(?<![A-Za-z0-9])(?:(?:AKIA|ASIA)([A-Z0-9]{16})[ \t,:;|\"'=]{1,6}"
+        r"|(?i:(?:aws[_-]?)?secret[_-]?(?:access[_-]?)?key)"
+        r"(?:\\?[\"'])?(?:[ \t]{0,4}[:=][ \t]{0,4}|[ \t]{1,4})(?:\\?[\"'])?)"
+        r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+        hint=r"akia|asia|secret[_-]?(?:access[_-]?)?key",
+    ),
+    _family(
         "aws_access_key_id",
         "AWS access key id",
         r"(?<![A-Za-z0-9])(?:AKIA|ASIA)([A-Z0-9]{16})(?![A-Za-z0-9])",

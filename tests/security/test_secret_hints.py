@@ -96,6 +96,32 @@ FAMILY_TEXT: dict[str, st.SearchStrategy[str]] = {
     ),
     "anthropic": token(["sk-ant-", "sk-ant-api03-", "mask-ant-"], WORD, 20),
     "openai": token(["sk-", "sk-proj-", "sk-svcacct-", "sk-admin-", "xsk-"], WORD, 20),
+    "aws_secret_access_key": st.one_of(
+        fmt(
+            "{}{}{}{}",
+            st.sampled_from(["AKIA", "ASIA", "akia", "xASIA"]),
+            run(UPPER_DIGITS, 14, 18),
+            st.sampled_from(["", " ", ",", "\t", ": ", '","', "       ", "\n"]),
+            run(ALNUM + "/+", 38, 42),
+        ),
+        fmt(
+            "{}{}{}{}{}{}",
+            st.sampled_from(["", "aws_", "AWS-", "x", "my_", "Aws"]),
+            st.sampled_from(
+                [
+                    "secret_access_key",
+                    "SecretAccessKey",
+                    "secret-key",
+                    "SECRETKEY",
+                    "secret_acces_key",
+                ]
+            ),
+            st.sampled_from(["", '"', '\\"', "'"]),
+            st.sampled_from([" = ", ":", "  ", "", "\t:\t", ' " : ', "     "]),
+            st.sampled_from(["", '"', '\\"', "'"]),
+            run(ALNUM + "/+=", 38, 42),
+        ),
+    ),
     "aws_access_key_id": token(["AKIA", "ASIA", "akia", "xASIA"], UPPER_DIGITS, 16),
     "bearer": token(["Bearer ", "bearer\t", "BEARER  ", "xbearer "], ALNUM + "._~+/-=", 16),
     "google_oauth": token(["ya29.", "YA29.", "xya29."], WORD, 20),
