@@ -59,6 +59,7 @@ REPLY_INTERVAL_SECONDS = 3600.0
 REPLY_MEMORY_SIZE = 10_000
 
 ANYONE = "*"
+_SHOWN_MALFORMED_ID = 64
 # Telegram usernames: 4 to 32 ASCII letters, digits or `_`, starting with a
 # letter, so never all digits. User ids are positive integers.
 _TELEGRAM_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
@@ -243,7 +244,9 @@ class AccessDecision:
     """The outcome for one message.
 
     `reason` says why in a log-safe line (ids are validated; usernames and
-    message text never appear). `denied` is true when the message was meant
+    message text never appear). `sender_id` is the sender's id, or for a
+    malformed one its `ascii()` form cut to 64 characters: always one
+    printable line. `denied` is true when the message was meant
     for the bot and refused: the actor logs WARN `ACCESS DENIED` with
     `channel`, `sender_id` and `reason` (a group message that does not
     address the bot is dropped without being a denial). `text` is the reply
@@ -274,7 +277,8 @@ def decide_access(
     """What to do with a message from `sender` in `chat` (see module docstring).
 
     Pure: `draw_code` (e.g. `pairing.new_pairing_code`) is called only when
-    a new code is issued. Never raises for any sender or chat.
+    a new code is issued. Never raises for any sender or chat (`PairingError`
+    only if `draw_code` returns something that is not a code).
     """
     channel = policy.channel
 
@@ -284,7 +288,13 @@ def decide_access(
         )
 
     if not is_valid_id(sender.id):
-        return decision(Action.DROP, "the sender id is empty or malformed", denied=True)
+        return AccessDecision(
+            action=Action.DROP,
+            channel=channel,
+            sender_id=ascii(sender.id)[:_SHOWN_MALFORMED_ID],
+            reason="the sender id is empty or malformed",
+            denied=True,
+        )
     if not is_valid_id(chat.id):
         return decision(Action.DROP, "the chat id is empty or malformed", denied=True)
     pairing = policy.dm_policy is DmPolicy.PAIRING

@@ -192,6 +192,8 @@ def test_malformed_sender_or_chat_ids_are_dropped_as_denials(bad_id: str) -> Non
     sender_bad = decide(policy, Sender(id=bad_id), Chat(id="5"))
     assert (sender_bad.action, sender_bad.denied) == (Action.DROP, True)
     assert "sender id is empty or malformed" in sender_bad.reason
+    assert sender_bad.sender_id == ascii(bad_id)[:64]  # safe to log as one line
+    assert sender_bad.sender_id.isprintable()
     chat_bad = decide(policy, Sender(id="5"), Chat(id=bad_id))
     assert (chat_bad.action, chat_bad.denied) == (Action.DROP, True)
     assert "chat id" in chat_bad.reason
