@@ -14,7 +14,10 @@ at the same time:
   book). `PairingStore.current` costs one `lstat` while the file is
   unchanged and reloads when its identity (device, inode) or its size,
   mtime or ctime changes. The store keeps the loaded file open, so its inode
-  cannot be reused by a later version: a replacement is always seen;
+  cannot be reused by a later version: a replacement (every write autobot
+  makes) is always seen. An edit in place by hand is seen through its size
+  or timestamps (one of the same size within the same timestamp tick would
+  wait for the next change);
 - a store file that is not a regular file, is larger than `MAX_STORE_BYTES`
   or is not a valid book raises `PairingStoreError` and is never written
   over: access decisions must then fail closed (no approvals).
@@ -128,9 +131,10 @@ class PairingStore:
         lock, so a change that raises (e.g. `PairingError` for a bad code)
         propagates before the lock file is even created, then applied again
         under the lock to the book read fresh. An exception from either run
-        propagates and nothing is written. Raises `PairingStoreError` when the store is
-        unusable (nothing is written either) and `OSError` when the write
-        fails (the old file is intact).
+        propagates and nothing is written. Raises `PairingStoreError` when
+        the store is unusable (nothing is written either), `PairingError`
+        when the successor would exceed `MAX_STORE_BYTES`, and `OSError`
+        when the write fails (the old file is intact).
         """
         change(self.current())
         with self._locked():

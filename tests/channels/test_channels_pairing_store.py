@@ -126,6 +126,7 @@ def test_an_edit_in_place_is_seen(store: PairingStore) -> None:
     edited = store.path.read_text().replace("ABCD2345", "WXYZ6789")
     with open(store.path, "r+") as handle:  # same inode, same size
         handle.write(edited)
+    os.utime(store.path, ns=(1, 1))  # another mtime than the load saw, whatever the clock tick
     assert os.stat(store.path).st_ino == inode
     assert store.current().pending[0].code == "WXYZ6789"
 
