@@ -49,6 +49,8 @@ ENTITY_TYPES = frozenset(
 MENTION = re.compile(r"(?<![A-Za-z0-9_@])@[A-Za-z0-9_]{5,32}(?![A-Za-z0-9_])")
 TEXT_MENTION_URL = re.compile(r"tg://user\?id=([0-9]{1,19})")
 LINK_SCHEMES = frozenset({"http", "https", "tg", "ton", "ftp", "mailto"})
+HOSTED_SCHEMES = frozenset({"http", "https", "ftp"})
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?![0-9])")  # "host:8080" is no scheme
 BOT_COMMAND = re.compile(
     r"(?<![A-Za-z0-9_/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![A-Za-z0-9_/<>@])"
 )
@@ -121,15 +123,21 @@ class FormattedText:
 def link_entity(url: str, offset: int, length: int) -> Entity | None:
     """The entity a link in markup makes: text_mention for `tg://user?id=N`,
     text_link for a URL (http:// added when it has no scheme), None for
-    something that is no URL (the real API drops such links silently)."""
+    something that is no URL or has a scheme Telegram does not link
+    (javascript:, data:...): the real API drops such links silently."""
     mention = TEXT_MENTION_URL.fullmatch(url)
     if mention is not None:
         user = TelegramUser(id=int(mention.group(1)), first_name="")
         return Entity(type="text_mention", offset=offset, length=length, user=user)
-    if "://" not in url and not url.startswith("mailto:"):
+    if URL_SCHEME.match(url) is None:
         url = "http://" + url
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() not in LINK_SCHEMES or (parts.scheme != "mailto" and not parts.netloc):
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # raises ValueError for a malformed port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in LINK_SCHEMES or (scheme in HOSTED_SCHEMES and not parts.hostname):
         return None
     return Entity(type="text_link", offset=offset, length=length, url=url)
 
