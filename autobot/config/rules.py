@@ -147,6 +147,8 @@ RULES: tuple[Rule, ...] = (
     Rule("gateway.host", non_empty),
     Rule("gateway.port", int_between(1, 65535)),
     Rule("tools.pool.size", int_at_least(1)),
+    Rule("tools.sandbox_uid", int_between(1, 2**32 - 2)),
+    Rule("tools.sandbox_gid", int_between(1, 2**32 - 2)),
     Rule("tools.pool.max_requests_per_worker", int_at_least(1)),
     Rule("tools.exec.timeout", positive_number),
     Rule("tools.web.search.base_url", _HTTP),

@@ -217,8 +217,13 @@ class PoolConfig:
 
 @attrs.frozen(kw_only=True)
 class ToolsConfig:
+    """The model's tools. `sandbox_uid`/`sandbox_gid`: the unprivileged account
+    sandboxed commands run as when autobot runs as root (never 0)."""
+
     sandbox: SandboxMode = SandboxMode.AUTO
     sandbox_env: tuple[str, ...] = ()
+    sandbox_uid: int = 65534
+    sandbox_gid: int = 65534
     docker_image: str | None = None
     pool: PoolConfig = PoolConfig()
     exec: ExecConfig = ExecConfig()

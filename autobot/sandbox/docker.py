@@ -46,11 +46,13 @@ def docker_build_argv() -> list[str]:
 
 
 def container_user(policy: SandboxPolicy) -> tuple[int, int] | None:
-    """Who the container runs as: `run_as` if configured, else the workspace's
+    """Who the container runs as: the identity if any (a root gateway), else the workspace's
     owner, the one non-root account sure to be able to write the workspace.
     A root-owned workspace means root (still without capabilities, new
     privileges, network or a writable root filesystem); None: the image's user."""
-    return policy.run_as or policy.workspace_owner
+    if policy.identity is not None:
+        return policy.identity.uid, policy.identity.gid
+    return policy.workspace_owner
 
 
 def docker_run_argv(policy: SandboxPolicy, image: str, masks: Iterable[EnvMask] = ()) -> list[str]:

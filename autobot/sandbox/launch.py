@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from typing import Any
 
 import trio
 
@@ -49,18 +48,15 @@ def kill_process_group(process: WorkerProcess) -> None:
 async def run_worker_process(
     argv: list[str],
     *,
-    run_as: tuple[int, int] | None,
+    pass_fds: tuple[int, ...] = (),
     cgroups: GatewayCgroups | None,
     limits: ResourceLimits,
     logger: Logger,
     task_status: trio.TaskStatus[WorkerProcess] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run `argv` with piped stdin/stdout until it exits (killing its group if
-    cancelled); WorkerFailed if it cannot be started (including its cgroup)."""
-    options: dict[str, Any] = {}
-    if run_as is not None:
-        options["user"], options["group"] = run_as
-        options["extra_groups"] = []
+    """Run `argv` with piped stdin/stdout (and `pass_fds` inherited) until it
+    exits, killing its group if cancelled; WorkerFailed if it cannot be
+    started (including its cgroup)."""
     cgroup: WorkerCgroup | None = None
     try:
         if cgroups is not None:
@@ -74,7 +70,7 @@ async def run_worker_process(
             argv,
             env=dict(SANDBOX_ENV),
             preexec_fn=None if cgroup is None else cgroup.enter,
-            **options,
+            pass_fds=pass_fds,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         if cgroup is not None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import attrs
 
+from autobot.sandbox.userns import SandboxIdentity
+
 SANDBOX_WORKSPACE = "/workspace"  # fixed in-sandbox path: host paths never reach the model
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 WORKER_IN_SANDBOX = "/opt/autobot/worker_main.py"
@@ -21,6 +23,13 @@ WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
 SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
 # The few /etc entries the dynamic loader, sh, python and TLS clients need.
 SYSTEM_ETC = ("/etc/ld.so.cache", "/etc/alternatives", "/etc/ssl", "/etc/localtime")
+# Kernel interfaces under /proc: writable ones made read-only, revealing ones hidden
+# (the same lists container runtimes use).
+PROC_READONLY = ("bus", "fs", "irq", "sys", "sysrq-trigger")
+PROC_HIDDEN = (
+    "acpi", "asound", "kcore", "keys", "latency_stats", "sched_debug", "scsi",
+    "timer_list", "timer_stats",
+)  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +60,15 @@ class SystemMount:
     symlink_target: str | None = None
 
 
+@attrs.frozen
+class ProcEntry:
+    """A `/proc` entry hidden from the sandbox: a directory (an empty read-only
+    tmpfs over it) or a file (`/dev/null` over it)."""
+
+    name: str
+    is_dir: bool
+
+
 @attrs.frozen(kw_only=True)
 class SandboxPolicy:
     """Everything a worker's sandbox is built from.
@@ -58,9 +76,13 @@ class SandboxPolicy:
     `workspace` is the resolved host directory bound read-write at
     `SANDBOX_WORKSPACE`. `env` holds the forwarded `tools.sandbox_env` names
     with their values; they reach commands through the worker protocol, never
-    through argv (other host users can read a process's argv). `run_as` is an
-    optional (uid, gid) for the sandbox process when the gateway runs as root;
-    `workspace_owner` is who owns the workspace (docker runs as that account).
+    through argv (other host users can read a process's argv). `identity` is
+    the unprivileged account sandboxed processes run as when the gateway runs
+    as root (their own user namespace: `userns.py`); None means the gateway's
+    own uid, through an unprivileged user namespace. `workspace_owner` is who
+    owns the workspace (docker runs as that account without an identity).
+    `proc_readonly` and `proc_hidden` are the `/proc` entries of this kernel
+    made read-only or hidden in every sandbox (`host_proc_entries`).
     `protected_inodes` are the (st_dev, st_ino) of the bot's `.env` file(s):
     a hard link to one inside the workspace is masked like a dotenv name.
     """
@@ -71,8 +93,9 @@ class SandboxPolicy:
     limits: ResourceLimits = ResourceLimits()
     system: tuple[SystemMount, ...] = ()
     etc: tuple[str, ...] = ()
-    support_dir: Path | None = None  # the synthetic passwd/group: pool.write_support_dir
-    run_as: tuple[int, int] | None = None
+    identity: SandboxIdentity | None = None
+    proc_readonly: tuple[str, ...] = ()
+    proc_hidden: tuple[ProcEntry, ...] = ()
     workspace_owner: tuple[int, int] | None = None  # (uid, gid): docker's --user
     protected_inodes: frozenset[tuple[int, int]] = frozenset()  # masks.protected_file_ids
 
@@ -93,6 +116,18 @@ def host_system_mounts() -> tuple[tuple[SystemMount, ...], tuple[str, ...]]:
             system.append(SystemMount(path))
     etc = tuple(path for path in SYSTEM_ETC if os.path.exists(path))
     return tuple(system), etc
+
+
+def host_proc_entries(proc: str = "/proc") -> tuple[tuple[str, ...], tuple[ProcEntry, ...]]:
+    """Which of `PROC_READONLY` and `PROC_HIDDEN` this kernel has (a sandbox's
+    new /proc has the same top-level entries as the host's)."""
+    readonly = tuple(name for name in PROC_READONLY if os.path.lexists(f"{proc}/{name}"))
+    hidden = tuple(
+        ProcEntry(name, os.path.isdir(f"{proc}/{name}"))
+        for name in PROC_HIDDEN
+        if os.path.lexists(f"{proc}/{name}")
+    )
+    return readonly, hidden
 
 
 def forwarded_env(names: tuple[str, ...], environ: dict[str, str]) -> tuple[tuple[str, str], ...]:

@@ -21,9 +21,7 @@ only position from which it can kill everything a command leaves behind).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -35,22 +33,31 @@ import trio
 from autobot.config.environment import ENV_FILE_NAME
 from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.logs.records import Logger
-from autobot.sandbox.bwrap import bwrap_argv, worker_command
+from autobot.sandbox.bwrap import SandboxFds, bwrap_argv, worker_command
 from autobot.sandbox.cgroups import GatewayCgroups, open_gateway_cgroups
 from autobot.sandbox.docker import DOCKERFILE, docker_build_argv, docker_image, docker_run_argv
 from autobot.sandbox.env_index import EMPTY_SCAN, EnvMaskIndex, EnvScan
 from autobot.sandbox.errors import SandboxUnavailable, WorkerFailed
 from autobot.sandbox.launch import run_worker_process
 from autobot.sandbox.masks import EnvMask
+from autobot.sandbox.ownership import hand_over
 from autobot.sandbox.policy import (
     WORKER_SCRIPT,
     SandboxPolicy,
     forwarded_env,
+    host_proc_entries,
     host_system_mounts,
     limits_argument,
 )
 from autobot.sandbox.probe import probe_sandbox
 from autobot.sandbox.process import WorkerProcess
+from autobot.sandbox.spawn_files import SpawnFiles
+from autobot.sandbox.userns import (
+    SandboxIdentity,
+    UserNamespaceError,
+    create_user_namespace,
+    default_identity,
+)
 from autobot.sandbox.worker import WorkerHandle
 from autobot.security.protected_files import protected_file_ids
 
@@ -69,29 +76,10 @@ class PoolStatistics:
     served: int
 
 
-def synthetic_passwd(run_as: tuple[int, int] | None) -> tuple[str, str]:
-    """`/etc/passwd` and `/etc/group` contents for the sandbox: root, nobody, and the
-    `run_as` account if any; nothing of the host's accounts."""
-    passwd = [
-        "root:x:0:0:root:/tmp:/bin/sh",
-        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
-    ]
-    group = ["root:x:0:", "nogroup:x:65534:"]
-    if run_as is not None and run_as[0] not in (0, 65534):
-        passwd.append(f"sandbox:x:{run_as[0]}:{run_as[1]}:sandbox:/tmp:/bin/sh")
-        group.append(f"sandbox:x:{run_as[1]}:")
-    return "\n".join(passwd) + "\n", "\n".join(group) + "\n"
-
-
-def write_support_dir(run_as: tuple[int, int] | None) -> Path:
-    """A fresh private directory holding the synthetic passwd and group files
-    (world-readable so a `run_as` account can read them; the caller removes it)."""
-    support = Path(tempfile.mkdtemp(prefix="autobot-sandbox-"))
-    passwd, group = synthetic_passwd(run_as)
-    (support / "passwd").write_text(passwd)
-    (support / "group").write_text(group)
-    support.chmod(0o755)
-    return support
+def sandbox_identity(tools: ToolsConfig, euid: int) -> SandboxIdentity | None:
+    """The account sandboxed processes run as: `tools.sandbox_uid:sandbox_gid` for a
+    root gateway, None (the gateway's own uid) otherwise."""
+    return default_identity(euid, tools.sandbox_uid, tools.sandbox_gid)
 
 
 def owner_of(path: Path) -> tuple[int, int] | None:
@@ -104,11 +92,16 @@ def owner_of(path: Path) -> tuple[int, int] | None:
 
 
 def worker_argv(
-    backend: SandboxMode, policy: SandboxPolicy, masks: frozenset[EnvMask], image: str
+    backend: SandboxMode,
+    policy: SandboxPolicy,
+    masks: frozenset[EnvMask],
+    image: str,
+    fds: SandboxFds,
 ) -> list[str]:
     """The command starting one worker for a resolved backend (pure)."""
     if backend is SandboxMode.BUBBLEWRAP:
-        return bwrap_argv(policy, worker_command(policy.limits), masks=masks, with_worker=True)
+        command = worker_command(policy.limits, policy.identity)
+        return bwrap_argv(policy, command, fds=fds, masks=masks)
     if backend is SandboxMode.DOCKER:
         return docker_run_argv(policy, image, masks)
     if backend is SandboxMode.NONE:
@@ -136,6 +129,7 @@ class SandboxPool:
     _busy: int = 0
     _cgroups: GatewayCgroups | None = None
     _env_index: EnvMaskIndex | None = None
+    _files: SpawnFiles | None = None
     _scan_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     # Idle workers; sized to the pool: at most `size` workers ever exist at once.
     _idle: tuple[trio.MemorySendChannel[WorkerHandle], trio.MemoryReceiveChannel[WorkerHandle]] = (
@@ -159,6 +153,7 @@ class SandboxPool:
         """Build the pool for `tools.*` (sandbox mode, sandbox_env, pool, exec.network);
         hard links to the bot's `.env` (as it is now) are masked like dotenv names."""
         system, etc = host_system_mounts()
+        proc_readonly, proc_hidden = host_proc_entries()
         policy = SandboxPolicy(
             workspace_owner=owner_of(workspace),
             workspace=workspace.resolve(),
@@ -166,6 +161,9 @@ class SandboxPool:
             env=forwarded_env(tools.sandbox_env, dict(os.environ)),
             system=system,
             etc=etc,
+            identity=sandbox_identity(tools, os.geteuid()),
+            proc_readonly=proc_readonly,
+            proc_hidden=proc_hidden,
             protected_inodes=protected_file_ids([bot_dir / ENV_FILE_NAME]),
         )
         return cls(
@@ -195,7 +193,7 @@ class SandboxPool:
         Raises SandboxUnavailable if the configured backend cannot run, and
         WorkerFailed if a worker cannot be (re)started.
         """
-        probe = await probe_sandbox(self.mode)
+        probe = await probe_sandbox(self.mode, self.policy.identity)
         if not probe.available or probe.backend is None:
             raise SandboxUnavailable(
                 f"sandbox '{self.mode.value}' is not available: {probe.detail}"
@@ -203,9 +201,8 @@ class SandboxPool:
         self._backend = probe.backend
         if self._backend is SandboxMode.NONE:
             self.logger.warn("sandbox disabled: workspace restrictions disabled")
-        support = write_support_dir(self.policy.run_as)
         try:
-            self.policy = attrs.evolve(self.policy, support_dir=support)
+            self._files = await self._prepare_spawn_files()
             image = await self._prepare_image()
             self._open_cgroups()
             self._open_env_index()
@@ -227,7 +224,7 @@ class SandboxPool:
                     self._restarts += 1
                     send_idle.send_nowait(await self._spawn(image))
         finally:
-            shutil.rmtree(support, ignore_errors=True)
+            self._close_spawn_files()
             self._close_cgroups()
             await self._close_env_index()
 
@@ -239,10 +236,44 @@ class SandboxPool:
         self._cgroups, why_not = open_gateway_cgroups(os.getpid())
         if self._cgroups is not None:
             self.logger.info("sandbox limits enforced by cgroups", cgroups=self._cgroups.describe())
-        if why_not and self.policy.run_as is None:
+        if why_not:
             self.logger.warn(
-                f"sandbox runs as root: the kernel does not enforce the process limit ({why_not})"
+                "sandbox of a root gateway: without a cgroup the process limit counts every "
+                f"process of uid {self.policy.identity.uid if self.policy.identity else '?'} "
+                f"on the host ({why_not})"
             )
+
+    async def _prepare_spawn_files(self) -> SpawnFiles:
+        """What every bwrap starts from; as root, the identity's user namespace and
+        a workspace that belongs to the identity (`ownership.hand_over`)."""
+        identity = self.policy.identity
+        if self._backend is not SandboxMode.BUBBLEWRAP or identity is None:
+            return SpawnFiles.build(identity)
+        changed = await trio.to_thread.run_sync(
+            hand_over, self.policy.workspace, identity, self.policy.protected_inodes
+        )
+        if changed.handed:
+            self.logger.info(
+                "workspace handed over to the sandbox account",
+                entries=changed.handed,
+                account=f"{identity.uid}:{identity.gid}",
+            )
+        for skipped in changed.skipped:
+            self.logger.warn("workspace entry not handed over", path=skipped)
+        try:
+            userns = await trio.to_thread.run_sync(create_user_namespace, identity)
+        except UserNamespaceError as exc:
+            raise SandboxUnavailable(f"sandbox user namespace: {exc}") from exc
+        try:
+            return SpawnFiles.build(identity, userns)
+        except BaseException:
+            os.close(userns)
+            raise
+
+    def _close_spawn_files(self) -> None:
+        files, self._files = self._files, None
+        if files is not None and files.userns is not None:
+            os.close(files.userns)
 
     def _close_cgroups(self) -> None:
         if self._cgroups is not None:
@@ -294,23 +325,34 @@ class SandboxPool:
         return fresh
 
     async def _scan_env(self) -> EnvScan:
-        """The workspace's dotenv entries now (nothing to hide without a sandbox)."""
+        """The workspace's dotenv entries now (nothing to hide without a sandbox);
+        after an event flood, as of the index's next walk (paced: see `env_index`)."""
         if self._backend is SandboxMode.NONE:
             return EMPTY_SCAN
         index = self._env_index
         if index is None:
             raise WorkerFailed("the sandbox pool is not running")
+        asked_at = trio.current_time()
         if self._scan_limiter.borrowed_tokens == 0:  # no refresh runs in a thread now
-            quiet = index.cached_if_quiet()  # the usual case: one non-blocking read
+            quiet = index.cached_if_quiet()  # the usual case: one ioctl, nothing read
             if quiet is not None:
                 return quiet
-        return await trio.to_thread.run_sync(index.refresh, limiter=self._scan_limiter)
+        while True:
+            scan = await trio.to_thread.run_sync(
+                index.refresh, asked_at, limiter=self._scan_limiter
+            )
+            if scan is not None:
+                return scan
+            await trio.sleep_until(index.walk_allowed_at)
 
     def _open_env_index(self) -> None:
         if self._backend is SandboxMode.NONE:
             return
         self._env_index = EnvMaskIndex(
-            self.policy.workspace, protected=self.policy.protected_inodes
+            self.policy.workspace,
+            protected=self.policy.protected_inodes,
+            # trio's clock, which threads may read: `_scan_env` sleeps on it
+            clock=trio.lowlevel.current_clock().current_time,
         )
 
     async def _close_env_index(self) -> None:
@@ -345,18 +387,19 @@ class SandboxPool:
         assert self._nursery is not None and self._backend is not None
         if scan is None:
             scan = await self._scan_env()
-        argv = worker_argv(self._backend, self.policy, scan.masks, image)
-        process: WorkerProcess = await self._nursery.start(
-            partial(
-                run_worker_process,
-                argv,
-                # docker's client must reach the engine: the container gets --user instead
-                run_as=None if self._backend is SandboxMode.DOCKER else self.policy.run_as,
-                cgroups=self._cgroups,
-                limits=self.policy.limits,
-                logger=self.logger,
+        assert self._files is not None
+        with self._files.open_fds() as fds:
+            argv = worker_argv(self._backend, self.policy, scan.masks, image, fds)
+            process: WorkerProcess = await self._nursery.start(
+                partial(
+                    run_worker_process,
+                    argv,
+                    pass_fds=fds.all() if self._backend is SandboxMode.BUBBLEWRAP else (),
+                    cgroups=self._cgroups,
+                    limits=self.policy.limits,
+                    logger=self.logger,
+                )
             )
-        )
         worker = WorkerHandle(process=process, env_scan=scan, env=dict(self.policy.env))
         started = False
         try:

@@ -1,23 +1,41 @@
 """Find out which sandbox backend really works here (used by start-up and doctor).
 
 A backend counts as available only if it actually runs: bubblewrap is probed
-by starting the same kind of sandbox the workers use around `/usr/bin/true`,
-docker by `docker info` answering with exit 0.
+by starting the same sandbox the workers use (user namespace and identity of
+a root gateway, seccomp filter, /proc hardening) around the worker's
+`--check`, which exits 0 only when it runs unprivileged, without any
+capability, under no_new_privs and seccomp; docker by `docker info`
+answering with exit 0.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import attrs
 import trio
 
 from autobot.config.schema import SandboxMode
-from autobot.sandbox.bwrap import BWRAP, bwrap_argv
-from autobot.sandbox.policy import SANDBOX_PATH, SandboxPolicy, host_system_mounts
+from autobot.sandbox.bwrap import BWRAP, bwrap_argv, worker_command
+from autobot.sandbox.policy import (
+    SANDBOX_PATH,
+    SandboxPolicy,
+    host_proc_entries,
+    host_system_mounts,
+)
+from autobot.sandbox.seccomp import UnsupportedArchitecture
+from autobot.sandbox.spawn_files import SpawnFiles
+from autobot.sandbox.userns import (
+    SandboxIdentity,
+    UserNamespaceError,
+    create_user_namespace,
+    default_identity,
+)
 
 PROBE_SECONDS = 10.0  # a healthy bwrap answers in milliseconds, docker info in about a second
 DOCKER = "docker"
@@ -32,8 +50,15 @@ class SandboxProbe:
     detail: str
 
 
-async def probe_sandbox(mode: SandboxMode) -> SandboxProbe:
+async def probe_sandbox(
+    mode: SandboxMode, identity: SandboxIdentity | Literal["default"] | None = "default"
+) -> SandboxProbe:
     """Probe for `mode`: an explicit choice is honoured, `auto` tries bubblewrap then docker.
+
+    `identity` is the account a root gateway's sandbox runs as; "default" is
+    what the default `tools.sandbox_uid/gid` give for this process (None when
+    it is not root). Without an identity, a root probe fails: the worker
+    refuses to serve as uid 0.
 
     Never raises for a missing or broken backend: that is reported in the result.
     """
@@ -41,9 +66,11 @@ async def probe_sandbox(mode: SandboxMode) -> SandboxProbe:
         return SandboxProbe(
             backend=SandboxMode.NONE, available=True, detail="workspace restrictions disabled"
         )
+    if identity == "default":
+        identity = default_identity(os.geteuid())
     details: list[str] = []
     if mode in (SandboxMode.AUTO, SandboxMode.BUBBLEWRAP):
-        works, detail = await _probe_bwrap()
+        works, detail = await _probe_bwrap(identity)
         if works:
             return SandboxProbe(backend=SandboxMode.BUBBLEWRAP, available=True, detail=detail)
         details.append(detail)
@@ -55,15 +82,40 @@ async def probe_sandbox(mode: SandboxMode) -> SandboxProbe:
     return SandboxProbe(backend=None, available=False, detail="; ".join(details))
 
 
-async def _probe_bwrap() -> tuple[bool, str]:
+async def _probe_bwrap(identity: SandboxIdentity | None) -> tuple[bool, str]:
     executable = shutil.which(BWRAP)
     if executable is None:
         return False, "bwrap not found on PATH"
     system, etc = host_system_mounts()
+    proc_readonly, proc_hidden = host_proc_entries()
+    userns: int | None = None
     with tempfile.TemporaryDirectory(prefix="autobot-probe-") as empty:
-        policy = SandboxPolicy(workspace=Path(empty), system=system, etc=etc)
-        argv = bwrap_argv(policy, ["/usr/bin/true"])
-        return await _run("bubblewrap", [executable, *argv[1:]])
+        try:
+            if identity is not None:
+                os.chown(empty, identity.uid, identity.gid)
+                userns = await trio.to_thread.run_sync(create_user_namespace, identity)
+            files = SpawnFiles.build(identity, userns)
+        except (OSError, UserNamespaceError, UnsupportedArchitecture) as exc:
+            return False, f"bubblewrap sandbox cannot be prepared: {exc}"
+        policy = SandboxPolicy(
+            workspace=Path(empty),
+            system=system,
+            etc=etc,
+            identity=identity,
+            proc_readonly=proc_readonly,
+            proc_hidden=proc_hidden,
+        )
+        command = (*worker_command(policy.limits, identity), "--check")
+        try:
+            with files.open_fds() as fds:
+                argv = bwrap_argv(policy, command, fds=fds)
+                # trio forks from a cached thread that may retire before the probe ends:
+                # `--die-with-parent` would follow that thread. The probe exits by itself.
+                argv.remove("--die-with-parent")
+                return await _run("bubblewrap", [executable, *argv[1:]], pass_fds=fds.all())
+        finally:
+            if userns is not None:
+                os.close(userns)
 
 
 async def _probe_docker() -> tuple[bool, str]:
@@ -73,7 +125,7 @@ async def _probe_docker() -> tuple[bool, str]:
     return await _run("docker", [executable, "info", "--format", "{{.ServerVersion}}"])
 
 
-async def _run(name: str, argv: list[str]) -> tuple[bool, str]:
+async def _run(name: str, argv: list[str], pass_fds: tuple[int, ...] = ()) -> tuple[bool, str]:
     """Run `argv` once with a bound; (works, human detail)."""
     with trio.move_on_after(PROBE_SECONDS):
         try:
@@ -84,6 +136,7 @@ async def _run(name: str, argv: list[str]) -> tuple[bool, str]:
                 capture_stdout=True,
                 capture_stderr=True,
                 env={"PATH": SANDBOX_PATH},
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             return False, f"{name} could not be started: {exc}"

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import trio
 
-from autobot.config.schema import SandboxMode
+from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.logs.records import Logger
-from autobot.sandbox.policy import ResourceLimits, SandboxPolicy, host_system_mounts
-from autobot.sandbox.pool import SandboxPool
+from autobot.sandbox.policy import (
+    ResourceLimits,
+    SandboxPolicy,
+    host_proc_entries,
+    host_system_mounts,
+)
+from autobot.sandbox.pool import SandboxPool, sandbox_identity
+from autobot.sandbox.userns import SandboxIdentity
 
 
 async def start_pool(
@@ -23,10 +30,17 @@ async def start_pool(
     network: bool = False,
     env: tuple[tuple[str, str], ...] = (),
     limits: ResourceLimits | None = None,
-    run_as: tuple[int, int] | None = None,
+    identity: SandboxIdentity | str | None = "as_configured",
 ) -> SandboxPool:
-    """A started `SandboxPool` on the resolved directory `workspace`, running in `nursery`."""
+    """A started `SandboxPool` on the resolved directory `workspace`, running in `nursery`.
+
+    `identity` defaults to what a gateway with the default config would use
+    (the unprivileged sandbox account when the tests run as root).
+    """
+    if isinstance(identity, str):
+        identity = sandbox_identity(ToolsConfig(), os.geteuid())
     system, etc = host_system_mounts()
+    proc_readonly, proc_hidden = host_proc_entries()
     policy = SandboxPolicy(
         workspace=workspace,
         network=network,
@@ -34,7 +48,9 @@ async def start_pool(
         limits=limits or ResourceLimits(),
         system=system,
         etc=etc,
-        run_as=run_as,
+        identity=identity,
+        proc_readonly=proc_readonly,
+        proc_hidden=proc_hidden,
     )
     pool = SandboxPool(
         mode=mode, policy=policy, logger=logger, size=size, max_requests=max_requests

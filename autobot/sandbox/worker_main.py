@@ -1,7 +1,7 @@
 """The sandbox worker: a stdlib-only program serving file and exec requests.
 
-Run as `python3 -I worker_main.py ROOT` (inside bubblewrap ROOT is
-`/workspace`). It reads length-prefixed JSON frames from stdin and answers
+Run as `python3 -I worker_main.py ROOT [--limits=...] [--drop-to=UID:GID]
+[--check]` (inside bubblewrap ROOT is `/workspace`). It reads length-prefixed JSON frames from stdin and answers
 each with one frame on stdout, in order:
 
     frame    = 4-byte big-endian length + UTF-8 JSON object
@@ -11,6 +11,12 @@ each with one frame on stdout, in order:
 With `--limits=CPU,MEMORY,PROCESSES,FILE_SIZE` the worker puts those rlimits
 on itself (so every command inherits them) and answers `"retire": true` once
 it has used half of the CPU limit itself.
+
+With `--drop-to=UID:GID` (a root gateway's sandbox, see `userns.py`) the
+worker's first act is to become UID:GID with no supplementary group and no
+capability left; as PID 1 of a sandbox it refuses to serve as uid 0 or with
+any capability, whatever the options. `--check` stops after those checks,
+printing the confinement it found (the start-up probe).
 
 Paths in requests are relative to ROOT and were already checked by the host;
 the worker checks again that their real path stays inside ROOT, and file
@@ -388,10 +394,75 @@ def _not_dumpable() -> None:
         raise SystemExit("worker: cannot make itself non-dumpable")
 
 
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+CAP_VERSION_3 = 0x20080522
+STATUS_FIELDS = (
+    "Uid",
+    "Gid",
+    "Groups",
+    "CapInh",
+    "CapPrm",
+    "CapEff",
+    "CapAmb",
+    "NoNewPrivs",
+    "Seccomp",
+)
+
+
+def drop_to(uid: int, gid: int) -> None:
+    """Become `uid`:`gid` for good: no supplementary groups, no capabilities
+    (permitted, effective, inheritable or ambient). SystemExit if any is left."""
+    import ctypes
+
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # two {effective, permitted, inheritable}, all zero
+    if libc.capset(header, data) != 0:
+        raise SystemExit(f"worker: capset failed (errno {ctypes.get_errno()})")
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid) or os.getgroups():
+        raise SystemExit("worker: could not become the sandbox account")
+
+
+def confinement() -> dict[str, str]:
+    """This process's ids, capabilities, no_new_privs and seccomp mode (/proc/self/status)."""
+    found: dict[str, str] = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in STATUS_FIELDS:
+                found[name] = value.strip()
+    return found
+
+
+def refuse_privilege(found: dict[str, str]) -> None:
+    """SystemExit unless the sandboxed worker runs as a non-root uid with no capability."""
+    if any(part == "0" for part in found.get("Uid", "0").split()):
+        raise SystemExit("worker: refusing to serve as uid 0 inside a sandbox")
+    for name in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+        if int(found.get(name, "1"), 16) != 0:
+            raise SystemExit(f"worker: refusing to serve with capabilities left ({name})")
+
+
 def main(argv: list[str]) -> int:
-    """`worker_main.py ROOT [--limits=...]`: serve requests until stdin closes."""
+    """`worker_main.py ROOT [options]`: serve requests until stdin closes."""
     root = os.path.realpath(argv[1])
-    limits = parse_limits(argv[2]) if len(argv) > 2 else None
+    options = dict(arg.partition("=")[::2] for arg in argv[2:])
+    if "--drop-to" in options:
+        uid, _, gid = options["--drop-to"].partition(":")
+        drop_to(int(uid), int(gid))
+        os.chdir(root)  # bwrap could not: the workspace belongs to this account
+    if os.getpid() == 1:
+        found = confinement()
+        refuse_privilege(found)
+        if "--check" in options:
+            print(json.dumps(found, sort_keys=True))
+            return 0
+    limits = parse_limits("--limits=" + options["--limits"]) if "--limits" in options else None
     if limits is not None:
         limit_self(limits)
     retire_at = None if limits is None else limits[0] / 2

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autobot.config.schema import SandboxMode
-from autobot.sandbox.bwrap import bwrap_argv
+from autobot.sandbox.bwrap import IdentityNeedsWorker, SandboxFds, bwrap_argv, worker_command
 from autobot.sandbox.docker import (
     BUILT_IMAGE,
     DEFAULT_IMAGE,
@@ -22,12 +22,15 @@ from autobot.sandbox.mapping import PathRefused, dotenv_token, workspace_relpath
 from autobot.sandbox.masks import EnvMask, find_env_masks
 from autobot.sandbox.policy import (
     WORKER_IN_SANDBOX,
+    ProcEntry,
     ResourceLimits,
     SandboxPolicy,
     SystemMount,
     forwarded_env,
 )
-from autobot.sandbox.pool import synthetic_passwd, worker_argv
+from autobot.sandbox.pool import worker_argv
+from autobot.sandbox.spawn_files import synthetic_passwd
+from autobot.sandbox.userns import SandboxIdentity
 from autobot.sandbox.worker import ExecOutcome
 from autobot.tools.base import ToolResult
 from autobot.tools.exec import format_outcome
@@ -39,7 +42,13 @@ POLICY = SandboxPolicy(
     system=(SystemMount("/usr"), SystemMount("/bin", "usr/bin")),
     etc=("/etc/ld.so.cache",),
     limits=ResourceLimits(memory_bytes=512 * 1024 * 1024, processes=64),
+    proc_readonly=("sys", "sysrq-trigger"),
+    proc_hidden=(ProcEntry("kcore", False), ProcEntry("acpi", True)),
 )
+FDS = SandboxFds(seccomp=3, passwd=4, group=5)
+WORKER_FDS = attrs.evolve(FDS, worker=6)
+IDENTITY_FDS = attrs.evolve(WORKER_FDS, userns=7)
+IDENTITY = SandboxIdentity(65534, 65534)
 MASKS = frozenset({EnvMask(".env", False), EnvMask("venv.env", True)})
 
 
@@ -49,14 +58,17 @@ def pairs(argv: list[str], flag: str) -> list[tuple[str, ...]]:
 
 
 def test_bwrap_isolation_flags() -> None:
-    argv = bwrap_argv(POLICY, ["/usr/bin/true"], masks=MASKS, with_worker=True)
+    argv = bwrap_argv(POLICY, ["/usr/bin/true"], fds=WORKER_FDS, masks=MASKS)
     for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
         assert flag in argv
     # the command itself is PID 1 of a new PID namespace: no bwrap init holds its pipes
     assert "--unshare-pid" in argv and "--as-pid-1" in argv
-    assert argv[argv.index("--cap-drop") + 1] == "ALL"
-    assert "--share-net" not in argv
+    assert argv[argv.index("--cap-drop") + 1] == "ALL" and "--cap-add" not in argv
+    assert argv[argv.index("--seccomp") + 1] == "3"
+    assert "--share-net" not in argv and "--userns" not in argv
     assert ("/srv/bot/workspace", "/workspace") in pairs(argv, "--bind")
+    assert ("4", "/etc/passwd") in pairs(argv, "--ro-bind-data")
+    assert ("6", WORKER_IN_SANDBOX) in pairs(argv, "--ro-bind-data")
     assert ("/usr", "/usr") in pairs(argv, "--ro-bind")
     assert ("usr/bin", "/bin") in pairs(argv, "--symlink")
     assert argv[argv.index("--chdir") + 1] == "/workspace"
@@ -64,7 +76,7 @@ def test_bwrap_isolation_flags() -> None:
 
 
 def test_bwrap_masks_every_dotenv_entry_after_the_workspace_bind() -> None:
-    argv = bwrap_argv(POLICY, ["true"], masks=MASKS)
+    argv = bwrap_argv(POLICY, ["true"], fds=FDS, masks=MASKS)
     assert ("/dev/null", "/workspace/.env") in pairs(argv, "--ro-bind")
     tmpfs = argv.index("/workspace/venv.env")
     assert argv[tmpfs - 1] == "--tmpfs" and argv[tmpfs + 1 : tmpfs + 3] == [
@@ -75,21 +87,59 @@ def test_bwrap_masks_every_dotenv_entry_after_the_workspace_bind() -> None:
 
 
 def test_bwrap_environment_is_minimal_and_never_holds_forwarded_values() -> None:
-    argv = bwrap_argv(POLICY, ["true"])
+    argv = bwrap_argv(POLICY, ["true"], fds=FDS)
     assert {name for name, _ in pairs(argv, "--setenv")} == {"PATH", "HOME", "LANG", "TMPDIR"}
     assert not any("ghp_secretvalue" in arg or "GITHUB_TOKEN" in arg for arg in argv)
     assert argv.index("--clearenv") < argv.index("--setenv")
 
 
 def test_bwrap_nothing_of_the_host_but_system_and_workspace() -> None:
-    argv = bwrap_argv(POLICY, ["true"])
+    argv = bwrap_argv(POLICY, ["true"], fds=FDS)
     sources = [src for src, _ in pairs(argv, "--ro-bind") + pairs(argv, "--bind")]
-    assert sources == ["/usr", "/etc/ld.so.cache", str(WS)]
+    assert sources == [
+        "/usr", "/etc/ld.so.cache", "/proc/sys", "/proc/sysrq-trigger", "/dev/null", str(WS),
+    ]  # fmt: skip
+
+
+def test_bwrap_proc_interfaces_read_only_or_hidden() -> None:
+    argv = bwrap_argv(POLICY, ["true"], fds=FDS)
+    proc = argv.index("--proc")
+    assert ("/proc/sys", "/proc/sys") in pairs(argv, "--ro-bind")
+    assert ("/dev/null", "/proc/kcore") in pairs(argv, "--ro-bind")
+    acpi = argv.index("/proc/acpi")
+    assert argv[acpi - 1] == "--tmpfs" and argv[acpi + 1 : acpi + 3] == [
+        "--remount-ro",
+        "/proc/acpi",
+    ]
+    assert proc < argv.index("/proc/sys") < argv.index("/proc/kcore")
+
+
+def test_bwrap_identity_joins_the_user_namespace_and_keeps_only_setuid() -> None:
+    command = worker_command(POLICY.limits, IDENTITY)
+    assert command[-1] == "--drop-to=65534:65534"
+    argv = bwrap_argv(POLICY, command, fds=IDENTITY_FDS)
+    assert argv[argv.index("--userns") + 1] == "7"
+    assert "--unshare-all" not in argv and "--unshare-user" not in argv
+    for flag in ("--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-net"):
+        assert flag in argv
+    caps = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--cap-add"]
+    assert argv[argv.index("--cap-drop") + 1] == "ALL" and caps == ["CAP_SETUID", "CAP_SETGID"]
+    assert "--chdir" not in argv  # the worker changes directory once it is the identity
+    assert "--unshare-net" not in bwrap_argv(
+        attrs.evolve(POLICY, network=True), command, fds=IDENTITY_FDS
+    )
+
+
+def test_bwrap_identity_runs_only_the_worker() -> None:
+    with pytest.raises(IdentityNeedsWorker):
+        bwrap_argv(POLICY, ["/bin/sh", "-c", "id"], fds=IDENTITY_FDS)
+    with pytest.raises(IdentityNeedsWorker):
+        bwrap_argv(POLICY, worker_command(POLICY.limits, IDENTITY), fds=attrs.evolve(FDS, userns=7))
 
 
 def test_bwrap_network_only_when_allowed() -> None:
 
-    assert "--share-net" in bwrap_argv(attrs.evolve(POLICY, network=True), ["true"])
+    assert "--share-net" in bwrap_argv(attrs.evolve(POLICY, network=True), ["true"], fds=FDS)
 
 
 def test_docker_run_argv() -> None:
@@ -124,18 +174,18 @@ def test_docker_hardening_flags() -> None:
 
 
 @pytest.mark.parametrize(
-    ("owner", "run_as", "expected"),
+    ("owner", "identity", "expected"),
     [
         ((1000, 1001), None, "1000:1001"),  # the workspace's owner: non-root, can write it
-        ((1000, 1001), (2000, 2001), "2000:2001"),  # an explicit run_as wins
+        ((1000, 1001), SandboxIdentity(2000, 2001), "2000:2001"),  # a root gateway's identity
         ((0, 0), None, "0:0"),  # a root-owned workspace is only writable by root
         (None, None, None),  # unknown owner: the image's user
     ],
 )
 def test_docker_user(
-    owner: tuple[int, int] | None, run_as: tuple[int, int] | None, expected: str | None
+    owner: tuple[int, int] | None, identity: SandboxIdentity | None, expected: str | None
 ) -> None:
-    policy = attrs.evolve(POLICY, workspace_owner=owner, run_as=run_as)
+    policy = attrs.evolve(POLICY, workspace_owner=owner, identity=identity)
     argv = docker_run_argv(policy, "img")
     assert (argv[argv.index("--user") + 1] if "--user" in argv else None) == expected
 
@@ -164,16 +214,20 @@ def test_docker_image_choice(tmp_path: Path) -> None:
 
 
 def test_worker_argv_per_backend() -> None:
-    assert worker_argv(SandboxMode.BUBBLEWRAP, POLICY, MASKS, "i")[0] == "bwrap"
-    assert worker_argv(SandboxMode.DOCKER, POLICY, MASKS, "i")[:2] == ["docker", "run"]
-    assert worker_argv(SandboxMode.NONE, POLICY, MASKS, "i")[-2:] == [
+    assert worker_argv(SandboxMode.BUBBLEWRAP, POLICY, MASKS, "i", WORKER_FDS)[0] == "bwrap"
+    assert worker_argv(SandboxMode.DOCKER, POLICY, MASKS, "i", WORKER_FDS)[:2] == ["docker", "run"]
+    assert worker_argv(SandboxMode.NONE, POLICY, MASKS, "i", WORKER_FDS)[-2:] == [
         str(WS),
         "--limits=60,536870912,64,268435456",
     ]
-    bwrap = worker_argv(SandboxMode.BUBBLEWRAP, POLICY, MASKS, "i")
+    bwrap = worker_argv(SandboxMode.BUBBLEWRAP, POLICY, MASKS, "i", WORKER_FDS)
     assert bwrap[-3:] == [WORKER_IN_SANDBOX, "/workspace", "--limits=60,536870912,64,268435456"]
+    root = attrs.evolve(POLICY, identity=IDENTITY)
+    assert worker_argv(SandboxMode.BUBBLEWRAP, root, MASKS, "i", IDENTITY_FDS)[-1] == (
+        "--drop-to=65534:65534"
+    )
     with pytest.raises(ValueError, match="not a resolved backend"):
-        worker_argv(SandboxMode.AUTO, POLICY, MASKS, "i")
+        worker_argv(SandboxMode.AUTO, POLICY, MASKS, "i", WORKER_FDS)
 
 
 def test_forwarded_env_and_synthetic_passwd() -> None:
@@ -181,10 +235,11 @@ def test_forwarded_env_and_synthetic_passwd() -> None:
         ("A", "1"),
         ("B", "2"),
     )
-    passwd, group = synthetic_passwd((1000, 1000))
+    passwd, group = synthetic_passwd(SandboxIdentity(1000, 1000))
     assert passwd.splitlines()[0].startswith("root:x:0:0:")
     assert "sandbox:x:1000:1000" in passwd and "sandbox:x:1000:" in group
     assert len(synthetic_passwd(None)[0].splitlines()) == 2
+    assert len(synthetic_passwd(SandboxIdentity(65534, 65534))[0].splitlines()) == 2
 
 
 def test_find_env_masks(tmp_path: Path) -> None:

@@ -82,7 +82,8 @@ async def test_fork_bomb_as_root_is_contained_at_the_limit(
 ) -> None:
     logger, records = capture_logger()
     limits = ResourceLimits(processes=48, cpu_seconds=10)
-    pool = await start_pool(nursery, workspace, logger, size=1, limits=limits)  # no run_as: root
+    # a root gateway: the sandbox runs as the unprivileged identity, in a cgroup of its own
+    pool = await start_pool(nursery, workspace, logger, size=1, limits=limits)
     messages = [r.message for r in drain(records)]
     assert not [m for m in messages if "does not enforce the process limit" in m]
     assert any("sandbox limits enforced by cgroups" in m for m in messages)
@@ -96,13 +97,12 @@ async def test_fork_bomb_as_root_is_contained_at_the_limit(
 
     assert "fork: retry: Resource temporarily unavailable" in bomb.text
     assert not bomb.text.startswith("Error: the sandbox worker failed")
-    events = (pids / "pids.events").read_text()
-    assert int(events.split()[1]) > 0  # forks were refused at the limit
+    # RLIMIT_NPROC (the identity is not root) or the cgroup refused the forks
     if (pids / "pids.peak").exists():
         assert int((pids / "pids.peak").read_text()) <= 50
     assert (pids / "pids.current").read_text().strip() == "2"  # only bwrap and the worker left
     after = await tool.run({"command": "echo alive; id -u"}, ctx)
-    assert after.text == "alive\n0"
+    assert after.text == "alive\n65534"
 
 
 @needs_root_cgroups
@@ -160,6 +160,6 @@ async def test_warning_says_why_without_a_pids_cgroup(
     logger, records = capture_logger()
     await start_pool(nursery, workspace, logger, size=1)
     assert (
-        "sandbox runs as root: the kernel does not enforce the process limit "
-        "(cgroup v2 at /sys/fs/cgroup: no pids controller)"
+        "sandbox of a root gateway: without a cgroup the process limit counts every "
+        "process of uid 65534 on the host (cgroup v2 at /sys/fs/cgroup: no pids controller)"
     ) in [r.message for r in drain(records)]

@@ -21,6 +21,7 @@ from autobot.sandbox.bwrap import bwrap_argv
 from autobot.sandbox.launch import kill_process_group, run_worker_process
 from autobot.sandbox.policy import ResourceLimits, SandboxPolicy, host_system_mounts
 from autobot.sandbox.process import WorkerProcess
+from autobot.sandbox.spawn_files import SpawnFiles
 from autobot.sandbox.testing import start_pool
 from autobot.testing.logs import capture_logger
 from autobot.testing.processes import host_processes_with
@@ -32,20 +33,22 @@ async def test_killed_during_setup_leaves_no_process(tmp_path: Path) -> None:
     system, etc = host_system_mounts()
     policy = SandboxPolicy(workspace=tmp_path, system=system, etc=etc)  # tmp_path is resolved
     marker = f"autobot-launch-marker-{os.getpid()}"
-    argv = bwrap_argv(policy, ["/usr/bin/python3", "-c", "import sys; sys.stdin.read()", marker])
+    command = ["/usr/bin/python3", "-c", "import sys; sys.stdin.read()", marker]
+    files = SpawnFiles.build(None)
     logger, _ = capture_logger()
     for attempt in range(ATTEMPTS):
         async with trio.open_nursery() as nursery:
-            process: WorkerProcess = await nursery.start(
-                partial(
-                    run_worker_process,
-                    argv,
-                    run_as=None,
-                    cgroups=None,
-                    limits=ResourceLimits(),
-                    logger=logger,
+            with files.open_fds(with_worker=False) as fds:
+                process: WorkerProcess = await nursery.start(
+                    partial(
+                        run_worker_process,
+                        bwrap_argv(policy, command, fds=fds),
+                        pass_fds=fds.all(),
+                        cgroups=None,
+                        limits=ResourceLimits(),
+                        logger=logger,
+                    )
                 )
-            )
             if attempt % 3:  # immediately, or after letting the setup run a little
                 await trio.sleep(0.001 * attempt)
             kill_process_group(process)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from autobot.config.schema import SandboxMode
@@ -13,6 +15,13 @@ async def test_auto_picks_working_bubblewrap() -> None:
     assert probe == SandboxProbe(
         backend=SandboxMode.BUBBLEWRAP, available=True, detail="bubblewrap works"
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root has to drop to another account")
+async def test_root_without_an_identity_is_refused() -> None:
+    probe = await probe_sandbox(SandboxMode.BUBBLEWRAP, None)
+    assert not probe.available
+    assert "refusing to serve as uid 0" in probe.detail
 
 
 async def test_explicit_bubblewrap_is_honoured() -> None:

@@ -225,8 +225,8 @@ async def test_working_dir_inside_the_workspace(setup) -> None:  # type: ignore[
 
 @pytest.fixture
 def unprivileged_workspace() -> Iterator[Path]:
-    """A workspace owned by `nobody`: as root the kernel ignores RLIMIT_NPROC, so the
-    fork bomb runs under an unprivileged uid, as a production gateway should."""
+    """A workspace owned by `nobody`, the sandbox identity of a root gateway (as
+    root the kernel would ignore RLIMIT_NPROC; the sandbox never runs as root)."""
     path = Path(tempfile.mkdtemp(prefix="autobot-bomb-")).resolve()
     os.chown(path, 65534, 65534)
     yield path
@@ -241,8 +241,7 @@ async def test_fork_bomb_is_contained(unprivileged_workspace: Path, nursery: tri
         ctx.logger,
         size=1,
         limits=ResourceLimits(processes=48, cpu_seconds=10),
-        run_as=(65534, 65534) if os.geteuid() == 0 else None,
-    )
+    )  # as root, the sandbox runs as the unprivileged identity (65534)
     tool = ExecTool(pool=pool, workspace=unprivileged_workspace, timeout=20.0)
     bomb = await tool.run({"command": "b(){ b | b & }; b; sleep 2; echo done", "timeout": 5}, ctx)
     assert "Cannot fork" in bomb.text  # RLIMIT_NPROC stopped it
