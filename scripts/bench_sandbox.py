@@ -10,12 +10,16 @@ workspace and on a large one (`--large-files`, default 50,000 files), where
 the pool must not pay for the size (its dotenv index is kept by inotify).
 The fresh side gets its masks computed once, outside the timing: a real
 per-operation sandbox would also have to walk the workspace every time (the
-full-walk time is printed for the large workspace).
+full-walk time is printed for the large workspace). It has the pool's
+isolation (seccomp filter, /proc hardening, synthetic accounts from fresh
+memfds); as root it runs bwrap as the pool's unprivileged identity, so its
+commands are that account too, without a worker to drop to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import tempfile
@@ -23,10 +27,12 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import attrs
 import trio
 
 from autobot.sandbox.bwrap import bwrap_argv
 from autobot.sandbox.masks import find_env_masks
+from autobot.sandbox.spawn_files import SpawnFiles
 from autobot.sandbox.testing import start_pool
 from autobot.testing.logs import capture_logger
 from autobot.tools.base import ToolContext
@@ -82,13 +88,29 @@ async def bench_workspace(label: str, files: int, runs: int) -> None:
             masks = find_env_masks(workspace)
             walk_ms = (time.perf_counter() - walk_start) * 1000
 
-            def fresh(command: list[str], stdin: bytes | None = None) -> Operation:
-                argv = bwrap_argv(policy, command, masks=masks)
+            spawn_files = SpawnFiles.build(None)
+            fresh_policy = attrs.evolve(policy, identity=None)
+            as_identity: dict[str, object] = {}
+            if policy.identity is not None:
+                os.chmod(tmp, 0o755)  # bwrap runs as the identity: it must reach the workspace
+                as_identity = {
+                    "user": policy.identity.uid,
+                    "group": policy.identity.gid,
+                    "extra_groups": [],
+                }
 
+            def fresh(command: list[str], stdin: bytes | None = None) -> Operation:
                 async def once() -> object:
-                    return await trio.run_process(
-                        argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                    )
+                    with spawn_files.open_fds(with_worker=False) as fds:
+                        argv = bwrap_argv(fresh_policy, command, fds=fds, masks=masks)
+                        return await trio.run_process(
+                            argv,
+                            stdin=stdin,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            pass_fds=fds.all(),
+                            **as_identity,
+                        )
 
                 return once
 
