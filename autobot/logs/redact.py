@@ -8,8 +8,9 @@ A `Redactor` removes two kinds of secrets, in this order:
    occurrence is replaced, including overlapping occurrences of different
    secrets (the union of their spans becomes one marker), so no fragment of
    a longer secret survives beside a shorter one. All of them are matched by
-   one regex, a trie of their characters (`_literal_trie`): one scan of the
-   text whatever the number of values.
+   one regex, a trie of their characters (`_literal_trie`), which the regex
+   engine searches by skipping every character no form starts with: one scan
+   of the text whatever the number of values.
 2. *Shapes*: the `SECRET_FAMILIES` table (API keys, tokens, `password=`,
    Authorization headers, URL passwords, PEM keys), combined into a single
    alternation and scanned once. Only the secret part is replaced, so useful
@@ -84,9 +85,9 @@ def _merge(spans: list[Span]) -> list[Span]:
 
 def _literal_trie(words: Iterable[str]) -> str:
     """A regex source matching exactly `words` (non-empty), longest first: the
-    words as a trie, so at each character one branch can go on (matching is
-    linear in the longest word), and a word ending where a longer one goes on
-    is an optional stop. Runs of single-child nodes become one literal, so the
+    words as a trie, so at each character one branch can go on (a match
+    attempt costs at most the longest word's length), and a word ending where
+    a longer one goes on is an optional stop. Runs of single-child nodes become one literal, so the
     nesting (and this function's recursion) grows with the branchings, not
     with the length of a word."""
     root: _Trie = {}
@@ -146,7 +147,7 @@ class Redactor:
     """
 
     known_secrets: tuple[str, ...]
-    _known: re.Pattern[str] | None  # a zero-width match at each start of a known form
+    _known: re.Pattern[str] | None  # every known form (`_literal_trie`)
     _pattern: re.Pattern[str]
     _secret_groups: dict[int, range]
     _hints: re.Pattern[str] | None
@@ -162,7 +163,7 @@ class Redactor:
         pattern, secret_groups = _combine(families)
         self.__attrs_init__(
             known_secrets=tuple(sorted(kept, key=lambda value: (-len(value), value))),
-            known=re.compile(f"(?=({_literal_trie(forms)}))") if forms else None,
+            known=re.compile(_literal_trie(forms)) if forms else None,
             pattern=pattern,
             secret_groups=secret_groups,
             hints=_combine_hints(families),
@@ -173,7 +174,11 @@ class Redactor:
         one of its encoded forms, replaced."""
         if self._known is None:
             return text
-        spans = [(found.start(), found.end(1)) for found in self._known.finditer(text)]
+        spans: list[Span] = []
+        found = self._known.search(text)
+        while found is not None:  # the longest form at each start, overlapping ones too
+            spans.append(found.span())
+            found = self._known.search(text, found.start() + 1)
         return _replace_spans(text, _merge(spans)) if spans else text
 
     def redact_shapes(self, text: str) -> str:

@@ -228,3 +228,38 @@ def test_a_json_escaped_secret_is_redacted(secret: str, ensure_ascii: bool) -> N
     out = Redactor([secret]).redact(document)
     assert secret not in out
     assert secret not in json.dumps(json.loads(out), ensure_ascii=False)
+
+
+def replace_every_occurrence(text: str, needles: set[str]) -> str:
+    """The known pass done the slow, obvious way: every (overlapping) occurrence
+    of every needle; overlapping spans merge, touching ones stay apart."""
+    spans = sorted(
+        (start, start + len(needle))
+        for needle in needles
+        for start in range(len(text))
+        if text.startswith(needle, start)
+    )
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    parts, cursor = [], 0
+    for start, end in merged:
+        parts += [text[cursor:start], "[REDACTED]"]
+        cursor = end
+    return "".join(parts) + text[cursor:]
+
+
+@settings(max_examples=500)
+@given(
+    secrets=st.lists(st.text("ab%2", min_size=6, max_size=9), min_size=1, max_size=5),
+    text=st.text("ab%2 ", max_size=60),
+)
+def test_the_one_regex_finds_what_searching_every_form_separately_finds(
+    secrets: list[str], text: str
+) -> None:
+    """Tiny alphabets, so forms overlap, nest and share prefixes all the time."""
+    needles = set(secrets).union(*(encoded_forms(secret) for secret in secrets))
+    assert Redactor(secrets).redact_known(text) == replace_every_occurrence(text, needles)
