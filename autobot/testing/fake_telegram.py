@@ -28,8 +28,10 @@ exact virtual times. `date` fields are `DATE_EPOCH` plus trio time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import PurePosixPath
 from typing import Any
 
 import attrs
@@ -45,7 +47,7 @@ from autobot.testing.http_server import (
     single_exceptions_unwrapped,
 )
 from autobot.testing.telegram.chats import ChatBook
-from autobot.testing.telegram.entities import Entity, find_entities
+from autobot.testing.telegram.entities import Entity, FormattedText, check_spans, find_entities
 from autobot.testing.telegram.faults import Fault, FaultKind, FaultPlan
 from autobot.testing.telegram.files import FileStore, StoredFile
 from autobot.testing.telegram.methods import METHODS
@@ -68,6 +70,7 @@ from autobot.testing.telegram.updates import UpdateQueue
 from autobot.testing.telegram.webhook import WebhookState, deliver_updates
 
 DEFAULT_TOKEN = "123456789:AAEfake-Token_for_the_loopback_Bot_API"
+TOKEN = re.compile(r"[0-9]{1,19}:[A-Za-z0-9_-]+")
 DATE_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
 WEBHOOK_RETRY_DELAY = 2.0  # seconds between two tries of an update the webhook refused
 WEBHOOK_TIMEOUT = 10.0  # seconds the fake waits for the webhook's answer
@@ -151,10 +154,9 @@ class FakeTelegram:
         if not text:
             raise ValueError("a Telegram message cannot have empty text")
         found = find_entities(text) if entities is None else tuple(entities)
-        content: dict[str, Any] = {"text": text}
-        if found:
-            content["entities"] = [entity.to_api() for entity in found]
-        return self._post(sender, chat, content, thread_id=thread_id, reply_to=reply_to)
+        check_spans(found, text)
+        content = FormattedText(text=text, entities=found).fields("text", "entities")
+        return self._post(sender, chat, lambda: content, thread_id=thread_id, reply_to=reply_to)
 
     def post_photo(
         self,
@@ -170,12 +172,18 @@ class FakeTelegram:
         first as the API lists them; each becomes a downloadable file."""
         if not sizes:
             raise ValueError("a photo needs at least one size")
-        photo = []
-        for width, height, content in sizes:
-            stored = self.files.add(content, folder="photos", extension=".jpg")
-            photo.append({**stored.ids(), "width": width, "height": height})
-        content_fields = {"photo": photo, **_caption(caption)}
-        return self._post(sender, chat, content_fields, thread_id=thread_id, reply_to=reply_to)
+
+        def photo() -> dict[str, Any]:
+            stored = [self.files.add(c, folder="photos", extension=".jpg") for _, _, c in sizes]
+            return {
+                "photo": [
+                    {**file.ids(), "width": width, "height": height}
+                    for file, (width, height, _) in zip(stored, sizes, strict=True)
+                ],
+                **_caption(caption),
+            }
+
+        return self._post(sender, chat, photo, thread_id=thread_id, reply_to=reply_to)
 
     def post_document(
         self,
@@ -190,11 +198,14 @@ class FakeTelegram:
         reply_to: int | None = None,
     ) -> dict[str, Any]:
         """`sender` sends a file as a document."""
-        extension = "." + file_name.rsplit(".", 1)[1] if "." in file_name else ""
-        stored = self.files.add(content, folder="documents", extension=extension)
-        document = {**stored.ids(), "file_name": file_name, "mime_type": mime_type}
-        content_fields = {"document": document, **_caption(caption)}
-        return self._post(sender, chat, content_fields, thread_id=thread_id, reply_to=reply_to)
+
+        def document() -> dict[str, Any]:
+            extension = PurePosixPath(file_name).suffix
+            stored = self.files.add(content, folder="documents", extension=extension)
+            fields = {**stored.ids(), "file_name": file_name, "mime_type": mime_type}
+            return {"document": fields, **_caption(caption)}
+
+        return self._post(sender, chat, document, thread_id=thread_id, reply_to=reply_to)
 
     def post_voice(
         self,
@@ -208,9 +219,12 @@ class FakeTelegram:
         reply_to: int | None = None,
     ) -> dict[str, Any]:
         """`sender` records a voice note (OGG/Opus, as Telegram apps send them)."""
-        stored = self.files.add(content, folder="voice", extension=".oga")
-        voice = {**stored.ids(), "duration": duration, "mime_type": mime_type}
-        return self._post(sender, chat, {"voice": voice}, thread_id=thread_id, reply_to=reply_to)
+
+        def voice() -> dict[str, Any]:
+            stored = self.files.add(content, folder="voice", extension=".oga")
+            return {"voice": {**stored.ids(), "duration": duration, "mime_type": mime_type}}
+
+        return self._post(sender, chat, voice, thread_id=thread_id, reply_to=reply_to)
 
     def inject_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """Queue a raw update (edited_message, callback_query...); the Update, or
@@ -303,16 +317,20 @@ class FakeTelegram:
         self,
         sender: TelegramUser,
         chat: TelegramChat | None,
-        content: Mapping[str, Any],
+        content: Callable[[], Mapping[str, Any]],
         *,
         thread_id: int | None,
         reply_to: int | None,
     ) -> dict[str, Any]:
-        state = self.chats.add(chat or TelegramChat.private(sender))
+        """Store a user's message and queue its update. Everything is checked
+        before `content()` stores any file: a refused post changes nothing."""
+        target = chat or TelegramChat.private(sender)
+        self.chats.check_place(target, thread_id=thread_id, reply_to=reply_to)
+        state = self.chats.add(target)
         message = state.new_message(
             sender=sender,
             date=self.unix_time(),
-            content=content,
+            content=content(),
             thread_id=thread_id,
             reply_to=reply_to,
         )
@@ -323,11 +341,9 @@ class FakeTelegram:
 def _caption(caption: str | None) -> dict[str, Any]:
     if not caption:
         return {}
-    found = find_entities(caption)
-    fields: dict[str, Any] = {"caption": caption}
-    if found:
-        fields["caption_entities"] = [entity.to_api() for entity in found]
-    return fields
+    return FormattedText(text=caption, entities=find_entities(caption)).fields(
+        "caption", "caption_entities"
+    )
 
 
 @asynccontextmanager
@@ -345,6 +361,8 @@ async def serve_fake_telegram(
     (a handler that raised) is raised when the block exits, as `serve_http`
     does.
     """
+    if TOKEN.fullmatch(token) is None:
+        raise ValueError("a bot token looks like 123456789:AAE-letters_digits")
     profile = bot or BotProfile(id=int(token.split(":", 1)[0]))
     fake: FakeTelegram | None = None
 

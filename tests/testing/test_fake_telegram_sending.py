@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from autobot.testing.fake_telegram import FakeTelegram, serve_fake_telegram
-from autobot.testing.telegram.entities import Entity, find_entities, span_of
+from autobot.testing.telegram.entities import Entity, EntityError, find_entities, span_of
 from autobot.testing.telegram.objects import TelegramChat, TelegramUser
 
 ALICE = TelegramUser(id=1001, first_name="Alice", username="alice")
@@ -473,6 +473,27 @@ async def test_a_forum_topic_message_replies_to_the_topic_opening() -> None:
         "username": "team",
         "is_forum": True,
     }
+
+
+async def test_a_refused_post_stores_nothing() -> None:
+    async with serve_fake_telegram() as fake:
+        fake.add_chat(GROUP)
+        with pytest.raises(ValueError, match="has no message 9"):
+            fake.post_photo(ALICE, [(1, 1, b"x")], reply_to=9)
+        with pytest.raises(EntityError, match="ends after the end of the text"):
+            fake.post_text(ALICE, "hi", entities=[Entity(type="bold", offset=0, length=3)])
+        regrouped = TelegramChat(id=GROUP.id, type="supergroup", title="Friends")
+        with pytest.raises(ValueError, match="is a group chat, not a supergroup"):
+            fake.post_document(ALICE, b"x", file_name="a.txt", chat=regrouped)
+    assert fake.files.by_id == {}
+    assert fake.updates.pending == []
+    assert list(fake.chats.chats) == [GROUP.id]
+
+
+async def test_a_malformed_token_is_refused_up_front() -> None:
+    with pytest.raises(ValueError, match="looks like 123456789:"):
+        async with serve_fake_telegram(token="no-bot-id"):
+            pass
 
 
 def test_chat_values_refuse_impossible_chats() -> None:

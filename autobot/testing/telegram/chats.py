@@ -42,13 +42,9 @@ class ChatState:
     ) -> dict[str, Any]:
         """Store and return a new Message with `content` (text, photo...) merged in.
 
-        Raises `ValueError` for a thread this chat does not have or a reply to a
-        message it does not have.
+        Raises `ValueError` as `check_place`.
         """
-        if thread_id is not None and thread_id not in self.topics:
-            raise ValueError(f"chat {self.chat.id} has no topic {thread_id}")
-        if reply_to is not None and reply_to not in self.messages:
-            raise ValueError(f"chat {self.chat.id} has no message {reply_to}")
+        self.check_place(thread_id=thread_id, reply_to=reply_to)
         message: dict[str, Any] = {
             "message_id": self.next_message_id,
             "from": sender.to_api(),
@@ -69,6 +65,14 @@ class ChatState:
         message.update(content)
         self.messages[message["message_id"]] = message
         return message
+
+    def check_place(self, *, thread_id: int | None, reply_to: int | None) -> None:
+        """Raises `ValueError` for a thread this chat does not have or a reply to
+        a message it does not have."""
+        if thread_id is not None and thread_id not in self.topics:
+            raise ValueError(f"chat {self.chat.id} has no topic {thread_id}")
+        if reply_to is not None and reply_to not in self.messages:
+            raise ValueError(f"chat {self.chat.id} has no message {reply_to}")
 
     def open_topic(self, *, name: str, creator: TelegramUser, date: int) -> int:
         """Open a forum topic; its thread id. Raises `ValueError` if the chat is
@@ -101,6 +105,14 @@ class ChatBook:
                 raise ValueError(f"chat {chat.id} is a {state.chat.type} chat, not a {chat.type}")
             state.chat = chat
         return state
+
+    def check_place(
+        self, chat: TelegramChat, *, thread_id: int | None, reply_to: int | None
+    ) -> None:
+        """`ChatState.check_place` for `chat`, known or not (an unknown chat has
+        no topics and no messages yet)."""
+        state = self.chats.get(chat.id) or ChatState(chat=chat)
+        state.check_place(thread_id=thread_id, reply_to=reply_to)
 
     def resolve(self, reference: int | str | None) -> ChatState:
         """The chat a `chat_id` argument names: an id, or "@username" of a

@@ -119,6 +119,14 @@ class FormattedText:
     text: str
     entities: tuple[Entity, ...] = ()
 
+    def fields(self, text_key: str, entities_key: str) -> dict[str, Any]:
+        """The Message fields for it: {"text": ..., "entities": [...]} or the
+        caption pair; the entities key only when there are some."""
+        fields: dict[str, Any] = {text_key: self.text}
+        if self.entities:
+            fields[entities_key] = [entity.to_api() for entity in self.entities]
+        return fields
+
 
 def link_entity(url: str, offset: int, length: int) -> Entity | None:
     """The entity a link in markup makes: text_mention for `tg://user?id=N`,

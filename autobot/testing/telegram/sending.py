@@ -18,6 +18,7 @@ are 0.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -75,9 +76,7 @@ async def send_message(fake: FakeTelegram, arguments: Arguments) -> HttpResponse
     if utf16_len(formatted.text) > MAX_TEXT_UNITS:
         raise ApiError(400, "Bad Request: message is too long")
     destination = _destination(fake, arguments)
-    content: dict[str, Any] = {"text": formatted.text}
-    if formatted.entities:
-        content["entities"] = [entity.to_api() for entity in formatted.entities]
+    content = formatted.fields("text", "entities")
     return _send(fake, arguments, "sendMessage", destination, content, formatted, upload=None)
 
 
@@ -96,9 +95,7 @@ def media_sender(method: str) -> Callable[[FakeTelegram, Arguments], Awaitable[H
         stored, upload = _media_file(fake, arguments, field, folder, extension)
         content: dict[str, Any] = {field: _media_object(field, stored, upload, duration)}
         if caption.text:
-            content["caption"] = caption.text
-        if caption.entities:
-            content["caption_entities"] = [entity.to_api() for entity in caption.entities]
+            content.update(caption.fields("caption", "caption_entities"))
         return _send(fake, arguments, method, destination, content, caption, upload=upload)
 
     return send_media
@@ -254,8 +251,8 @@ def _media_file(
     if upload is not None:
         if not upload.content:
             raise ApiError(400, "Bad Request: file must be non-empty")
-        suffix = "." + upload.file_name.rsplit(".", 1)[1] if "." in upload.file_name else ""
-        return fake.files.add(upload.content, folder=folder, extension=suffix or extension), upload
+        suffix = PurePosixPath(upload.file_name).suffix or extension
+        return fake.files.add(upload.content, folder=folder, extension=suffix), upload
     reference = arguments.string(field)
     if not reference:
         raise ApiError(400, f"Bad Request: there is no {field} in the request")
