@@ -264,12 +264,26 @@ def test_arguments_refuse_values_of_the_wrong_type() -> None:
     assert Arguments(values={"e": ""}).integer("e") is None
 
 
-def test_read_arguments_refuses_an_unknown_body_type() -> None:
+@pytest.mark.parametrize(
+    ("path", "content_type", "body", "error"),
+    [
+        ("/m", "text/xml", b"<x/>", "unsupported Content-Type 'text/xml'"),
+        ("/m?text=%FF", "", b"", "strings must be encoded in UTF-8"),
+        ("/m", "application/x-www-form-urlencoded", b"text=\xff", "strings must be encoded"),
+        ("/m", "application/json", b"[1]", "can't parse JSON object: expected an Object"),
+        ("/m", "multipart/form-data", b"--x--", "can't parse form data: no boundary"),
+        ("/m", "multipart/form-data; boundary=x", b"junk", "bad boundaries"),
+    ],
+)
+def test_read_arguments_refuses_what_it_cannot_read(
+    path: str, content_type: str, body: bytes, error: str
+) -> None:
     request = HttpRequest(
-        method="POST", path="/bot1:x/getMe", headers={"content-type": "text/xml"}, body=b"<x/>"
+        method="POST", path=path, headers={"content-type": content_type}, body=body
     )
-    with pytest.raises(ApiError, match="unsupported Content-Type 'text/xml'"):
+    with pytest.raises(ApiError, match=error) as refused:
         read_arguments(request)
+    assert refused.value.status == 400
 
 
 def test_the_update_queue_confirms_filters_and_keeps_allowed_updates_sticky() -> None:

@@ -98,18 +98,20 @@ async def get_updates(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
 
 
 async def set_webhook(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
-    """setWebhook: deliver updates to `url` from now on."""
+    """setWebhook: deliver updates to `url` from now on. Every argument is
+    checked before anything changes."""
     url = arguments.string("url") or ""
     if not url:
         return await delete_webhook(fake, arguments)
     now = trio.current_time()
     if now < fake.webhook.next_set_allowed:
         raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
-    fake.webhook.next_set_allowed = now + SET_WEBHOOK_INTERVAL
     check_webhook_url(url)
     secret = arguments.string("secret_token") or ""
     check_secret_token(secret)
     connections = arguments.integer("max_connections")
+    allowed = arguments.structured("allowed_updates")
+    drop_pending = arguments.flag("drop_pending_updates")
     settings = WebhookSettings(
         url=url,
         secret_token=secret or None,
@@ -119,9 +121,10 @@ async def set_webhook(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
             else min(max(connections, 1), MAX_CONNECTIONS)
         ),
     )
+    fake.webhook.next_set_allowed = now + SET_WEBHOOK_INTERVAL
     allowed_before = fake.updates.allowed
-    fake.updates.set_allowed(arguments.structured("allowed_updates"))
-    if arguments.flag("drop_pending_updates"):
+    fake.updates.set_allowed(allowed)
+    if drop_pending:
         fake.updates.clear()
     fake.end_waiting_poll(TERMINATED_BY_SET_WEBHOOK)
     if fake.webhook.settings == settings and fake.updates.allowed == allowed_before:

@@ -157,28 +157,49 @@ class Arguments:
 
 
 def read_arguments(request: HttpRequest) -> Arguments:
-    """The arguments of `request`; raises `ApiError` (400) for a body it cannot read."""
-    query = urllib.parse.urlsplit(request.path).query
-    values: dict[str, object] = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+    """The arguments of `request`; raises `ApiError` (400) for a body it cannot
+    read or text that is not UTF-8."""
+    values = _form(urllib.parse.urlsplit(request.path).query)
     files: dict[str, UploadedFile] = {}
-    content_type = request.headers.get("content-type", "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if not request.body:
-        pass
-    elif media_type == "application/json":
-        values.update(_json_object(request.body))
-    elif media_type == "application/x-www-form-urlencoded":
-        form = request.body.decode("utf-8", "replace")
-        values.update(urllib.parse.parse_qsl(form, keep_blank_values=True))
-    elif media_type == "multipart/form-data":
-        for field, value in _multipart(content_type, request.body):
-            if isinstance(value, UploadedFile):
-                files[field] = value
-            else:
-                values[field] = value
-    else:
-        raise ApiError(400, f"Bad Request: unsupported Content-Type {media_type!r}")
+    if request.body:
+        body_values, files = _body_arguments(request.headers.get("content-type", ""), request.body)
+        values.update(body_values)
     return Arguments(values=values, files=files)
+
+
+def _body_arguments(
+    content_type: str, body: bytes
+) -> tuple[dict[str, object], dict[str, UploadedFile]]:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/json":
+        return _json_object(body), {}
+    if media_type == "application/x-www-form-urlencoded":
+        return dict(_form(_utf8(body))), {}
+    if media_type != "multipart/form-data":
+        raise ApiError(400, f"Bad Request: unsupported Content-Type {media_type!r}")
+    values: dict[str, object] = {}
+    files: dict[str, UploadedFile] = {}
+    for field, value in _multipart(content_type, body):
+        if isinstance(value, UploadedFile):
+            files[field] = value
+        else:
+            values[field] = value
+    return values, files
+
+
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "Bad Request: strings must be encoded in UTF-8") from None
+
+
+def _form(encoded: str) -> dict[str, object]:
+    """Fields of urlencoded text (a query string or a form body)."""
+    try:
+        return dict(urllib.parse.parse_qsl(encoded, keep_blank_values=True, errors="strict"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "Bad Request: strings must be encoded in UTF-8") from None
 
 
 def _json_object(body: bytes) -> dict[str, object]:
@@ -213,7 +234,7 @@ def _multipart(content_type: str, body: bytes) -> list[tuple[str, str | Uploaded
             raise ApiError(400, "Bad Request: can't parse form data headers: no field name")
         file_name = part.get_filename()
         if file_name is None:
-            fields.append((name, content.decode("utf-8", "replace")))
+            fields.append((name, _utf8(content)))
         else:
             content_type = part.get_content_type() if "content-type" in part else ""
             fields.append(
