@@ -355,8 +355,12 @@ async def test_429_and_5xx_faults_have_the_api_shape_and_run_out() -> None:
         fake.post_text(ALICE, "hi")
         fake.fail_next("sendMessage", Fault.too_many_requests(retry_after=7), count=2)
         fake.fail_next("SENDMESSAGE", Fault.server_error(502, "Bad Gateway"))
-        answers = [await call(client, fake, "sendMessage", chat_id=1001, text="x") for _ in "abcd"]
-    assert [a.status_code for a in answers] == [429, 429, 502, 200]
+        fake.fail_next("sendMessage", Fault.cant_parse_entities())
+        answers = [await call(client, fake, "sendMessage", chat_id=1001, text="x") for _ in "abcde"]
+    assert [a.status_code for a in answers] == [429, 429, 502, 400, 200]
+    assert answers[3].json()["description"] == (
+        'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0'
+    )
     assert answers[0].json() == {
         "ok": False,
         "error_code": 429,

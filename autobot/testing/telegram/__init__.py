@@ -5,5 +5,6 @@ checks), `html` (Telegram's HTML parse mode), `markdown` (MarkdownV2),
 `request` (routes, arguments, error answers), `updates` (the update queue),
 `chats` (per-chat message ids, topics, blocks), `files` (file_id -> bytes),
 `faults` (injected failures), `records` (what the fake saw), `webhook`
-(webhook settings and delivery), `methods` (the Bot API methods).
+(webhook settings and delivery), `methods` (the method table, identity and
+update methods), `sending` (the methods that send, and getFile).
 """

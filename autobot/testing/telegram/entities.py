@@ -47,6 +47,7 @@ ENTITY_TYPES = frozenset(
     }
 )
 MENTION = re.compile(r"(?<![A-Za-z0-9_@])@[A-Za-z0-9_]{5,32}(?![A-Za-z0-9_])")
+SPACES = frozenset(" \t\r\n\v\0")  # what the real parsers take for whitespace (ASCII only)
 TEXT_MENTION_URL = re.compile(r"tg://user\?id=([0-9]{1,19})")
 LINK_SCHEMES = frozenset({"http", "https", "tg", "ton", "ftp", "mailto"})
 HOSTED_SCHEMES = frozenset({"http", "https", "ftp"})

@@ -24,6 +24,7 @@ import re
 import attrs
 
 from autobot.testing.telegram.entities import (
+    SPACES,
     Entity,
     EntityError,
     FormattedText,
@@ -116,7 +117,7 @@ class _Parser:
         return True
 
     def _skip_spaces(self) -> None:
-        while self.position < len(self.markup) and self.markup[self.position].isspace():
+        while self.position < len(self.markup) and self.markup[self.position] in SPACES:
             self.position += 1
 
     def _at(self) -> str:
@@ -127,7 +128,7 @@ class _Parser:
         begin = self.position
         at = self._byte_offset(begin)
         self.position += 1
-        while self._at() and not self._at().isspace() and self._at() != ">":
+        while self._at() and self._at() not in SPACES and self._at() != ">":
             self.position += 1
         if not self._at():
             raise EntityError(f"Unclosed start tag at byte offset {at}")
@@ -148,7 +149,7 @@ class _Parser:
             if self._at() == ">":
                 return argument
             begin = self.position
-            while self._at() and not self._at().isspace() and self._at() not in "=>/\"'":
+            while self._at() and self._at() not in SPACES and self._at() not in "=>/\"'":
                 self.position += 1
             attribute = self.markup[begin : self.position]
             if not attribute:
@@ -175,7 +176,7 @@ class _Parser:
             token = NAME_TOKEN.match(self.markup, self.position)
             assert token is not None  # the pattern matches the empty string
             self.position = token.end()
-            if self._at() and not self._at().isspace() and self._at() != ">":
+            if self._at() and self._at() not in SPACES and self._at() != ">":
                 raise EntityError(
                     f"Unexpected end of name token at byte offset {self._byte_offset(token.start())}"
                 )
@@ -198,7 +199,7 @@ class _Parser:
         if not self.stack:
             raise EntityError(f"Unexpected end tag at byte offset {at}")
         self.position += 2
-        while self._at() and not self._at().isspace() and self._at() != ">":
+        while self._at() and self._at() not in SPACES and self._at() != ">":
             self.position += 1
         name = self.markup[begin + 2 : self.position].lower()
         self._skip_spaces()

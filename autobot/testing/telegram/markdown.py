@@ -21,6 +21,7 @@ import re
 import attrs
 
 from autobot.testing.telegram.entities import (
+    SPACES,
     Entity,
     EntityError,
     FormattedText,
@@ -182,7 +183,7 @@ class _Parser:
         """Skip ``` and an optional language, then one line break; the language."""
         self.position += 3
         end = self.position
-        while end < len(self.markup) and not self.markup[end].isspace() and self.markup[end] != "`":
+        while end < len(self.markup) and self.markup[end] not in SPACES and self.markup[end] != "`":
             end += 1
         language = None
         if end != self.position and end < len(self.markup) and self.markup[end] != "`":
