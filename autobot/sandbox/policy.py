@@ -97,7 +97,7 @@ class SandboxPolicy:
     proc_readonly: tuple[str, ...] = ()
     proc_hidden: tuple[ProcEntry, ...] = ()
     workspace_owner: tuple[int, int] | None = None  # (uid, gid): docker's --user
-    protected_inodes: frozenset[tuple[int, int]] = frozenset()  # masks.protected_file_ids
+    protected_inodes: frozenset[tuple[int, int]] = frozenset()  # security.protected_files
 
 
 def limits_argument(limits: ResourceLimits) -> str:
