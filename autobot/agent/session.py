@@ -66,6 +66,7 @@ from autobot.store.sessions import (
     LoadedSession,
     consolidated_entry,
     encode_message,
+    journal_failure,
     usage_entry,
 )
 from autobot.tools.base import ToolContext
@@ -239,7 +240,10 @@ class SessionActor:
                 self._log.error("Session actor crashed", exc=exc, session=self.key)
                 unread = self._drain_unread()
                 with trio.move_on_after(APOLOGY_SEND_TIMEOUT):
-                    await self.deps.outbound.send(self._reply(crash_apology(unread), is_error=True))
+                    apology = self._reply(
+                        crash_apology(unread), is_error=True, failure=journal_failure(exc)
+                    )
+                    await self.deps.outbound.send(apology)
                 raise
             finally:
                 self._nursery = None

@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from autobot.store.regular_file import FileRefused, file_kind
+
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 
@@ -119,7 +121,8 @@ def _open_for_append(path: Path, *, new: bool) -> tuple[int, bool]:
     """Open `path` for appending, never through a symlink; returns the fd and
     whether this call created the file (0600). With `new` (the caller expects
     no file yet) creating it is tried first, saving a failed open."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    # O_NONBLOCK: a FIFO put in the file's place fails (ENXIO) instead of hanging
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     create = new
     while True:
         if create:
@@ -156,8 +159,9 @@ def append_private_lines(
     `O_EXCL` and mode 0600, and after the fsync of the data the directory is
     fsync-ed too, so the new file's name is as durable as its content. An
     existing file with group/other bits is tightened to owner-only first.
-    Raises `OSError` on I/O failure (including when `path` is a symlink or
-    its directory is missing).
+    Raises `OSError` on I/O failure (including when `path` is a symlink, a
+    FIFO without a reader, or its directory is missing), `FileRefused` when
+    an existing `path` is not a regular file (checked with its mode).
 
     `sync=False` skips the fsyncs: the records are in the OS page cache
     when this returns (they survive a crash of the process, not of the
@@ -198,10 +202,14 @@ def complete_lines(data: bytes) -> bytes:
 
 def _make_owner_only(fd: int, created: bool) -> None:
     """A file this call created is set to exactly 0600 (whatever the umask); an
-    existing one loses any group/other bits."""
+    existing one must be a regular file (`FileRefused`) and loses any
+    group/other bits."""
     if created:
         os.fchmod(fd, PRIVATE_FILE_MODE)
         return
-    mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise FileRefused(f"is {file_kind(info.st_mode)}, not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
     if mode & ~PRIVATE_FILE_MODE:
         os.fchmod(fd, mode & PRIVATE_FILE_MODE)

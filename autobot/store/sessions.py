@@ -34,6 +34,16 @@ directory inside the workspace: the model must never read or forge history.
 All methods but `may_exist` are blocking; actors call them through their
 disk runner (worker threads).
 
+A journal is only ever a regular file: it is opened with `O_NOFOLLOW` (a
+symbolic link is refused on load as on append, never followed) and
+`O_NONBLOCK` (a FIFO or a device in its place cannot hang the turn), and the
+opened descriptor is `fstat`-ed before anything is read. Every way the
+journal or the sessions directory can fail is a `JournalError`: one line
+naming the file relative to the bot directory (`sessions/cli_x-<hash>.jsonl`)
+and the reason, never a host path or a secret; `journal_failure` finds it
+behind a crashed turn so the operator sees that line instead of "unknown
+error".
+
 Appends keep their system calls few (each one is a thread hand-off of the
 GIL, which the event loop feels under a burst): the directory is made
 private on the first append (and again if it disappears), and a file's mode
@@ -51,6 +61,7 @@ and one deleted behind its back just loads empty.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -68,6 +79,7 @@ from autobot.store.atomic import (
     complete_lines,
     ensure_private_dir,
 )
+from autobot.store.regular_file import FileRefused, open_regular, read_fd
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _READABLE_PREFIX = 48
@@ -75,6 +87,33 @@ _READABLE_PREFIX = 48
 
 class SessionStoreError(ValueError):
     """The store cannot be used as configured (e.g. sessions inside the workspace)."""
+
+
+class JournalError(OSError):
+    """A session journal or the sessions directory cannot be used. `str()` is
+    one line naming the file relative to the bot directory and the reason."""
+
+
+def journal_failure(exc: BaseException) -> str | None:
+    """The message of the `JournalError` behind `exc` (searched through
+    exception groups and causes), for the log-safe failure of a crashed
+    turn; None when there is none."""
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, JournalError):
+            return str(current)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        elif current.__cause__ is not None:
+            pending.append(current.__cause__)
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, NotADirectoryError) and exc.strerror is None:
+        return "it is not a directory (nor a symbolic link to one)"  # ensure_private_dir's
+    return exc.strerror or type(exc).__name__
 
 
 def session_file_name(key: str) -> str:
@@ -277,13 +316,37 @@ class SessionStore:
     def path_for(self, key: str) -> Path:
         return self.sessions_dir / session_file_name(key)
 
+    def _shown(self, name: str | None = None) -> str:
+        """A journal (or, without `name`, the directory) as the operator sees
+        it from the bot directory: `sessions/<name>`."""
+        directory = self.sessions_dir.name
+        return directory if name is None else f"{directory}/{name}"
+
+    def _journal_error(self, verb: str, name: str, exc: OSError | FileRefused) -> JournalError:
+        if isinstance(exc, FileRefused):
+            return JournalError(f"session journal {self._shown(name)} {exc}")
+        if exc.errno == errno.ENXIO:  # opened for writing: a FIFO without reader, a socket
+            return JournalError(
+                f"session journal {self._shown(name)} is not a regular file (a FIFO or a socket)"
+            )
+        if isinstance(exc, NotADirectoryError):
+            reason = f"{self._shown()} is not a directory"
+        else:
+            reason = _reason(exc)
+        return JournalError(f"cannot {verb} session journal {self._shown(name)}: {reason}")
+
     def scan(self) -> None:
         """Index the journals that exist now (one listing; blocking). A missing
-        directory is an empty index; raises OSError when it cannot be listed."""
+        directory is an empty index; raises `JournalError` (an OSError) when
+        it cannot be listed."""
         try:
             names = set(os.listdir(self.sessions_dir))
         except FileNotFoundError:
             names = set()
+        except OSError as exc:
+            raise JournalError(
+                f"cannot list the sessions directory {self._shown()}: {_reason(exc)}"
+            ) from exc
         self._index.names = names
 
     def may_exist(self, key: str) -> bool:
@@ -293,16 +356,33 @@ class SessionStore:
         return known is None or session_file_name(key) in known
 
     def load(self, key: str) -> LoadedSession:
-        """Read session `key` (empty if it has no file), repairing a torn last line."""
-        path = self.path_for(key)
+        """Read session `key` (empty if it has no file), repairing a torn last line.
+
+        Raises `JournalError` when the journal is not a regular file (a
+        symbolic link, a FIFO, a directory...) or cannot be read or repaired.
+        """
+        name = session_file_name(key)
+        path = self.sessions_dir / name
         try:
-            data = path.read_bytes()
+            fd = open_regular(path, follow_symlinks=False)
         except FileNotFoundError:
             return LoadedSession()
+        except (OSError, FileRefused) as exc:
+            raise self._journal_error("read", name, exc) from exc
+        try:
+            data = read_fd(fd, limit=None)
+            read = os.fstat(fd)
+        except OSError as exc:
+            raise self._journal_error("read", name, exc) from exc
+        finally:
+            os.close(fd)
         kept = complete_lines(data)
         repaired = len(kept) != len(data)
         if repaired:
-            os.truncate(path, len(kept))
+            try:
+                _truncate_same_file(path, read, len(kept))
+            except (OSError, FileRefused) as exc:
+                raise self._journal_error("repair", name, exc) from exc
         loaded = parse_journal(line for line in kept.split(b"\n") if line.strip())
         return attrs.evolve(loaded, repaired=repaired)
 
@@ -325,14 +405,43 @@ class SessionStore:
             index.names.add(name)  # first: a failed append may still create it
         path = self.sessions_dir / name
         if not index.directory_ready:
-            ensure_private_dir(self.sessions_dir)
+            self._ensure_directory()
             index.directory_ready = True
         trusted = name in index.tightened
         try:
             append_private_lines(path, lines, sync=sync, new=new, trusted_mode=trusted)
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
             if os.path.isdir(self.sessions_dir):
-                raise
-            ensure_private_dir(self.sessions_dir)  # removed while running: nothing was written
-            append_private_lines(path, lines, sync=sync, new=True)
+                raise self._journal_error("write", name, exc) from exc
+            self._ensure_directory()  # removed while running: nothing was written
+            self._append_again(name, lines, sync=sync)
+        except (OSError, FileRefused) as exc:
+            raise self._journal_error("write", name, exc) from exc
         index.tightened.add(name)
+
+    def _append_again(self, name: str, lines: list[str], *, sync: bool) -> None:
+        try:
+            append_private_lines(self.sessions_dir / name, lines, sync=sync, new=True)
+        except (OSError, FileRefused) as exc:
+            raise self._journal_error("write", name, exc) from exc
+
+    def _ensure_directory(self) -> None:
+        try:
+            ensure_private_dir(self.sessions_dir)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot use the sessions directory {self._shown()}: {_reason(exc)}"
+            ) from exc
+
+
+def _truncate_same_file(path: Path, read: os.stat_result, length: int) -> None:
+    """Cut the journal at `path` to `length` bytes, if it still is the file
+    that was read (`read`: its fstat); opened again without following links."""
+    fd = open_regular(path, flags=os.O_WRONLY, follow_symlinks=False)
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (read.st_dev, read.st_ino):
+            raise FileRefused("was replaced while it was read")
+        os.ftruncate(fd, length)
+    finally:
+        os.close(fd)
