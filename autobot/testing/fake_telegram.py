@@ -20,7 +20,8 @@ users), sendChatAction, sendPhoto / sendDocument / sendVoice and getFile.
 
 A test plays the users (`post_text`, `post_photo`, `post_document`,
 `post_voice`, `open_topic`, `block_bot`), reads what the bot did (`sent`,
-`next_message`, `chat_actions`, `calls`, `polls`, `webhook.deliveries`),
+`next_message`, `chat_actions`, `calls`, `polls`, `downloads`,
+`webhook.deliveries`),
 and makes things fail (`fail_next` with a `Fault`, `revoke_token`).
 Everything timed runs on trio's clock, so `autojump_clock` tests can assert
 exact virtual times. `date` fields are `DATE_EPOCH` plus trio time.
@@ -55,6 +56,7 @@ from autobot.testing.telegram.objects import BotProfile, TelegramChat, TelegramU
 from autobot.testing.telegram.records import (
     ApiCall,
     ChatAction,
+    Download,
     PollRecord,
     SentMessage,
 )
@@ -105,6 +107,7 @@ class FakeTelegram:
     polls: list[PollRecord] = attrs.field(factory=list)
     sent: list[SentMessage] = attrs.field(factory=list)
     chat_actions: list[ChatAction] = attrs.field(factory=list)
+    downloads: list[Download] = attrs.field(factory=list)
     token_revoked: bool = False
     active_poll: PollTicket | None = None
     _returned: dict[int, int] = attrs.field(factory=dict)  # chat id -> messages next_message gave
@@ -435,9 +438,14 @@ async def _respond(fake: FakeTelegram, request: HttpRequest) -> HttpResponse:
 
 
 def _download(fake: FakeTelegram, route: FileRoute) -> HttpResponse:
-    if route.token != fake.token or fake.token_revoked:
+    token_ok = route.token == fake.token and not fake.token_revoked
+    content = fake.files.download(route.file_path, trio.current_time()) if token_ok else None
+    fake.downloads.append(
+        Download(file_path=route.file_path, served=content is not None, at=trio.current_time())
+    )
+    fake.changed()
+    if not token_ok:
         return ApiError(401, "Unauthorized").response()
-    content = fake.files.download(route.file_path, trio.current_time())
     if content is None:
         return ApiError(404, "Not Found").response()
     return HttpResponse(

@@ -401,6 +401,12 @@ async def test_files_download_only_through_a_fresh_getfile_link(
     assert (fresh.status_code, fresh.content) == (200, b"large" * 100)
     assert wrong_token.status_code == 401
     assert expired.status_code == 404
+    assert [(d.file_path, d.served, d.at) for d in fake.downloads] == [
+        ("photos/file_3.jpg", False, 0),
+        ("photos/file_3.jpg", True, 0),
+        ("photos/file_3.jpg", False, 0),
+        ("photos/file_3.jpg", False, 3601),
+    ]
     assert refused(too_big) == "Bad Request: file is too big"
     assert refused(invalid) == "Bad Request: invalid file_id"
 

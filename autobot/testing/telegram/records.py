@@ -27,6 +27,15 @@ class ApiCall:
 
 
 @attrs.frozen(kw_only=True)
+class Download:
+    """One request to `/file/bot<token>/<file_path>`; `served` when bytes went back."""
+
+    file_path: str
+    served: bool
+    at: float
+
+
+@attrs.frozen(kw_only=True)
 class PollRecord:
     """One getUpdates call, its arguments decoded (None when not sent)."""
 
