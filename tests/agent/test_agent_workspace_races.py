@@ -24,8 +24,8 @@ from autobot.platform.workspace_fs import WorkspacePathError
 from autobot.testing.exchange import exchanging
 
 SECRET = "ANTHROPIC_API_KEY=sk-ant-race-secret"
-READS = 2000
-WRITES = 3000  # each one a fresh race: most are refused (memory/ is a link)
+READS = 5000
+WRITES = 3000
 
 
 @attrs.define
@@ -103,11 +103,27 @@ def test_a_directory_swapped_with_a_link_outside_never_leaks(
     decoy = ws / "decoy"
     decoy.symlink_to(tmp_path / stolen)
     tally = race_reads(
-        lambda: build_system_prompt(ws),
+        lambda: read_workspace_text(ws, relative),
         ws / directory,
         decoy,
         f"Inside {relative}.",
-        READS // 4,  # a whole prompt per read
+        READS,
+    )
+    assert tally.leaks == 0
+    assert tally.inside > 0 and tally.refused > 0
+
+
+def test_the_whole_prompt_under_a_skill_swap_never_leaks(tmp_path: Path) -> None:
+    """The skill listing too: a skill directory that is a link is never listed."""
+    ws = _bot(tmp_path)
+    decoy = ws / "decoy"
+    decoy.symlink_to(tmp_path / "stolen" / "alpha")
+    tally = race_reads(
+        lambda: build_system_prompt(ws),
+        ws / "skills" / "alpha",
+        decoy,
+        "Inside skills/alpha/SKILL.md.",
+        READS // 2,  # a whole prompt per read
     )
     assert tally.leaks == 0
     assert tally.inside > 0 and tally.refused > 0
@@ -119,19 +135,23 @@ def test_memory_swapped_with_a_link_to_the_bot_dir_is_never_written_through(
     ws = _bot(tmp_path)
     (ws / "decoy").symlink_to("..")
     bot_before = sorted(os.listdir(tmp_path))
-    written = refused = 0
+    written = refused = number = 0
     with exchanging(ws / "memory", ws / "decoy") as exchanger:
-        for number in range(WRITES):
+        # At least WRITES writes, and on until both states were met (a write
+        # finds the real directory only a few times in a hundred).
+        while number < WRITES or not (written and refused):
+            number += 1
+            assert number <= 50 * WRITES, (written, refused)
             try:
                 write_memory(ws, Consolidation(f"Memory {number}.", "an entry"), "2026-12-02")
             except WorkspacePathError:
                 refused += 1
             else:
                 written += 1
-    assert exchanger.swaps > 0 and written > 0 and refused > 0
+    assert exchanger.swaps > 0
     assert sorted(os.listdir(tmp_path)) == bot_before  # nothing in the bot directory
     assert sorted(os.listdir(tmp_path / "stolen")) == ["MEMORY.md", "alpha"]
-    assert not [path for path in tmp_path.rglob("*.tmp")]  # no temp file anywhere
+    assert not list(tmp_path.rglob("*.tmp"))  # no temp file anywhere
     # Every write landed in the one real memory directory (under either name).
     real = ws / "memory" if not (ws / "memory").is_symlink() else ws / "decoy"
     history = (real / "HISTORY.md").read_text().splitlines()
