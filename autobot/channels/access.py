@@ -54,6 +54,7 @@ from autobot.channels.pairing import (
     is_valid_id,
     request_code,
 )
+from autobot.config.schema import DmPolicy, GroupPolicy
 
 REPLY_INTERVAL_SECONDS = 3600.0
 REPLY_MEMORY_SIZE = 10_000
@@ -64,21 +65,6 @@ _SHOWN_MALFORMED_ID = 64
 # letter, so never all digits. User ids are positive integers.
 _TELEGRAM_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 _TELEGRAM_USER_ID = re.compile(r"[1-9][0-9]{0,19}")
-
-
-class DmPolicy(enum.Enum):
-    """What a private chat from a sender nobody allowed gets."""
-
-    ALLOWLIST = "allowlist"  # a denial naming their id
-    PAIRING = "pairing"  # a one-time code for the owner to approve
-
-
-class GroupPolicy(enum.Enum):
-    """Which group messages the bot considers at all."""
-
-    MENTION = "mention"  # only those that address the bot
-    OPEN = "open"  # every message
-    DISABLED = "disabled"  # none
 
 
 class AccessConfigError(ValueError):

@@ -95,12 +95,48 @@ class ProvidersConfig:
     vllm: ProviderConfig = ProviderConfig()
 
 
+class DmPolicy(enum.Enum):
+    """What a private chat from a sender nobody allowed gets."""
+
+    ALLOWLIST = "allowlist"  # a denial naming their id
+    PAIRING = "pairing"  # a one-time code for the owner to approve
+
+
+class GroupPolicy(enum.Enum):
+    """Which group messages the bot considers at all."""
+
+    MENTION = "mention"  # only those that address the bot
+    OPEN = "open"  # every message
+    DISABLED = "disabled"  # none
+
+
+class TelegramMode(enum.Enum):
+    """How updates arrive: long polling, or Telegram calling the gateway's HTTP actor."""
+
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
 @attrs.frozen(kw_only=True)
 class TelegramConfig:
+    """The Telegram channel: who may talk (`allow_from`: ids or usernames,
+    `dm_policy`, `group_policy`, `group_allow_from`: group chat ids), how
+    updates arrive (`mode`, `poll_timeout` seconds, `webhook_url` public HTTPS
+    URL, `webhook_path` served by the HTTP actor), where the Bot API is
+    (`api_base`), and the largest inbound file saved (`max_file_bytes`)."""
+
     enabled: bool = False
     token: Secret | None = None
     allow_from: tuple[str, ...] = ()
+    dm_policy: DmPolicy = DmPolicy.ALLOWLIST
+    group_policy: GroupPolicy = GroupPolicy.MENTION
+    group_allow_from: tuple[str, ...] = ()
+    mode: TelegramMode = TelegramMode.POLLING
     api_base: str = "https://api.telegram.org"
+    poll_timeout: int = 30
+    webhook_url: str | None = None
+    webhook_path: str = "/telegram/webhook"
+    max_file_bytes: int = 20 * 1024 * 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -131,6 +167,10 @@ class ZulipConfig:
 
 @attrs.frozen(kw_only=True)
 class ChannelsConfig:
+    """Every chat channel; `down_grace_seconds`: how long an enabled channel may
+    be disconnected before `/healthz` answers 503."""
+
+    down_grace_seconds: float = 120.0
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
     whatsapp: WhatsAppConfig = WhatsAppConfig()

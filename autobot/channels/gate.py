@@ -1,0 +1,112 @@
+"""The inbound path every chat channel shares: access, journal, router, done.
+
+`ChannelGate` owns one channel's side of the contract (ARCHITECTURE.md,
+"Channels"): `check` decides who may talk (`access.decide_access` plus the
+pairing store and the once-an-hour reply memory) and logs `ACCESS DENIED`;
+`accept` appends allowed messages to the inbound journal (fsync-ed: only
+then may the platform be told they arrived); `dispatch` hands journaled
+messages to the session router; `delivered` marks the entries a final
+reply answered. Counters go to the channel's `ChannelHealth`.
+
+The pairing store is a file shared with `autobot pairing`: it is read and
+changed in a worker thread under its lock (`PairingStore.transact`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import attrs
+import trio
+
+from autobot.channels.access import (
+    AccessDecision,
+    AccessPolicy,
+    Action,
+    Chat,
+    ReplyMemory,
+    Sender,
+    decide_access,
+)
+from autobot.channels.base import InboundMessage, OutboundMessage
+from autobot.channels.health import ChannelHealth
+from autobot.channels.pairing import PairingBook, new_pairing_code
+from autobot.channels.pairing_store import PairingStore
+from autobot.config.schema import DmPolicy
+from autobot.logs.records import Logger
+from autobot.store.inbound import Arrival, AsyncInboundJournal, JournalEntry
+
+
+@attrs.define(kw_only=True, eq=False)
+class ChannelGate:
+    """Access, journal and router for channel `policy.channel` (see the module docstring).
+
+    `wall_clock` gives seconds since the epoch (pairing codes expire across
+    processes); `pairing_limiter` serialises the pairing store's thread work.
+    """
+
+    policy: AccessPolicy
+    pairing: PairingStore
+    journal: AsyncInboundJournal
+    router: trio.MemorySendChannel[InboundMessage]
+    health: ChannelHealth
+    logger: Logger
+    wall_clock: Callable[[], float]
+    replies: ReplyMemory = attrs.field(factory=ReplyMemory)
+    pairing_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+
+    @property
+    def channel(self) -> str:
+        return self.policy.channel
+
+    async def check(self, sender: Sender, chat: Chat) -> AccessDecision:
+        """What to do with a message from `sender` in `chat`; denials are logged
+        and counted, and a reply is let through at most once an hour per sender."""
+        now = self.wall_clock()
+        decide = functools.partial(
+            decide_access, self.policy, sender, chat, now=now, draw_code=new_pairing_code
+        )
+        if chat.is_group or self.policy.dm_policy is DmPolicy.ALLOWLIST:
+            book = await trio.to_thread.run_sync(self._book, limiter=self.pairing_limiter)
+            decision = decide(book)
+        else:  # a pairing decision may issue a code: decided again under the store's lock
+            decision = await trio.to_thread.run_sync(
+                self.pairing.transact, decide, limiter=self.pairing_limiter
+            )
+        decision = self.replies.gate(decision, trio.current_time())
+        if decision.denied:
+            self.health.denied += 1
+            self.logger.warn(
+                "ACCESS DENIED",
+                channel=self.channel,
+                sender_id=decision.sender_id,
+                reason=decision.reason,
+            )
+        if decision.action is Action.REPLY_PAIRING and decision.book is not None:
+            self.logger.info("pairing code issued", channel=self.channel, sender_id=sender.id)
+        return decision
+
+    def _book(self) -> PairingBook:
+        return self.pairing.current()
+
+    async def accept(self, arrivals: Sequence[Arrival]) -> list[JournalEntry]:
+        """Journal `arrivals` (one fsync); the new entries, duplicates left out."""
+        if not arrivals:
+            return []
+        entries = [entry for entry in await self.journal.append_many(arrivals) if entry]
+        self.health.messages_in += len(entries)
+        self.health.journal_backlog = self.journal.backlog
+        return entries
+
+    async def dispatch(self, entries: Sequence[JournalEntry]) -> None:
+        """Hand journaled messages to the session router, in order."""
+        for entry in entries:
+            await self.router.send(entry.message)
+
+    async def delivered(self, message: OutboundMessage) -> None:
+        """The network accepted `message`: its answered journal entries are done."""
+        self.health.messages_out += 1
+        if message.completes:
+            await self.journal.mark_done(*message.completes)
+            self.health.journal_backlog = self.journal.backlog
