@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -102,6 +103,26 @@ def test_a_directory_named_like_a_prompt_file_is_skipped(tmp_path: Path) -> None
     ws = tmp_path / "ws"
     (ws / "SOUL.md").mkdir(parents=True)
     assert build_system_prompt(ws) == IDENTITY
+
+
+def test_prompt_files_that_are_not_plain_files_are_skipped(tmp_path: Path) -> None:
+    """A FIFO (nobody writes it: a blocking open would hang the turn), links
+    that stay inside the workspace, a linked `memory/` or skill: none is read."""
+    ws = _workspace(tmp_path)
+    (ws / "AGENTS.md").unlink()
+    os.mkfifo(ws / "AGENTS.md")
+    (ws / "USER.md").unlink()
+    (ws / "USER.md").symlink_to("SOUL.md")
+    (ws / "memory").rename(ws / "real-memory")
+    (ws / "memory").symlink_to("real-memory")
+    (ws / "skills" / "linked").symlink_to("alpha")
+    prompt = build_system_prompt(ws)
+    for relative in ("AGENTS.md", "USER.md", "memory/MEMORY.md", "skills/linked/SKILL.md"):
+        assert f"## {relative}" not in prompt
+    assert "## SOUL.md\n\nCalm and kind." in prompt
+    assert "## skills/alpha/SKILL.md\n\nAlpha skill." in prompt
+    stamps = dict(prompt_signature(ws)[0])
+    assert stamps["memory/MEMORY.md"] is None and stamps["USER.md"] is None
 
 
 # ---- PromptCache ---------------------------------------------------------------------
