@@ -7,8 +7,9 @@ descriptor (following the operator's own path to it), and every path below it is
 reached from that descriptor:
 
 - the directories on the way with one `openat2` (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-  RESOLVE_NO_MAGICLINKS`) where the kernel has it (x86_64 and aarch64), else with one
-  `openat(O_NOFOLLOW | O_DIRECTORY)` per component, each relative to the last;
+  RESOLVE_NO_MAGICLINKS`) where the kernel has it (called by number on x86_64 and
+  aarch64), else with one `openat(O_NOFOLLOW | O_DIRECTORY)` per component, each
+  relative to the last;
 - the last component relative to the opened directory with `O_NOFOLLOW`, then `fstat`-ed:
   only a regular file is read, up to a size cap; opens are `O_NONBLOCK` (a FIFO never
   blocks) and `O_NOCTTY`;
@@ -64,6 +65,11 @@ _OPENAT2_MISSING = frozenset({errno.ENOSYS, errno.EPERM})
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _LEAF_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _READ_CHUNK = 1 << 20
+# The C library's `syscall` entry point: a binding made once (a CDLL per call
+# costs more than the openat2 it makes), never changed.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.syscall.restype = ctypes.c_long
+_OPENAT2_BY_NUMBER = os.uname().machine in OPENAT2_MACHINES
 
 
 class Refusal(enum.Enum):
@@ -199,6 +205,24 @@ class _OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
+def _openat2(dir_fd: int, path: str, flags: int) -> int:
+    """openat2(2) with `RESOLVE`; raises OSError (ENOSYS where the kernel lacks it)."""
+    if not _OPENAT2_BY_NUMBER:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+    how = _OpenHow(flags, 0, RESOLVE)
+    fd = _LIBC.syscall(
+        ctypes.c_long(SYS_OPENAT2),
+        ctypes.c_int(dir_fd),
+        ctypes.c_char_p(os.fsencode(path)),
+        ctypes.byref(how),
+        ctypes.c_size_t(ctypes.sizeof(how)),
+    )
+    if fd < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return int(fd)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -218,7 +242,6 @@ class Workspace:
     fd: int
     owner: tuple[int, int] | None
     uses_openat2: bool
-    _libc: ctypes.CDLL | None
 
     @classmethod
     def open(cls, root: Path, *, openat2: bool = True) -> Workspace:
@@ -235,9 +258,7 @@ class Workspace:
             raise
         owner = (info.st_uid, info.st_gid)
         chown = os.geteuid() == 0 and owner != (os.geteuid(), os.getegid())
-        use_openat2 = openat2 and os.uname().machine in OPENAT2_MACHINES
-        libc = ctypes.CDLL(None, use_errno=True) if use_openat2 else None
-        return cls(fd, owner if chown else None, use_openat2, libc)
+        return cls(fd, owner if chown else None, openat2)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -260,7 +281,7 @@ class Workspace:
         Raises WorkspacePathError."""
         parts = split_relative(relative)
         fd = self._directory(relative, parts, create=make_dirs)
-        return Workspace(fd, self.owner, self.uses_openat2, self._libc)
+        return Workspace(fd, self.owner, self.uses_openat2)
 
     # ---- reading ---------------------------------------------------------------------
 
@@ -374,7 +395,7 @@ class Workspace:
         if self.uses_openat2 and not create:
             try:
                 # No O_NOFOLLOW: RESOLVE_NO_SYMLINKS then refuses a last symlink with ELOOP.
-                return self._openat2("/".join(parts), _DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
+                return _openat2(self.fd, "/".join(parts), _DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
             except OSError as exc:
                 if exc.errno not in _OPENAT2_MISSING:
                     raise _from_os_error(relative, exc, None) from None
@@ -410,23 +431,6 @@ class Workspace:
         except BaseException:
             os.close(fd)
             raise
-        return fd
-
-    def _openat2(self, path: str, flags: int) -> int:
-        assert self._libc is not None  # set whenever uses_openat2 is
-        how = _OpenHow(flags, 0, RESOLVE)
-        fd = int(
-            self._libc.syscall(
-                ctypes.c_long(SYS_OPENAT2),
-                ctypes.c_int(self.fd),
-                ctypes.c_char_p(os.fsencode(path)),
-                ctypes.byref(how),
-                ctypes.c_size_t(ctypes.sizeof(how)),
-            )
-        )
-        if fd < 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code))
         return fd
 
     # ---- the last component ------------------------------------------------------------

@@ -396,11 +396,11 @@ def test_without_openat2_the_walk_takes_over(
 ) -> None:
     calls: list[str] = []
 
-    def missing(self: Workspace, path: str, flags: int) -> int:
+    def missing(dir_fd: int, path: str, flags: int) -> int:
         calls.append(path)
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(Workspace, "_openat2", missing)
+    monkeypatch.setattr(workspace_fs, "_openat2", missing)
     with Workspace.open(root) as opened:
         assert opened.read_bytes("a/b/c.md", max_bytes=100) == b"inside\n"
         assert not opened.uses_openat2
