@@ -3,13 +3,22 @@
 The system prompt is read from the workspace root (`AGENTS.md`, `SOUL.md`,
 `USER.md`), `memory/MEMORY.md` and `skills/<name>/SKILL.md`. `PromptWatch`
 watches those directories with inotify; `drain` (non-blocking: one read of
-the inotify descriptor, fine in the event loop's thread) bumps `generation`
+at most `DRAIN_BYTES`, fine in the event loop's thread) bumps `generation`
 on every event that could change the prompt: a prompt file written, its
 attributes changed, created, deleted or renamed, anything in `skills/`, a
-watched directory moved or deleted, the kernel's event queue overflowing.
-A prompt read after `arm` returned True stays current for as long as
-`generation` does not move (an event raised by a write during the read
-moves it too).
+watched directory moved or deleted. A prompt read after `arm` returned True
+stays current for as long as `generation` does not move (an event raised by
+a write during the read moves it too).
+
+A command in the sandbox can make events in the workspace root faster than
+they can be read. When one read is not the whole story (the kernel dropped
+events, or more were queued than one read takes) or more events than
+`FLOOD` allows arrive within its interval, the watch stops reading: every
+`drain` bumps `generation`, so every turn checks the files (the stat check),
+until an interval has passed since the last sign of the flood; then `arm`
+replaces the descriptor (the kernel drops whatever the flood left queued)
+and the watch vouches for prompts again. `clock` (monotonic seconds, read
+by both threads) times that.
 
 `arm` (blocking: call it off the loop) adds the watches and says whether the
 watch can be trusted for the prompt about to be read. It cannot, and the
@@ -30,15 +39,17 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 
+from autobot.platform.flood import FloodGauge, FloodPolicy
 from autobot.platform.inotify import (
     IN_ATTRIB,
     IN_CLOSE_WRITE,
     IN_MODIFY,
-    IN_Q_OVERFLOW,
     NAME_EVENTS,
     Inotify,
 )
@@ -50,6 +61,12 @@ PROMPT_FILES = ("AGENTS.md", "SOUL.md", "USER.md", "memory/MEMORY.md")
 ROOT_PROMPT_NAMES = frozenset({"AGENTS.md", "SOUL.md", "USER.md", "memory", "skills"})
 MEMORY_PROMPT_NAMES = frozenset({"MEMORY.md"})
 WATCHED_EVENTS = NAME_EVENTS | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE
+# One drain reads at most this much (~250 events with short names): the work a
+# turn does on the event loop's thread, however fast events come.
+DRAIN_BYTES = 8 * 1024
+# More events than this per second in the prompt directories is a flood:
+# checking the files every turn is cheaper than following them.
+FLOOD = FloodPolicy(max_events=1024, interval=1.0)
 # Filesystems whose every change goes through this kernel, so inotify sees it.
 LOCAL_FILESYSTEMS = frozenset(
     {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "overlay", "zfs", "f2fs"}
@@ -85,18 +102,27 @@ def relevant(directory: str | None, name: str) -> bool:
 class PromptWatch:
     """The inotify watch of one workspace's prompt directories (see the module docstring).
 
-    `generation` and `drain` belong to the event loop's thread; `arm` runs in
-    a worker thread (one at a time); `close` when done.
+    `generation`, `drain` and the flood gauge belong to the event loop's
+    thread; `arm` runs in a worker thread (one at a time) and alone replaces
+    the descriptor after a flood, while `drain` no longer reads it; `close`
+    when done.
     """
 
     workspace: Path
     _inotify: Inotify
+    clock: Callable[[], float] = time.monotonic
     generation: int = 0
     _directories: dict[int, str] = attrs.field(factory=dict)  # wd -> relative directory
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
+    _gauge: FloodGauge = attrs.field(factory=FloodGauge)
+    # Set by `drain` after its last read of a flooded descriptor; cleared by `arm`.
+    _flooded: bool = False
+    _closed: bool = False
 
     @classmethod
-    def open(cls, workspace: Path) -> PromptWatch | None:
+    def open(
+        cls, workspace: Path, clock: Callable[[], float] = time.monotonic
+    ) -> PromptWatch | None:
         """A watch on `workspace` (resolved once: a symlinked workspace is
         watched at its target), or None where inotify cannot be trusted (blocking)."""
         try:
@@ -105,13 +131,16 @@ class PromptWatch:
                 kind = mount_filesystem(resolved, f.read())
             if kind not in LOCAL_FILESYSTEMS:
                 return None
-            return cls(Path(resolved), Inotify.open())
+            return cls(Path(resolved), Inotify.open(), clock)
         except OSError:
             return None
 
     def arm(self) -> bool:
         """Watch every prompt directory that exists now; True when a prompt read
-        after this returns is covered by the watch (blocking)."""
+        after this returns is covered by the watch (blocking). False while a
+        flood lasts (see the module docstring)."""
+        if self._flooded and not self._reopen():
+            return False
         root = os.fspath(self.workspace)
         try:
             skills = [f"skills/{name}" for name in os.listdir(os.path.join(root, "skills"))]
@@ -142,20 +171,52 @@ class PromptWatch:
         return all(_watchable_file(os.path.join(root, relative)) for relative in files)
 
     def drain(self) -> None:
-        """Read the pending events (never blocks); bump `generation` if one may
-        have changed the prompt."""
-        events = self._inotify.read_events()
-        if not events:
+        """Read one batch of events (at most `DRAIN_BYTES`, never blocks); bump
+        `generation` if one may have changed the prompt, or on every call while
+        a flood lasts (nothing is read then)."""
+        if self._flooded:
+            self.generation += 1
+            return
+        batch = self._inotify.read_batch(DRAIN_BYTES)
+        if not batch.events:
+            return
+        now = self.clock()
+        self._gauge = self._gauge.observe(
+            FLOOD, now, len(batch.events), overflowed=batch.overflowed
+        )
+        if self._gauge.flooded(now):
+            self.generation += 1
+            self._flooded = True  # last: from here on `arm` may replace the descriptor
             return
         with self._lock:
             directories = dict(self._directories)
-        for event in events:
-            if event.mask & IN_Q_OVERFLOW or relevant(directories.get(event.wd), event.name):
+        for event in batch.events:
+            if relevant(directories.get(event.wd), event.name):
                 self.generation += 1
                 return
 
     def close(self) -> None:
-        self._inotify.close()
+        with self._lock:
+            self._closed = True
+            self._inotify.close()
+
+    def _reopen(self) -> bool:
+        """After a flood, a new descriptor (no watches yet) in place of the flooded
+        one; False while the flood lasts, once closed, or where inotify refuses."""
+        if self.clock() < self._gauge.calm_at:
+            return False
+        try:
+            fresh = Inotify.open()
+        except OSError:
+            return False
+        with self._lock:
+            if self._closed:
+                fresh.close()
+                return False
+            flooded, self._inotify, self._directories = self._inotify, fresh, {}
+        self._flooded = False  # after the swap: `drain` reads the new descriptor
+        flooded.close()  # the kernel drops its backlog
+        return True
 
 
 def _watchable_file(path: str) -> bool:

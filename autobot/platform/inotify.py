@@ -1,18 +1,27 @@
 """A minimal inotify binding (ctypes, Linux) for watching workspace directories.
 
 `Inotify` owns one non-blocking inotify descriptor: `add_watch` a directory,
-`read_events` whatever is pending (an empty list when nothing happened, at
-the cost of one read). `parse_events` is the pure decoder of the kernel's
-event records. Raises OSError for kernel refusals (ENOSPC when the watch
-limit is reached); `Inotify.open` raises OSError where inotify is missing.
+`pending_bytes` says whether anything is queued (one ioctl, no read), and
+`read_batch` takes at most `max_bytes` of queued events in one read (an
+empty batch when nothing happened). The work per call is bounded whatever
+the rate of events: a command in the sandbox can rename a directory faster
+than Python decodes the events, so a reader that drained the queue could
+chase it forever. What is left queued is the consumer's to judge
+(`EventBatch.overflowed`: assume changed, re-check later; see
+`autobot.platform.flood`). `parse_events` is the pure decoder of the
+kernel's event records. Raises OSError for kernel refusals (ENOSPC when the
+watch limit is reached); `Inotify.open` raises OSError where inotify is
+missing.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import struct
+import termios
 
 import attrs
 
@@ -37,7 +46,10 @@ IN_CLOEXEC = os.O_CLOEXEC
 # Every way a name can appear in or vanish from a directory, or the directory itself move.
 NAME_EVENTS = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len
-READ_BYTES = 64 * 1024
+_COUNT = struct.Struct("i")  # the int FIONREAD fills in
+NAME_MAX = 255
+# The smallest read the kernel accepts: one record with the longest name (EINVAL below).
+MIN_READ_BYTES = _HEADER.size + NAME_MAX + 1
 
 
 @attrs.frozen
@@ -45,6 +57,20 @@ class Event:
     wd: int
     mask: int
     name: str
+
+
+@attrs.frozen
+class EventBatch:
+    """The events one `read_batch` took, and whether more were still queued after it."""
+
+    events: tuple[Event, ...]
+    more: bool
+
+    @property
+    def overflowed(self) -> bool:
+        """True when this batch is not the whole story since the last read: the
+        kernel dropped events (`IN_Q_OVERFLOW`) or more were queued than one read takes."""
+        return self.more or any(event.mask & IN_Q_OVERFLOW for event in self.events)
 
 
 def parse_events(buffer: bytes) -> list[Event]:
@@ -85,17 +111,30 @@ class Inotify:
             raise OSError(code, os.strerror(code), path)
         return wd
 
-    def read_events(self) -> list[Event]:
-        """Every pending event, without blocking."""
-        events: list[Event] = []
-        while True:
-            try:
-                buffer = os.read(self.fd, READ_BYTES)
-            except OSError as exc:
-                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                    return events
-                raise
-            events += parse_events(buffer)
+    def pending_bytes(self) -> int:
+        """How many bytes of events are queued (FIONREAD: never blocks, reads nothing)."""
+        raw = fcntl.ioctl(self.fd, termios.FIONREAD, bytes(_COUNT.size))
+        return int(_COUNT.unpack(raw)[0])
+
+    def read_batch(self, max_bytes: int) -> EventBatch:
+        """The whole events found in one read of at most `max_bytes` (never blocks:
+        an empty batch when nothing is queued), and whether more are queued.
+        Raises ValueError when `max_bytes` is below `MIN_READ_BYTES` (a buffer
+        the kernel could not fit one event into)."""
+        if max_bytes < MIN_READ_BYTES:
+            raise ValueError(
+                f"an inotify read needs at least {MIN_READ_BYTES} bytes, got {max_bytes}"
+            )
+        try:
+            buffer = os.read(self.fd, max_bytes)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                return EventBatch((), more=False)
+            raise
+        return EventBatch(tuple(parse_events(buffer)), more=self.pending_bytes() > 0)
 
     def close(self) -> None:
-        os.close(self.fd)
+        """Close the descriptor; later calls do nothing (its number may be reused)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)

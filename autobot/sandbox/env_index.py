@@ -9,11 +9,27 @@ that costs ~150 ms at 50,000 files, more than a fresh sandbox.
 
 `EnvMaskIndex` lists the tree once and watches every directory with inotify
 (any entry created, deleted or renamed in a directory is an event on it,
-whoever did it, host or sandbox). `refresh` then costs one non-blocking read
-when nothing happened, and re-lists only the directories that had events.
-A queue overflow or a moved directory (inotify knows directories by watch,
-not by path) rebuilds the index. Without inotify, or past the watch limit,
-every refresh walks the tree (the old behaviour).
+whoever did it, host or sandbox). `cached_if_quiet` then costs one ioctl
+when nothing happened; `refresh` reads one bounded batch of events
+(`READ_BYTES`) and re-lists only the directories they name. Without
+inotify, or past the watch limit, every refresh walks the tree (the old
+behaviour).
+
+A command in the sandbox can make events faster than they can be read. When
+the events stop telling what changed (the kernel dropped some, more were
+queued than one read takes, more than `FLOOD` allows per interval, or a
+directory moved: inotify knows directories by watch, not by path), the index
+stops following them and walks the tree again at the next refresh, never
+reading faster. After a flood (`FLOOD`) the instance's queue is never
+trusted again (the kernel may drop events from a full queue): every refresh
+walks, keeping the instance while the flood lasts (an interval after its
+last sign); the first walk after that starts from a new one, so the kernel
+drops the backlog (closing an instance waits for a kernel grace period, a
+few milliseconds: once per flood interval, not per walk).
+These walks are paced (`WALK_REST`, on their CPU cost): a refresh returns
+None until `walk_allowed_at`, and the caller waits. A dotenv entry is
+therefore never missed, and a flood costs the tree walks a bounded share of
+a CPU, not a walk per lease in a tight loop.
 
 Each mask carries a version: the entry's identity (device, inode, ctime) and
 a generation bumped whenever an event names it, so a replacement is noticed
@@ -21,7 +37,10 @@ even if the kernel reuses the inode within one timestamp tick. A sandbox
 built from scan A still hides everything of scan B iff B's (mask, version)
 pairs are a subset of A's (`EnvScan.covers`).
 
-Blocking I/O, not thread-safe: call `refresh` through `trio.to_thread` with a
+`clock` is a monotonic clock in seconds that any thread may read (the pool
+passes trio's, so it can sleep until `walk_allowed_at`); `cpu_clock` the
+calling thread's CPU time (a walk runs in one call). Blocking I/O, not
+thread-safe: call `refresh` through `trio.to_thread` with a
 `CapacityLimiter(1)`; `cached_if_quiet` never blocks and may run in the event
 loop's thread while no refresh runs. `close` when done.
 """
@@ -29,11 +48,14 @@ loop's thread while no refresh runs. `close` when done.
 from __future__ import annotations
 
 import errno
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import attrs
 
+from autobot.platform.flood import FloodGauge, FloodPolicy, next_walk_at
 from autobot.platform.inotify import (
     IN_DELETE_SELF,
     IN_IGNORED,
@@ -50,6 +72,14 @@ from autobot.security.protected_files import FileId
 
 Version = tuple[int, int, int, int]  # st_dev, st_ino, st_ctime_ns, generation
 _WATCH_LIMIT = (errno.ENOSPC, errno.ENOMEM, errno.EMFILE)
+# One refresh reads at most this much (~500 events with short names); what is
+# left queued means the events no longer tell what changed.
+READ_BYTES = 16 * 1024
+# Following more events than this per second costs more than it saves: walk instead.
+FLOOD = FloodPolicy(max_events=4096, interval=1.0)
+# A walk made because events were lost is followed by at least this many times
+# its CPU cost without another: under a flood, walks use at most 1/3 of a CPU.
+WALK_REST = 3.0
 
 
 @attrs.frozen
@@ -71,7 +101,7 @@ EMPTY_SCAN = EnvScan(frozenset())
 
 
 def dirty_directories(
-    events: list[Event], watched: Mapping[int, str]
+    events: Iterable[Event], watched: Mapping[int, str]
 ) -> dict[str, set[str]] | None:
     """Which watched directories changed, and the names involved; None when
     the index must be rebuilt (events were lost, or a directory moved)."""
@@ -95,6 +125,8 @@ class EnvMaskIndex:
     workspace: Path
     use_inotify: bool = True
     protected: frozenset[FileId] = frozenset()  # hard links to these are masked too
+    clock: Callable[[], float] = time.monotonic
+    cpu_clock: Callable[[], float] = time.thread_time
     rebuilds: int = 0  # full walks so far
     relists: int = 0  # single directories re-listed after events
     _inotify: Inotify | None = None
@@ -104,38 +136,46 @@ class EnvMaskIndex:
     _versions: dict[str, tuple[EnvMask, Version]] = attrs.Factory(dict)
     _generation: int = 0
     _scan: EnvScan | None = None
-    _pending: list[Event] = attrs.Factory(list)  # read by `cached_if_quiet`, not yet applied
+    _gauge: FloodGauge = attrs.Factory(FloodGauge)
+    _lost: bool = False  # events were lost: the scan is unknown until the next (paced) walk
+    _flooded_queue: bool = False  # the instance saw a flood: only a new one is trusted
+    _walk_began: float = -math.inf  # when the last walk began (`clock`)
+    _paced_walk: tuple[float, float] | None = None  # (ended, CPU cost) of the last paced one
 
     @property
     def watching(self) -> bool:
         """False when every refresh walks the tree (no inotify, or too many directories)."""
         return self._inotify is not None
 
-    def cached_if_quiet(self) -> EnvScan | None:
-        """The last scan if no event is pending (one non-blocking read), else None:
-        then call `refresh`. Cheap enough for the event loop's thread."""
-        if self._scan is None or self._inotify is None:
-            return None
-        events = self._inotify.read_events()
-        if events:
-            self._pending += events
-            return None
-        return self._scan
+    @property
+    def walk_allowed_at(self) -> float:
+        """When a walk made because events were lost may begin (`clock`)."""
+        return -math.inf if self._paced_walk is None else next_walk_at(*self._paced_walk, WALK_REST)
 
-    def refresh(self) -> EnvScan:
-        """The current scan: cached when no event arrived since the last one."""
-        if self._scan is None or self._inotify is None:
-            self._rebuild()
-        else:
-            events, self._pending = self._pending + self._inotify.read_events(), []
-            dirty = dirty_directories(events, self._dir_of)
-            if dirty is None:
-                self._rebuild()
-            elif dirty:
-                for relpath, names in dirty.items():
-                    if relpath in self._dirs:
-                        self._relist(relpath, names)
-                self._scan = EnvScan(frozenset(self._versions.values()))
+    def cached_if_quiet(self) -> EnvScan | None:
+        """The last scan if no event is queued (one ioctl, nothing read), else None:
+        then call `refresh`. Cheap enough for the event loop's thread."""
+        if self._scan is None or self._inotify is None or self._lost or self._flooded_queue:
+            return None
+        return None if self._inotify.pending_bytes() else self._scan
+
+    def refresh(self, asked_at: float | None = None) -> EnvScan | None:
+        """The current scan: cached when no event arrived since the last one.
+
+        None when events were lost and the walk that replaces them must wait
+        (see the module docstring): call again at `walk_allowed_at`. With
+        `asked_at` (`clock`), a walk begun since then answers at once (it saw
+        everything the caller must see: waiting callers share one walk).
+        """
+        if self._scan is not None and asked_at is not None and self._walk_began >= asked_at:
+            return self._scan
+        if self._scan is not None and self._inotify is not None and not self._lost:
+            if self._follow():
+                return self._scan
+            self._lost = True
+        if self._lost and self.clock() < self.walk_allowed_at:
+            return None
+        self._rebuild()
         assert self._scan is not None
         return self._scan
 
@@ -144,19 +184,52 @@ class EnvMaskIndex:
             self._inotify.close()
             self._inotify = None
 
+    def _follow(self) -> bool:
+        """Apply one batch of events (at most `READ_BYTES`); False when the
+        events cannot tell what changed (lost, a flood, a moved directory)."""
+        assert self._inotify is not None
+        if self._flooded_queue:
+            return False
+        if not self._inotify.pending_bytes():
+            return True
+        now = self.clock()
+        batch = self._inotify.read_batch(READ_BYTES)
+        self._gauge = self._gauge.observe(
+            FLOOD, now, len(batch.events), overflowed=batch.overflowed
+        )
+        if self._gauge.flooded(now):
+            self._flooded_queue = True
+            return False
+        dirty = dirty_directories(batch.events, self._dir_of)
+        if dirty is None:
+            return False
+        for relpath, names in dirty.items():
+            if relpath in self._dirs:
+                self._relist(relpath, names)
+        if dirty:
+            self._scan = EnvScan(frozenset(self._versions.values()))
+        return True
+
     def _rebuild(self) -> None:
-        self.close()
-        self._pending = []
+        """Walk the whole tree again (timed by `clock`; paced when events were
+        lost): with the same instance while a flood lasts, else a new one."""
         self.rebuilds += 1
+        began = self._walk_began = self.clock()
+        cpu_began = self.cpu_clock()
+        if not (self._flooded_queue and self._inotify is not None and self._gauge.flooded(began)):
+            self.close()
+            self._flooded_queue = False
+            if self.use_inotify:
+                try:
+                    self._inotify = Inotify.open()
+                except OSError:
+                    self._inotify = None
         previous = self._versions
         self._dirs, self._wd_of, self._dir_of, self._versions = {}, {}, {}, {}
-        if self.use_inotify:
-            try:
-                self._inotify = Inotify.open()
-            except OSError:
-                self._inotify = None
         self._add_tree(".", keep_from=previous)
         self._scan = EnvScan(frozenset(self._versions.values()))
+        if self._lost:
+            self._lost, self._paced_walk = False, (self.clock(), self.cpu_clock() - cpu_began)
 
     def _add_tree(
         self, top: str, keep_from: Mapping[str, tuple[EnvMask, Version]] | None = None
