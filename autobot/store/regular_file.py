@@ -108,12 +108,13 @@ def read_fd(fd: int, *, limit: int | None) -> bytes:
             raise FileRefused(f"is larger than the limit of {limit:,} bytes")
 
 
-def read_regular_file(path: Path, *, limit: int | None, follow_symlinks: bool = True) -> bytes:
-    """The content of the regular file at `path`, at most `limit` bytes.
+def read_regular_file(path: Path, *, limit: int | None) -> bytes:
+    """The content of the regular file at `path` (a symbolic link to one is
+    followed), at most `limit` bytes.
 
     `open_regular` then `read_fd`; raises what they raise.
     """
-    fd = open_regular(path, follow_symlinks=follow_symlinks)
+    fd = open_regular(path)
     try:
         return read_fd(fd, limit=limit)
     finally:
