@@ -7,19 +7,24 @@ This is the only module that knows every actor. The tree (see ARCHITECTURE.md):
     │              stderr for the gateway); started first, stopped last
     ├── sandbox    the sandbox pool actor (persistent bubblewrap workers)
     ├── router     the session router: one agent actor per `channel:chat_id`
+    ├── channels   supervisor of one actor per enabled chat channel (telegram...)
     └── http       /healthz and /metrics on gateway.host:gateway.port (gateway only)
 
 Each `ChildSpec.factory` builds a fresh actor per incarnation. What must
 outlive an incarnation is created here, once: the log mailbox (so every
 `Logger` keeps working across log actor restarts), the router's inbound
-mailbox (owned by the root supervisor), the outbox every reply goes to, the
-LLM provider, the tool registry, and the `PoolRef` through which tools reach
-whichever pool incarnation is running. `autobot gateway` and `autobot agent`
-both run this tree; they differ in the channel that talks to the router.
+mailbox (owned by the root supervisor), one outbound mailbox per enabled
+channel (replies are routed to it by `message.channel`, so a slow network
+only ever fills its own), each channel's health record, the LLM provider,
+the tool registry, and the `PoolRef` through which tools reach whichever
+pool incarnation is running. `autobot gateway`, `autobot agent` and
+`autobot demo` all run this tree; they differ only in the channels they
+enable (`ChannelSpec`).
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -32,8 +37,12 @@ import trio
 from autobot.agent.assembly import build_deps, build_tools
 from autobot.agent.router import ROUTER_MAILBOX_SIZE, SessionRouter
 from autobot.channels.base import InboundMessage, OutboundMessage
+from autobot.channels.health import ChannelBoard
+from autobot.channels.outbound import OutboundRouter
+from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.config import LoadedConfig
 from autobot.gateway.metrics import (
+    channel_metrics,
     log_metrics,
     pool_metrics,
     router_metrics,
@@ -48,9 +57,11 @@ from autobot.logs.records import Level, Logger, LogRecord
 from autobot.logs.redact import Redactor
 from autobot.logs.sinks import sinks_from_config
 from autobot.runtime import (
+    Actor,
     ChildEnv,
     ChildSpec,
     EventKind,
+    Mailbox,
     Supervisor,
     SupervisorEvent,
 )
@@ -70,9 +81,11 @@ SANDBOX_SHUTDOWN_GRACE = 0.0
 HTTP_SHUTDOWN_GRACE = 3.0
 # Lets agent actors finish the turn in progress (an LLM call and a tool or two).
 ROUTER_SHUTDOWN_GRACE = 10.0
-# Replies waiting for their channel actor; channels drain it continuously, and
-# a burst is at most a few messages per active session.
-OUTBOX_SIZE = 256
+# Replies waiting for one channel's actor; it drains them continuously, and a
+# burst is at most a few messages per active session of that channel.
+CHANNEL_MAILBOX_SIZE = 256
+# Lets a channel actor finish sending the reply in progress.
+CHANNELS_SHUTDOWN_GRACE = 5.0
 PROVIDER_CLOSE_SECONDS = 5.0
 
 _EVENT_LEVELS = {
@@ -113,13 +126,6 @@ def state_permissions(loaded: LoadedConfig) -> tuple[list[Path], list[Path]]:
     return [path for path in files if path.is_file()], [path for path in dirs if path.is_dir()]
 
 
-def _open_outbox() -> tuple[
-    trio.MemorySendChannel[OutboundMessage], trio.MemoryReceiveChannel[OutboundMessage]
-]:
-    send, receive = trio.open_memory_channel[OutboundMessage](OUTBOX_SIZE)
-    return send, receive
-
-
 @attrs.define(kw_only=True, eq=False)
 class Gateway:
     """One bot's running tree: the root supervisor and the handles its actors share.
@@ -138,21 +144,38 @@ class Gateway:
     serve_http: bool = True
     rng: random.Random = attrs.field(factory=random.Random)
     permission_fixes: tuple[PermissionFix, ...] = ()
+    channels: tuple[ChannelSpec, ...] = ()
     http_url: str | None = attrs.field(init=False, default=None)
     pool: PoolRef = attrs.field(init=False, factory=PoolRef)
-    outbox: tuple[
-        trio.MemorySendChannel[OutboundMessage], trio.MemoryReceiveChannel[OutboundMessage]
-    ] = attrs.field(init=False, factory=_open_outbox)
+    mailboxes: dict[str, Mailbox] = attrs.field(init=False)
+    outbound: OutboundRouter = attrs.field(init=False)
+    board: ChannelBoard = attrs.field(init=False)
     tools: ToolRegistry = attrs.field(init=False)
     root: Supervisor = attrs.field(init=False)
     _router: SessionRouter | None = attrs.field(init=False, default=None)
+
+    @mailboxes.default
+    def _open_mailboxes(self) -> dict[str, Mailbox]:
+        return {spec.name: Mailbox(spec.name, CHANNEL_MAILBOX_SIZE) for spec in self.channels}
+
+    @outbound.default
+    def _build_outbound(self) -> OutboundRouter:
+        return OutboundRouter(
+            mailboxes={name: mailbox.sender() for name, mailbox in self.mailboxes.items()}
+        )
+
+    @board.default
+    def _build_board(self) -> ChannelBoard:
+        return ChannelBoard.for_channels(
+            (spec.name for spec in self.channels if spec.factory is not None), now=0.0
+        )
 
     @tools.default
     def _build_tools(self) -> ToolRegistry:
         return build_tools(
             self.loaded.config,
             workspace=self.loaded.workspace,
-            outbound=self.outbox[0],
+            outbound=self.outbound,
             pool=self.pool,
         )
 
@@ -170,6 +193,14 @@ class Gateway:
                 mailbox_size=ROUTER_MAILBOX_SIZE,
             ),
         ]
+        if any(spec.factory is not None for spec in self.channels):
+            specs.append(
+                ChildSpec(
+                    id="channels",
+                    factory=self._build_channels,
+                    shutdown_grace=CHANNELS_SHUTDOWN_GRACE,
+                )
+            )
         if self.serve_http:
             specs.append(
                 ChildSpec(id="http", factory=self._build_http, shutdown_grace=HTTP_SHUTDOWN_GRACE)
@@ -189,10 +220,15 @@ class Gateway:
         """A sender into the router's mailbox (the caller owns and closes it)."""
         return self.root.mailbox("router")
 
-    @property
-    def replies(self) -> trio.MemoryReceiveChannel[OutboundMessage]:
-        """Every outbound message, for the channel side to deliver."""
-        return self.outbox[1]
+    def channel_outbox(self, name: str) -> trio.MemoryReceiveChannel[OutboundMessage]:
+        """A receive clone of channel `name`'s mailbox, for a channel its command
+        drives (terminal, demo); the caller closes it. KeyError if not enabled."""
+        return self.mailboxes[name].inbox()
+
+    def health_problems(self) -> list[str]:
+        """Enabled channels down longer than `channels.down_grace_seconds`, or stopped."""
+        grace = self.loaded.config.channels.down_grace_seconds
+        return self.board.problems(trio.current_time(), grace)
 
     def metrics(self) -> Iterable[Metric]:
         """Current metric families (called by the HTTP actor per scrape)."""
@@ -200,6 +236,7 @@ class Gateway:
             *supervisor_metrics([self.root.statistics()]),
             *pool_metrics(self.pool.statistics()),
             *router_metrics(None if self._router is None else self._router.statistics()),
+            *channel_metrics(self.board.snapshots()),
             *log_metrics(self.logger.drops),
         ]
 
@@ -246,11 +283,48 @@ class Gateway:
             registry=self.tools,
             workspace=self.loaded.workspace,
             sessions_dir=self.loaded.sessions_dir,
-            outbound=self.outbox[0],
+            outbound=self.outbound,
             logger=self.logger.child("agent"),
         )
         self._router = SessionRouter(deps=deps, inbox=env.inbox, stopping=env.stopping)
         return self._router
+
+    def _build_channels(self, env: ChildEnv) -> Supervisor:
+        """The channel supervisor: one child per supervised channel. A channel's
+        network trouble is handled inside its actor (cool-down and reconnect);
+        what escapes it is a bug and counts toward the restart intensity."""
+        for name in self.board.channels:
+            self.board[name].mark_down(trio.current_time(), "starting")
+        children = [
+            ChildSpec(
+                id=spec.name,
+                factory=functools.partial(self._build_channel, spec),
+                shutdown_grace=CHANNELS_SHUTDOWN_GRACE,
+            )
+            for spec in self.channels
+            if spec.factory is not None
+        ]
+        return Supervisor(
+            name="channels",
+            children=children,
+            rng=self.rng,
+            stopping=env.stopping,
+            on_event=supervisor_event_logger(self.logger.child("supervisor")),
+        )
+
+    def _build_channel(self, spec: ChannelSpec, env: ChildEnv) -> Actor:
+        assert spec.factory is not None
+        return spec.factory(
+            ChannelEnv(
+                name=spec.name,
+                outbox=self.mailboxes[spec.name].inbox(),
+                router=self.root.mailbox("router"),
+                health=self.board[spec.name],
+                logger=self.logger.child(spec.name),
+                stopping=env.stopping,
+                rng=self.rng,
+            )
+        )
 
     def _build_http(self, env: ChildEnv) -> HttpActor:
         gateway = self.loaded.config.gateway
@@ -258,6 +332,7 @@ class Gateway:
             host=gateway.host,
             port=gateway.port,
             metrics=self.metrics,
+            health=self.health_problems,
             logger=self.logger.child("http"),
             stopping=env.stopping,
             on_listening=self._listening,
@@ -275,6 +350,7 @@ def build_gateway(
     rng: random.Random | None = None,
     wall_clock: Callable[[], float] = time.time,
     provider_limits: ProviderLimits | None = None,
+    channels: Iterable[ChannelSpec] = (),
 ) -> Gateway:
     """Wire the tree for `loaded` and tighten loose state-file modes (reported
     once it runs); nothing runs until `Gateway.run`. `echo` also receives every
@@ -302,4 +378,5 @@ def build_gateway(
         serve_http=serve_http,
         rng=chosen_rng,
         permission_fixes=tuple(tighten_permissions(files, dirs)),
+        channels=tuple(channels),
     )

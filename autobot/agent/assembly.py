@@ -19,7 +19,7 @@ import trio
 from autobot.agent.loop import AgentLoop, LoopSettings
 from autobot.agent.session import AgentDeps
 from autobot.agent.spend import GlobalLimits
-from autobot.channels.base import OutboundMessage
+from autobot.channels.outbound import OutboundSink
 from autobot.config.schema import Config
 from autobot.llm.types import LLMProvider
 from autobot.logs.records import Logger
@@ -51,7 +51,7 @@ def build_tools(
     config: Config,
     *,
     workspace: Path,
-    outbound: trio.MemorySendChannel[OutboundMessage],
+    outbound: OutboundSink,
     pool: WorkerLeaser | None,
     extra: Iterable[Tool] = (),
 ) -> ToolRegistry:
@@ -88,7 +88,7 @@ def build_deps(
     registry: ToolRegistry,
     workspace: Path,
     sessions_dir: Path,
-    outbound: trio.MemorySendChannel[OutboundMessage],
+    outbound: OutboundSink,
     logger: Logger,
     disk: BlockingRunner | None = None,
     wall_clock: Callable[[], float] = time.time,

@@ -32,6 +32,7 @@ from typing import TextIO
 import trio
 
 from autobot.app import Gateway, build_gateway
+from autobot.channels.spec import ChannelSpec
 from autobot.channels.terminal import TerminalChannel
 from autobot.config.load import LoadedConfig
 from autobot.doctor.gate import REFUSED_EXIT_CODE, admit
@@ -103,15 +104,15 @@ async def agent_command(
     """
     err = stderr if stderr is not None else sys.stderr
     redactor = Redactor(loaded.secret_values)
+    channel, chat_id = parse_session(session)
     try:
-        gateway = build_gateway(loaded, serve_http=False)
+        gateway = build_gateway(loaded, serve_http=False, channels=[ChannelSpec(name=channel)])
     except (ProviderConfigError, ValueError) as exc:
         err.write(f"autobot: {exc}\n")
         return 1
     except OSError as exc:  # a bot file or directory it cannot open (permissions)
         err.write(f"autobot: cannot start the agent: {_describe_os_error(exc, loaded)}\n")
         return 1
-    channel, chat_id = parse_session(session)
     code = 1
     signalled: list[int] = []
     talking = trio.CancelScope()
@@ -153,12 +154,12 @@ async def _converse(
     err: TextIO,
     redactor: Redactor,
 ) -> int:
-    with gateway.inbound() as inbound:
+    with gateway.inbound() as inbound, gateway.channel_outbox(channel) as outbox:
         terminal = TerminalChannel(
             channel=channel,
             chat_id=chat_id,
             inbound=inbound,
-            outbound=gateway.replies,
+            outbound=outbox,
             stdin=stdin,
             stdout=stdout,
         )

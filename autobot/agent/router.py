@@ -33,6 +33,7 @@ import trio
 from autobot.agent.buckets import SessionLimits, SessionLimitsKeeper
 from autobot.agent.session import AgentDeps, SessionActor
 from autobot.channels.base import InboundMessage, OutboundMessage
+from autobot.channels.outbound import UnknownChannel
 from autobot.runtime import (
     ChildEnv,
     ChildSpec,
@@ -166,7 +167,12 @@ class SessionRouter:
         )
         try:
             self.deps.outbound.send_nowait(reply)
-        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+        except (
+            trio.WouldBlock,
+            trio.ClosedResourceError,
+            trio.BrokenResourceError,
+            UnknownChannel,
+        ):
             self._dropped += 1
 
     def _deliver(self, message: InboundMessage) -> None:

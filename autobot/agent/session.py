@@ -58,6 +58,7 @@ from autobot.agent.memory import (
 )
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import InboundKind, InboundMessage, OutboundMessage
+from autobot.channels.outbound import OutboundSink
 from autobot.config.schema import AgentDefaults, RateLimitConfig
 from autobot.llm.types import ChatMessage, Role
 from autobot.logs.records import Logger
@@ -138,7 +139,7 @@ class AgentDeps:
     defaults: AgentDefaults
     rate_limits: RateLimitConfig
     shared: GlobalLimits
-    outbound: trio.MemorySendChannel[OutboundMessage]
+    outbound: OutboundSink
     logger: Logger
     disk: BlockingRunner
     wall_clock: Callable[[], float]
@@ -169,7 +170,13 @@ def _user_text(message: InboundMessage) -> str:
         return f"[A background task finished; tell the user about its result.]\n{message.content}"
     if message.kind is InboundKind.CRON:
         return f"[Scheduled task]\n{message.content}"
-    return message.content
+    notes = [
+        f"[{attachment.kind.value} received, saved in the workspace at {attachment.path}]"
+        for attachment in message.attachments
+    ]
+    if message.is_group and message.sender_name:
+        notes.insert(0, f"[{message.sender_name} in a group chat]")
+    return "\n".join([*notes, message.content]) if notes else message.content
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -201,6 +208,8 @@ class SessionActor:
     _receive_scope: trio.CancelScope | None = attrs.field(init=False, default=None)
     _subagents: int = attrs.field(init=False, default=0)
     _consolidating: bool = attrs.field(init=False, default=False)
+    # The message whose turn runs: its reply quotes it and completes its journal entry.
+    _current: InboundMessage | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self._log = self.deps.logger.child(f"agent:{self.key}")
@@ -315,10 +324,15 @@ class SessionActor:
 
     async def _serve(self) -> None:
         while (message := await self._next_message()) is not None:
+            self._current = message
             await self._handle(message)
+            self._current = None
 
     def _reply(self, text: str, *, is_error: bool, failure: str | None = None) -> OutboundMessage:
-        """A turn's final reply (an apology when `is_error`, with its log-safe `failure`)."""
+        """A turn's final reply (an apology when `is_error`, with its log-safe
+        `failure`), placed after the message it answers (group reply, forum
+        topic) and completing that message's inbound journal entry."""
+        answered = self._current
         return OutboundMessage(
             channel=self.channel,
             chat_id=self.chat_id,
@@ -326,6 +340,9 @@ class SessionActor:
             final=True,
             is_error=is_error,
             failure=failure,
+            reply_to_id=answered.message_id if answered and answered.is_group else None,
+            thread_id=answered.thread_id if answered else None,
+            completes=(answered.journal_id,) if answered and answered.journal_id else (),
         )
 
     async def _handle(self, message: InboundMessage) -> None:

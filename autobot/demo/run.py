@@ -28,9 +28,10 @@ import httpx
 import trio
 
 from autobot.app import Gateway, build_gateway
+from autobot.channels.spec import ChannelSpec
 from autobot.config import ConfigError, LoadedConfig, load_config
 from autobot.demo.brain import DEMO_MESSAGES, answer
-from autobot.demo.channel import DemoChannel
+from autobot.demo.channel import DEMO_CHANNEL, DemoChannel
 from autobot.demo.conversation import Exchange, NotAConversation, current_turn
 from autobot.demo.logcheck import LogCheck, check_log, end_marker, start_marker
 from autobot.demo.provider import (
@@ -127,8 +128,11 @@ class DemoRun:
         )
 
     async def _converse(self) -> None:
-        with self.gateway.inbound() as inbound:
-            channel = DemoChannel(inbound=inbound, outbound=self.gateway.replies)
+        with (
+            self.gateway.inbound() as inbound,
+            self.gateway.channel_outbox(DEMO_CHANNEL) as outbox,
+        ):
+            channel = DemoChannel(inbound=inbound, outbound=outbox)
             for text in DEMO_MESSAGES:
                 try:
                     with trio.fail_after(TURN_TIMEOUT):
@@ -286,7 +290,9 @@ async def demo(
 def _build(loaded: LoadedConfig, fake: FakeLLM, key: str, rng: random.Random) -> Gateway:
     """The gateway tree for `loaded` with the demo provider, logging to the file only."""
     demo_loaded = with_demo_provider(loaded, api_base=fake.base_url, key=key)
-    return build_gateway(demo_loaded, echo=None, rng=rng)
+    return build_gateway(
+        demo_loaded, echo=None, rng=rng, channels=[ChannelSpec(name=DEMO_CHANNEL)]
+    )
 
 
 def demo_main(

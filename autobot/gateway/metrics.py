@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from autobot.agent.router import RouterStats
+from autobot.channels.health import ChannelSnapshot
 from autobot.http.metrics import Metric, Sample
 from autobot.logs.records import DropCounter
 from autobot.runtime import SupervisorStats
@@ -123,4 +124,30 @@ def router_metrics(router: RouterStats | None) -> list[Metric]:
             Metric(name=name, help=help_text, kind="counter", samples=(Sample(value=value),))
             for name, help_text, value in counters
         ),
+    ]
+
+
+def channel_metrics(channels: Iterable[ChannelSnapshot]) -> list[Metric]:
+    """Per-channel traffic, denials, reconnects, send failures, journal backlog and state."""
+    families = (
+        ("autobot_channel_messages_in_total", "Inbound messages journaled.", "counter", "messages_in"),
+        ("autobot_channel_messages_out_total", "Messages delivered.", "counter", "messages_out"),
+        ("autobot_channel_denied_total", "Senders refused (ACCESS DENIED).", "counter", "denied"),
+        ("autobot_channel_reconnects_total", "Reconnects after network trouble.", "counter", "reconnects"),
+        ("autobot_channel_send_failures_total", "Replies not delivered.", "counter", "send_failures"),
+        ("autobot_channel_journal_backlog", "Journaled messages without a delivered reply.", "gauge", "journal_backlog"),
+        ("autobot_channel_up", "1 while the channel is connected.", "gauge", "up"),
+    )  # fmt: skip
+    snapshots = list(channels)
+    return [
+        Metric(
+            name=name,
+            help=help_text,
+            kind=kind,
+            samples=tuple(
+                Sample(labels={"channel": snap.name}, value=float(getattr(snap, field)))
+                for snap in snapshots
+            ),
+        )
+        for name, help_text, kind, field in families
     ]

@@ -1,9 +1,11 @@
 """The HTTP actor: health and metrics on `gateway.host:gateway.port`.
 
 Served by hypercorn's trio worker (a well-kept HTTP/1.1 server; we do not
-write our own). Routes: `GET /healthz` -> `ok`, `GET /metrics` -> Prometheus
-text built from the injected `metrics` source at request time. Anything
-else is 404; non-GET methods are 405. Later issues add webhooks here.
+write our own). Routes: `GET /healthz` -> `ok`, or 503 with one line per
+problem the injected `health` source reports (an enabled channel down longer
+than its grace, or stopped); `GET /metrics` -> Prometheus text built from
+the injected `metrics` source at request time. Anything else is 404; non-GET
+methods are 405.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 @attrs.define(kw_only=True)
 class HealthMetricsApp:
-    """The ASGI application: owns nothing but its metrics source."""
+    """The ASGI application: owns nothing but its metrics and health sources."""
 
     metrics: Callable[[], Iterable[Metric]]
+    health: Callable[[], list[str]] = list
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -47,10 +50,12 @@ class HealthMetricsApp:
         elif method not in ("GET", "HEAD"):
             await _respond(send, 405, b"text/plain", b"method not allowed\n", allow=b"GET, HEAD")
         elif path == "/healthz":
-            await _respond(send, 200, b"text/plain", b"ok\n", head=method == "HEAD")
+            problems = self.health()
+            status, text = (503, "\n".join(problems) + "\n") if problems else (200, "ok\n")
+            await _respond(send, status, b"text/plain", text.encode(), head=method == "HEAD")
         else:
-            body = render_prometheus(self.metrics()).encode()
-            await _respond(send, 200, PROMETHEUS_CONTENT_TYPE, body, head=method == "HEAD")
+            metrics = render_prometheus(self.metrics()).encode()
+            await _respond(send, 200, PROMETHEUS_CONTENT_TYPE, metrics, head=method == "HEAD")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -94,6 +99,7 @@ class HttpActor:
     port: int
     metrics: Callable[[], Iterable[Metric]]
     logger: Logger
+    health: Callable[[], list[str]] = list
     stopping: trio.Event = attrs.field(factory=trio.Event)
     on_listening: Callable[[str], None] = lambda url: None
 
@@ -107,7 +113,7 @@ class HttpActor:
         config.errorlog = None
         config.graceful_timeout = 2.0
         # Our app speaks plain ASGI dicts; hypercorn's TypedDict signature is stricter.
-        app = cast(ASGIFramework, HealthMetricsApp(metrics=self.metrics))
+        app = cast(ASGIFramework, HealthMetricsApp(metrics=self.metrics, health=self.health))
         serve_app = functools.partial(serve, app, config, shutdown_trigger=self.stopping.wait)
         async with trio.open_nursery() as nursery:
             binds: list[str] = await nursery.start(serve_app)

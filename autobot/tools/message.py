@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import trio
 
 from autobot.channels.base import OutboundMessage
+from autobot.channels.outbound import OutboundSink, UnknownChannel
 from autobot.tools.base import ToolContext, ToolResult, access_denied
 
 MESSAGE_PARAMETERS: Mapping[str, Any] = {
@@ -35,7 +35,7 @@ MESSAGE_PARAMETERS: Mapping[str, Any] = {
 class MessageTool:
     """Sends `content` to the current conversation (or, if allowed, another one)."""
 
-    outbound: trio.MemorySendChannel[OutboundMessage]
+    outbound: OutboundSink
     allow_other_chats: bool = False
     name: str = "message"
     description: str = (
@@ -56,7 +56,13 @@ class MessageTool:
                 f"chats is disabled by the owner (tools.message.allow_other_chats); do not "
                 f"retry. Omit channel and chat_id to write to this conversation.",
             )
-        await self.outbound.send(
-            OutboundMessage(channel=channel, chat_id=chat_id, content=args["content"])
-        )
+        try:
+            await self.outbound.send(
+                OutboundMessage(channel=channel, chat_id=chat_id, content=args["content"])
+            )
+        except UnknownChannel:
+            return ToolResult.error(
+                f"Not sent: channel '{channel}' is not enabled in this bot. Enabled "
+                f"conversations are reached without naming a channel."
+            )
         return ToolResult.ok(f"Message sent to {channel}:{chat_id}.")
