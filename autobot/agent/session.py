@@ -114,6 +114,8 @@ class SessionJournal(Protocol):
 
     def load(self, key: str) -> LoadedSession: ...
 
+    def archive(self, key: str, stamp: str) -> bool: ...
+
     def append(
         self, key: str, entries: Iterable[Mapping[str, Any]], *, sync: bool = True
     ) -> None: ...
@@ -324,9 +326,21 @@ class SessionActor:
 
     async def _serve(self) -> None:
         while (message := await self._next_message()) is not None:
+            if message.kind is InboundKind.RESET:
+                await self._reset()
+                continue
             self._current = message
             await self._handle(message)
             self._current = None
+
+    async def _reset(self) -> None:
+        """A new conversation: the journal is archived (not deleted), the history emptied."""
+        stamp = datetime.datetime.fromtimestamp(self.deps.wall_clock(), datetime.UTC)
+        archived = await self.deps.disk(
+            self.deps.journal.archive, self.key, stamp.strftime("%Y%m%dT%H%M%S")
+        )
+        self._history, self._upto, self._loaded = [], 0, True
+        self._log.info("Conversation reset", session=self.key, archived=archived)
 
     def _reply(self, text: str, *, is_error: bool, failure: str | None = None) -> OutboundMessage:
         """A turn's final reply (an apology when `is_error`, with its log-safe

@@ -24,6 +24,7 @@ class InboundKind(enum.Enum):
     USER = "user"  # a person wrote in the chat
     SUBAGENT = "subagent"  # a background subagent of this session finished
     CRON = "cron"  # a scheduled job fired for this session
+    RESET = "reset"  # the user asked for a new conversation (/reset): no turn, no reply
 
 
 class AttachmentKind(enum.Enum):

@@ -15,7 +15,9 @@ changed in a worker thread under its lock (`PairingStore.transact`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import attrs
 import trio
@@ -35,7 +37,14 @@ from autobot.channels.pairing import PairingBook, new_pairing_code
 from autobot.channels.pairing_store import PairingStore
 from autobot.config.schema import DmPolicy
 from autobot.logs.records import Logger
-from autobot.store.inbound import Arrival, AsyncInboundJournal, JournalEntry
+from autobot.runtime.batching import ThreadBatcher
+from autobot.store.inbound import (
+    Arrival,
+    AsyncInboundJournal,
+    InboundJournal,
+    JournalEntry,
+    inbound_journal_path,
+)
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -44,6 +53,8 @@ class ChannelGate:
 
     `wall_clock` gives seconds since the epoch (pairing codes expire across
     processes); `pairing_limiter` serialises the pairing store's thread work.
+    `pending` are the journal's entries without a delivered reply when it was
+    opened (the channel replays them at start).
     """
 
     policy: AccessPolicy
@@ -53,6 +64,7 @@ class ChannelGate:
     health: ChannelHealth
     logger: Logger
     wall_clock: Callable[[], float]
+    pending: tuple[JournalEntry, ...] = ()
     replies: ReplyMemory = attrs.field(factory=ReplyMemory)
     pairing_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
 
@@ -110,3 +122,50 @@ class ChannelGate:
         if message.completes:
             await self.journal.mark_done(*message.completes)
             self.health.journal_backlog = self.journal.backlog
+
+
+JOURNAL_THREADS = 1  # appends of one channel are ordered; one thread keeps them so
+JOURNAL_BATCH = 16
+
+
+@asynccontextmanager
+async def open_channel_gate(
+    *,
+    policy: AccessPolicy,
+    bot_dir: Path,
+    router: trio.MemorySendChannel[InboundMessage],
+    health: ChannelHealth,
+    logger: Logger,
+    wall_clock: Callable[[], float],
+) -> AsyncIterator[ChannelGate]:
+    """The gate of one channel incarnation: its inbound journal (damage logged,
+    pending entries kept for replay) and the bot's pairing store, both closed
+    when the block ends. Raises InboundJournalError for an unusable journal."""
+    runner = ThreadBatcher(threads=JOURNAL_THREADS, max_batch=JOURNAL_BATCH)
+    path = inbound_journal_path(bot_dir, policy.channel)
+    opened = await runner(InboundJournal.open, path)
+    if opened.skipped or opened.torn_bytes:
+        logger.warn(
+            "inbound journal repaired on open",
+            channel=policy.channel,
+            skipped_lines=len(opened.skipped),
+            torn_bytes=opened.torn_bytes,
+        )
+    journal = AsyncInboundJournal(journal=opened.journal, runner=runner)
+    pairing = PairingStore(bot_dir)
+    try:
+        health.journal_backlog = journal.backlog
+        yield ChannelGate(
+            policy=policy,
+            pairing=pairing,
+            journal=journal,
+            router=router,
+            health=health,
+            logger=logger,
+            wall_clock=wall_clock,
+            pending=opened.pending,
+        )
+    finally:
+        pairing.close()
+        with trio.CancelScope(shield=True):
+            await journal.close()

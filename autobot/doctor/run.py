@@ -22,7 +22,7 @@ import trio
 from autobot.config.environment import ENV_FILE_NAME, EnvFile, parse_env_file
 from autobot.config.errors import ConfigError
 from autobot.config.load import LoadedConfig, load_config, read_config_bytes
-from autobot.config.schema import AgentDefaults, Config
+from autobot.config.schema import AgentDefaults, Config, ToolsConfig
 from autobot.config.yaml_text import YamlSyntaxError, parse_yaml
 from autobot.doctor.bot_files import inspect_bot_files
 from autobot.doctor.config_checks import config_findings
@@ -89,13 +89,19 @@ def _invalid_config(config_path: Path, exc: ConfigError) -> Finding:
     )
 
 
-RUNNING_AS_ROOT = warning(
-    "running_as_root",
-    "autobot is running as root: a compromised gateway owns the machine, and the "
-    "kernel exempts root from RLIMIT_NPROC (the sandbox then needs a writable pids "
-    "cgroup to limit processes; the gateway log says whether it has one)",
-    "Run autobot as a dedicated unprivileged user (see the systemd unit in README.md)",
-)
+def running_as_root(tools: ToolsConfig | None) -> Finding:
+    """What running as root still means once the sandbox drops to its identity."""
+    account = "65534:65534" if tools is None else f"{tools.sandbox_uid}:{tools.sandbox_gid}"
+    return warning(
+        "running_as_root",
+        "autobot is running as root: sandboxed commands run as the unprivileged "
+        f"{account} in a user namespace of their own (never as host root; the start-up "
+        "probe refuses a sandbox that cannot drop to it), but the gateway process itself "
+        "is root, so a bug in autobot's own code is root's bug, and the workspace is "
+        f"handed to {account} at start",
+        "Run autobot as a dedicated unprivileged user (see the systemd unit in README.md); "
+        "if it must be root, set tools.sandbox_uid/sandbox_gid to an account used by nothing else",
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -217,7 +223,7 @@ async def run_checks(
     )
     findings = list(checked.findings)
     if as_root:
-        findings.append(RUNNING_AS_ROOT)
+        findings.append(running_as_root(None if checked.config is None else checked.config.tools))
     if checked.config is not None:
         findings += await probe_sandbox_findings(checked.config.tools.sandbox, probe)
     return Report(redact_findings(findings, checked.secrets))

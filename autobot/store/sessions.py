@@ -419,6 +419,22 @@ class SessionStore:
             raise self._journal_error("write", name, exc) from exc
         index.tightened.add(name)
 
+    def archive(self, key: str, stamp: str) -> bool:
+        """Move session `key`'s journal aside (`<name>.archived-<stamp>`, which
+        no load or scan reads again) so the next turn starts a new
+        conversation; False when it has no journal. Blocking; JournalError."""
+        name = session_file_name(key)
+        try:
+            os.rename(self.sessions_dir / name, self.sessions_dir / f"{name}.archived-{stamp}")
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise self._journal_error("archive", name, exc) from exc
+        finally:
+            if self._index.names is not None:
+                self._index.names.discard(name)
+        return True
+
     def _append_again(self, name: str, lines: list[str], *, sync: bool) -> None:
         try:
             append_private_lines(self.sessions_dir / name, lines, sync=sync, new=True)
