@@ -18,6 +18,8 @@ reached from that descriptor:
   directory (`renameat`); on any failure the temp file is removed, relative to it too;
 - appending: `O_APPEND | O_NOFOLLOW` relative to the opened directory, `fstat`-ed regular;
   a missing file is created `O_EXCL`.
+- creating a new file (never replacing one): `O_CREAT | O_EXCL | O_NOFOLLOW` relative to
+  the opened directory; a name already taken, by a symlink too, is refused.
 
 A relative path is `/`-separated names: no absolute path, no empty, `.` or `..` part, no
 NUL, and no dotenv name (`is_env_file_name`) at any component. Missing directories can be
@@ -83,6 +85,7 @@ class Refusal(enum.Enum):
     TOO_LARGE = "too_large"
     OUTSIDE = "outside"  # the kernel saw the path leave the workspace
     MISSING = "missing"
+    EXISTS = "exists"  # a new file's name is taken (by anything, a symlink included)
     IO = "io"  # any other failure; the exception keeps the system's errno
 
 
@@ -95,6 +98,7 @@ _ERRNO = {
     Refusal.TOO_LARGE: errno.EFBIG,
     Refusal.OUTSIDE: errno.EXDEV,
     Refusal.MISSING: errno.ENOENT,
+    Refusal.EXISTS: errno.EEXIST,
     Refusal.IO: errno.EIO,
 }
 
@@ -118,6 +122,7 @@ class WorkspacePathError(OSError):
 
 _REFUSAL_BY_ERRNO = {
     errno.ENOENT: Refusal.MISSING,
+    errno.EEXIST: Refusal.EXISTS,
     errno.ELOOP: Refusal.SYMLINK,
     errno.ENOTDIR: Refusal.NOT_DIRECTORY,
     errno.EXDEV: Refusal.OUTSIDE,
@@ -145,6 +150,8 @@ def _from_os_error(relative: str, exc: OSError, component: str | None) -> Worksp
         detail = "is not a directory" if component else "a component is not a directory"
     elif refusal is Refusal.NOT_REGULAR:
         detail = "is not a regular file"
+    elif refusal is Refusal.EXISTS:
+        detail = "already exists"
     else:
         detail = "does not exist" if component else "a component does not exist"
     return WorkspacePathError(relative, refusal, where + detail, exc.errno or 0)
@@ -363,6 +370,19 @@ class Workspace:
         finally:
             os.close(directory)
 
+    def create_bytes(self, relative: str, data: bytes, *, make_dirs: bool = False) -> None:
+        """Create the new file `relative` (0600) holding `data`; never replaces:
+        anything already at that name, a symlink included, is refused (EXISTS)
+        and left as it was. `make_dirs` creates missing directories on the way.
+        Raises WorkspacePathError; a failed write removes the file it created."""
+        parts = split_relative(relative)
+        directory = self._directory(relative, parts[:-1], create=make_dirs)
+        try:
+            with _failures(relative, parts[-1]):
+                self._create(directory, parts[-1], data)
+        finally:
+            os.close(directory)
+
     def append_bytes(self, relative: str, data: bytes, *, make_dirs: bool = False) -> None:
         """Append `data` to the regular file `relative` (created 0600 when
         missing) with one write, then fsync. Raises WorkspacePathError."""
@@ -454,6 +474,25 @@ class Workspace:
             if not committed:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp, dir_fd=directory)
+        os.fsync(directory)
+
+    def _create(self, directory: int, name: str, data: bytes) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _LEAF_FLAGS
+        fd = os.open(name, flags, FILE_MODE, dir_fd=directory)
+        written = False
+        try:
+            try:
+                os.fchmod(fd, FILE_MODE)
+                self._adopt(fd)
+                _write_all(fd, data)
+                os.fsync(fd)
+                written = True
+            finally:
+                os.close(fd)
+        finally:
+            if not written:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=directory)
         os.fsync(directory)
 
     def _open_for_append(self, directory: int, name: str) -> tuple[int, bool]:
