@@ -139,7 +139,7 @@ class EnvMaskIndex:
     _gauge: FloodGauge = attrs.Factory(FloodGauge)
     _lost: bool = False  # events were lost: the scan is unknown until the next (paced) walk
     _flooded_queue: bool = False  # the instance saw a flood: only a new one is trusted
-    _walk_began: float = -math.inf  # when the last walk began (`clock`)
+    _walk_began: float = -math.inf  # when the last completed walk began (`clock`)
     _paced_walk: tuple[float, float] | None = None  # (ended, CPU cost) of the last paced one
 
     @property
@@ -214,8 +214,7 @@ class EnvMaskIndex:
         """Walk the whole tree again (timed by `clock`; paced when events were
         lost): with the same instance while a flood lasts, else a new one."""
         self.rebuilds += 1
-        began = self._walk_began = self.clock()
-        cpu_began = self.cpu_clock()
+        began, cpu_began = self.clock(), self.cpu_clock()
         if not (self._flooded_queue and self._inotify is not None and self._gauge.flooded(began)):
             self.close()
             self._flooded_queue = False
@@ -228,6 +227,7 @@ class EnvMaskIndex:
         self._dirs, self._wd_of, self._dir_of, self._versions = {}, {}, {}, {}
         self._add_tree(".", keep_from=previous)
         self._scan = EnvScan(frozenset(self._versions.values()))
+        self._walk_began = began
         if self._lost:
             self._lost, self._paced_walk = False, (self.clock(), self.cpu_clock() - cpu_began)
 
