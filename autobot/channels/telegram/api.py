@@ -40,7 +40,7 @@ import ipaddress
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeGuard
 
 import attrs
@@ -81,6 +81,7 @@ _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\"]')
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
+_JSON_HEADERS = {"content-type": "application/json"}
 _PARSE_ERROR = "can't parse entities"
 _WEBHOOK_ACTIVE = "webhook is active"
 
@@ -205,7 +206,7 @@ def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -
         raise ValueError(f"TelegramApi.{attribute.name} must be > 0, got {value!r}")
 
 
-@attrs.define(kw_only=True)
+@attrs.frozen(kw_only=True)
 class TelegramApi:
     """One bot's Bot API client. Owns nothing but its settings: `client` is the
     caller's (one connection pool per channel), `token` a `Secret` (a str is
@@ -226,7 +227,7 @@ class TelegramApi:
 
     async def get_me(self) -> BotIdentity:
         """getMe: the bot's id, username and capabilities."""
-        result = _object(await self._call("getMe", json={}), "getMe")
+        result = _object(await self._call_json("getMe", {}), "getMe")
         bot_id, username = result.get("id"), result.get("username")
         if (
             not _is_int(bot_id)
@@ -245,7 +246,7 @@ class TelegramApi:
 
     async def delete_webhook(self, *, drop_pending: bool = False) -> None:
         """deleteWebhook: back to getUpdates; pending updates are kept unless `drop_pending`."""
-        await self._call("deleteWebhook", json={"drop_pending_updates": drop_pending})
+        await self._call_json("deleteWebhook", {"drop_pending_updates": drop_pending})
 
     async def set_webhook(
         self, url: str, *, secret_token: Secret | str, allowed_updates: Sequence[str]
@@ -264,7 +265,7 @@ class TelegramApi:
             "secret_token": secret,
             "allowed_updates": _update_types(allowed_updates),
         }
-        await self._call("setWebhook", json=payload)
+        await self._call_json("setWebhook", payload)
 
     async def get_updates(
         self,
@@ -292,8 +293,8 @@ class TelegramApi:
         }
         if offset is not None:
             payload["offset"] = offset
-        result = await self._call(
-            "getUpdates", seconds=poll_timeout + self.poll_margin, json=payload
+        result = await self._call_json(
+            "getUpdates", payload, seconds=poll_timeout + self.poll_margin
         )
         if not isinstance(result, list) or not all(
             isinstance(update, dict) and _is_int(update.get("update_id")) for update in result
@@ -323,7 +324,7 @@ class TelegramApi:
         payload["text"] = text
         if entities:
             payload["entities"] = [entity.to_json() for entity in entities]
-        return _message_id(await self._call("sendMessage", json=payload), "sendMessage")
+        return _message_id(await self._call_json("sendMessage", payload), "sendMessage")
 
     async def send_chat_action(
         self, chat_id: int | str, action: str = "typing", *, thread_id: int | None = None
@@ -333,7 +334,7 @@ class TelegramApi:
             raise ValueError(f"{action!r} is not a Bot API chat action")
         payload = _placed(chat_id, reply_to=None, thread_id=thread_id)
         payload["action"] = action
-        await self._call("sendChatAction", json=payload)
+        await self._call_json("sendChatAction", payload)
 
     async def send_photo(
         self,
@@ -374,7 +375,7 @@ class TelegramApi:
         does not say). The path stays valid for at least an hour."""
         if not file_id or _CONTROL.search(file_id):
             raise ValueError("a file_id is non-empty text without control characters")
-        result = _object(await self._call("getFile", json={"file_id": file_id}), "getFile")
+        result = _object(await self._call_json("getFile", {"file_id": file_id}), "getFile")
         path, size = result.get("file_path"), result.get("file_size")
         if not isinstance(path, str) or _file_path_problem(path) is not None:
             raise NetworkTrouble(0, "answered no usable file_path", method="getFile")
@@ -391,7 +392,7 @@ class TelegramApi:
         quoted = urllib.parse.quote(file_path, safe="/")
         url = f"{self.api_base}/file/bot{self.token.reveal()}/{quoted}"
         status, body = await self._exchange(
-            "download", "GET", url, {}, seconds=self.transfer_timeout, limit=max_bytes
+            "download", "GET", url, seconds=self.transfer_timeout, limit=max_bytes
         )
         if status == 200 and body is None:
             raise FileTooLarge(0, f"the file is larger than {max_bytes} bytes", method="download")
@@ -438,17 +439,25 @@ class TelegramApi:
         result = await self._call(method, seconds=self.transfer_timeout, data=form, files=files)
         return _message_id(result, method)
 
+    async def _call_json(
+        self, method: str, payload: dict[str, Any], *, seconds: float | None = None
+    ) -> Any:
+        """`_call` with a JSON body, ASCII-escaped: any text can be encoded."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return await self._call(method, seconds=seconds, content=body, headers=_JSON_HEADERS)
+
     async def _call(self, method: str, *, seconds: float | None = None, **request: Any) -> Any:
-        """POST to `method` (`request`: httpx's `json=`, or `data=` and `files=`
-        for multipart); the answer's `result`, or the error it stands for."""
+        """POST to `method` (`request`: httpx's `content=` and `headers=`, or
+        `data=` and `files=` for multipart); the answer's `result`, or the
+        error it stands for."""
         url = f"{self.api_base}/bot{self.token.reveal()}/{method}"
         status, body = await self._exchange(
             method,
             "POST",
             url,
-            request,
             seconds=self.call_timeout if seconds is None else seconds,
             limit=self.max_answer_bytes,
+            **request,
         )
         if body is None:
             limit = self.max_answer_bytes
@@ -460,12 +469,14 @@ class TelegramApi:
         what: str,
         http_method: str,
         url: str,
-        request: dict[str, Any],
         *,
         seconds: float,
         limit: int,
+        headers: Mapping[str, str] | None = None,
+        **body: Any,
     ) -> tuple[int, bytes | None]:
-        """One request within `seconds`: the status and the body, or None for a
+        """One request (`body`: httpx's content=, or data= and files=) within
+        `seconds`: the status and the answer's body, or None for a
         body beyond `limit` bytes (`max_answer_bytes` for an error answer),
         refused on its Content-Length or as soon as more arrived. Every
         transport failure becomes `NetworkTrouble`, raised outside the handler
@@ -476,10 +487,10 @@ class TelegramApi:
                 async with self.client.stream(
                     http_method,
                     url,
-                    headers={"accept-encoding": "identity"},
+                    headers={**(headers or {}), "accept-encoding": "identity"},
                     timeout=None,  # bounded as a whole by fail_after
                     follow_redirects=False,
-                    **request,
+                    **body,
                 ) as response:
                     encoding = response.headers.get("content-encoding", "identity")
                     if encoding.lower() != "identity":  # its decoded size is unknown

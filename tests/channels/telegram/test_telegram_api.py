@@ -611,3 +611,11 @@ def test_the_transient_split() -> None:
     assert [is_transient(error) for error in transient] == [True] * 4
     assert [is_transient(error) for error in permanent] == [False] * 6
     assert json.dumps(str(TelegramError(0, "down", method="getMe"))) == '"Telegram getMe: down"'
+
+
+async def test_text_no_utf8_can_carry_still_makes_a_clean_request() -> None:
+    async with fake_and_api() as (fake, api):
+        error = await failure(api.get_file("id\ud83d"), BadRequest)
+    assert error.description == "Bad Request: invalid file_id"
+    [call] = fake.calls_to("getFile")
+    assert call.arguments.string("file_id") == "id\ud83d"  # sent as a JSON escape
