@@ -2,27 +2,11 @@
 
 Methods go to `{api_base}/bot<token>/<method>` as a JSON body (multipart for
 uploads); files come from `{api_base}/file/bot<token>/<file_path>`. Every
-answer is read in the Bot API envelope, bounded in size, and every failure is
-one `TelegramError`:
-
-- `Unauthorized`: 401, or a 404 answer on the bot URL (a revoked or malformed
-  token): permanent;
-- `Forbidden`: 403, the bot was blocked by the user or kicked from the group:
-  permanent for that chat;
-- `BadRequest`: 400; `is_parse_error` for "can't parse entities",
-  `migrate_to_chat_id` when a group became a supergroup;
-- `Conflict`: 409, another getUpdates poller or an active webhook
-  (`webhook_active` tells them apart; the description is kept);
-- `RateLimited`: 429, with `retry_after` seconds when the API sent them;
-- `ServerError`: 5xx;
-- `NetworkTrouble`: no answer (connection refused or dropped, no answer in
-  time) or an answer that is not the Bot API's JSON;
-- `FileTooLarge`: a download beyond the caller's cap, refused before its body
-  is read in full;
-- any other status: `TelegramError` itself (permanent).
-
-`is_transient(exc)` separates what a channel cools down from and retries
-(network, 5xx, 429, 409) from what retrying cannot fix.
+answer is bounded in size and read in the Bot API envelope; every failure is
+one `TelegramError` (see `errors`, whose names this module re-exports):
+`NetworkTrouble` also for no answer (connection refused or dropped, no answer
+in time), `FileTooLarge` for a download beyond the caller's cap, refused
+before its body is read in full.
 
 The token never appears in an error's text or repr: httpx exceptions (their
 text and their request carry the URL) are replaced, never chained, and text
@@ -40,15 +24,53 @@ import ipaddress
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TypeGuard
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import attrs
 import httpx
 import trio
 
+from autobot.channels.telegram.errors import (
+    BadRequest,
+    Conflict,
+    FileTooLarge,
+    Forbidden,
+    NetworkTrouble,
+    RateLimited,
+    ServerError,
+    TelegramError,
+    Unauthorized,
+    answer_result,
+    is_int,
+    is_transient,
+)
 from autobot.channels.telegram.render import Entity, utf16_len, valid_utf16
 from autobot.config.secret import REDACTED, Secret
+
+__all__ = [
+    "CHAT_ACTIONS",
+    "MAX_CAPTION_UNITS",
+    "MAX_DESCRIPTION",
+    "MAX_PHOTO_BYTES",
+    "MAX_POLL_TIMEOUT",
+    "MAX_TEXT_UNITS",
+    "MAX_UPDATES",
+    "MAX_UPLOAD_BYTES",
+    "BadRequest",
+    "BotIdentity",
+    "Conflict",
+    "FileTooLarge",
+    "Forbidden",
+    "NetworkTrouble",
+    "RateLimited",
+    "ServerError",
+    "TelegramApi",
+    "TelegramError",
+    "Unauthorized",
+    "UploadMethod",
+    "is_transient",
+]
 
 MAX_TEXT_UNITS = 4096  # sendMessage text, UTF-16 code units
 MAX_CAPTION_UNITS = 1024
@@ -82,80 +104,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\"]')
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 _JSON_HEADERS = {"content-type": "application/json"}
-_PARSE_ERROR = "can't parse entities"
-_WEBHOOK_ACTIVE = "webhook is active"
-
-
-class TelegramError(Exception):
-    """A Bot API call failed. `code` is the API's error_code (0 when nothing
-    answered), `description` its text (scrubbed of the token), `method` the
-    call; `retry_after` (seconds) and `migrate_to_chat_id` come from the
-    answer's `parameters`."""
-
-    def __init__(
-        self,
-        code: int,
-        description: str,
-        *,
-        method: str = "",
-        retry_after: int | None = None,
-        migrate_to_chat_id: int | None = None,
-    ) -> None:
-        where = f"Telegram {method}" if method else "Telegram"
-        status = f"{code} " if code else ""
-        super().__init__(f"{where}: {status}{description}")
-        self.code = code
-        self.description = description
-        self.method = method
-        self.retry_after = retry_after
-        self.migrate_to_chat_id = migrate_to_chat_id
-
-
-class Unauthorized(TelegramError):
-    """401 (or 404 on the bot URL): the token is wrong or revoked. Permanent."""
-
-
-class Forbidden(TelegramError):
-    """403: the bot was blocked by the user or removed from the chat. Permanent for that chat."""
-
-
-class BadRequest(TelegramError):
-    """400: the request itself is wrong (chat not found, text not parsable...)."""
-
-    @property
-    def is_parse_error(self) -> bool:
-        """The text's formatting was refused ("can't parse entities")."""
-        return _PARSE_ERROR in self.description.lower()
-
-
-class Conflict(TelegramError):
-    """409: another getUpdates poller, or a webhook is active (`webhook_active`)."""
-
-    @property
-    def webhook_active(self) -> bool:
-        return _WEBHOOK_ACTIVE in self.description.lower()
-
-
-class RateLimited(TelegramError):
-    """429: too many requests; wait `retry_after` seconds (when given)."""
-
-
-class ServerError(TelegramError):
-    """5xx: the Bot API failed."""
-
-
-class NetworkTrouble(TelegramError):
-    """No usable answer: connection failure, no answer in time, or a body that
-    is not the Bot API's JSON."""
-
-
-class FileTooLarge(TelegramError):
-    """A file larger than the caller accepts; refused before it was read in full."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether retrying later may succeed: network trouble, 5xx, 429, 409."""
-    return isinstance(exc, NetworkTrouble | ServerError | RateLimited | Conflict)
 
 
 @attrs.frozen(kw_only=True)
@@ -171,7 +119,8 @@ class BotIdentity:
 
 def _as_secret(token: Secret | str) -> Secret:
     secret = token if isinstance(token, Secret) else Secret(token)
-    if _TOKEN.fullmatch(secret.reveal()) is None:
+    value = secret.reveal()
+    if not isinstance(value, str) or _TOKEN.fullmatch(value) is None:
         raise ValueError("the bot token is not of the form 123456789:AAE-letters_digits")
     return secret
 
@@ -229,11 +178,7 @@ class TelegramApi:
         """getMe: the bot's id, username and capabilities."""
         result = _object(await self._call_json("getMe", {}), "getMe")
         bot_id, username = result.get("id"), result.get("username")
-        if (
-            not _is_int(bot_id)
-            or not isinstance(username, str)
-            or not _USERNAME.fullmatch(username)
-        ):
+        if not is_int(bot_id) or not isinstance(username, str) or not _USERNAME.fullmatch(username):
             raise NetworkTrouble(
                 0, "answered a bot without a valid id and username", method="getMe"
             )
@@ -280,11 +225,11 @@ class TelegramApi:
         `allowed_updates` is sent on every call (the API keeps the last one sent).
         The call is given `poll_timeout + poll_margin` seconds: a poll that stalls
         beyond that raises `NetworkTrouble`. Every update has an int update_id."""
-        if offset is not None and not _is_int(offset):
+        if offset is not None and not is_int(offset):
             raise ValueError(f"offset must be an int or None, not {offset!r}")
-        if not _is_int(poll_timeout) or not 0 <= poll_timeout <= MAX_POLL_TIMEOUT:
+        if not is_int(poll_timeout) or not 0 <= poll_timeout <= MAX_POLL_TIMEOUT:
             raise ValueError(f"timeout must be 0-{MAX_POLL_TIMEOUT} seconds, not {poll_timeout!r}")
-        if not _is_int(limit) or not 1 <= limit <= MAX_UPDATES:
+        if not is_int(limit) or not 1 <= limit <= MAX_UPDATES:
             raise ValueError(f"limit must be 1-{MAX_UPDATES}, not {limit!r}")
         payload: dict[str, Any] = {
             "timeout": poll_timeout,
@@ -297,7 +242,7 @@ class TelegramApi:
             "getUpdates", payload, seconds=poll_timeout + self.poll_margin
         )
         if not isinstance(result, list) or not all(
-            isinstance(update, dict) and _is_int(update.get("update_id")) for update in result
+            isinstance(update, dict) and is_int(update.get("update_id")) for update in result
         ):
             raise NetworkTrouble(0, "answered updates without update ids", method="getUpdates")
         return result
@@ -379,7 +324,7 @@ class TelegramApi:
         path, size = result.get("file_path"), result.get("file_size")
         if not isinstance(path, str) or _file_path_problem(path) is not None:
             raise NetworkTrouble(0, "answered no usable file_path", method="getFile")
-        return path, size if _is_int(size) and size >= 0 else None
+        return path, size if is_int(size) and size >= 0 else None
 
     async def download(self, file_path: str, *, max_bytes: int) -> bytes:
         """The content behind a getFile `file_path`. Raises `FileTooLarge` for
@@ -387,7 +332,7 @@ class TelegramApi:
         problem = _file_path_problem(file_path)
         if problem is not None:
             raise ValueError(f"file_path {file_path!r} {problem}")
-        if not _is_int(max_bytes) or max_bytes < 1:
+        if not is_int(max_bytes) or max_bytes < 1:
             raise ValueError(f"max_bytes must be a positive int, not {max_bytes!r}")
         quoted = urllib.parse.quote(file_path, safe="/")
         url = f"{self.api_base}/file/bot{self.token.reveal()}/{quoted}"
@@ -398,7 +343,7 @@ class TelegramApi:
             raise FileTooLarge(0, f"the file is larger than {max_bytes} bytes", method="download")
         if status != 200 or body is None:
             if body is not None:
-                _envelope("download", status, body, self._scrub, bot_url=False)
+                answer_result("download", status, body, self._scrub, bot_url=False)
             raise NetworkTrouble(0, f"HTTP {status} without a usable error", method="download")
         return body
 
@@ -462,7 +407,7 @@ class TelegramApi:
         if body is None:
             limit = self.max_answer_bytes
             raise NetworkTrouble(0, f"answered more than {limit} bytes", method=method)
-        return _envelope(method, status, body, self._scrub, bot_url=True)
+        return answer_result(method, status, body, self._scrub, bot_url=True)
 
     async def _exchange(
         self,
@@ -526,64 +471,6 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def _envelope(
-    method: str,
-    status: int,
-    body: bytes,
-    scrub: Callable[[str], str],
-    *,
-    bot_url: bool,
-) -> Any:
-    """The `result` of an {"ok": true} answer; raises the `TelegramError` an
-    error answer stands for, or `NetworkTrouble` for anything else."""
-    try:
-        answer = json.loads(body)
-    except (ValueError, RecursionError):
-        answer = None
-    if isinstance(answer, dict) and answer.get("ok") is True and "result" in answer:
-        return answer["result"]
-    description = answer.get("description") if isinstance(answer, dict) else None
-    if (
-        not isinstance(answer, dict)
-        or answer.get("ok") is not False
-        or not isinstance(description, str)
-    ):
-        if status >= 500:
-            raise ServerError(status, "an answer that is not the Bot API's JSON", method=method)
-        raise NetworkTrouble(
-            0, f"HTTP {status} answer that is not the Bot API's JSON", method=method
-        )
-    code = answer.get("error_code")
-    if not _is_int(code):
-        code = status
-    parameters = answer.get("parameters")
-    parameters = parameters if isinstance(parameters, dict) else {}
-    retry_after = parameters.get("retry_after")
-    migrate = parameters.get("migrate_to_chat_id")
-    kind = _error_class(code, bot_url=bot_url)
-    raise kind(
-        code,
-        scrub(description),
-        method=method,
-        retry_after=retry_after if _is_int(retry_after) and retry_after >= 0 else None,
-        migrate_to_chat_id=migrate if _is_int(migrate) else None,
-    )
-
-
-def _error_class(code: int, *, bot_url: bool) -> type[TelegramError]:
-    if code == 401 or (code == 404 and bot_url):
-        return Unauthorized
-    if code >= 500:
-        return ServerError
-    return {400: BadRequest, 403: Forbidden, 409: Conflict, 429: RateLimited}.get(
-        code, TelegramError
-    )
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _object(result: Any, method: str) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise NetworkTrouble(0, "answered a result that is not an object", method=method)
@@ -592,14 +479,14 @@ def _object(result: Any, method: str) -> dict[str, Any]:
 
 def _message_id(result: Any, method: str) -> int:
     message_id = _object(result, method).get("message_id")
-    if not _is_int(message_id):
+    if not is_int(message_id):
         raise NetworkTrouble(0, "answered a message without a message_id", method=method)
     return message_id
 
 
 def _chat(chat_id: int | str) -> int | str:
     """A chat_id argument: an int (or its decimal text) or "@username"."""
-    if _is_int(chat_id):
+    if is_int(chat_id):
         return chat_id
     if isinstance(chat_id, str):
         if _NUMERIC_CHAT.fullmatch(chat_id):
@@ -619,7 +506,7 @@ def _check_text(what: str, text: str, limit: int) -> None:
 
 
 def _positive_id(name: str, value: int | None) -> int | None:
-    if value is not None and (not _is_int(value) or value < 1):
+    if value is not None and (not is_int(value) or value < 1):
         raise ValueError(f"{name} must be a positive int or None, not {value!r}")
     return value
 

@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Literal, NoReturn, TypeGuard, cast
+from typing import Any, Literal, NoReturn, cast
 
 import attrs
 
 from autobot.channels.base import AttachmentKind
 from autobot.channels.telegram.api import BotIdentity
+from autobot.channels.telegram.errors import is_int
 from autobot.channels.telegram.render import valid_utf16
 
 ChatType = Literal["private", "group", "supergroup"]
@@ -311,10 +312,6 @@ def _malformed() -> NoReturn:
     raise _Malformed
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _dict(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         _malformed()
@@ -323,7 +320,7 @@ def _dict(value: object) -> dict[str, Any]:
 
 def _int(container: dict[str, Any], key: str) -> int:
     value = container.get(key)
-    if not _is_int(value):
+    if not is_int(value):
         _malformed()
     return value
 
