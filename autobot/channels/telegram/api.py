@@ -228,7 +228,9 @@ class TelegramApi:
         if offset is not None and not is_int(offset):
             raise ValueError(f"offset must be an int or None, not {offset!r}")
         if not is_int(poll_timeout) or not 0 <= poll_timeout <= MAX_POLL_TIMEOUT:
-            raise ValueError(f"timeout must be 0-{MAX_POLL_TIMEOUT} seconds, not {poll_timeout!r}")
+            raise ValueError(
+                f"poll_timeout must be 0-{MAX_POLL_TIMEOUT} seconds, not {poll_timeout!r}"
+            )
         if not is_int(limit) or not 1 <= limit <= MAX_UPDATES:
             raise ValueError(f"limit must be 1-{MAX_UPDATES}, not {limit!r}")
         payload: dict[str, Any] = {
