@@ -6,8 +6,8 @@ This is the only module that knows every actor. The tree (see ARCHITECTURE.md):
     ├── log        redacts every record, then writes logs/autobot.log (and
     │              stderr for the gateway); started first, stopped last
     ├── sandbox    the sandbox pool actor (persistent bubblewrap workers)
-    ├── router     the session router: one agent actor per `channel:chat_id`
     ├── channels   supervisor of one actor per enabled chat channel (telegram...)
+    ├── router     the session router: one agent actor per `channel:chat_id`
     └── http       /healthz and /metrics on gateway.host:gateway.port (gateway only)
 
 Each `ChildSpec.factory` builds a fresh actor per incarnation. What must
@@ -40,6 +40,7 @@ from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.channels.health import ChannelBoard
 from autobot.channels.outbound import OutboundRouter
 from autobot.channels.spec import ChannelEnv, ChannelSpec
+from autobot.channels.telegram.launch import TelegramLauncher
 from autobot.config import LoadedConfig
 from autobot.gateway.metrics import (
     channel_metrics,
@@ -186,13 +187,9 @@ class Gateway:
             ChildSpec(
                 id="sandbox", factory=self._build_pool, shutdown_grace=SANDBOX_SHUTDOWN_GRACE
             ),
-            ChildSpec(
-                id="router",
-                factory=self._build_router,
-                shutdown_grace=ROUTER_SHUTDOWN_GRACE,
-                mailbox_size=ROUTER_MAILBOX_SIZE,
-            ),
         ]
+        # Channels start before the router and stop after it: the replies of the
+        # turns the router finishes while stopping are still delivered.
         if any(spec.factory is not None for spec in self.channels):
             specs.append(
                 ChildSpec(
@@ -201,6 +198,14 @@ class Gateway:
                     shutdown_grace=CHANNELS_SHUTDOWN_GRACE,
                 )
             )
+        specs.append(
+            ChildSpec(
+                id="router",
+                factory=self._build_router,
+                shutdown_grace=ROUTER_SHUTDOWN_GRACE,
+                mailbox_size=ROUTER_MAILBOX_SIZE,
+            )
+        )
         if self.serve_http:
             specs.append(
                 ChildSpec(id="http", factory=self._build_http, shutdown_grace=HTTP_SHUTDOWN_GRACE)
@@ -340,6 +345,23 @@ class Gateway:
 
     def _listening(self, url: str) -> None:
         self.http_url = url
+
+
+def chat_channels(
+    loaded: LoadedConfig, *, wall_clock: Callable[[], float] = time.time
+) -> list[ChannelSpec]:
+    """The chat channels `config.yml` enables that this version can run."""
+    specs: list[ChannelSpec] = []
+    telegram = loaded.config.channels.telegram
+    if telegram.enabled:
+        launcher = TelegramLauncher(
+            config=telegram,
+            bot_dir=loaded.bot_dir,
+            workspace=loaded.workspace,
+            wall_clock=wall_clock,
+        )
+        specs.append(ChannelSpec(name="telegram", factory=launcher))
+    return specs
 
 
 def build_gateway(

@@ -20,7 +20,7 @@ from typing import TextIO
 
 import trio
 
-from autobot.app import PROVIDER_CLOSE_SECONDS, Gateway, build_gateway
+from autobot.app import PROVIDER_CLOSE_SECONDS, Gateway, build_gateway, chat_channels
 from autobot.doctor.gate import REFUSED_EXIT_CODE, admit
 from autobot.doctor.sandbox_check import SandboxProber
 from autobot.gateway.lifetime import (
@@ -60,7 +60,7 @@ async def _start(
     try:
         # ValueError: what select_provider raises for a malformed model (doctor
         # reports it first, so only a file changed since the check gets here)
-        return build_gateway(loaded, echo=stderr)
+        return build_gateway(loaded, echo=stderr, channels=chat_channels(loaded))
     except (ProviderConfigError, ValueError, OSError) as exc:
         reason = Redactor(loaded.secret_values).redact(str(exc))
         stderr.write(f"autobot: cannot start the gateway: {reason}\n")
