@@ -40,7 +40,7 @@ from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.channels.health import ChannelBoard
 from autobot.channels.outbound import OutboundRouter
 from autobot.channels.spec import ChannelEnv, ChannelSpec
-from autobot.channels.telegram.launch import TelegramLauncher
+from autobot.channels.telegram.launch import telegram_channel
 from autobot.config import LoadedConfig
 from autobot.gateway.metrics import (
     channel_metrics,
@@ -338,6 +338,7 @@ class Gateway:
             port=gateway.port,
             metrics=self.metrics,
             health=self.health_problems,
+            webhooks={path: hook for spec in self.channels for path, hook in spec.webhooks.items()},
             logger=self.logger.child("http"),
             stopping=env.stopping,
             on_listening=self._listening,
@@ -354,13 +355,7 @@ def chat_channels(
     specs: list[ChannelSpec] = []
     telegram = loaded.config.channels.telegram
     if telegram.enabled:
-        launcher = TelegramLauncher(
-            config=telegram,
-            bot_dir=loaded.bot_dir,
-            workspace=loaded.workspace,
-            wall_clock=wall_clock,
-        )
-        specs.append(ChannelSpec(name="telegram", factory=launcher))
+        specs.append(telegram_channel(telegram, loaded, wall_clock=wall_clock))
     return specs
 
 

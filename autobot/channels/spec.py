@@ -12,13 +12,14 @@ the same kind of mailbox through `Gateway.channel_outbox`.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 import trio
 
 from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.channels.health import ChannelHealth
+from autobot.http.webhooks import WebhookHandler
 from autobot.logs.records import Logger
 from autobot.runtime import Actor
 
@@ -43,7 +44,9 @@ class ChannelEnv:
 
 @attrs.frozen(kw_only=True)
 class ChannelSpec:
-    """An enabled channel: its name and, for a supervised chat channel, its actor factory."""
+    """An enabled channel: its name, for a supervised chat channel its actor
+    factory, and the webhook paths it serves through the HTTP actor."""
 
     name: str
     factory: Callable[[ChannelEnv], Actor] | None = None
+    webhooks: Mapping[str, WebhookHandler] = attrs.field(factory=dict)

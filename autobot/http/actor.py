@@ -4,15 +4,17 @@ Served by hypercorn's trio worker (a well-kept HTTP/1.1 server; we do not
 write our own). Routes: `GET /healthz` -> `ok`, or 503 with one line per
 problem the injected `health` source reports (an enabled channel down longer
 than its grace, or stopped); `GET /metrics` -> Prometheus text built from
-the injected `metrics` source at request time. Anything else is 404; non-GET
-methods are 405.
+the injected `metrics` source at request time; `POST` on a webhook path (the
+injected `webhooks`, e.g. `/telegram/webhook`) -> that channel's endpoint,
+with the body capped at `MAX_WEBHOOK_BODY` (413 beyond). Anything else is
+404; other methods are 405.
 """
 
 from __future__ import annotations
 
 import functools
 import socket
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, cast
 
 import attrs
@@ -22,6 +24,7 @@ from hypercorn.trio import serve
 from hypercorn.typing import ASGIFramework
 
 from autobot.http.metrics import Metric, render_prometheus
+from autobot.http.webhooks import WebhookHandler
 from autobot.logs.records import Logger
 
 Scope = MutableMapping[str, Any]
@@ -29,6 +32,11 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+MAX_WEBHOOK_BODY = 1024 * 1024  # a Telegram update is a few KB; files come by file_id
+
+
+class BodyTooLarge(Exception):
+    """A request body beyond `MAX_WEBHOOK_BODY`."""
 
 
 @attrs.define(kw_only=True)
@@ -37,6 +45,7 @@ class HealthMetricsApp:
 
     metrics: Callable[[], Iterable[Metric]]
     health: Callable[[], list[str]] = list
+    webhooks: Mapping[str, WebhookHandler] = attrs.field(factory=dict)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -45,7 +54,9 @@ class HealthMetricsApp:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
-        if path not in ("/healthz", "/metrics"):
+        if path in self.webhooks:
+            await self._webhook(self.webhooks[path], scope, receive, send)
+        elif path not in ("/healthz", "/metrics"):
             await _respond(send, 404, b"text/plain", b"not found\n")
         elif method not in ("GET", "HEAD"):
             await _respond(send, 405, b"text/plain", b"method not allowed\n", allow=b"GET, HEAD")
@@ -57,6 +68,24 @@ class HealthMetricsApp:
             metrics = render_prometheus(self.metrics()).encode()
             await _respond(send, 200, PROMETHEUS_CONTENT_TYPE, metrics, head=method == "HEAD")
 
+    async def _webhook(
+        self, handler: WebhookHandler, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if scope["method"] != "POST":
+            await _respond(send, 405, b"text/plain", b"method not allowed\n", allow=b"POST")
+            return
+        try:
+            body = await _read_body(receive, MAX_WEBHOOK_BODY)
+        except BodyTooLarge:
+            await _respond(send, 413, b"text/plain", b"too large\n")
+            return
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope["headers"]
+        }
+        answer = await handler(headers, body)
+        await _respond(send, answer.status, b"text/plain", answer.body)
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
@@ -65,6 +94,23 @@ class HealthMetricsApp:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body; BodyTooLarge past `limit` bytes (not read further)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body over {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 async def _respond(
@@ -100,6 +146,7 @@ class HttpActor:
     metrics: Callable[[], Iterable[Metric]]
     logger: Logger
     health: Callable[[], list[str]] = list
+    webhooks: Mapping[str, WebhookHandler] = attrs.field(factory=dict)
     stopping: trio.Event = attrs.field(factory=trio.Event)
     on_listening: Callable[[str], None] = lambda url: None
 
@@ -113,7 +160,10 @@ class HttpActor:
         config.errorlog = None
         config.graceful_timeout = 2.0
         # Our app speaks plain ASGI dicts; hypercorn's TypedDict signature is stricter.
-        app = cast(ASGIFramework, HealthMetricsApp(metrics=self.metrics, health=self.health))
+        app = cast(
+            ASGIFramework,
+            HealthMetricsApp(metrics=self.metrics, health=self.health, webhooks=self.webhooks),
+        )
         serve_app = functools.partial(serve, app, config, shutdown_trigger=self.stopping.wait)
         async with trio.open_nursery() as nursery:
             binds: list[str] = await nursery.start(serve_app)

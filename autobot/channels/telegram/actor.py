@@ -58,6 +58,7 @@ from autobot.channels.telegram.api import (
 from autobot.channels.telegram.chunks import plain_chunks, split_rendered
 from autobot.channels.telegram.render import RenderedText, render_markdown
 from autobot.channels.telegram.updates import TelegramEvent, parse_update
+from autobot.channels.webhook import WebhookDelivery
 from autobot.config.schema import TelegramConfig
 from autobot.logs.records import Logger
 from autobot.runtime import backoff_delay
@@ -102,6 +103,8 @@ class TelegramChannel:
     api: TelegramApi
     gate: ChannelGate
     save_media: Callable[[TelegramEvent], Awaitable[Sequence[Attachment]]]
+    webhook: trio.MemoryReceiveChannel[WebhookDelivery] | None = None
+    webhook_secret: str | None = None
     rng: random.Random = attrs.field(factory=random.Random)
     _bot: BotIdentity | None = attrs.field(init=False, default=None)
     _typing: dict[str, trio.CancelScope] = attrs.field(init=False, factory=dict)
@@ -127,7 +130,10 @@ class TelegramChannel:
                 self._log.info("telegram channel ready", bot=f"@{self._bot.username}")
                 async with trio.open_nursery() as loops:
                     loops.start_soon(self._watch_stopping)
-                    loops.start_soon(self._poll_until_stopping)
+                    if self.webhook is None:
+                        loops.start_soon(self._poll_until_stopping)
+                    else:
+                        loops.start_soon(self._serve_webhook, self.webhook)
                     loops.start_soon(self._send_loop)
                 nursery.cancel_scope.cancel("telegram channel stopped")
 
@@ -139,7 +145,10 @@ class TelegramChannel:
         while True:
             try:
                 bot = await self.api.get_me()
-                await self.api.delete_webhook(drop_pending=False)
+                if self.webhook is None:
+                    await self.api.delete_webhook(drop_pending=False)
+                else:
+                    await self._set_webhook()
                 return bot
             except Unauthorized as exc:
                 raise ChannelStopped(
@@ -150,6 +159,18 @@ class TelegramChannel:
                     raise
                 await self._cool_down(exc, attempt)
                 attempt += 1
+
+    async def _set_webhook(self) -> None:
+        if not self.config.webhook_url or not self.webhook_secret:
+            raise ChannelStopped("webhook mode needs channels.telegram.webhook_url")
+        try:
+            await self.api.set_webhook(
+                self.config.webhook_url,
+                secret_token=self.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        except ValueError as exc:
+            raise ChannelStopped(f"webhook_url refused: {exc}") from exc
 
     async def _cool_down(self, exc: TelegramError, attempt: int) -> None:
         """Mark the channel down and wait: retry_after for 429, long for 409,
@@ -218,6 +239,28 @@ class TelegramChannel:
                     attempt += 1
                     continue
                 attempt = 0
+
+    async def _serve_webhook(self, deliveries: trio.MemoryReceiveChannel[WebhookDelivery]) -> None:
+        """Webhook mode: each POSTed update is handled like a polled batch of one;
+        the endpoint answers 200 once it is journaled (or ignored), 503 when a
+        transient failure (a media download) means Telegram should retry."""
+        with deliveries, self._polling:
+            self.env.health.mark_up(trio.current_time())
+            async for delivery in deliveries:
+                with delivery.handled:
+                    update = dict(delivery.update)
+                    if not isinstance(update.get("update_id"), int):
+                        delivery.handled.send_nowait(True)  # not an update: nothing to retry
+                        continue
+                    try:
+                        await self._receive([update])
+                    except TelegramError as exc:
+                        if not is_transient(exc):
+                            raise
+                        self._log.warn("telegram webhook update not handled yet", error=str(exc))
+                        delivery.handled.send_nowait(False)
+                        continue
+                    delivery.handled.send_nowait(True)
 
     async def _receive(self, updates: list[dict[str, Any]]) -> None:
         """One batch: judge, answer commands, journal (one fsync), then dispatch."""

@@ -200,8 +200,9 @@ class TelegramApi:
         carrying `secret_token` (1-256 of A-Z a-z 0-9 _ -) in its
         X-Telegram-Bot-Api-Secret-Token header."""
         parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError("a webhook url must be an https URL")
+        loopback = parts.scheme == "http" and _is_loopback(parts.hostname or "")
+        if (parts.scheme != "https" and not loopback) or not parts.hostname:
+            raise ValueError("a webhook url must be an https URL (http only to loopback)")
         secret = secret_token.reveal() if isinstance(secret_token, Secret) else secret_token
         if _SECRET_TOKEN.fullmatch(secret) is None:
             raise ValueError("a webhook secret_token is 1-256 characters of A-Z a-z 0-9 _ -")

@@ -21,25 +21,60 @@ import trio
 
 from autobot.channels.access import AccessConfigError, AccessPolicy
 from autobot.channels.gate import open_channel_gate
-from autobot.channels.spec import ChannelEnv
+from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.channels.telegram.actor import TelegramChannel, drain_stopped
 from autobot.channels.telegram.api import TelegramApi
 from autobot.channels.telegram.inbox import InboxSaver
-from autobot.config.schema import TelegramConfig
-from autobot.runtime import Actor
+from autobot.channels.webhook import WEBHOOK_MAILBOX_SIZE, WebhookEndpoint, load_or_create_secret
+from autobot.config import LoadedConfig
+from autobot.config.schema import TelegramConfig, TelegramMode
+from autobot.http.webhooks import WebhookHandler
+from autobot.runtime import Actor, Mailbox
 
 CHANNEL = "telegram"
 CONNECTIONS = 8  # polling, sending, typing indicators and downloads of one bot
 
 
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+
+
+def telegram_channel(
+    config: TelegramConfig, loaded: LoadedConfig, *, wall_clock: Callable[[], float]
+) -> ChannelSpec:
+    """The Telegram channel of `loaded`: polling, or in webhook mode a route on
+    the HTTP actor whose secret is kept 0600 in `state/telegram-webhook-secret`
+    (generated once). Raises OSError when that file cannot be used."""
+    webhook: Mailbox | None = None
+    secret: str | None = None
+    routes: dict[str, WebhookHandler] = {}
+    if config.mode is TelegramMode.WEBHOOK:
+        secret = load_or_create_secret(loaded.bot_dir / "state" / "telegram-webhook-secret")
+        webhook = Mailbox("telegram-webhook", WEBHOOK_MAILBOX_SIZE)
+        routes[config.webhook_path] = WebhookEndpoint(
+            secret=secret, header=SECRET_HEADER, deliveries=webhook.sender()
+        )
+    launcher = TelegramLauncher(
+        config=config,
+        bot_dir=loaded.bot_dir,
+        workspace=loaded.workspace,
+        wall_clock=wall_clock,
+        webhook=webhook,
+        webhook_secret=secret,
+    )
+    return ChannelSpec(name=CHANNEL, factory=launcher, webhooks=routes)
+
+
 @attrs.frozen(kw_only=True)
 class TelegramLauncher:
-    """The Telegram `ChannelSpec.factory`."""
+    """The Telegram `ChannelSpec.factory`; `webhook` (webhook mode) is the
+    mailbox the HTTP endpoint fills, owned here so it survives restarts."""
 
     config: TelegramConfig
     bot_dir: Path
     workspace: Path
     wall_clock: Callable[[], float]
+    webhook: Mailbox | None = None
+    webhook_secret: str | None = None
 
     def __call__(self, env: ChannelEnv) -> Actor:
         return TelegramIncarnation(launcher=self, env=env)
@@ -93,6 +128,8 @@ class TelegramIncarnation:
                 config=config,
                 api=api,
                 gate=gate,
+                webhook=None if self.launcher.webhook is None else self.launcher.webhook.inbox(),
+                webhook_secret=self.launcher.webhook_secret,
                 save_media=InboxSaver(
                     api=api,
                     workspace=self.launcher.workspace,

@@ -8,6 +8,8 @@ the real Anthropic SDK to the fake model.
 from __future__ import annotations
 
 import io
+import socket
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +29,13 @@ from autobot.testing.telegram_bot import echo_model, make_telegram_bot
 ALICE = TelegramUser(id=1001, first_name="Alice", username="alice")
 BOB = TelegramUser(id=1002, first_name="Bob", username="bob_b")
 STEP_SECONDS = 30.0  # generous bound for one exchange on a loaded CI machine
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _any_port(loaded: LoadedConfig) -> LoadedConfig:
@@ -108,10 +117,60 @@ async def test_long_reply_is_split_under_the_limit(tmp_path: Path, length: int) 
         bot.telegram.post_text(ALICE, text)
         with trio.fail_after(STEP_SECONDS):
             await bot.telegram.until(
-                lambda: sum(len(m.text) for m in bot.telegram.messages_in(ALICE.id))
-                >= len("echo: " + text) - 10
+                lambda: (
+                    sum(len(m.text) for m in bot.telegram.messages_in(ALICE.id))
+                    >= len("echo: " + text) - 10
+                )
             )
         parts = bot.telegram.messages_in(ALICE.id)
     assert len(parts) >= 3
     assert all(len(part.text.encode("utf-16-le")) // 2 <= 4096 for part in parts)
     assert " ".join(part.text for part in parts).split() == ("echo: " + text).split()
+
+
+async def test_webhook_mode_answers_and_refuses_a_wrong_secret(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/webhook"
+    async with (
+        serve_fake_telegram(webhook_retry_delay=0.2) as fake,
+        serve_fake_anthropic(handler=echo_model()) as model,
+    ):
+        config_path = make_telegram_bot(
+            tmp_path,
+            telegram_url=fake.base_url,
+            model_url=model.base_url,
+            allow_from=["1001"],
+            telegram={"mode": "webhook"},
+        )
+        loaded = load_config(config_path, {})
+        telegram = attrs.evolve(loaded.config.channels.telegram, webhook_url=url)
+        channels = attrs.evolve(loaded.config.channels, telegram=telegram)
+        gateway_config = attrs.evolve(loaded.config.gateway, port=port)
+        loaded = attrs.evolve(
+            loaded, config=attrs.evolve(loaded.config, channels=channels, gateway=gateway_config)
+        )
+        gateway = build_gateway(loaded, echo=io.StringIO(), channels=chat_channels(loaded))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(gateway.run)
+            with trio.fail_after(STEP_SECONDS):
+                await fake.until(lambda: bool(fake.calls_to("setWebhook")))
+            fake.post_text(ALICE, "via webhook")
+            with trio.fail_after(STEP_SECONDS):
+                reply = await fake.next_message(ALICE.id)
+            async with httpx.AsyncClient() as client:
+                forged = await client.post(
+                    url,
+                    json={"update_id": 999, "message": {"message_id": 1}},
+                    headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+                )
+                unsigned = await client.post(url, json={"update_id": 998})
+                oversized = await client.post(url, content=b"x" * (2 * 1024 * 1024))
+            gateway.stop()
+    assert reply.text == "echo: via webhook"
+    assert fake.calls_to("getUpdates") == []
+    assert (forged.status_code, unsigned.status_code) == (403, 403)
+    assert oversized.status_code == 413
+    secret_file = loaded.bot_dir / "state" / "telegram-webhook-secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    journal = (loaded.bot_dir / "state" / "inbound" / "telegram.jsonl").read_text()
+    assert "via webhook" in journal and '"update_id": 999' not in journal
