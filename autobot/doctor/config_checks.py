@@ -7,7 +7,8 @@ tool switches, plus the INFO lines describing what will be used.
 
 from __future__ import annotations
 
-from autobot.config.schema import PROVIDER_NAMES, Config, SandboxMode
+from autobot.channels.access import AccessConfigError, AccessPolicy
+from autobot.config.schema import PROVIDER_NAMES, Config, SandboxMode, TelegramConfig, TelegramMode
 from autobot.doctor.findings import Finding, error, info, quoted, untrusted, warning
 from autobot.doctor.hosts import is_loopback_host, url_host
 from autobot.llm.selection import (
@@ -136,13 +137,58 @@ def _allowlist(channel: str, allow_from: tuple[str, ...]) -> list[Finding]:
     return []
 
 
+NOT_BUILT_YET = ("slack", "whatsapp", "zulip")
+
+
+def telegram_findings(telegram: TelegramConfig) -> list[Finding]:
+    """Allowlist, token, allow-list entries that can never match, webhook settings."""
+    findings = _allowlist("telegram", telegram.allow_from)
+    findings += _missing("telegram", [("token", telegram.token)])
+    try:
+        AccessPolicy.from_settings(
+            "telegram",
+            allow_from=telegram.allow_from,
+            dm_policy=telegram.dm_policy,
+            group_policy=telegram.group_policy,
+            group_allow_from=telegram.group_allow_from,
+        )
+    except AccessConfigError as exc:
+        findings.append(
+            error(
+                "channel_allow_from_invalid",
+                f"Telegram access lists have entries that can never match:\n{untrusted(str(exc))}",
+                "Use numeric user ids or usernames (@alice) in allow_from, numeric chat ids "
+                "in group_allow_from",
+            )
+        )
+    if telegram.mode is TelegramMode.WEBHOOK and not telegram.webhook_url:
+        findings.append(
+            error(
+                "telegram_webhook_url_missing",
+                "channels.telegram.mode is webhook but channels.telegram.webhook_url is not set",
+                "Set webhook_url to the public https URL your reverse proxy forwards to "
+                "webhook_path, or use mode: polling",
+            )
+        )
+    return findings
+
+
 def channel_findings(config: Config) -> list[Finding]:
     """Allowlist and credential problems of each enabled channel."""
     channels = config.channels
     findings: list[Finding] = []
     if channels.telegram.enabled:
-        findings += _allowlist("telegram", channels.telegram.allow_from)
-        findings += _missing("telegram", [("token", channels.telegram.token)])
+        findings += telegram_findings(channels.telegram)
+    for name in NOT_BUILT_YET:
+        if getattr(channels, name).enabled:
+            findings.append(
+                warning(
+                    "channel_not_built",
+                    f"Channel '{name}' is enabled but this version of autobot cannot run it yet: "
+                    "the gateway does not connect to it",
+                    f"Set channels.{name}.enabled: false, or use Telegram",
+                )
+            )
     if channels.slack.enabled:
         slack = channels.slack
         findings += _allowlist("slack", slack.allow_from)
