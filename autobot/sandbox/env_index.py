@@ -22,10 +22,11 @@ directory moved: inotify knows directories by watch, not by path), the index
 stops following them and walks the tree again at the next refresh, never
 reading faster. After a flood (`FLOOD`) the instance's queue is never
 trusted again (the kernel may drop events from a full queue): every refresh
-walks, keeping the instance while the flood lasts (an interval after its
-last sign); the first walk after that starts from a new one, so the kernel
-drops the backlog (closing an instance waits for a kernel grace period, a
-few milliseconds: once per flood interval, not per walk).
+walks, only listing, keeping the instance while the flood lasts (an
+interval after its last sign); the first walk after that starts from a new
+one and watches again, and the kernel drops the backlog (closing an
+instance waits for a kernel grace period, a few milliseconds: once per
+flood interval, not per walk).
 These walks are paced (`WALK_REST`, on their CPU cost): a refresh returns
 None until `walk_allowed_at`, and the caller waits. A dotenv entry is
 therefore never missed, and a flood costs the tree walks a bounded share of
@@ -253,8 +254,10 @@ class EnvMaskIndex:
 
     def _watch(self, relpath: str) -> bool:
         """Add a watch; False if the directory vanished. At the watch limit,
-        drop inotify altogether (a partly watched tree would be unsound)."""
-        if self._inotify is None:
+        drop inotify altogether (a partly watched tree would be unsound).
+        None on a flooded queue: nothing reads it again (and each watch is a
+        path lookup, slow while the flood renames directories)."""
+        if self._inotify is None or self._flooded_queue:
             return True
         try:
             wd = self._inotify.add_watch(str(self.workspace / relpath))
