@@ -8,11 +8,13 @@ No I/O, no SDK imports: both are tested on plain values.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autobot.llm.types import (
     ChatMessage,
+    ImagePart,
     LLMRequest,
     LLMResponse,
     Role,
@@ -54,7 +56,8 @@ def wire_tool(tool: ToolSpec) -> dict[str, Any]:
 def wire_messages(history: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """History as alternating user/assistant messages of content blocks.
 
-    USER text becomes a text block, ASSISTANT text and tool calls become text
+    USER images become base64 `image` blocks followed by the text block
+    (images first, as the API advises), ASSISTANT text and tool calls become text
     and `tool_use` blocks, TOOL results become `tool_result` blocks (with
     `is_error` when set) in a user message. Consecutive messages of the same
     wire role are merged, so the tool results answering one assistant turn
@@ -75,7 +78,9 @@ def wire_messages(history: Sequence[ChatMessage]) -> list[dict[str, Any]]:
 
 def _blocks(message: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
     if message.role is Role.USER:
-        return "user", _text_blocks(message.content)
+        return "user", [_image_block(image) for image in message.images] + _text_blocks(
+            message.content
+        )
     if message.role is Role.ASSISTANT:
         calls = [
             {"type": "tool_use", "id": call.id, "name": call.name, "input": dict(call.arguments)}
@@ -96,6 +101,13 @@ def _blocks(message: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
 
 def _text_blocks(text: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": text}] if text else []
+
+
+def _image_block(image: ImagePart) -> dict[str, Any]:
+    """`{"type": "image", "source": {"type": "base64", "media_type", "data"}}`."""
+    data = base64.b64encode(image.data).decode("ascii")
+    source = {"type": "base64", "media_type": image.media_type, "data": data}
+    return {"type": "image", "source": source}
 
 
 def response_from_message(message: Mapping[str, Any]) -> LLMResponse:

@@ -7,12 +7,22 @@ endpoint (openai, openrouter, deepseek, groq, vllm). No I/O.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autobot.llm.tool_arguments import INVALID_ARGUMENTS_KEY, tool_call
-from autobot.llm.types import ChatMessage, LLMRequest, LLMResponse, Role, ToolCall, ToolSpec, Usage
+from autobot.llm.types import (
+    ChatMessage,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Role,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 from autobot.llm.wire_common import InvalidResponse, optional_str, token_count
 
 # The OpenAI dialect has no error flag on tool results, so the text says so.
@@ -54,9 +64,16 @@ def wire_tool(tool: ToolSpec) -> dict[str, Any]:
 
 
 def wire_message(message: ChatMessage) -> dict[str, Any]:
-    """One history message: user, assistant (with `tool_calls`), or role `tool`."""
+    """One history message: user, assistant (with `tool_calls`), or role `tool`.
+
+    A user message with images has a list of content parts: the text, then
+    one `image_url` part per image, its URL a base64 `data:` URL.
+    """
     if message.role is Role.USER:
-        return {"role": "user", "content": message.content}
+        if not message.images:
+            return {"role": "user", "content": message.content}
+        text = [{"type": "text", "text": message.content}] if message.content else []
+        return {"role": "user", "content": text + [_image_part(i) for i in message.images]}
     if message.role is Role.ASSISTANT:
         wire: dict[str, Any] = {"role": "assistant", "content": message.content or None}
         if message.tool_calls:
@@ -66,6 +83,11 @@ def wire_message(message: ChatMessage) -> dict[str, Any]:
         raise ValueError("a TOOL message needs the tool_call_id of the call it answers")
     content = TOOL_ERROR_PREFIX + message.content if message.is_error else message.content
     return {"role": "tool", "tool_call_id": message.tool_call_id, "content": content}
+
+
+def _image_part(image: ImagePart) -> dict[str, Any]:
+    data = base64.b64encode(image.data).decode("ascii")
+    return {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{data}"}}
 
 
 def _wire_call(call: ToolCall) -> dict[str, Any]:

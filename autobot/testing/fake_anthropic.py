@@ -12,16 +12,23 @@ message_delta, message_stop). Errors use the API's error body and a
 `request-id` header. Any other route is a 404 (and recorded). Like the real
 API, a history with a `tool_use` not answered by a `tool_result` in the next
 message, or a `tool_result` whose `tool_use` is not in the previous one, is
-refused with 400 (`tool_pairing_problem`).
+refused with 400 (`tool_pairing_problem`). Image blocks are checked as the
+API checks them (`image_problem`: only in user messages, a `base64` source
+of an allowed media type whose bytes are that type, at most 5 MB; or a `url`
+source) and refused with 400 otherwise; `sent_images(body)` decodes the
+images a recorded request carried.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from autobot.llm.types import IMAGE_MEDIA_TYPES, MAX_IMAGE_BYTES, ImagePart, image_media_type
 from autobot.testing.http_server import HttpResponse
 from autobot.testing.llm_script import (
     FakeLLM,
@@ -55,8 +62,13 @@ def serve_fake_anthropic(
         route_suffix="/v1/messages",
         answer=_answer,
         answer_error=_error_response,
-        validate=tool_pairing_problem,
+        validate=request_problem,
     )
+
+
+def request_problem(body: Mapping[str, Any]) -> str | None:
+    """What the Messages API would answer 400 for in `body`, or None."""
+    return tool_pairing_problem(body) or image_problem(body)
 
 
 def _blocks_of(message: object, kind: str) -> list[Mapping[str, Any]]:
@@ -98,6 +110,57 @@ def tool_pairing_problem(body: Mapping[str, Any]) -> str | None:
                 f"corresponding `tool_result` block in the next message."
             )
     return None
+
+
+def image_problem(body: Mapping[str, Any]) -> str | None:
+    """The Messages API's 400 for a malformed `image` block in `body`, or None."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None
+    for index, message in enumerate(messages):
+        for number, block in enumerate(_blocks_of(message, "image")):
+            where = f"messages.{index}.content.{number}.image"
+            if message.get("role") != "user":
+                return f"{where}: images are only allowed in user messages"
+            problem = _source_problem(block.get("source"))
+            if problem is not None:
+                return f"{where}.source: {problem}"
+    return None
+
+
+def _source_problem(source: object) -> str | None:
+    if not isinstance(source, Mapping):
+        return "Field required"
+    if source.get("type") == "url":
+        url = source.get("url")
+        return None if isinstance(url, str) and url.startswith("https://") else "invalid url"
+    if source.get("type") != "base64":
+        return "Input tag does not match any of the expected tags: 'base64', 'url'"
+    media_type = source.get("media_type")
+    if media_type not in IMAGE_MEDIA_TYPES:
+        allowed = ", ".join(f"'{name}'" for name in sorted(IMAGE_MEDIA_TYPES))
+        return f"base64.media_type: Input should be {allowed}"
+    try:
+        data = base64.b64decode(str(source.get("data")), validate=True)
+    except (binascii.Error, ValueError):
+        return "base64.data: invalid base64 data"
+    if len(data) > MAX_IMAGE_BYTES:
+        return f"image exceeds 5 MB maximum: {len(data)} bytes > {MAX_IMAGE_BYTES} bytes"
+    if image_media_type(data) != media_type:
+        return f"Image does not match the provided media type {media_type}"
+    return None
+
+
+def sent_images(body: Mapping[str, Any]) -> list[ImagePart]:
+    """The base64 images of a request `body` (one the fake accepted), in order."""
+    images = []
+    for message in body.get("messages", []):
+        for block in _blocks_of(message, "image"):
+            source = block["source"]
+            if source["type"] == "base64":
+                data = base64.b64decode(source["data"])
+                images.append(ImagePart(media_type=source["media_type"], data=data))
+    return images
 
 
 def _answer(fake: FakeLLM, body: Mapping[str, Any], step: Step) -> HttpResponse:

@@ -10,16 +10,24 @@ JSON). Errors use the `{"error": {...}}` body and an `x-request-id` header.
 Any other route is a 404 (and recorded). Like the real API, an assistant
 `tool_calls` message not followed by a `tool` message for each call, or a
 `tool` message answering no preceding call, is refused with 400
-(`tool_pairing_problem`).
+(`tool_pairing_problem`). Content parts are checked as the API checks them
+(`image_problem`: `text` and `image_url` parts, images only in user
+messages, a `data:` URL of an allowed image type whose bytes are that type,
+or an https URL) and refused with 400 otherwise; `sent_images(body)` decodes
+the images a recorded request carried.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from autobot.llm.types import IMAGE_MEDIA_TYPES, MAX_IMAGE_BYTES, ImagePart, image_media_type
 from autobot.testing.http_server import HttpResponse
 from autobot.testing.llm_script import (
     FakeLLM,
@@ -30,6 +38,11 @@ from autobot.testing.llm_script import (
     serve_fake_llm,
 )
 
+DATA_URL = re.compile(r"data:(?P<type>[a-z]+/[a-z0-9.+-]+);base64,(?P<data>.*)", re.DOTALL)
+UNSUPPORTED_IMAGE = (
+    "You uploaded an unsupported image. Please make sure your image is below 20 MB in size "
+    "and is of one the following formats: ['png', 'jpeg', 'gif', 'webp']."
+)
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "invalid_api_key",
@@ -49,8 +62,13 @@ def serve_fake_openai(
         route_suffix="/chat/completions",
         answer=_answer,
         answer_error=_error_response,
-        validate=tool_pairing_problem,
+        validate=request_problem,
     )
+
+
+def request_problem(body: Mapping[str, Any]) -> str | None:
+    """What the chat-completions API would answer 400 for in `body`, or None."""
+    return tool_pairing_problem(body) or image_problem(body)
 
 
 def tool_pairing_problem(body: Mapping[str, Any]) -> str | None:
@@ -87,6 +105,66 @@ def tool_pairing_problem(body: Mapping[str, Any]) -> str | None:
             else None
         )
     return None
+
+
+def image_problem(body: Mapping[str, Any]) -> str | None:
+    """The chat-completions 400 for malformed content parts in `body`, or None."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping) or not isinstance(message.get("content"), list):
+            continue
+        for number, part in enumerate(message["content"]):
+            where = f"messages[{index}].content[{number}]"
+            kind = part.get("type") if isinstance(part, Mapping) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                continue
+            if kind != "image_url":
+                return f"Invalid value at '{where}': expected a text or image_url part"
+            if message.get("role") != "user":
+                return (
+                    f"Invalid '{where}': image URLs are only allowed for messages with role 'user'"
+                )
+            problem = _image_url_problem(part.get("image_url"))
+            if problem is not None:
+                return f"Invalid '{where}.image_url': {problem}"
+    return None
+
+
+def _image_url_problem(image_url: object) -> str | None:
+    url = image_url.get("url") if isinstance(image_url, Mapping) else None
+    if not isinstance(url, str):
+        return "expected an object with a string 'url'"
+    if url.startswith("https://"):
+        return None
+    match = DATA_URL.fullmatch(url)
+    if match is None:
+        return "expected an https URL or a base64 data URL"
+    try:
+        data = base64.b64decode(match["data"], validate=True)
+    except (binascii.Error, ValueError):
+        return "the data URL is not valid base64"
+    media_type = match["type"]
+    if media_type not in IMAGE_MEDIA_TYPES or image_media_type(data) != media_type:
+        return UNSUPPORTED_IMAGE
+    if len(data) > MAX_IMAGE_BYTES:
+        return UNSUPPORTED_IMAGE
+    return None
+
+
+def sent_images(body: Mapping[str, Any]) -> list[ImagePart]:
+    """The data-URL images of a request `body` (one the fake accepted), in order."""
+    images = []
+    for message in body.get("messages", []):
+        if not isinstance(message.get("content"), list):
+            continue
+        for part in message["content"]:
+            match = DATA_URL.fullmatch(part.get("image_url", {}).get("url", ""))
+            if part.get("type") == "image_url" and match is not None:
+                data = base64.b64decode(match["data"])
+                images.append(ImagePart(media_type=match["type"], data=data))
+    return images
 
 
 def _answer(fake: FakeLLM, body: Mapping[str, Any], step: Step) -> HttpResponse:
