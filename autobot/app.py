@@ -119,11 +119,17 @@ def supervisor_event_logger(logger: Logger) -> Callable[[SupervisorEvent], None]
 
 def state_permissions(loaded: LoadedConfig) -> tuple[list[Path], list[Path]]:
     """The files and directories holding autobot's state, which must be 0600/0700."""
-    files = [loaded.path, loaded.env_file, loaded.cron_store]
-    for directory, pattern in ((loaded.sessions_dir, "*.jsonl"), (loaded.logs_dir, "autobot.log*")):
+    state = loaded.bot_dir / "state"
+    files = [loaded.path, loaded.env_file, loaded.cron_store, loaded.bot_dir / "pairing.json"]
+    for directory, pattern in (
+        (loaded.sessions_dir, "*.jsonl"),
+        (loaded.logs_dir, "autobot.log*"),
+        (state, "*"),
+        (state / "inbound", "*.jsonl"),
+    ):
         if directory.is_dir():
             files.extend(path for path in directory.glob(pattern) if path.is_file())
-    dirs = [loaded.sessions_dir, loaded.logs_dir]
+    dirs = [loaded.sessions_dir, loaded.logs_dir, state, state / "inbound"]
     return [path for path in files if path.is_file()], [path for path in dirs if path.is_dir()]
 
 

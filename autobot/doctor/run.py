@@ -19,6 +19,7 @@ from pathlib import Path
 import attrs
 import trio
 
+from autobot.channels.pairing_store import PairingStore, PairingStoreError
 from autobot.config.environment import ENV_FILE_NAME, EnvFile, parse_env_file
 from autobot.config.errors import ConfigError
 from autobot.config.load import LoadedConfig, load_config, read_config_bytes
@@ -28,7 +29,7 @@ from autobot.doctor.bot_files import inspect_bot_files
 from autobot.doctor.config_checks import config_findings
 from autobot.doctor.env_checks import malformed_env_findings, short_secret_findings
 from autobot.doctor.file_checks import bot_file_findings
-from autobot.doctor.findings import Finding, Report, error, untrusted, warning
+from autobot.doctor.findings import Finding, Report, error, info, untrusted, warning
 from autobot.doctor.plaintext import plaintext_secret_findings
 from autobot.doctor.sandbox_check import SandboxProber, probe_sandbox_findings
 from autobot.doctor.sandbox_env_checks import sandbox_env_findings
@@ -102,6 +103,30 @@ def running_as_root(tools: ToolsConfig | None) -> Finding:
         "Run autobot as a dedicated unprivileged user (see the systemd unit in README.md); "
         "if it must be root, set tools.sandbox_uid/sandbox_gid to an account used by nothing else",
     )
+
+
+def pairing_findings(bot_dir: Path) -> list[Finding]:
+    """How many senders `autobot pairing approve` let in, per channel (INFO);
+    a pairing store that cannot be read is a WARNING (the gateway then admits
+    only `allow_from`)."""
+    try:
+        with PairingStore(bot_dir) as store:
+            book = store.current()
+    except (PairingStoreError, OSError) as exc:
+        return [
+            warning(
+                "pairing_store_unreadable",
+                f"The pairing store cannot be read: {untrusted(str(exc))}",
+                "Check pairing.json in the bot directory (autobot pairing list shows it)",
+            )
+        ]
+    counts: dict[str, int] = {}
+    for approval in book.approved:
+        counts[approval.channel] = counts.get(approval.channel, 0) + 1
+    if not counts:
+        return []
+    listed = ", ".join(f"{channel}: {count}" for channel, count in sorted(counts.items()))
+    return [info("pairing_approved", f"Senders approved by pairing: {listed}")]
 
 
 @attrs.frozen(kw_only=True)
@@ -226,4 +251,7 @@ async def run_checks(
         findings.append(running_as_root(None if checked.config is None else checked.config.tools))
     if checked.config is not None:
         findings += await probe_sandbox_findings(checked.config.tools.sandbox, probe)
+        findings += await trio.to_thread.run_sync(
+            pairing_findings, config_path.parent, limiter=fs_limiter
+        )
     return Report(redact_findings(findings, checked.secrets))

@@ -43,3 +43,23 @@ def test_channels_not_built_yet_are_named() -> None:
     slack = attrs.evolve(Config().channels.slack, enabled=True, allow_from=("U1",))
     codes = _codes(TelegramConfig(), slack=slack)
     assert "channel_not_built" in codes
+
+
+def test_pairing_approvals_are_counted_per_channel(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from autobot.channels.pairing import Approval, PairingBook
+    from autobot.channels.pairing_store import PairingStore, encode_book
+    from autobot.doctor.run import pairing_findings
+
+    assert pairing_findings(tmp_path) == []
+    book = PairingBook(
+        approved=(
+            Approval(channel="telegram", sender_id="1", approved_at=1.0),
+            Approval(channel="telegram", sender_id="2", approved_at=2.0),
+        )
+    )
+    path = PairingStore(tmp_path).path
+    path.write_bytes(encode_book(book))
+    [finding] = pairing_findings(tmp_path)
+    assert finding.code == "pairing_approved" and "telegram: 2" in finding.message
+    path.write_text("{not json")
+    assert [f.code for f in pairing_findings(tmp_path)] == ["pairing_store_unreadable"]
