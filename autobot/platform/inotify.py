@@ -48,7 +48,8 @@ NAME_EVENTS = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SE
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len
 _COUNT = struct.Struct("i")  # the int FIONREAD fills in
 NAME_MAX = 255
-# The smallest read the kernel accepts: one record with the longest name (EINVAL below).
+# A read this large always fits the next record (header, longest name, NUL); a
+# read too small for the next record fails with EINVAL.
 MIN_READ_BYTES = _HEADER.size + NAME_MAX + 1
 
 

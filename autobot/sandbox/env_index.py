@@ -76,7 +76,8 @@ _WATCH_LIMIT = (errno.ENOSPC, errno.ENOMEM, errno.EMFILE)
 # One refresh reads at most this much (~500 events with short names); what is
 # left queued means the events no longer tell what changed.
 READ_BYTES = 16 * 1024
-# Following more events than this per second costs more than it saves: walk instead.
+# Beyond this many events per second, following them one by one is most of the
+# work: walk instead (paced).
 FLOOD = FloodPolicy(max_events=4096, interval=1.0)
 # A walk made because events were lost is followed by at least this many times
 # its CPU cost without another: under a flood, walks use at most 1/3 of a CPU.
@@ -213,17 +214,18 @@ class EnvMaskIndex:
 
     def _rebuild(self) -> None:
         """Walk the whole tree again (timed by `clock`; paced when events were
-        lost): with the same instance while a flood lasts, else a new one."""
+        lost). A new instance only when there is none, or once a flood is over
+        (its queue lost events); else the same one, re-watched."""
         self.rebuilds += 1
         began, cpu_began = self.clock(), self.cpu_clock()
-        if not (self._flooded_queue and self._inotify is not None and self._gauge.flooded(began)):
+        if self._flooded_queue and not self._gauge.flooded(began):
             self.close()
             self._flooded_queue = False
-            if self.use_inotify:
-                try:
-                    self._inotify = Inotify.open()
-                except OSError:
-                    self._inotify = None
+        if self._inotify is None and self.use_inotify:
+            try:
+                self._inotify = Inotify.open()
+            except OSError:
+                self._inotify = None
         previous = self._versions
         self._dirs, self._wd_of, self._dir_of, self._versions = {}, {}, {}, {}
         self._add_tree(".", keep_from=previous)
@@ -255,8 +257,8 @@ class EnvMaskIndex:
     def _watch(self, relpath: str) -> bool:
         """Add a watch; False if the directory vanished. At the watch limit,
         drop inotify altogether (a partly watched tree would be unsound).
-        None on a flooded queue: nothing reads it again (and each watch is a
-        path lookup, slow while the flood renames directories)."""
+        No watch on a flooded queue: nothing reads it again (and each watch is
+        a path lookup, slow while the flood renames directories)."""
         if self._inotify is None or self._flooded_queue:
             return True
         try:

@@ -201,3 +201,24 @@ def test_the_same_events_spread_over_time_are_followed(flooded: Flooded) -> None
         assert index.refresh() is not None
         clocks.now += FLOOD.interval
     assert index.rebuilds == 1
+
+
+def test_a_renaming_loop_is_walked_paced_with_the_same_instance(flooded: Flooded) -> None:
+    """A directory renamed again and again (slower than a flood: every event is
+    read): each refresh after a rename walks, paced, and keeps its instance
+    (its queue lost nothing; closing one waits for the kernel)."""
+    index, clocks = flooded.index, flooded.clocks
+    first = index._inotify
+    (flooded.root / "src").rename(flooded.root / "lib")
+    assert index.refresh() is not None and index.rebuilds == 2  # at once: the first one
+    (flooded.root / "lib").rename(flooded.root / "src")
+    assert index.refresh() is None  # paced: WALK_REST times its cost
+    assert index.walk_allowed_at == clocks.now + WALK_REST * WALK
+    scan = flooded.scan_now()
+    assert index.rebuilds == 3 and index._inotify is first
+    assert scan.masks == find_env_masks(flooded.root)
+    (flooded.root / "src" / "watched.env").write_text("F=6")  # the re-added watch sees it
+    flooded.listings.clear()
+    after = index.refresh()
+    assert after is not None and EnvMask("src/watched.env", False) in after.masks
+    assert flooded.listings == ["src"] and index.rebuilds == 3
