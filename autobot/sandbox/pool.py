@@ -244,10 +244,11 @@ class SandboxPool:
             )
 
     async def _prepare_spawn_files(self) -> SpawnFiles:
-        """What every bwrap starts from; as root, the identity's user namespace and
-        a workspace that belongs to the identity (`ownership.hand_over`)."""
+        """What every bwrap starts from; as root, a workspace that belongs to the
+        identity (`ownership.hand_over`, docker too) and, for bubblewrap, the
+        identity's user namespace."""
         identity = self.policy.identity
-        if self._backend is not SandboxMode.BUBBLEWRAP or identity is None:
+        if self._backend is SandboxMode.NONE or identity is None:
             return SpawnFiles.build(identity)
         changed = await trio.to_thread.run_sync(
             hand_over, self.policy.workspace, identity, self.policy.protected_inodes
@@ -260,6 +261,8 @@ class SandboxPool:
             )
         for skipped in changed.skipped:
             self.logger.warn("workspace entry not handed over", path=skipped)
+        if self._backend is not SandboxMode.BUBBLEWRAP:
+            return SpawnFiles.build(identity)
         try:
             userns = await trio.to_thread.run_sync(create_user_namespace, identity)
         except UserNamespaceError as exc:
