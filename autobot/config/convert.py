@@ -120,6 +120,11 @@ def _enum_hook(tp: type[enum.Enum]) -> _Hook:
     def structure(value: object, _: object) -> enum.Enum:
         if isinstance(value, str) and value in by_value:
             return by_value[value]
+        # YAML 1.1 reads an unquoted `on`/`off` (and yes/no) as a boolean: an
+        # enum spelled with `on` and `off` takes those booleans for its words.
+        word = {True: "on", False: "off"}.get(value) if isinstance(value, bool) else None
+        if word in by_value:
+            return by_value[word]
         hint = did_you_mean(value, by_value) if isinstance(value, str) else None
         raise InvalidValue(expected, value, hint=hint)
 

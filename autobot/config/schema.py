@@ -50,6 +50,15 @@ class LogLevel(enum.Enum):
     ERROR = "error"
 
 
+class VisionMode(enum.Enum):
+    """Whether photos from chats are shown to the model as images (besides
+    the note saying where they were saved)."""
+
+    AUTO = "auto"  # when the model is known to accept images (`autobot.agent.images`)
+    ON = "on"  # always: the model accepts images
+    OFF = "off"  # never: only the note
+
+
 @attrs.frozen(kw_only=True)
 class Budget:
     """Daily token budgets; `None` means unlimited."""
@@ -60,7 +69,8 @@ class Budget:
 
 @attrs.frozen(kw_only=True)
 class AgentDefaults:
-    """Defaults for every agent: model, sampling, loop limits, memory, spend."""
+    """Defaults for every agent: model, sampling, loop limits, memory, spend,
+    and whether chat photos reach the model as images (`vision`)."""
 
     workspace: str = "./workspace"
     model: str = "anthropic/claude-sonnet-4-5"
@@ -70,6 +80,7 @@ class AgentDefaults:
     memory_window: int = 50
     idle_timeout_seconds: float = 900.0
     budget: Budget = Budget()
+    vision: VisionMode = VisionMode.AUTO
 
 
 @attrs.frozen(kw_only=True)
@@ -118,12 +129,29 @@ class TelegramMode(enum.Enum):
 
 
 @attrs.frozen(kw_only=True)
+class TranscriptionConfig:
+    """Voice notes to text through an OpenAI-compatible `POST
+    {api_base}/audio/transcriptions` (e.g. `https://api.openai.com/v1`, or a
+    local Whisper server); unset `api_base`: voice notes are not transcribed
+    and the model is told so. `api_key` is sent as a Bearer token (none for a
+    keyless local server); `model` names the transcription model; audio over
+    `max_bytes` is not sent; one transcription may take `timeout_seconds`."""
+
+    api_base: str | None = None
+    api_key: Secret | None = None
+    model: str = "whisper-1"
+    max_bytes: int = 20 * 1024 * 1024
+    timeout_seconds: float = 60.0
+
+
+@attrs.frozen(kw_only=True)
 class TelegramConfig:
     """The Telegram channel: who may talk (`allow_from`: ids or usernames,
     `dm_policy`, `group_policy`, `group_allow_from`: group chat ids), how
     updates arrive (`mode`, `poll_timeout` seconds, `webhook_url` public HTTPS
     URL, `webhook_path` served by the HTTP actor), where the Bot API is
-    (`api_base`), and the largest inbound file saved (`max_file_bytes`)."""
+    (`api_base`), the largest inbound file saved (`max_file_bytes`), and where
+    voice notes are transcribed (`transcription`)."""
 
     enabled: bool = False
     token: Secret | None = None
@@ -137,6 +165,7 @@ class TelegramConfig:
     webhook_url: str | None = None
     webhook_path: str = "/telegram/webhook"
     max_file_bytes: int = 20 * 1024 * 1024
+    transcription: TranscriptionConfig = TranscriptionConfig()
 
 
 @attrs.frozen(kw_only=True)
