@@ -29,7 +29,9 @@ from collections.abc import Callable
 from typing import Any, TypeGuard
 
 _PARSE_ERROR = "can't parse entities"
-_WEBHOOK_ACTIVE = "webhook is active"
+# "can't use getUpdates method while webhook is active", and what the poll that
+# was waiting when a webhook got set receives: "terminated by setWebhook request"
+_WEBHOOK_CONFLICTS = ("webhook is active", "terminated by setwebhook")
 
 
 class TelegramError(Exception):
@@ -75,11 +77,13 @@ class BadRequest(TelegramError):
 
 
 class Conflict(TelegramError):
-    """409: another getUpdates poller, or a webhook is active (`webhook_active`)."""
+    """409: another getUpdates poller, or a webhook is active (`webhook_active`:
+    one is set, or setWebhook just ended this poll)."""
 
     @property
     def webhook_active(self) -> bool:
-        return _WEBHOOK_ACTIVE in self.description.lower()
+        description = self.description.lower()
+        return any(marker in description for marker in _WEBHOOK_CONFLICTS)
 
 
 class RateLimited(TelegramError):
