@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 import attrs
 import trio
 
+from autobot.platform.kernel_files import write_kernel_file
 from autobot.sandbox.cgroup_plan import Hierarchy, plan_hierarchy
 
 CONTROLLERS = ("pids", "memory")
@@ -71,14 +72,6 @@ def open_gateway_cgroups(pid: int) -> tuple[GatewayCgroups | None, str]:
         return cgroups, ""
     pids_reasons = [reason for reason in reasons if "pids" in reason] or reasons
     return cgroups, "; ".join(pids_reasons)
-
-
-def _write(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
 
 
 def _remove_tree(directory: Path) -> None:
@@ -156,7 +149,9 @@ class GatewayCgroups:
         for hierarchy in hierarchies:
             remove_stale(Path(hierarchy.base))
             if hierarchy.enable:
-                _write(Path(hierarchy.base) / "cgroup.subtree_control", f"+{hierarchy.controller}")
+                write_kernel_file(
+                    Path(hierarchy.base) / "cgroup.subtree_control", f"+{hierarchy.controller}"
+                )
         for number in itertools.count(1):
             name = f"autobot-{pid}-{number}"
             directories: list[Path] = []
@@ -166,7 +161,9 @@ class GatewayCgroups:
                     directory.mkdir()
                     directories.append(directory)
                     if hierarchy.version == 2:
-                        _write(directory / "cgroup.subtree_control", f"+{hierarchy.controller}")
+                        write_kernel_file(
+                            directory / "cgroup.subtree_control", f"+{hierarchy.controller}"
+                        )
             except OSError as exc:
                 for directory in directories:
                     with contextlib.suppress(OSError):
@@ -193,7 +190,9 @@ class GatewayCgroups:
                 directory = parent / f"worker-{self._created}"
                 directory.mkdir()
                 created.append(directory)
-                _write(directory / hierarchy.limit_file, str(limits[hierarchy.controller]))
+                write_kernel_file(
+                    directory / hierarchy.limit_file, str(limits[hierarchy.controller])
+                )
                 procs.append(os.open(directory / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC))
         except OSError:
             for fd in procs:

@@ -29,6 +29,8 @@ import sys
 
 import attrs
 
+from autobot.platform.kernel_files import write_kernel_file
+
 HELPER_SECONDS = 10.0  # a fresh interpreter unshares in tens of milliseconds
 _HELPER = (
     "import ctypes, os\n"
@@ -90,8 +92,8 @@ def create_user_namespace(identity: SandboxIdentity) -> int:
         uid_map, gid_map = id_maps(identity)
         proc = f"/proc/{helper.pid}"
         try:
-            _write(f"{proc}/uid_map", uid_map)
-            _write(f"{proc}/gid_map", gid_map)
+            write_kernel_file(f"{proc}/uid_map", uid_map)
+            write_kernel_file(f"{proc}/gid_map", gid_map)
             return os.open(f"{proc}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
             raise UserNamespaceError(
@@ -105,11 +107,3 @@ def create_user_namespace(identity: SandboxIdentity) -> int:
             helper.kill()
             helper.wait()
         helper.stdout.close()
-
-
-def _write(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
