@@ -280,6 +280,9 @@ class TelegramChannel:
                 continue
             if decision.action is not Action.ALLOW:
                 continue
+            if event.command == "reset":  # what came before it belongs to the old conversation
+                await self._hand_over(arrivals)
+                arrivals = []
             if event.command is not None and await self._command(event):
                 continue
             attachments = await self.save_media(event)
@@ -299,6 +302,10 @@ class TelegramChannel:
             arrivals.append(
                 Arrival(message=message, dedup_keys=event.dedup_keys, position=event.update_id)
             )
+        await self._hand_over(arrivals)
+
+    async def _hand_over(self, arrivals: list[Arrival]) -> None:
+        """Journal `arrivals` (one fsync), then hand them to the router, in order."""
         entries = await self.gate.accept(arrivals)
         for entry in entries:
             self._start_typing(entry.message)
