@@ -17,7 +17,9 @@ DynamicSupervisor):
   user message is written to the journal unsynced while the LLM works (it
   survives a crash of the process; a failed write cancels the turn); when
   the turn ends, one hop appends its messages and tokens and fsyncs, which
-  makes the user message durable too; only then is the reply sent;
+  makes the user message durable too; only then is the reply sent; the
+  message's photos are shown to a model that accepts images for that turn
+  only (re-read from the workspace, never journaled: see `agent.images`);
 - idle for `idle_timeout_seconds` with no background work (no subagent, no
   memory consolidation: a new incarnation must never race one on the memory
   files or the journal): close the mailbox (atomically with a last empty
@@ -48,6 +50,7 @@ import trio
 from autobot.agent.buckets import SessionLimits
 from autobot.agent.budget import DailyBudget, utc_day
 from autobot.agent.context import PromptCache, read_workspace_text
+from autobot.agent.images import accepts_images, load_turn_images
 from autobot.agent.loop import APOLOGY, AgentLoop, SessionGovernor
 from autobot.agent.memory import (
     MEMORY_FILE,
@@ -57,7 +60,13 @@ from autobot.agent.memory import (
     write_memory,
 )
 from autobot.agent.spend import GlobalLimits
-from autobot.channels.base import InboundKind, InboundMessage, OutboundMessage
+from autobot.channels.base import (
+    Attachment,
+    AttachmentKind,
+    InboundKind,
+    InboundMessage,
+    OutboundMessage,
+)
 from autobot.channels.outbound import OutboundSink
 from autobot.config.schema import AgentDefaults, RateLimitConfig
 from autobot.llm.types import ChatMessage, Role
@@ -172,13 +181,21 @@ def _user_text(message: InboundMessage) -> str:
         return f"[A background task finished; tell the user about its result.]\n{message.content}"
     if message.kind is InboundKind.CRON:
         return f"[Scheduled task]\n{message.content}"
-    notes = [
-        f"[{attachment.kind.value} received, saved in the workspace at {attachment.path}]"
-        for attachment in message.attachments
-    ]
+    notes = [_attachment_note(attachment) for attachment in message.attachments]
     if message.is_group and message.sender_name:
         notes.insert(0, f"[{message.sender_name} in a group chat]")
     return "\n".join([*notes, message.content]) if notes else message.content
+
+
+def _attachment_note(attachment: Attachment) -> str:
+    """How the model learns of a file that came with a message: where it was
+    saved, and for a voice note its transcript or that there is none."""
+    saved = f"saved in the workspace at {attachment.path}"
+    if attachment.kind is not AttachmentKind.VOICE:
+        return f"[{attachment.kind.value} received, {saved}]"
+    if attachment.transcript is None:
+        return f"[voice note received, {saved}; it could not be transcribed]"
+    return f"[voice note, transcribed]: {attachment.transcript}"
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -373,11 +390,12 @@ class SessionActor:
         system = await self.deps.prompts.current(self.deps.disk)
         self._history.append(user)
         trimmed = self._enforce_history_cap()
+        shown = await self._with_images(user, message)
         async with trio.open_nursery() as turn:
             turn.start_soon(self._write_user_message, user)
             outcome = await self._loop.run_turn(
                 system=system,
-                history=list(self._history),
+                history=[*self._history[:-1], shown],
                 ctx=self._ctx(self._log),
                 governor=self._governor,
             )
@@ -391,6 +409,22 @@ class SessionActor:
         reply = self._reply(outcome.reply, is_error=outcome.failed, failure=outcome.failure)
         await self.deps.outbound.send(reply)
         self._maybe_consolidate()
+
+    async def _with_images(self, user: ChatMessage, message: InboundMessage) -> ChatMessage:
+        """`user` as this turn's requests show it: with the message's photos as
+        images when the model accepts them (`agents.defaults.vision`), read
+        from the workspace now; a photo that cannot be shown gets a note
+        instead (and a WARN). The history and the journal keep `user`: the
+        images are never stored, only re-read for the turn they came with."""
+        photos = [a for a in message.attachments if a.kind is AttachmentKind.PHOTO]
+        if not photos or not accepts_images(self._loop.settings.model, self.deps.defaults.vision):
+            return user
+        loaded = await self.deps.disk(load_turn_images, self.deps.workspace, photos)
+        for skipped in loaded.skipped:
+            self._log.warn("Photo not shown to the model", path=skipped.path, reason=skipped.reason)
+        notes = [skipped.note for skipped in loaded.skipped]
+        content = "\n".join([*notes, user.content]) if notes else user.content
+        return attrs.evolve(user, content=content, images=loaded.images)
 
     async def _write_user_message(self, user: ChatMessage) -> None:
         """Append `user` to the journal without fsync (see `SessionJournal.append`)."""

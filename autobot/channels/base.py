@@ -43,12 +43,15 @@ class Attachment:
 
     `path` is relative to the workspace (e.g. `inbox/telegram-42-17-photo.jpg`);
     `mime_type` and `size` are what was received or will be sent.
+    `transcript` is the text of a voice note the channel had transcribed
+    (None: not transcribed, no endpoint configured or it failed).
     """
 
     kind: AttachmentKind
     path: str
     mime_type: str = ""
     size: int = 0
+    transcript: str | None = None
 
 
 @attrs.frozen(kw_only=True)

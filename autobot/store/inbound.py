@@ -125,6 +125,7 @@ _MESSAGE_KEYS = frozenset(
     | {"thread_id", "reply_to_id", "is_group", "addressed", "attachments"}
 )
 _ATTACHMENT_KEYS = frozenset({"kind", "path", "mime_type", "size"})
+_TRANSCRIBED_KEYS = _ATTACHMENT_KEYS | {"transcript"}  # a transcribed voice note
 
 
 def encode_inbound(message: InboundMessage) -> dict[str, Any]:
@@ -142,11 +143,22 @@ def encode_inbound(message: InboundMessage) -> dict[str, Any]:
         "reply_to_id": message.reply_to_id,
         "is_group": message.is_group,
         "addressed": message.addressed,
-        "attachments": [
-            {"kind": a.kind.value, "path": a.path, "mime_type": a.mime_type, "size": a.size}
-            for a in message.attachments
-        ],
+        "attachments": [_encode_attachment(a) for a in message.attachments],
     }
+
+
+def _encode_attachment(attachment: Attachment) -> dict[str, Any]:
+    """An attachment's fields; `transcript` only when there is one (so entries
+    written before transcripts existed read the same)."""
+    encoded: dict[str, Any] = {
+        "kind": attachment.kind.value,
+        "path": attachment.path,
+        "mime_type": attachment.mime_type,
+        "size": attachment.size,
+    }
+    if attachment.transcript is not None:
+        encoded["transcript"] = attachment.transcript
+    return encoded
 
 
 def _exact_keys(data: Any, keys: frozenset[str], what: str) -> Mapping[str, Any]:
@@ -171,7 +183,9 @@ def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
 
 
 def _attachment(data: Any) -> Attachment:
-    fields = _exact_keys(data, _ATTACHMENT_KEYS, "attachment")
+    transcribed = isinstance(data, dict) and "transcript" in data
+    keys = _TRANSCRIBED_KEYS if transcribed else _ATTACHMENT_KEYS
+    fields = _exact_keys(data, keys, "attachment")
     size = _typed(fields, "size", int)
     if size < 0:
         raise ValueError("attachment size is negative")
@@ -180,6 +194,7 @@ def _attachment(data: Any) -> Attachment:
         path=_typed(fields, "path", str),
         mime_type=_typed(fields, "mime_type", str),
         size=size,
+        transcript=_typed(fields, "transcript", str) if transcribed else None,
     )
 
 
