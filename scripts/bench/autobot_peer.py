@@ -1,0 +1,58 @@
+"""autobot as a benchmark peer: a bot made the way a user makes one, run as `autobot gateway`.
+
+The bot directory comes from `autobot.testing.telegram_bot.make_telegram_bot`
+(the `autobot new` scaffold, keys in `.env`, Telegram enabled with
+`allow_from: ["*"]`, the Anthropic provider at the model fake); the
+benchmark then gives the HTTP actor a free port and raises the LLM rate
+limits so that it measures overhead, not refusals (the settings say by how
+much). Everything else is the scaffold's default: the doctor's start-up
+gate, the bubblewrap sandbox pool, the log actor, the inbound journal.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import yaml
+
+from autobot.config.schema import RateLimitConfig
+from autobot.testing.telegram_bot import make_telegram_bot
+from bench.launch import Fakes, GatewayLaunch, clean_environment, free_port
+
+NAME = "autobot"
+
+
+def autobot_launch(directory: Path, fakes: Fakes, llm_calls_per_minute: int) -> GatewayLaunch:
+    """A fresh bot under `directory` (which must exist) pointed at `fakes`."""
+    config_path = make_telegram_bot(
+        directory,
+        telegram_url=fakes.telegram_url,
+        model_url=fakes.model_url,
+        allow_from=["*"],
+        token=fakes.telegram_token,
+    )
+    config = yaml.safe_load(config_path.read_text())
+    port = free_port()
+    config["gateway"]["port"] = port
+    config["tools"]["rate_limit"] = {
+        "llm": {"max_calls": llm_calls_per_minute},
+        "global_llm": {"max_calls": llm_calls_per_minute},
+    }
+    config_path.write_text(yaml.safe_dump(config))
+    defaults = RateLimitConfig()
+    return GatewayLaunch(
+        argv=(sys.executable, "-m", "autobot", "--config", str(config_path), "gateway"),
+        env=clean_environment(),
+        cwd=config_path.parent,
+        stop_signal=signal.SIGTERM,
+        settings=(
+            "bot made by make_telegram_bot (autobot new + Telegram at the fake, "
+            "allow_from ['*']); everything else the scaffold's defaults",
+            f"rate limits raised: llm {defaults.llm.max_calls} -> {llm_calls_per_minute}"
+            f"/min per session, global_llm {defaults.global_llm.max_calls} -> "
+            f"{llm_calls_per_minute}/min",
+            f"http actor on 127.0.0.1:{port}; stopped with SIGTERM",
+        ),
+    )

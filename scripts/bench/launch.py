@@ -1,0 +1,56 @@
+"""What the benchmark needs to start one peer's gateway, whichever peer it is.
+
+A peer (`bench.autobot_peer`, `bench.nanobot_peer`) turns the fakes'
+addresses into a `GatewayLaunch`: the command, its environment and working
+directory, the signal that stops it gracefully, and the settings it was
+given (printed with the figures, so nobody has to guess what ran).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class Fakes:
+    """The fakes one measurement uses: the Bot API (its token) and the model."""
+
+    telegram_url: str
+    telegram_token: str
+    model_url: str
+
+
+@attrs.frozen(kw_only=True)
+class GatewayLaunch:
+    """How to start and stop a gateway; `settings` are one line each."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: Path
+    stop_signal: signal.Signals
+    settings: tuple[str, ...]
+
+
+class PeerUnavailable(Exception):
+    """A peer cannot be installed or pointed at the fakes; the message says why."""
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a gateway's HTTP side)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_environment(**overrides: str) -> dict[str, str]:
+    """The benchmark's environment without API keys (each peer reads its own
+    from its files) and with `overrides`; output unbuffered."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    return {**env, "PYTHONUNBUFFERED": "1", **overrides}
