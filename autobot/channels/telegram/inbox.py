@@ -11,7 +11,10 @@ sender chose reaches the file system. A file is created exclusively: a name
 already taken (the model may have made it, or a symlink there) gets `-2`,
 `-3`... and what was there is never touched. `inbox/` is created 0700, files
 0600, all through `Workspace` (check and use in one step: a symlinked
-`inbox/` is refused).
+`inbox/` is refused). With a `transcribe` endpoint configured, a saved voice
+note is also transcribed (`autobot.channels.transcribe`) and its text
+travels as the attachment's `transcript`; a failed transcription is a WARN,
+and the voice note arrives untranscribed (the model is told so).
 
 Outbound (`read_attachment`): a workspace file the `message` tool names, read
 through `Workspace` (no dotenv name, no symlink, only a regular file, nothing
@@ -39,6 +42,7 @@ from autobot.channels.telegram.api import (
     UploadMethod,
 )
 from autobot.channels.telegram.updates import MediaRef, TelegramEvent
+from autobot.channels.transcribe import Transcriber, TranscriptionError
 from autobot.logs.records import Logger
 from autobot.platform.workspace_fs import Refusal, Workspace, WorkspacePathError
 
@@ -122,7 +126,8 @@ class InboxSaver:
 
     `api` downloads, `workspace` is the workspace root, `max_bytes` the size
     cap, `limiter` bounds the threads that write (one: files arrive one
-    message at a time). Calling it returns the event's attachments: none for
+    message at a time), `transcribe` (when set) turns voice notes into text.
+    Calling it returns the event's attachments: none for
     an event without media, or whose file was refused for good (too large
     for the cap or for the Bot API, an unusable inbox): a WARN record says
     which and why. Every other failure propagates: transient Bot API ones
@@ -135,6 +140,7 @@ class InboxSaver:
     logger: Logger
     max_bytes: int = attrs.field(default=DEFAULT_MAX_BYTES, validator=attrs.validators.gt(0))
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    transcribe: Transcriber | None = None
 
     async def __call__(self, event: TelegramEvent) -> tuple[Attachment, ...]:
         media = event.media
@@ -165,7 +171,27 @@ class InboxSaver:
                 reason=str(exc),
             )
             return ()
+        if media.kind is AttachmentKind.VOICE and self.transcribe is not None:
+            attachment = await self._transcribed(self.transcribe, event, attachment, data)
         return (attachment,)
+
+    async def _transcribed(
+        self, transcribe: Transcriber, event: TelegramEvent, voice: Attachment, data: bytes
+    ) -> Attachment:
+        """`voice` with its transcript, or as it is (and a WARN) when the
+        endpoint failed: the voice note is saved and goes on regardless."""
+        name = PurePosixPath(voice.path).name
+        try:
+            text = await transcribe(data, filename=name, mime_type=voice.mime_type)
+        except TranscriptionError as exc:
+            self.logger.warn(
+                "telegram voice note not transcribed",
+                chat_id=event.chat_id,
+                message_id=event.message_id,
+                reason=str(exc),
+            )
+            return voice
+        return attrs.evolve(voice, transcript=text)
 
 
 class OutboundFile(NamedTuple):

@@ -25,6 +25,7 @@ from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.channels.telegram.actor import TelegramChannel, drain_stopped
 from autobot.channels.telegram.api import TelegramApi
 from autobot.channels.telegram.inbox import InboxSaver
+from autobot.channels.transcribe import transcriber_for
 from autobot.channels.webhook import WEBHOOK_MAILBOX_SIZE, WebhookEndpoint, load_or_create_secret
 from autobot.config import LoadedConfig
 from autobot.config.schema import TelegramConfig, TelegramMode
@@ -120,6 +121,7 @@ class TelegramIncarnation:
         ):
             try:
                 api = TelegramApi(client=client, api_base=config.api_base, token=config.token)
+                transcribe = transcriber_for(config.transcription, client)
             except ValueError as exc:
                 await drain_stopped(self.env, str(exc), task_status)
                 return
@@ -135,6 +137,7 @@ class TelegramIncarnation:
                     workspace=self.launcher.workspace,
                     logger=self.env.logger,
                     max_bytes=config.max_file_bytes,
+                    transcribe=transcribe,
                 ),
                 rng=self.env.rng,
             )
