@@ -3,11 +3,14 @@
 The demo writes a start marker and an end marker record through the gateway's
 logger; `check_log` reads the log text, takes the lines between the last
 start marker and the end marker (this run's records), and counts what an
-operator would grep for. `key_found` looks at the whole text: the demo key
-is fresh per run, so any occurrence anywhere is a leak.
+operator would grep for. `leaked` looks at the whole text: the demo's
+secrets (its model key, its bot token) are fresh per run, so any occurrence
+anywhere is a leak.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import attrs
 
@@ -25,14 +28,14 @@ def end_marker(run_id: str) -> str:
 
 @attrs.frozen(kw_only=True)
 class LogCheck:
-    """Counts over this run's log lines, and whether the key appears anywhere."""
+    """Counts over this run's log lines, and the secrets that appear anywhere."""
 
     complete: bool  # both markers were found
     access_denied: int
     tools_executed: int
     llm_calls: int
     redacted: int
-    key_found: bool
+    leaked: tuple[str, ...]
 
 
 def run_lines(text: str, run_id: str) -> tuple[list[str], bool]:
@@ -47,7 +50,7 @@ def run_lines(text: str, run_id: str) -> tuple[list[str], bool]:
     return selected, bool(starts) and end is not None
 
 
-def check_log(text: str, *, run_id: str, key: str) -> LogCheck:
+def check_log(text: str, *, run_id: str, secrets: Sequence[str]) -> LogCheck:
     """The counts `autobot demo` prints about its own run."""
     lines, complete = run_lines(text, run_id)
     return LogCheck(
@@ -56,5 +59,5 @@ def check_log(text: str, *, run_id: str, key: str) -> LogCheck:
         tools_executed=sum(EXECUTING_TOOL in line for line in lines),
         llm_calls=sum(TOKENS in line for line in lines),
         redacted=sum(line.count(REDACTED) for line in lines),
-        key_found=key in text,
+        leaked=tuple(secret for secret in secrets if secret in text),
     )

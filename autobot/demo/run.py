@@ -1,24 +1,37 @@
-"""`autobot demo [--once]`: the whole gateway, talking to a local scripted model.
+"""`autobot demo [--once]`: the whole gateway, Telegram included, against loopback stand-ins.
 
-For a machine with no LLM credentials. `demo` checks the bot like the
-gateway does (doctor errors other than the missing provider stop it), then
-runs the real tree (log actor, sandbox pool, session router, HTTP actor on
-the configured host and port) with one change made in memory only: the
-model's far end is the loopback Anthropic fake answering with the demo
-brain (`autobot.demo.brain`). The real anthropic SDK, rate limits, tool
-registry, bubblewrap sandbox, SSRF guard and redacting log actor all run.
+For a machine with no LLM credentials and no Telegram bot yet. `demo` checks
+the bot like the gateway does (doctor errors other than the missing provider
+stop it), then runs the real tree (log actor, sandbox pool, the channel
+supervisor with the real Telegram channel, session router, HTTP actor on the
+configured host and port) with three changes made in memory only, never
+written to the bot's files:
 
-It then plays the user of `demo:local` (`DEMO_MESSAGES`, one at a time),
-prints each exchange with the real tool results, fetches /healthz, and
-checks logs/autobot.log: this run's ACCESS DENIED count, and that the demo
-key (logged once on purpose) appears nowhere in it. With `once` the tree
-stops gracefully and 0 is returned; otherwise the gateway keeps serving
-until SIGINT/SIGTERM, then 0. Every failure is one line on stderr and 1.
+- the model's far end is the loopback Anthropic fake answering with the demo
+  brain (`autobot.demo.brain`), with a throwaway key;
+- Telegram is the loopback Bot API stand-in (`autobot.testing.fake_telegram`)
+  with a throwaway token and the scenario's access lists; the bot's own
+  Telegram settings and token are not used;
+- the Telegram channel's state (inbound journal, pairing book) and the
+  session journals live in a directory of the run's own, removed at the
+  end, so nothing of the demo mixes with the bot's real conversations.
+
+The real anthropic SDK, Telegram client, access control, inbound journal,
+rate limits, tool registry, bubblewrap sandbox, SSRF guard and redacting log
+actor all run. The demo plays the scenario (`autobot.demo.scenario`)
+through the stand-in, one step at a time, prints each chat as its users see
+it, fetches /healthz and /metrics, and checks logs/autobot.log: this run's
+ACCESS DENIED count, and that neither the key nor the token (each logged
+once on purpose) appears anywhere in it. With `once` the tree stops
+gracefully and 0 is returned; otherwise the gateway keeps serving until
+SIGINT/SIGTERM, then 0. Every failure is one line on stderr and 1.
 """
 
 from __future__ import annotations
 
 import random
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
@@ -27,13 +40,11 @@ import attrs
 import httpx
 import trio
 
-from autobot.app import Gateway, build_gateway
-from autobot.channels.spec import ChannelSpec
+from autobot.app import Gateway, build_gateway, chat_channels
 from autobot.config import ConfigError, LoadedConfig, load_config
-from autobot.demo.brain import DEMO_MESSAGES, answer
-from autobot.demo.channel import DEMO_CHANNEL, DemoChannel
-from autobot.demo.conversation import Exchange, NotAConversation, current_turn
+from autobot.demo.errors import DemoFailed
 from autobot.demo.logcheck import LogCheck, check_log, end_marker, start_marker
+from autobot.demo.play import ModelLog, Player
 from autobot.demo.provider import (
     DEMO_MODEL,
     PROVIDER_FINDINGS,
@@ -41,7 +52,9 @@ from autobot.demo.provider import (
     demo_key,
     with_demo_provider,
 )
-from autobot.demo.transcript import Places, exchange_text, where_to_look
+from autobot.demo.scenario import ALLOW_FROM, GROUP_ALLOW_FROM, SCENARIO, demo_bot, demo_token
+from autobot.demo.telegram import with_demo_telegram
+from autobot.demo.transcript import Places, chat_heading, outcome_text, where_to_look
 from autobot.doctor.render import render_text
 from autobot.doctor.run import run_checks
 from autobot.doctor.sandbox_check import SandboxProber
@@ -51,19 +64,20 @@ from autobot.logs.sinks import LOG_FILE_NAME
 from autobot.runtime import ChildStartFailed, SignalOutcome, run_until_signalled
 from autobot.sandbox.probe import probe_sandbox
 from autobot.testing.fake_anthropic import serve_fake_anthropic
+from autobot.testing.fake_telegram import FakeTelegram, serve_fake_telegram
 from autobot.testing.llm_script import FakeLLM
 
-# One exchange: a few LLM round trips to the local model and a few sandboxed
+# One step: a few LLM round trips to the local model and a few sandboxed
 # tools (the exec tool's own limit is tools.exec.timeout, 60 s by default).
 TURN_TIMEOUT = 150.0
-HEALTH_TIMEOUT = 10.0
+HTTP_TIMEOUT = 10.0
 # The log actor writes within milliseconds; this only bounds a stuck disk.
 LOG_WAIT_SECONDS = 10.0
 LOG_POLL_SECONDS = 0.05
-
-
-class DemoFailed(Exception):
-    """The demo could not show what it promises (the message says what and where)."""
+# Removing the run's state directory (a few small files).
+CLEANUP_SECONDS = 10.0
+STATE_PREFIX = "autobot-demo-"
+CHANNEL_METRIC = 'channel="telegram"'
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -72,11 +86,15 @@ class DemoRun:
     the printing. `main` runs the tree; `gateway.stop()` ends it."""
 
     gateway: Gateway
-    fake: FakeLLM
+    model: FakeLLM
+    telegram: FakeTelegram
+    model_log: ModelLog
     key: str
+    token: str
     run_id: str
     once: bool
     stdout: TextIO
+    own_token_set: bool  # the bot's config has a Telegram token (unused here)
     disk: trio.CapacityLimiter  # blocking reads of the log file, one at a time
     finished: bool = attrs.field(init=False, default=False)
 
@@ -89,16 +107,18 @@ class DemoRun:
         self.stdout.flush()
 
     async def main(self) -> None:
-        """Start the tree, run the scenario, report; then stop (`once`) or keep
+        """Start the tree, play the scenario, report; then stop (`once`) or keep
         serving. A tree that stops (signal) cancels whatever is still running."""
         async with trio.open_nursery() as nursery:
             await nursery.start(self._run_tree, nursery.cancel_scope)
-            # Logged on purpose: the key must come out as [REDACTED] in the log file.
+            # Logged on purpose: both must come out as [REDACTED] in the log file.
             self.gateway.logger.info(
                 start_marker(self.run_id),
                 model=DEMO_MODEL,
-                api_base=self.fake.base_url,
+                api_base=self.model.base_url,
                 api_key=self.key,
+                telegram_api=self.telegram.base_url,
+                telegram_token=self.token,
             )
             self._say(self._intro())
             await self._converse()
@@ -108,9 +128,7 @@ class DemoRun:
                 self._say("Stopping the gateway (--once).\n")
                 self.gateway.stop()
             else:
-                self._say(
-                    "The gateway keeps running (health and metrics above). Ctrl-C stops it.\n"
-                )
+                self._say(self._keep_running())
 
     async def _run_tree(
         self, scope: trio.CancelScope, *, task_status: trio.TaskStatus[None]
@@ -120,74 +138,90 @@ class DemoRun:
 
     def _intro(self) -> str:
         loaded = self.gateway.loaded
+        bot = self.telegram.bot
+        lines = [
+            "",
+            f"autobot demo: the real gateway of {loaded.bot_dir}, Telegram channel included.",
+            "  DEMO      Telegram and the model are local stand-ins on 127.0.0.1: nothing here",
+            "            reaches Telegram or a real model; everything else is the real gateway",
+            f"  telegram  Bot API stand-in at {self.telegram.base_url}, bot @{bot.username}",
+            f"  model     {DEMO_MODEL} at {self.model.base_url} (a scripted brain)",
+            f"  secrets   key {self.key}, token {self.token}",
+            "            (throwaway; each logged once on purpose, to show the redaction)",
+            f"  access    allow_from {list(ALLOW_FROM)}, group_allow_from {list(GROUP_ALLOW_FROM)},"
+            " group_policy mention",
+            f"  workspace {loaded.workspace}",
+        ]
+        if self.own_token_set:
+            lines.append("  (the bot's own Telegram token is set, and unused by the demo)")
+        return "\n".join([*lines, "", ""])
+
+    def _keep_running(self) -> str:
+        loaded = self.gateway.loaded
         return (
-            f"\nautobot demo: the gateway of {loaded.bot_dir}, with a local scripted model.\n"
-            f"  model     {DEMO_MODEL} at {self.fake.base_url} (loopback fake; the rest is real)\n"
-            f"  demo key  {self.key} (throwaway; logged once on purpose)\n"
-            f"  workspace {loaded.workspace}\n\n"
+            "The gateway keeps running (health and metrics above), polling the stand-in; no one\n"
+            "else can write to it. To talk to autobot on Telegram for real: create a bot with\n"
+            f"@BotFather, put TELEGRAM_BOT_TOKEN=... and ANTHROPIC_API_KEY=... in {loaded.env_file},\n"
+            f"enable channels.telegram in {loaded.path} with your id in allow_from, and run\n"
+            "scripts/run again (README: Telegram). Ctrl-C stops the demo.\n"
         )
 
     async def _converse(self) -> None:
-        with (
-            self.gateway.inbound() as inbound,
-            self.gateway.channel_outbox(DEMO_CHANNEL) as outbox,
-        ):
-            channel = DemoChannel(inbound=inbound, outbound=outbox)
-            for text in DEMO_MESSAGES:
-                try:
-                    with trio.fail_after(TURN_TIMEOUT):
-                        reply = await channel.ask(text)
-                except trio.TooSlowError:
-                    raise DemoFailed(
-                        f"no reply within {TURN_TIMEOUT:g} s to {text!r}; see {self.log_file}"
-                    ) from None
-                replies = [m.content for m in (*reply.progress, reply.final)]
-                self._say(exchange_text(text, self._exchanges(text), replies) + "\n")
-                if reply.final.is_error:
-                    raise DemoFailed(f"the turn for {text!r} failed; details in {self.log_file}")
-
-    def _exchanges(self, user_text: str) -> tuple[Exchange, ...]:
-        """The tool calls of the turn for `user_text`, as the model last saw them
-        (the newest request of that turn carries every result)."""
-        for body in reversed(self.fake.bodies()):
-            if not body.get("tools"):
-                continue  # memory consolidation, not a turn
+        player = Player(telegram=self.telegram, model=self.model, log=self.model_log)
+        chat, why = None, None
+        for step in SCENARIO:
+            if step.where != chat:
+                chat, why = step.where, None
+                self._say(chat_heading(chat, step.sender) + "\n")
             try:
-                turn = current_turn(body)
-            except NotAConversation:
-                continue
-            if turn.user_text == user_text:
-                return turn.exchanges
-        return ()
+                with trio.fail_after(TURN_TIMEOUT):
+                    outcome = await player.play(step)
+            except trio.TooSlowError:
+                raise DemoFailed(
+                    f"no outcome within {TURN_TIMEOUT:g} s for {step.text!r}; see {self.log_file}"
+                ) from None
+            except DemoFailed as failed:
+                raise DemoFailed(f"{failed}; see {self.log_file}") from None
+            self._say(outcome_text(outcome, why=step.why != why) + "\n")
+            why = step.why
 
     async def _report(self) -> None:
         url = self.gateway.http_url
         if url is None:
             raise DemoFailed("the HTTP actor started without reporting its address")
-        health = await _get_health(url)
+        health = await _get_text(url + "/healthz")
+        metrics = await _get_text(url + "/metrics")
         self.gateway.logger.info(end_marker(self.run_id))
-        check = await self._wait_for_log()
-        bodies = [request.body.decode("utf-8", errors="replace") for request in self.fake.requests]
+        secrets = (("demo model key", self.key), ("demo bot token", self.token))
+        check = await self._wait_for_log([value for _what, value in secrets])
+        bodies = [request.body.decode("utf-8", errors="replace") for request in self.model.requests]
         places = Places(
             http_url=url,
             health=health,
+            channel_metrics=tuple(
+                line
+                for line in metrics.splitlines()
+                if CHANNEL_METRIC in line and not line.startswith("#")
+            ),
             log_file=str(self.log_file),
-            key=self.key,
+            secrets=secrets,
             model_requests=len(bodies),
-            key_in_requests=sum(self.key in body for body in bodies),
+            requests_with_secrets=sum(
+                any(value in body for _what, value in secrets) for body in bodies
+            ),
         )
         self._say(where_to_look(places, check) + "\n")
-        if check.key_found:
-            raise DemoFailed(f"the demo key appears in {self.log_file}: redaction failed")
-        if places.key_in_requests:
-            raise DemoFailed("the demo key reached the model in a request body")
+        if check.leaked:
+            raise DemoFailed(f"a demo secret appears in {self.log_file}: redaction failed")
+        if places.requests_with_secrets:
+            raise DemoFailed("a demo secret reached the model in a request body")
 
-    async def _wait_for_log(self) -> LogCheck:
+    async def _wait_for_log(self, secrets: list[str]) -> LogCheck:
         """This run's log check, once the log actor has written the end marker."""
         with trio.move_on_after(LOG_WAIT_SECONDS):
             while True:
                 text = await trio.to_thread.run_sync(_read_text, self.log_file, limiter=self.disk)
-                check = check_log(text, run_id=self.run_id, key=self.key)
+                check = check_log(text, run_id=self.run_id, secrets=secrets)
                 if check.complete:
                     return check
                 await trio.sleep(LOG_POLL_SECONDS)
@@ -201,16 +235,16 @@ def _read_text(path: Path) -> str:
         return ""
 
 
-async def _get_health(base_url: str) -> str:
-    """The body of GET /healthz, stripped. Raises DemoFailed."""
+async def _get_text(url: str) -> str:
+    """The body of GET `url` (which must answer 200), stripped. Raises DemoFailed."""
     try:
-        with trio.fail_after(HEALTH_TIMEOUT):
+        with trio.fail_after(HTTP_TIMEOUT):
             async with httpx.AsyncClient(trust_env=False) as client:
-                response = await client.get(base_url + "/healthz")
+                response = await client.get(url)
     except (httpx.HTTPError, trio.TooSlowError) as exc:
-        raise DemoFailed(f"GET {base_url}/healthz failed: {exc!r}") from None
+        raise DemoFailed(f"GET {url} failed: {exc!r}") from None
     if response.status_code != 200:
-        raise DemoFailed(f"GET {base_url}/healthz answered {response.status_code}")
+        raise DemoFailed(f"GET {url} answered {response.status_code}: {response.text.strip()}")
     return response.text.strip()
 
 
@@ -240,8 +274,9 @@ async def demo(
     """The whole `autobot demo` command under Trio; returns the exit code.
 
     `environ`, `home` and `as_root` are what the gateway's doctor run takes;
-    `probe` checks the sandbox backend; `rng` makes the demo key, the run id
-    and the tree's jitter (a fresh `random.Random()` if None).
+    `probe` checks the sandbox backend; `rng` makes the demo key, the bot
+    token, the run id and the tree's jitter, in that order (a fresh
+    `random.Random()` if None).
     """
     chosen_rng = rng or random.Random()
     report = await run_checks(config_path, environ=environ, probe=probe, home=home, as_root=as_root)
@@ -259,17 +294,40 @@ async def demo(
     except ConfigError as exc:  # changed between the check and the load
         stderr.write(f"autobot: {exc}\n")
         return 1
-    key = demo_key(chosen_rng)
-    redactor = Redactor(loaded.secret_values | {key})
+    key, token = demo_key(chosen_rng), demo_token(chosen_rng)
+    run_id = f"{chosen_rng.getrandbits(32):08x}"
+    redactor = Redactor(loaded.secret_values | {key, token})
     try:
-        async with serve_fake_anthropic(handler=answer) as fake:
-            run = DemoRun(
-                gateway=_build(loaded, fake, key, chosen_rng),
-                fake=fake,
+        state = Path(await trio.to_thread.run_sync(_make_state_dir, limiter=disk))
+    except OSError as exc:
+        stderr.write(f"autobot: demo failed: cannot create its state directory: {exc}\n")
+        return 1
+    try:
+        model_log = ModelLog()
+        async with (
+            serve_fake_anthropic(handler=model_log.answer) as model,
+            serve_fake_telegram(token=token, bot=demo_bot(token)) as telegram,
+        ):
+            gateway = _build(
+                loaded,
+                model_url=model.base_url,
+                telegram_url=telegram.base_url,
                 key=key,
-                run_id=f"{chosen_rng.getrandbits(32):08x}",
+                token=token,
+                state=state,
+                rng=chosen_rng,
+            )
+            run = DemoRun(
+                gateway=gateway,
+                model=model,
+                telegram=telegram,
+                model_log=model_log,
+                key=key,
+                token=token,
+                run_id=run_id,
                 once=once,
                 stdout=stdout,
+                own_token_set=loaded.config.channels.telegram.token is not None,
                 disk=disk,
             )
             outcome = await run_until_signalled(
@@ -278,6 +336,11 @@ async def demo(
     except Exception as exc:  # noqa: BLE001 -- the command's edge: one line, never a traceback
         stderr.write(f"autobot: demo failed: {redactor.redact(_describe(exc))}\n")
         return 1
+    finally:
+        with trio.move_on_after(CLEANUP_SECONDS, shield=True):
+            problem = await trio.to_thread.run_sync(_remove_state_dir, state, limiter=disk)
+        if problem:
+            stderr.write(f"autobot: could not remove the demo's state {state}: {problem}\n")
     if not run.finished:
         stderr.write(f"autobot: demo interrupted ({outcome.value}).\n")
     elif outcome is not SignalOutcome.FINISHED:
@@ -287,12 +350,42 @@ async def demo(
     return 0
 
 
-def _build(loaded: LoadedConfig, fake: FakeLLM, key: str, rng: random.Random) -> Gateway:
-    """The gateway tree for `loaded` with the demo provider, logging to the file only."""
-    demo_loaded = with_demo_provider(loaded, api_base=fake.base_url, key=key)
-    return build_gateway(
-        demo_loaded, echo=None, rng=rng, channels=[ChannelSpec(name=DEMO_CHANNEL)]
+def _make_state_dir() -> str:
+    """A new 0700 directory for the run's Telegram state and session journals."""
+    return tempfile.mkdtemp(prefix=STATE_PREFIX)
+
+
+def _remove_state_dir(state: Path) -> str | None:
+    """Remove the run's state directory; why not, or None when it is gone."""
+    try:
+        shutil.rmtree(state)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _build(
+    loaded: LoadedConfig,
+    *,
+    model_url: str,
+    telegram_url: str,
+    key: str,
+    token: str,
+    state: Path,
+    rng: random.Random,
+) -> Gateway:
+    """The gateway tree for `loaded` with the demo's model and Telegram, logging
+    to the file only."""
+    demo_loaded = with_demo_telegram(
+        with_demo_provider(loaded, api_base=model_url, key=key),
+        api_base=telegram_url,
+        token=token,
+        state_dir=state,
     )
+    # The channel keeps its inbound journal and pairing book under the run's
+    # state directory too, never beside the bot's real Telegram state.
+    channels = chat_channels(attrs.evolve(demo_loaded, bot_dir=state))
+    return build_gateway(demo_loaded, echo=None, rng=rng, channels=channels)
 
 
 def demo_main(

@@ -11,13 +11,16 @@ from hypothesis import strategies as st
 
 from autobot.agent.memory import ConsolidationError, consolidation_request, parse_consolidation
 from autobot.demo.brain import (
-    DEMO_MESSAGES,
     FALLBACK_INTRO,
     HELP,
+    MAX_SQUARES,
+    SQUARES_COMMAND,
     answer,
     describe_environment,
 )
 from autobot.demo.conversation import NotAConversation
+from autobot.demo.play import telegram_parts
+from autobot.demo.scenario import ALICE_MESSAGES, LONG_MESSAGE
 from autobot.llm.anthropic_wire import request_params
 from autobot.llm.types import ChatMessage, Role, ToolCall
 
@@ -56,7 +59,7 @@ def echo_tool(name: str, arguments: Mapping[str, Any]) -> tuple[str, bool]:
 
 def test_the_scenario_plays_turn_by_turn_on_one_growing_history() -> None:
     history: list[ChatMessage] = []
-    for text, expected in zip(DEMO_MESSAGES, EXPECTED_ROUNDS, strict=True):
+    for text, expected in zip(ALICE_MESSAGES, EXPECTED_ROUNDS, strict=True):
         rounds, reply, history = play_turn(history, text, echo_tool)
         assert rounds == expected, text
         assert reply  # every turn ends in a summary
@@ -96,7 +99,7 @@ def test_the_scenario_plays_turn_by_turn_on_one_growing_history() -> None:
     ],
 )
 def test_the_summary_quotes_what_the_tools_returned(index: int, quoted: list[str]) -> None:
-    _rounds, reply, _history = play_turn([], DEMO_MESSAGES[index], echo_tool)
+    _rounds, reply, _history = play_turn([], ALICE_MESSAGES[index], echo_tool)
     for text in quoted:
         assert text in reply
 
@@ -121,6 +124,30 @@ def test_the_summary_quotes_what_the_tools_returned(index: int, quoted: list[str
             [("exec", {"command": "uname -a"}), ("exec", {"command": "find . -type f | wc -l"})],
         ),
         ("list my WORKSPACE", [("list_dir", {"path": "."})]),
+        (
+            "[Alice in a group chat]\n@autobot_demo_bot what's in the workspace?",
+            [("list_dir", {"path": "."})],
+        ),
+        (
+            "the SQUARES OF 1 TO 3 please",
+            [("exec", {"command": SQUARES_COMMAND.format(count=3)})],
+        ),
+        (
+            "squares of 1 to 0",  # at least one line
+            [("exec", {"command": SQUARES_COMMAND.format(count=1)})],
+        ),
+        (
+            "squares of 1 to 99999999999",  # at most MAX_SQUARES lines
+            [("exec", {"command": SQUARES_COMMAND.format(count=MAX_SQUARES)})],
+        ),
+        (
+            "squares of 1 to " + "9" * 5000,  # more digits than int() takes
+            [("exec", {"command": SQUARES_COMMAND.format(count=MAX_SQUARES)})],
+        ),
+        (
+            "squares of 1 to 0000000000012",
+            [("exec", {"command": SQUARES_COMMAND.format(count=12)})],
+        ),
     ],
 )
 def test_plans_follow_the_users_words(
@@ -219,3 +246,43 @@ def test_a_memory_request_without_messages_gets_an_answer_that_writes_nothing() 
     request["messages"] = []
     with pytest.raises(ConsolidationError):
         parse_consolidation(answer(request).text)
+
+
+def _squares(command: str) -> str:
+    count = int(command.split("seq 1 ")[1].split(")")[0])
+    return "\n".join(f"{n} x {n} = {n * n}" for n in range(1, count + 1))
+
+
+def test_the_long_request_is_answered_with_the_whole_table_in_blocks() -> None:
+    seen: list[str] = []
+
+    def run_exec(name: str, arguments: Mapping[str, Any]) -> tuple[str, bool]:
+        seen.append(arguments["command"])
+        return _squares(arguments["command"]), False
+
+    rounds, reply, _history = play_turn([], LONG_MESSAGE, run_exec)
+    assert rounds == [[("exec", {"command": SQUARES_COMMAND.format(count=400)})]]
+    heading, *blocks = reply.split("\n\n")
+    assert heading == "**The squares of 1 to 400**, worked out in the sandbox (400 lines):"
+    assert [len(block.splitlines()) for block in blocks] == [100, 100, 100, 100]
+    assert "\n".join(blocks) == _squares(seen[0])
+    # Telegram takes it in two messages, cut between blocks of the table.
+    parts = telegram_parts(reply)
+    assert len(parts) == 2
+    assert parts[0].endswith("200 x 200 = 40000") and parts[1].startswith("201 x 201 = 40401")
+
+
+def test_the_largest_table_fits_the_exec_tools_output() -> None:
+    from autobot.tools.exec import MAX_OUTPUT_BYTES
+
+    assert len((_squares(SQUARES_COMMAND.format(count=MAX_SQUARES)) + "\n").encode()) <= (
+        MAX_OUTPUT_BYTES
+    )
+
+
+def test_a_failed_table_is_reported_not_invented() -> None:
+    def fail(name: str, arguments: Mapping[str, Any]) -> tuple[str, bool]:
+        return "Error: command timed out after 60 seconds", True
+
+    _rounds, reply, _history = play_turn([], "squares of 1 to 5", fail)
+    assert reply == "I could not work them out: Error: command timed out after 60 seconds"
