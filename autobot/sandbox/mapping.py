@@ -6,6 +6,7 @@ refusal and the operator an ACCESS DENIED record before anything runs.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import Path, PurePosixPath
 
@@ -29,11 +30,7 @@ def workspace_relpath(workspace: Path, user_path: str) -> str:
     anything that resolves outside the workspace (`..`, absolute paths,
     symlinks).
     """
-    raw = user_path.strip() or "."
-    if "\x00" in raw:
-        raise PathRefused("path contains a NUL byte")
-    if raw == SANDBOX_WORKSPACE or raw.startswith(SANDBOX_WORKSPACE + "/"):
-        raw = raw[len(SANDBOX_WORKSPACE) :].lstrip("/") or "."
+    raw = _model_path(user_path)
     _refuse_env_parts(PurePosixPath(raw), user_path)
     if raw == ".":
         return raw
@@ -44,6 +41,51 @@ def workspace_relpath(workspace: Path, user_path: str) -> str:
     relative = PurePosixPath(resolved.relative_to(root).as_posix())
     _refuse_env_parts(relative, user_path)
     return relative.as_posix()
+
+
+def workspace_file_relpath(workspace: Path, user_path: str) -> str:
+    """Map a model path naming a workspace file *as itself* to its relative path.
+
+    Refuses what `workspace_relpath` refuses, plus the workspace root itself
+    and any path that is, or passes through, a symlink (even one that stays
+    inside: the path written must be the path resolved), raising PathRefused
+    with a message for the model. A check for a clear error only: whoever
+    then uses the file still opens it without following links
+    (`autobot.platform.workspace_fs`).
+    """
+    relative = workspace_relpath(workspace, user_path)
+    if relative == ".":
+        raise PathRefused(f"path '{user_path}' is the workspace itself, not a file")
+    if _lexical_relpath(workspace, _model_path(user_path)) != relative:
+        raise PathRefused(
+            f"path '{user_path}' is a symlink or passes through one; name the file itself"
+        )
+    return relative
+
+
+def _model_path(user_path: str) -> str:
+    """`user_path` stripped, with the in-sandbox `/workspace` prefix removed
+    (`.` for the root); raises PathRefused for a NUL byte."""
+    raw = user_path.strip() or "."
+    if "\x00" in raw:
+        raise PathRefused("path contains a NUL byte")
+    if raw == SANDBOX_WORKSPACE or raw.startswith(SANDBOX_WORKSPACE + "/"):
+        raw = raw[len(SANDBOX_WORKSPACE) :].lstrip("/") or "."
+    return raw
+
+
+def _lexical_relpath(workspace: Path, raw: str) -> str | None:
+    """`raw` relative to the workspace by its spelling alone (`..` folded, no
+    link followed); None when it does not lie inside."""
+    normal = posixpath.normpath(raw)
+    if posixpath.isabs(normal):
+        for root in (posixpath.normpath(workspace.absolute()), str(workspace.resolve())):
+            if normal == root:
+                return "."
+            if normal.startswith(root.rstrip("/") + "/"):
+                return normal[len(root.rstrip("/")) + 1 :]
+        return None
+    return None if normal == ".." or normal.startswith("../") else normal
 
 
 def _refuse_env_parts(path: PurePosixPath, user_path: str) -> None:

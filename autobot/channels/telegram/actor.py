@@ -24,8 +24,9 @@ One incarnation (built per start by the channel supervisor):
    4096 UTF-16 units, replies quoted in groups and kept in forum topics,
    429 `retry_after` honoured, network failures retried a bounded number of
    times then an ERROR naming the chat; a permanent refusal (chat not found,
-   bot blocked) is logged once and not retried. A delivered final reply
-   marks its journal entries done.
+   bot blocked) is logged once and not retried. The workspace files a
+   message attaches follow its text (`outbound_files`). A delivered final
+   reply marks its journal entries done.
 
 On a graceful stop it stops polling and keeps sending until its mailbox is
 empty (the supervisor's grace bounds that).
@@ -36,6 +37,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -57,6 +59,7 @@ from autobot.channels.telegram.api import (
     is_transient,
 )
 from autobot.channels.telegram.chunks import plain_chunks, split_rendered
+from autobot.channels.telegram.outbound_files import send_attachments
 from autobot.channels.telegram.render import RenderedText, render_markdown
 from autobot.channels.telegram.updates import TelegramEvent, parse_update
 from autobot.channels.webhook import WebhookDelivery
@@ -96,7 +99,8 @@ class TelegramChannel:
 
     `api` talks to the Bot API, `gate` is the shared inbound path (access,
     journal, router), `save_media` stores an event's files in the workspace
-    and returns the message's attachments.
+    and returns the message's attachments; `workspace` is where the files a
+    reply attaches are read from.
     """
 
     env: ChannelEnv
@@ -104,6 +108,7 @@ class TelegramChannel:
     api: TelegramApi
     gate: ChannelGate
     save_media: Callable[[TelegramEvent], Awaitable[Sequence[Attachment]]]
+    workspace: Path
     webhook: trio.MemoryReceiveChannel[WebhookDelivery] | None = None
     webhook_secret: str | None = None
     rng: random.Random = attrs.field(factory=random.Random)
@@ -394,6 +399,8 @@ class TelegramChannel:
             if not await self._send_chunk(message, chunk, reply_to):
                 delivered = False
                 break
+        if delivered and message.attachments:
+            await send_attachments(self.api, message, self.workspace, logger=self._log)
         if message.final and delivered:
             await self.gate.delivered(message)
 

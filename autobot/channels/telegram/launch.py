@@ -139,6 +139,7 @@ class TelegramIncarnation:
                     max_bytes=config.max_file_bytes,
                     transcribe=transcribe,
                 ),
+                workspace=self.launcher.workspace,
                 rng=self.env.rng,
             )
             await channel.run(task_status=task_status)
