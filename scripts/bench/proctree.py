@@ -26,10 +26,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 @attrs.frozen(kw_only=True)
 class TreeSample:
-    """The tree's processes and their summed memory (kB) and CPU (seconds)."""
+    """The tree's processes and their summed memory (kB) and CPU (seconds);
+    `root_rss_kb` is the root process's own share of `rss_kb`."""
 
     pids: frozenset[int]
     rss_kb: int
+    root_rss_kb: int
     pss_kb: int
     cpu_seconds: float
 
@@ -90,12 +92,15 @@ def _all_stats(proc: Path) -> dict[int, tuple[int, int]]:
     return stats
 
 
-def _memory(proc: Path, pids: Iterable[int]) -> tuple[int, int]:
-    rss = pss = 0
-    for pid in pids:
-        rss += parse_kb_field(_read(proc / str(pid) / "status") or "", "VmRSS")
-        pss += parse_kb_field(_read(proc / str(pid) / "smaps_rollup") or "", "Pss")
-    return rss, pss
+def _memory(proc: Path, pids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """(RSS, PSS) in kB of each of `pids`."""
+    return {
+        pid: (
+            parse_kb_field(_read(proc / str(pid) / "status") or "", "VmRSS"),
+            parse_kb_field(_read(proc / str(pid) / "smaps_rollup") or "", "Pss"),
+        )
+        for pid in pids
+    }
 
 
 def read_tree(root: int, proc: Path = PROC) -> TreeSample:
@@ -105,6 +110,11 @@ def read_tree(root: int, proc: Path = PROC) -> TreeSample:
     if root not in stats:
         raise ProcessLookupError(f"process {root} is not running")
     pids = descendants({pid: parent for pid, (parent, _) in stats.items()}, root)
-    rss, pss = _memory(proc, pids)
-    ticks = sum(stats[pid][1] for pid in pids)
-    return TreeSample(pids=pids, rss_kb=rss, pss_kb=pss, cpu_seconds=ticks / CLOCK_TICKS)
+    memory = _memory(proc, pids)
+    return TreeSample(
+        pids=pids,
+        rss_kb=sum(rss for rss, _ in memory.values()),
+        root_rss_kb=memory[root][0],
+        pss_kb=sum(pss for _, pss in memory.values()),
+        cpu_seconds=sum(stats[pid][1] for pid in pids) / CLOCK_TICKS,
+    )

@@ -156,7 +156,13 @@ def limits(plan: Plan, measured: Measured) -> list[str]:
     )
     model_calls = measured.model_calls / measured.throughput.figures.sent
     overhead = measured.burst.figures.wall - plan.latency
+    idle = measured.idle
+    others = len(idle.pids) - 1
     return [
+        f"idle memory: the main process {idle.root_rss_kb / 1024:.1f} MB RSS, its "
+        f"{others} descendant process{'' if others == 1 else 'es'} "
+        f"{(idle.rss_kb - idle.root_rss_kb) / 1024:.1f} MB RSS (PSS counts their shared pages once: "
+        f"{idle.pss_kb / 1024:.1f} MB for the whole tree)",
         f"CPU: {cpu * 1e3:.2f} ms of gateway-tree CPU per message, so at most "
         f"{1 / cpu if cpu > 0 else float('inf'):.0f} msg/s on one core; it ran {rate:.1f} msg/s, "
         f"keeping {rate * cpu:.0%} of a core busy",
