@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from autobot.sandbox import env_index
-from autobot.sandbox.env_index import EnvMaskIndex, dirty_directories
 from autobot.platform.inotify import (
     IN_CREATE,
     IN_DELETE_SELF,
@@ -25,6 +23,8 @@ from autobot.platform.inotify import (
     Event,
     parse_events,
 )
+from autobot.sandbox import env_index
+from autobot.sandbox.env_index import EnvMaskIndex, dirty_directories
 from autobot.sandbox.masks import EnvMask, find_env_masks
 
 
