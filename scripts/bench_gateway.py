@@ -154,11 +154,14 @@ async def run(options: Options, scratch: Path) -> int:
 
 
 def _describe(name: str, result: PeerResult) -> list[str]:
+    stop = result.stopped
     stopped = (
-        f"stopped in {result.stop_seconds:.2f} s, exit code {result.exit_code}"
-        if result.exit_code is not None
-        else f"did not stop within {result.stop_seconds:.0f} s: killed"
+        f"stopped in {stop.seconds:.2f} s, exit code {stop.exit_code}"
+        if stop.exit_code is not None
+        else f"did not stop within {stop.seconds:.0f} s: killed"
     )
+    if stop.stragglers:
+        stopped += "; processes of its group outlived it and were killed"
     return [f"{name}:", *(f"  {line}" for line in result.settings), f"  {stopped}"]
 
 

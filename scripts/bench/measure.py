@@ -80,13 +80,23 @@ class Measured:
 
 
 @attrs.frozen(kw_only=True)
+class Stopped:
+    """How a gateway stopped: seconds from the graceful signal to its exit,
+    its exit code (None: not within STOP_SECONDS, so it was killed), and
+    whether processes of its group outlived it (they were killed)."""
+
+    seconds: float
+    exit_code: int | None
+    stragglers: bool
+
+
+@attrs.frozen(kw_only=True)
 class PeerResult:
     """Everything measured for one peer, and how its gateway stopped."""
 
     measured: Measured
     settings: tuple[str, ...]
-    stop_seconds: float
-    exit_code: int | None  # None: it did not stop within STOP_SECONDS and was killed
+    stopped: Stopped
     log: Path
 
 
@@ -200,8 +210,8 @@ async def _watch_exit(process: trio.Process, log: Path) -> None:
     )
 
 
-async def _stop(process: trio.Process, stop_signal: signal.Signals) -> tuple[float, int | None]:
-    """Stop gracefully, then kill the process group; (seconds, exit code or None if killed)."""
+async def _stop(process: trio.Process, stop_signal: signal.Signals) -> Stopped:
+    """Stop gracefully, then SIGKILL whatever is left of the process group we created."""
     started = time.perf_counter()
     code: int | None = process.returncode
     if code is None:
@@ -210,11 +220,14 @@ async def _stop(process: trio.Process, stop_signal: signal.Signals) -> tuple[flo
             code = await process.wait()
     seconds = time.perf_counter() - started
     try:
-        os.killpg(process.pid, signal.SIGKILL)  # the group we created: stragglers, or all if stuck
+        os.killpg(process.pid, 0)
     except ProcessLookupError:
-        pass  # the whole group is gone already
+        stragglers = False  # the whole group is gone, as it should be
+    else:
+        stragglers = True
+        os.killpg(process.pid, signal.SIGKILL)
     await process.wait()
-    return seconds, code
+    return Stopped(seconds=seconds, exit_code=code, stragglers=stragglers)
 
 
 async def measure_peer(
@@ -235,27 +248,24 @@ async def measure_peer(
         launch = launch_for(fakes)
         with log.open("wb") as output:
             started = time.perf_counter()
-            process = await trio.lowlevel.open_process(
-                list(launch.argv),
-                env=dict(launch.env),
-                cwd=launch.cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
-                start_new_session=True,
-            )
+            try:
+                process = await trio.lowlevel.open_process(
+                    list(launch.argv),
+                    env=dict(launch.env),
+                    cwd=launch.cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=output,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                raise MeasurementFailed(f"cannot start {launch.argv[0]}: {error}") from None
         try:
             measured = await _measure_running(process, telegram, model, plan, started, log)
         finally:
             with trio.CancelScope(shield=True):
-                stop_seconds, exit_code = await _stop(process, launch.stop_signal)
-    return PeerResult(
-        measured=measured,
-        settings=launch.settings,
-        stop_seconds=stop_seconds,
-        exit_code=exit_code,
-        log=log,
-    )
+                stopped = await _stop(process, launch.stop_signal)
+    return PeerResult(measured=measured, settings=launch.settings, stopped=stopped, log=log)
 
 
 async def _measure_running(

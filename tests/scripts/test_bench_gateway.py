@@ -281,5 +281,6 @@ async def test_tiny_run_measures_the_real_gateway_and_says_why_the_peer_did_not_
     assert _value(output, "processes in the tree") > 1
     assert ">= 5x peer: needs --peer" in output
     assert "stopped in" in output and "exit code 0" in output
+    assert "outlived" not in output  # stopping the gateway left no process behind
     log = await trio.Path(workdir / "autobot" / "bot" / "logs" / "autobot.log").read_text()
     assert log.count("Tokens:") == 1 + 2 * 3 + 2  # warm-up, throughput, burst: each answered once
