@@ -129,6 +129,31 @@ async def test_getupdates_failures_back_off_with_exact_jittered_sleeps(
         assert no_restarts(run)
 
 
+async def test_start_up_failures_back_off_until_getme_and_deletewebhook_work(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    rng = random.Random(SEED)
+    sleeps = [backoff_delay(attempt, BACKOFF_BASE, BACKOFF_CAP, rng) for attempt in range(3)]
+    async with serve_fake_telegram() as fake:
+        fake.fail_next("getMe", Fault.server_error(500), count=2)
+        fake.fail_next("deleteWebhook", Fault.dropped_connection())
+        async with run_telegram_channel(
+            channel_config(fake), fake, bot_dir=tmp_path, rng=random.Random(SEED)
+        ) as run:
+            # ready (the supervisor's start returned) only once connected
+            [get_me_1, get_me_2, get_me_3, get_me_4] = [c.at for c in fake.calls_to("getMe")]
+            [refused, deleted] = [c.at for c in fake.calls_to("deleteWebhook")]
+            start = get_me_1
+            attempts = schedule(start, sleeps)
+            assert [get_me_1, get_me_2, get_me_3, get_me_4] == attempts
+            assert (refused, deleted) == (get_me_3, get_me_4)
+            [poll] = (await fake.wait_for_calls("getUpdates", 1))[:1]
+            assert poll.at == attempts[-1]
+            assert run.health.reconnects == 3 and run.health.since == start
+            assert len(run.logged(Level.WARN, "telegram unreachable")) == 3
+            assert no_restarts(run)
+
+
 async def test_a_stalled_poll_is_abandoned_at_the_clients_bound_and_restarted(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
