@@ -13,15 +13,16 @@ How the end of each kind of step is known:
   own `render_markdown` and `split_rendered`), and they must be those parts.
   A message that comes before the model answered this step is not the
   model's (the agent's apology for a failed turn, say): the step fails.
-- DENIAL: the one reply of access control.
-- SILENCE: the stand-in has no unconfirmed update left (the bot polled past
-  the message, so it was judged), and nothing was sent.
-For DENIAL and SILENCE no model request may carry the message's text.
+- DENIAL and SILENCE: the step ends once the stand-in has no unconfirmed
+  update left, i.e. the bot polled past the message. Before that poll the
+  channel has sent any refusal reply (DENIAL: exactly one message; SILENCE:
+  none) and journaled whatever it let in, so its count of journaled messages
+  must not have moved; and no model request may carry the message's text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -81,11 +82,13 @@ def telegram_parts(reply: str) -> list[str]:
 @attrs.define(kw_only=True, eq=False)
 class Player:
     """Plays steps as their senders through `telegram`; reads what the model
-    was asked from `model` and what it answered from `log`."""
+    was asked from `model`, what it answered from `log`, and how many messages
+    the Telegram channel has journaled so far from `journaled`."""
 
     telegram: FakeTelegram
     model: FakeLLM
     log: ModelLog
+    journaled: Callable[[], int]
     # Rendering a long reply takes milliseconds: off the event loop, one at a time.
     render_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
 
@@ -96,17 +99,15 @@ class Player:
         sent_before = len(self.telegram.messages_in(chat_id))
         finals_before = len(self.log.finals)
         requests_before = len(self.model.requests)
+        journaled_before = self.journaled()
         posted = self.telegram.post_text(step.sender, step.text, chat=step.chat)
 
         def new_messages() -> list[SentMessage]:
             return self.telegram.messages_in(chat_id)[sent_before:]
 
-        if step.expect is Expect.SILENCE:
-            await self.telegram.until(lambda: not self.telegram.pending_update_ids)
-        else:
-            await self.telegram.until(lambda: bool(new_messages()))
         exchanges: tuple[Exchange, ...] = ()
         if step.expect is Expect.ANSWER:
+            await self.telegram.until(lambda: bool(new_messages()))
             reply = self.log.final_for(step.text, since=finals_before)
             if reply is None:
                 raise DemoFailed(
@@ -121,6 +122,10 @@ class Player:
                 raise DemoFailed(f"what the bot sent for {step.text!r} is not the model's reply")
             exchanges = self._exchanges(step.text, since=requests_before)
         else:
+            # A refusal's reply is sent before the poll that confirms the update.
+            await self.telegram.until(lambda: not self.telegram.pending_update_ids)
+            if self.journaled() != journaled_before:
+                raise DemoFailed(f"the bot took {step.text!r} in: it was journaled for the model")
             self._check_unseen(step, since=requests_before)
             expected = 1 if step.expect is Expect.DENIAL else 0
             if len(new_messages()) != expected:

@@ -41,6 +41,7 @@ import httpx
 import trio
 
 from autobot.app import Gateway, build_gateway, chat_channels
+from autobot.channels.telegram.launch import CHANNEL as TELEGRAM
 from autobot.config import ConfigError, LoadedConfig, load_config
 from autobot.demo.errors import DemoFailed
 from autobot.demo.logcheck import LogCheck, check_log, end_marker, start_marker
@@ -167,7 +168,13 @@ class DemoRun:
         )
 
     async def _converse(self) -> None:
-        player = Player(telegram=self.telegram, model=self.model, log=self.model_log)
+        health = self.gateway.board[TELEGRAM]
+        player = Player(
+            telegram=self.telegram,
+            model=self.model,
+            log=self.model_log,
+            journaled=lambda: health.messages_in,
+        )
         chat, why = None, None
         for step in SCENARIO:
             if step.where != chat:

@@ -29,6 +29,7 @@ from autobot.scaffold.create import create_bot
 from autobot.testing.fake_telegram import serve_fake_telegram
 
 RUN_BOUND = 60.0
+README = Path(__file__).resolve().parents[2] / "README.md"
 NOTE = "- buy oat milk, and call the plumber on Friday."
 
 
@@ -153,6 +154,10 @@ async def test_demo_once_shows_real_tool_results_and_a_clean_log(
         f"WARN  [telegram] ACCESS DENIED channel=telegram sender_id={MALLORY.id} "
         f'reason="sender {MALLORY.id} is not allowed (in group {TEAM.id})"'
     ) in log
+    # the README's example record is this very line (its timestamp aside)
+    readme = README.read_text()
+    (example,) = [line for line in readme.splitlines() if "[telegram] ACCESS DENIED" in line]
+    assert example.split(" ", 1)[1] in log
     for unseen in ("Hi! Can I use your bot too?", "Lunch at noon", "read me Alice's notes"):
         assert unseen not in log
     assert "root: http stopped" in log  # the tree stopped gracefully
