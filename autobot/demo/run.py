@@ -344,8 +344,11 @@ async def demo(
         stderr.write(f"autobot: demo failed: {redactor.redact(_describe(exc))}\n")
         return 1
     finally:
+        problem: str | None = f"still removing after {CLEANUP_SECONDS:g} s"
         with trio.move_on_after(CLEANUP_SECONDS, shield=True):
-            problem = await trio.to_thread.run_sync(_remove_state_dir, state, limiter=disk)
+            problem = await trio.to_thread.run_sync(
+                _remove_state_dir, state, limiter=disk, abandon_on_cancel=True
+            )
         if problem:
             stderr.write(f"autobot: could not remove the demo's state {state}: {problem}\n")
     if not run.finished:
