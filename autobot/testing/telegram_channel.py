@@ -53,7 +53,7 @@ from autobot.runtime import Actor, ChildEnv, ChildSpec, Mailbox, Supervisor
 from autobot.testing.fake_telegram import FakeTelegram
 from autobot.testing.logs import capture_logger, drain
 
-PATIENT_AUTOJUMP_SECONDS = 0.1  # real idle time before virtual time jumps (threads take ms)
+PATIENT_AUTOJUMP_SECONDS = 0.25  # real idle time before virtual time jumps (threads take ms)
 TEST_POLL_TIMEOUT = 10  # seconds a getUpdates waits in these tests (the default is 30)
 
 

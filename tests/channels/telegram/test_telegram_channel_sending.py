@@ -231,7 +231,7 @@ async def test_typing_is_refreshed_while_the_turn_runs_and_stops_with_the_reply(
         await trio.sleep(10)  # the model works
         await run.reply(asked, "done thinking")
         [sent] = await delivered_so_far(run, ALICE.id)
-        await trio.sleep(60)
+        await trio.sleep(3 * TYPING_REFRESH_SECONDS)  # no refresh comes any more
         actions = run.telegram.chat_actions
         assert [(a.chat_id, a.action, a.thread_id) for a in actions] == [
             (ALICE.id, "typing", None)
