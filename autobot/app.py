@@ -233,7 +233,7 @@ class Gateway:
 
     def channel_outbox(self, name: str) -> trio.MemoryReceiveChannel[OutboundMessage]:
         """A receive clone of channel `name`'s mailbox, for a channel its command
-        drives (terminal, demo); the caller closes it. KeyError if not enabled."""
+        drives (the terminal); the caller closes it. KeyError if not enabled."""
         return self.mailboxes[name].inbox()
 
     def health_problems(self) -> list[str]:

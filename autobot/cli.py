@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("gateway", help="run the gateway until SIGINT/SIGTERM")
 
     demo = commands.add_parser(
-        "demo", help="run the gateway with a local scripted model (no credentials needed)"
+        "demo",
+        help="run the gateway, Telegram included, against local stand-ins (no credentials needed)",
     )
     demo.add_argument(
         "--once",

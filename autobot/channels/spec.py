@@ -4,9 +4,9 @@ Every enabled channel has an outbound mailbox owned by the composition root
 (so it survives restarts of the channel actor and of the channel
 supervisor). A chat channel also has a `factory` that builds a fresh actor
 per incarnation from a `ChannelEnv`; the actor runs under the channel
-supervisor. A channel without a factory (the terminal of `autobot agent`,
-the scripted user of `autobot demo`) is driven by its command, which reads
-the same kind of mailbox through `Gateway.channel_outbox`.
+supervisor. A channel without a factory (the terminal of `autobot agent`)
+is driven by its command, which reads the same kind of mailbox through
+`Gateway.channel_outbox`.
 """
 
 from __future__ import annotations
