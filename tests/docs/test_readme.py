@@ -122,8 +122,16 @@ def test_the_readme_shows_each_denial_as_access_control_words_it() -> None:
     assert f"| the `allowlist` denial above | `{full.reason}` |" in README
     assert full.text == denied.text
     # the step-by-step text quotes the same denial for the owner's own id
-    own = _decide(chat=Chat(id="123456789"))
-    assert f"`{_unwrapped(own.text)}`" in _unwrapped(README)
+    owner = "123456789"
+    own = decide_access(
+        AccessPolicy.from_settings("telegram", allow_from=[]),
+        Sender(id=owner),
+        Chat(id=owner),
+        EMPTY_BOOK,
+        now=0.0,
+        draw_code=lambda: pytest.fail("allowlist mode never draws a code"),
+    )
+    assert owner in own.text and f"`{_unwrapped(own.text)}`" in _unwrapped(README)
 
 
 def _unwrapped(text: str) -> str:
