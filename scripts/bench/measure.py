@@ -74,6 +74,7 @@ class Measured:
     warm_up: RoundResult
     throughput: RoundResult
     throughput_cpu_seconds: float  # the gateway tree's CPU during the throughput round
+    fakes_cpu_seconds: float  # the fakes' CPU (Bot API + users, model) during that round
     model_calls: int  # during the throughput round
     model_request_bytes: int
     burst: RoundResult
@@ -109,6 +110,7 @@ class PeakSampler:
     """Owns the peak memory of the process tree under `root` while it runs."""
 
     root: int
+    # one /proc reader thread at a time: sampling must not compete with the gateway for CPU
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     peak_rss_kb: int = 0
     peak_pss_kb: int = 0
@@ -171,6 +173,15 @@ async def _play(
     return RoundResult(figures=figures, calls=answer["calls"], unexpected=unexpected)
 
 
+async def _cpu_of(limiter: trio.CapacityLimiter, *children: Child) -> float:
+    """CPU seconds the `children` have used so far (read in a thread under `limiter`)."""
+
+    def read() -> float:
+        return sum(read_tree(child.process.pid).cpu_seconds for child in children)
+
+    return await trio.to_thread.run_sync(read, limiter=limiter)
+
+
 async def _rounds(
     process: trio.Process, telegram: Child, model: Child, plan: Plan, started: float
 ) -> Measured:
@@ -184,8 +195,10 @@ async def _rounds(
         warm_up = await _play(telegram, "w", 1, 1, 0.0)
         model_before = await model.request({"op": "stats"})
         cpu_before = (await sampler.sample()).cpu_seconds
+        fakes_before = await _cpu_of(sampler.limiter, telegram, model)
         throughput = await _play(telegram, "t", plan.users, plan.messages, 0.0)
         cpu = (await sampler.sample()).cpu_seconds - cpu_before
+        fakes_cpu = await _cpu_of(sampler.limiter, telegram, model) - fakes_before
         model_after = await model.request({"op": "stats"})
         burst = await _play(telegram, "b", plan.users, 1, plan.latency)
         nursery.cancel_scope.cancel("the rounds are over")
@@ -197,6 +210,7 @@ async def _rounds(
         warm_up=warm_up,
         throughput=throughput,
         throughput_cpu_seconds=cpu,
+        fakes_cpu_seconds=fakes_cpu,
         model_calls=int(model_after["requests"]) - int(model_before["requests"]),
         model_request_bytes=int(model_after["request_bytes"]) - int(model_before["request_bytes"]),
         burst=burst,

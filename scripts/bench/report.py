@@ -165,7 +165,9 @@ def limits(plan: Plan, measured: Measured) -> list[str]:
         f"{idle.pss_kb / 1024:.1f} MB for the whole tree)",
         f"CPU: {cpu * 1e3:.2f} ms of gateway-tree CPU per message, so at most "
         f"{1 / cpu if cpu > 0 else float('inf'):.0f} msg/s on one core; it ran {rate:.1f} msg/s, "
-        f"keeping {rate * cpu:.0%} of a core busy",
+        f"keeping {rate * cpu:.0%} of a core busy (the fakes used "
+        f"{measured.fakes_cpu_seconds / measured.throughput.figures.sent * 1e3:.2f} ms per "
+        "message)",
         f"per message: {bot_api_calls_per_message(measured):.2f} Bot API calls ({calls}); "
         f"{model_calls:.2f} model calls, "
         f"{measured.model_request_bytes / max(1, measured.model_calls) / 1024:.1f} KB each",
