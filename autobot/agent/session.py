@@ -388,11 +388,21 @@ class SessionActor:
                 await self.deps.disk(self.deps.journal.load, self.key) if known else LoadedSession()
             )
         system = await self.deps.prompts.current(self.deps.disk)
-        self._history.append(user)
+        # A replayed message (a crash cut its turn short after its user message was
+        # journaled) is already the last thing in the history: not appended again.
+        replayed = (
+            message.journal_id is not None
+            and bool(self._history)
+            and self._history[-1].role is Role.USER
+            and self._history[-1].content == user.content
+        )
+        if not replayed:
+            self._history.append(user)
         trimmed = self._enforce_history_cap()
         shown = await self._with_images(user, message)
         async with trio.open_nursery() as turn:
-            turn.start_soon(self._write_user_message, user)
+            if not replayed:
+                turn.start_soon(self._write_user_message, user)
             outcome = await self._loop.run_turn(
                 system=system,
                 history=[*self._history[:-1], shown],

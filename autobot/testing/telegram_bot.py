@@ -33,7 +33,8 @@ def make_telegram_bot(
 ) -> Path:
     """A fresh bot under `parent` (returns its config path): Telegram enabled
     at `telegram_url` with `allow_from` and any other `telegram` settings, the
-    Anthropic provider at `model_url`, the HTTP actor on an ephemeral port."""
+    Anthropic provider at `model_url` (the HTTP actor keeps the default port:
+    tests that run the gateway set their own)."""
     bot = create_bot(parent / "bot", interactive=False)
     with bot.env_file.open("a") as env:
         env.write(f"ANTHROPIC_API_KEY={TEST_API_KEY}\nTELEGRAM_BOT_TOKEN={token}\n")

@@ -89,6 +89,15 @@ HELP = (
 )
 
 
+@attrs.define(eq=False)
+class _Typing:
+    """One chat's (or topic's) typing indicator: its task's scope, and how many
+    turns there still wait for their final reply."""
+
+    scope: trio.CancelScope
+    turns: int = 1
+
+
 class ChannelStopped(Exception):
     """The channel cannot work until the operator changes something (a rejected token)."""
 
@@ -113,7 +122,7 @@ class TelegramChannel:
     webhook_secret: str | None = None
     rng: random.Random = attrs.field(factory=random.Random)
     _bot: BotIdentity | None = attrs.field(init=False, default=None)
-    _typing: dict[str, trio.CancelScope] = attrs.field(init=False, factory=dict)
+    _typing: dict[tuple[str, str | None], _Typing] = attrs.field(init=False, factory=dict)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _polling: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
     _idle: trio.CancelScope | None = attrs.field(init=False, default=None)
@@ -342,28 +351,43 @@ class TelegramChannel:
     # ---- typing ---------------------------------------------------------------------
 
     def _start_typing(self, message: InboundMessage) -> None:
-        if self._nursery is None or message.chat_id in self._typing:
+        """Show "typing" in the message's chat (and topic) until every turn it
+        has waiting there got its final reply."""
+        if self._nursery is None:
             return
-        scope = trio.CancelScope(deadline=trio.current_time() + TYPING_LIMIT_SECONDS)
-        self._typing[message.chat_id] = scope
-        self._nursery.start_soon(self._keep_typing, message, scope)
+        key = (message.chat_id, message.thread_id)
+        typing = self._typing.get(key)
+        if typing is not None:
+            typing.turns += 1
+            return
+        typing = _Typing(
+            scope=trio.CancelScope(deadline=trio.current_time() + TYPING_LIMIT_SECONDS)
+        )
+        self._typing[key] = typing
+        self._nursery.start_soon(self._keep_typing, message, typing)
 
-    async def _keep_typing(self, message: InboundMessage, scope: trio.CancelScope) -> None:
-        thread = None if message.thread_id is None else int(message.thread_id)
-        with scope:
+    async def _keep_typing(self, message: InboundMessage, typing: _Typing) -> None:
+        thread = _int(message.thread_id)
+        with typing.scope:
             while True:
                 try:
                     await self.api.send_chat_action(message.chat_id, thread_id=thread)
                 except TelegramError:
                     pass  # best effort: a missing indicator hurts nobody
                 await trio.sleep(TYPING_REFRESH_SECONDS)
-        if self._typing.get(message.chat_id) is scope:
-            del self._typing[message.chat_id]
+        key = (message.chat_id, message.thread_id)
+        if self._typing.get(key) is typing:
+            del self._typing[key]
 
-    def _stop_typing(self, chat_id: str) -> None:
-        scope = self._typing.pop(chat_id, None)
-        if scope is not None:
-            scope.cancel("the reply was sent")
+    def _stop_typing(self, message: OutboundMessage) -> None:
+        key = (message.chat_id, message.thread_id)
+        typing = self._typing.get(key)
+        if typing is None:
+            return
+        typing.turns -= 1
+        if typing.turns <= 0:
+            del self._typing[key]
+            typing.scope.cancel("every waiting turn was answered")
 
     # ---- sending --------------------------------------------------------------------
 
@@ -387,27 +411,30 @@ class TelegramChannel:
             await self._deliver(message)
 
     async def _deliver(self, message: OutboundMessage) -> None:
+        """Send `message`; a final reply then completes its journal entries, also
+        when Telegram refused it for good (retrying after a restart would only
+        run the turn again for the same refusal). After a network failure that
+        outlasted the retries the entries stay, so a restart answers them."""
         if message.final:
-            self._stop_typing(message.chat_id)
+            self._stop_typing(message)
         rendered = await trio.to_thread.run_sync(
             render_markdown, message.content, limiter=RENDER_LIMITER
         )
-        chunks = split_rendered(rendered)
-        delivered = True
-        for index, chunk in enumerate(chunks):
+        failure: TelegramError | None = None
+        for index, chunk in enumerate(split_rendered(rendered)):
             reply_to = _int(message.reply_to_id) if index == 0 else None
-            if not await self._send_chunk(message, chunk, reply_to):
-                delivered = False
+            failure = await self._send_chunk(message, chunk, reply_to)
+            if failure is not None:
                 break
-        if delivered and message.attachments:
+        if failure is None and message.attachments:
             await send_attachments(self.api, message, self.workspace, logger=self._log)
-        if message.final and delivered:
+        if message.final and (failure is None or not is_transient(failure)):
             await self.gate.delivered(message)
 
     async def _send_chunk(
         self, message: OutboundMessage, chunk: RenderedText, reply_to: int | None
-    ) -> bool:
-        """Send one chunk; False if it could not be delivered."""
+    ) -> TelegramError | None:
+        """Send one chunk; the failure that stopped it, if any (logged)."""
         thread = _int(message.thread_id)
         send = functools.partial(
             self.api.send_message,
@@ -421,17 +448,22 @@ class TelegramChannel:
         if isinstance(failure, BadRequest) and failure.is_parse_error:
             self._log.warn("telegram refused the formatting; sending plain text")
             return await self._send_plain(message.chat_id, chunk.text, thread_id=thread)
-        return failure is None or self._give_up(message.chat_id, failure)
+        if failure is not None:
+            self._give_up(message.chat_id, failure)
+        return failure
 
-    async def _send_plain(self, chat_id: str, text: str, *, thread_id: Any = None) -> bool:
-        """Plain text (no entities), split at the limit; False if a part failed."""
+    async def _send_plain(
+        self, chat_id: str, text: str, *, thread_id: Any = None
+    ) -> TelegramError | None:
+        """Plain text (no entities), split at the limit; the failure that stopped it."""
         thread = _int(thread_id)
         for part in plain_chunks(text):
             send = functools.partial(self.api.send_message, chat_id, part, thread_id=thread)
             failure = await self._with_retries(send)
             if failure is not None:
-                return self._give_up(chat_id, failure)
-        return True
+                self._give_up(chat_id, failure)
+                return failure
+        return None
 
     async def _with_retries(self, call: Callable[[], Awaitable[object]]) -> TelegramError | None:
         """`call` until it works (None) or fails for good (the error): transient
@@ -450,11 +482,10 @@ class TelegramChannel:
                     await trio.sleep(backoff_delay(attempt, BACKOFF_BASE, BACKOFF_CAP, self.rng))
         raise AssertionError("unreachable: the last attempt returns")
 
-    def _give_up(self, chat_id: str, exc: TelegramError) -> bool:
-        """Log a message that will not be delivered (once); always False."""
+    def _give_up(self, chat_id: str, exc: TelegramError) -> None:
+        """Log a message that will not be delivered (once)."""
         self.env.health.send_failures += 1
         self._log.error("telegram message not delivered", chat_id=chat_id, error=str(exc))
-        return False
 
 
 async def drain_stopped(env: ChannelEnv, reason: str, task_status: trio.TaskStatus[None]) -> None:

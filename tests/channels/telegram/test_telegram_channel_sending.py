@@ -220,6 +220,9 @@ async def test_a_user_who_blocked_the_bot_is_logged_once_and_not_retried(
             "error": "Telegram sendMessage: 403 Forbidden: bot was blocked by the user",
         }
         assert run.health.send_failures == 1
+        # refused for good: its journal entry is closed (a restart would only run
+        # the turn again for the same refusal)
+        assert run.health.journal_backlog == 0
 
 
 async def test_typing_is_refreshed_while_the_turn_runs_and_stops_with_the_reply(
@@ -242,6 +245,22 @@ async def test_typing_is_refreshed_while_the_turn_runs_and_stops_with_the_reply(
             received + 2 * TYPING_REFRESH_SECONDS,
         ]
         assert sent.at >= received + 10
+
+
+async def test_typing_lasts_while_any_turn_of_the_chat_waits(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path) as run:
+        first = await message_from(run, ALICE, "one")
+        second = await message_from(run, ALICE, "two")
+        await run.reply(first, "answer one")
+        await trio.sleep(3 * TYPING_REFRESH_SECONDS)  # the second turn still runs
+        shown_while_second_waits = len(run.telegram.chat_actions)
+        await run.reply(second, "answer two")
+        await delivered_so_far(run, ALICE.id)
+        await trio.sleep(3 * TYPING_REFRESH_SECONDS)
+        assert shown_while_second_waits >= 3
+        assert len(run.telegram.chat_actions) <= shown_while_second_waits + 1
 
 
 async def test_forum_topics_are_kept_and_group_replies_quote_once(tmp_path: Path) -> None:

@@ -197,12 +197,6 @@ async def test_kill_9_mid_turn_then_restart_answers_the_message_once(
     assert asked == ["remember the milk", "remember the milk", "and eggs"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the killed turn's user message survives in the session journal (written"
-    " unsynced while the model worked) and the replay appends it again: the model"
-    " is asked with the message twice",
-)
 async def test_after_a_kill_the_model_sees_the_replayed_message_once(tmp_path: Path) -> None:
     log = tmp_path / "gateway.log"
     async with (
