@@ -60,7 +60,8 @@ class Plan:
 class RoundResult:
     figures: RoundFigures
     calls: Mapping[str, int]  # the bot's Bot API calls during the round, by method
-    unexpected: tuple[str, ...]  # texts the bot sent that answer no message
+    unexpected: tuple[str, ...]  # the first few texts the bot sent that answer no message
+    unexpected_count: int  # how many such texts it sent during the round
 
 
 @attrs.frozen(kw_only=True)
@@ -170,7 +171,12 @@ async def _play(
             f"round {name!r}: {figures.sent - figures.answered} of {figures.sent} messages "
             f"unanswered within {bound:.0f} s; the bot also sent {unexpected!r}"
         )
-    return RoundResult(figures=figures, calls=answer["calls"], unexpected=unexpected)
+    return RoundResult(
+        figures=figures,
+        calls=answer["calls"],
+        unexpected=unexpected,
+        unexpected_count=int(answer["unexpected_count"]),
+    )
 
 
 async def _cpu_of(limiter: trio.CapacityLimiter, *children: Child) -> float:

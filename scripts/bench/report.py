@@ -157,6 +157,12 @@ def limits(plan: Plan, measured: Measured) -> list[str]:
     model_calls = measured.model_calls / measured.throughput.figures.sent
     overhead = measured.burst.figures.wall - plan.latency
     idle = measured.idle
+    rounds = (measured.warm_up, measured.throughput, measured.burst)
+    extra = sum(result.unexpected_count for result in rounds)
+    examples = [text for result in rounds for text in result.unexpected][:3]
+    unexpected = (
+        [f"it also sent {extra} messages that answer nobody, e.g. {examples!r}"] if extra else []
+    )
     others = len(idle.pids) - 1
     return [
         f"idle memory: the main process {idle.root_rss_kb / 1024:.1f} MB RSS, its "
@@ -173,6 +179,7 @@ def limits(plan: Plan, measured: Measured) -> list[str]:
         f"{measured.model_request_bytes / max(1, measured.model_calls) / 1024:.1f} KB each",
         f"burst: {measured.burst.figures.wall:.3f} s wall = the model's {plan.latency:g} s + "
         f"{overhead:.3f} s of gateway and Bot API round trips for {plan.users} users",
+        *unexpected,
     ]
 
 

@@ -15,8 +15,9 @@ Requests:
   reply to the previous one arrived. Answers `{"samples": [[posted,
   answered], ...]}` in this process's trio seconds (`answered` is null when
   the round's timeout passed first), `"calls"`: the bot's Bot API calls
-  during the round by method, and `"unexpected"`: the first few texts the
-  bot sent that answer no outstanding message.
+  during the round by method, `"unexpected"`: the first few texts the bot
+  sent during the round that answer no outstanding message, and
+  `"unexpected_count"`: how many there were.
 
 A reply is matched to its message by the tag in it (see `bench.fake_model`),
 by one watcher reading the fake's sent messages as they come (one cheap
@@ -60,13 +61,19 @@ class ReplyBoard:
     """The users' outstanding messages by reply text, and what else the bot sent."""
 
     waiting: dict[str, Waiter] = attrs.field(factory=dict)
-    unexpected: list[str] = attrs.field(factory=list)
+    unexpected: list[str] = attrs.field(factory=list)  # the first MAX_UNEXPECTED texts
     unexpected_count: int = 0
 
     def expect(self, tag: str, posted: float) -> Waiter:
         key = reply_text(tag)
         waiter = self.waiting[key] = Waiter(key=key, posted=posted)
         return waiter
+
+    def take_unexpected(self) -> tuple[list[str], int]:
+        """The unexpected texts kept and how many there were since the last take."""
+        taken = (self.unexpected, self.unexpected_count)
+        self.unexpected, self.unexpected_count = [], 0
+        return taken
 
     def forget(self, waiter: Waiter) -> None:
         """Stop waiting for `waiter`'s reply (its round is over)."""
@@ -164,7 +171,7 @@ async def run_round(fake: FakeTelegram, board: ReplyBoard, plan: RoundPlan) -> A
             fake.post_text(person, user_message_text(tag, plan.latency))
             await waiter.done.wait()
 
-    unexpected_before = board.unexpected_count
+    board.take_unexpected()  # what came between rounds is no round's
     with trio.move_on_after(plan.timeout):
         async with trio.open_nursery() as nursery:
             for index in range(plan.users):
@@ -172,11 +179,12 @@ async def run_round(fake: FakeTelegram, board: ReplyBoard, plan: RoundPlan) -> A
     for waiter in waiters:  # what the timeout cut short is not waited for any more
         board.forget(waiter)
     calls = collections.Counter(call.method for call in fake.calls) - calls_before
+    unexpected, unexpected_count = board.take_unexpected()
     return {
         "samples": [[waiter.posted, waiter.answered] for waiter in waiters],
         "calls": dict(calls),
-        "unexpected": board.unexpected[:MAX_UNEXPECTED],
-        "unexpected_count": board.unexpected_count - unexpected_before,
+        "unexpected": unexpected,
+        "unexpected_count": unexpected_count,
     }
 
 

@@ -16,7 +16,9 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import trio
 import trio.testing
@@ -32,8 +34,9 @@ from bench.nanobot_peer import configure  # noqa: E402
 from bench.proctree import descendants, parse_kb_field, parse_stat, read_tree  # noqa: E402
 from bench.report import Row, render  # noqa: E402
 from bench.stats import percentile, round_figures  # noqa: E402
-from bench.telegram_users import RoundPlan  # noqa: E402
+from bench.telegram_users import ReplyBoard, RoundPlan, first_poll, run_round  # noqa: E402
 
+from autobot.testing.fake_telegram import FakeTelegram, serve_fake_telegram  # noqa: E402
 from autobot.testing.llm_script import ScriptedReply  # noqa: E402
 
 RUN_BOUND = 300.0  # the tiny benchmark on a loaded 2-core machine; nothing asserts a duration
@@ -173,6 +176,57 @@ def test_a_bad_round_is_refused_naming_the_field(change: dict[str, object], prob
     assert RoundPlan.parse(request).users == 2
     with pytest.raises(RequestRefused, match=problem):
         RoundPlan.parse({**request, **change})
+
+
+async def _scripted_bot(fake: FakeTelegram, answered_user: int) -> None:
+    """A bot on the fake's real HTTP API: it answers `answered_user`'s tagged
+    messages after 0.25 s and everyone else with an untagged text."""
+    offset = 0
+    async with httpx.AsyncClient(trust_env=False, timeout=None) as client:
+
+        async def reply(chat: int, text: str) -> None:
+            await client.post(f"{fake.api_url}/sendMessage", json={"chat_id": chat, "text": text})
+
+        async with trio.open_nursery() as nursery:
+            while True:
+                poll = {"offset": offset, "timeout": 30}
+                got = (await client.post(f"{fake.api_url}/getUpdates", json=poll)).json()
+                for update in got["result"]:
+                    offset = update["update_id"] + 1
+                    chat, text = update["message"]["chat"]["id"], update["message"]["text"]
+                    if chat != answered_user:
+                        nursery.start_soon(reply, chat, f"sorry {chat}")
+                        continue
+                    tag = text.split()[1]
+
+                    async def later(chat: int = chat, tag: str = tag) -> None:
+                        await trio.sleep(0.25)
+                        await reply(chat, reply_text(tag))
+
+                    nursery.start_soon(later)
+
+
+async def test_a_round_matches_replies_by_tag_and_times_out_the_rest(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    plan = RoundPlan(name="t", users=2, messages=2, latency=0.0, first_user=100, timeout=10.0)
+    async with serve_fake_telegram() as fake, trio.open_nursery() as nursery:
+        board = ReplyBoard()
+        nursery.start_soon(board.watch, fake)
+        nursery.start_soon(_scripted_bot, fake, 100)
+        polled = await first_poll(fake, clock=1000.0)
+        start = trio.current_time()
+        answer: dict[str, Any] = await run_round(fake, board, plan)
+        end = trio.current_time()
+        nursery.cancel_scope.cancel("the test is over")
+    assert polled == {"at": 1000.0}  # the first poll came at virtual time 0
+    assert start == 0.0 and end == 10.0  # user 101 was never answered: the round timed out
+    samples = [tuple(sample) for sample in answer["samples"]]
+    assert len(samples) == 3
+    assert set(samples) == {(0.0, 0.25), (0.25, 0.5), (0.0, None)}
+    assert answer["unexpected"] == ["sorry 101"] and answer["unexpected_count"] == 1
+    assert answer["calls"]["sendMessage"] == 3
+    assert board.waiting == {}  # the round's outstanding message is forgotten
 
 
 async def test_json_lines_across_chunks_and_every_protocol_error() -> None:
