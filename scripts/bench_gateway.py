@@ -38,6 +38,7 @@ process the benchmark starts is stopped by it, and everything listens on
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 from pathlib import Path
 
@@ -52,6 +53,7 @@ from bench.nanobot_peer import DEFAULT_VERSION, NanobotSetup, nanobot_launch, pr
 from bench.report import limits, render, rows
 
 PEERS = ("none", "nanobot")
+VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,3}((a|b|rc|\.post|\.dev)[0-9]+)?")
 MAX_USERS = 1000  # distinct Telegram users (sessions) per round
 MAX_MESSAGES = 100  # per user in the throughput round
 
@@ -92,6 +94,11 @@ def parse_options(argv: list[str] | None = None) -> Options:
         parser.error(f"--latency must be within 0-{MAX_LATENCY:g} s, got {args.latency}")
     if args.workdir is not None and (not args.workdir.is_dir() or any(args.workdir.iterdir())):
         parser.error(f"--workdir must be an existing empty directory: {args.workdir}")
+    if not VERSION.fullmatch(args.peer_version):
+        parser.error(f"--peer-version must be a release number like 0.3.5: {args.peer_version!r}")
+    venv = args.peer_venv
+    if venv is not None and venv.exists() and not (venv / "pyvenv.cfg").is_file():
+        parser.error(f"--peer-venv exists and is not a venv (no pyvenv.cfg): {venv}")
     return Options(
         plan=Plan(users=args.users, messages=args.messages, latency=args.latency),
         peer=args.peer,

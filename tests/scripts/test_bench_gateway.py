@@ -30,11 +30,13 @@ from bench.children import RequestRefused  # noqa: E402
 from bench.fake_model import answer, reply_text, user_message_text  # noqa: E402
 from bench.jsonlines import LineReader, ProtocolError, send_object  # noqa: E402
 from bench.launch import Fakes  # noqa: E402
+from bench.measure import Plan  # noqa: E402
 from bench.nanobot_peer import configure  # noqa: E402
 from bench.proctree import descendants, parse_kb_field, parse_stat, read_tree  # noqa: E402
 from bench.report import Row, render  # noqa: E402
 from bench.stats import percentile, round_figures  # noqa: E402
 from bench.telegram_users import ReplyBoard, RoundPlan, first_poll, run_round  # noqa: E402
+from bench_gateway import parse_options  # noqa: E402
 
 from autobot.testing.fake_telegram import FakeTelegram, serve_fake_telegram  # noqa: E402
 from autobot.testing.llm_script import ScriptedReply  # noqa: E402
@@ -284,6 +286,33 @@ def test_nanobot_config_points_at_the_fakes_and_keeps_the_rest() -> None:
         },
         "gateway": {"heartbeat": {"enabled": False}, "port": 4321},
     }
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        (["--users", "0"], "--users must be within 1-1000, got 0"),
+        (["--messages", "101"], "--messages must be within 1-100, got 101"),
+        (["--latency", "-0.5"], "--latency must be within 0-60 s, got -0.5"),
+        (["--peer", "openclaw"], "invalid choice: 'openclaw'"),
+        (["--peer-version", "0.3.5 --index-url http://x"], "--peer-version must be a release"),
+        (["--peer-venv", "/etc"], "--peer-venv exists and is not a venv"),
+        (["--workdir", "/etc"], "--workdir must be an existing empty directory"),
+    ],
+)
+def test_bad_options_are_refused_with_the_reason(
+    arguments: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_options(arguments)
+    assert exited.value.code == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_default_options_are_the_issue_s_configuration() -> None:
+    options = parse_options([])
+    assert options.plan == Plan(users=50, messages=4, latency=1.0)
+    assert (options.peer, options.peer_version) == ("none", "0.3.5")
 
 
 # -- the whole benchmark -----------------------------------------------------------
