@@ -19,7 +19,7 @@ only ever fills its own), each channel's health record, the LLM provider,
 the tool registry, and the `PoolRef` through which tools reach whichever
 pool incarnation is running. `autobot gateway`, `autobot agent` and
 `autobot demo` all run this tree; they differ only in the channels they
-enable (`ChannelSpec`).
+enable (`ChannelSpec`: the chat channels, or the terminal).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import trio
 
 from autobot.agent.assembly import build_deps, build_tools
 from autobot.agent.router import ROUTER_MAILBOX_SIZE, SessionRouter
-from autobot.channels.base import InboundMessage, OutboundMessage
+from autobot.channels.base import InboundMessage
 from autobot.channels.health import ChannelBoard
 from autobot.channels.outbound import OutboundRouter
 from autobot.channels.spec import ChannelEnv, ChannelSpec
@@ -173,9 +173,7 @@ class Gateway:
 
     @board.default
     def _build_board(self) -> ChannelBoard:
-        return ChannelBoard.for_channels(
-            (spec.name for spec in self.channels if spec.factory is not None), now=0.0
-        )
+        return ChannelBoard.for_channels((spec.name for spec in self.channels), now=0.0)
 
     @tools.default
     def _build_tools(self) -> ToolRegistry:
@@ -196,7 +194,7 @@ class Gateway:
         ]
         # Channels start before the router and stop after it: the replies of the
         # turns the router finishes while stopping are still delivered.
-        if any(spec.factory is not None for spec in self.channels):
+        if self.channels:
             specs.append(
                 ChildSpec(
                     id="channels",
@@ -231,11 +229,6 @@ class Gateway:
         """A sender into the router's mailbox (the caller owns and closes it)."""
         return self.root.mailbox("router")
 
-    def channel_outbox(self, name: str) -> trio.MemoryReceiveChannel[OutboundMessage]:
-        """A receive clone of channel `name`'s mailbox, for a channel its command
-        drives (the terminal); the caller closes it. KeyError if not enabled."""
-        return self.mailboxes[name].inbox()
-
     def health_problems(self) -> list[str]:
         """Enabled channels down longer than `channels.down_grace_seconds`, or stopped."""
         grace = self.loaded.config.channels.down_grace_seconds
@@ -263,8 +256,13 @@ class Gateway:
             with serving_gc():
                 await self.root.run(task_status=task_status)
         finally:
-            with trio.move_on_after(PROVIDER_CLOSE_SECONDS, shield=True):
-                await self.provider.aclose()
+            await self.discard()
+
+    async def discard(self) -> None:
+        """Close what `build_gateway` opened (the provider), bounded and shielded:
+        after `run`, or instead of it when the tree will never run."""
+        with trio.move_on_after(PROVIDER_CLOSE_SECONDS, shield=True):
+            await self.provider.aclose()
 
     def _build_log(self, env: ChildEnv) -> LogActor:
         config = self.loaded.config.logging
@@ -301,19 +299,20 @@ class Gateway:
         return self._router
 
     def _build_channels(self, env: ChildEnv) -> Supervisor:
-        """The channel supervisor: one child per supervised channel. A channel's
-        network trouble is handled inside its actor (cool-down and reconnect);
-        what escapes it is a bug and counts toward the restart intensity."""
+        """The channel supervisor: one child per enabled channel, restarted as
+        its spec says (the terminal is temporary). A channel's network trouble
+        is handled inside its actor (cool-down and reconnect); what escapes it
+        is a bug and counts toward the restart intensity."""
         for name in self.board.channels:
             self.board[name].mark_down(trio.current_time(), "starting")
         children = [
             ChildSpec(
                 id=spec.name,
                 factory=functools.partial(self._build_channel, spec),
+                restart=spec.restart,
                 shutdown_grace=CHANNELS_SHUTDOWN_GRACE,
             )
             for spec in self.channels
-            if spec.factory is not None
         ]
         return Supervisor(
             name="channels",
@@ -324,7 +323,6 @@ class Gateway:
         )
 
     def _build_channel(self, spec: ChannelSpec, env: ChildEnv) -> Actor:
-        assert spec.factory is not None
         return spec.factory(
             ChannelEnv(
                 name=spec.name,

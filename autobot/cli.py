@@ -8,16 +8,13 @@ clear message on stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import trio
-
 from autobot import __version__
-from autobot.agent.command import agent_main
+from autobot.agent.command import run_agent
 from autobot.channels.pairing_command import add_pairing_parser, pairing_main
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
@@ -139,31 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _agent(config_path: Path, args: argparse.Namespace) -> int:
     """`autobot agent`: the doctor's gate, then the chat. Signals are handled
-    inside (first graceful, second immediate, exit 128 + signal); a Ctrl-C
-    before that handler is installed (during the checks) or after it is gone
-    exits 130 quietly too, never with a traceback."""
-    try:
-        return trio.run(
-            functools.partial(
-                agent_main,
-                config_path,
-                message=args.message,
-                session=args.session,
-                environ=os.environ,
-                stdin=sys.stdin,
-                stdout=sys.stdout,
-                stderr=sys.stderr,
-                home=Path.home(),
-                as_root=os.geteuid() == 0,
-            )
-        )
-    except KeyboardInterrupt:
-        return interrupted()
-    except BaseExceptionGroup as group:
-        _, others = group.split(KeyboardInterrupt)
-        if others is not None:
-            raise
-        return interrupted()
+    over its whole life (`autobot.runtime.lifetime`): first graceful, second
+    immediate, exit 128 + signal, never a traceback."""
+    return run_agent(
+        config_path,
+        message=args.message,
+        session=args.session,
+        environ=os.environ,
+        stdin=sys.stdin,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+        as_root=os.geteuid() == 0,
+    )
 
 
 if __name__ == "__main__":

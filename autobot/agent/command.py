@@ -2,48 +2,66 @@
 
 `agent_command` runs the gateway's own tree (`autobot.app`) without the HTTP
 actor: log actor (writing only `logs/autobot.log`, so the terminal stays
-clean), sandbox pool and session router, with a `TerminalChannel` as the only
-channel. With `message` it prints the final reply and returns 0, or 1 when
-the turn ended in an apology (the provider failed: the log-safe reason, e.g.
-`HTTP 401 authentication_error`, goes to `stderr`, redacted, details in the
-log). Without it, an interactive chat on `stdin`/`stdout`. Configuration
-problems (no provider configured, sandbox unavailable, sessions inside the
-workspace, bot files the process cannot open) print one clear line to
-`stderr` and return 1.
+clean), sandbox pool, channel supervisor and session router, with the
+terminal (`autobot.channels.terminal`) as the only channel: a temporary
+channel actor that reports how the conversation ended on a one-shot
+channel this command owns, after which the command stops the tree
+gracefully. With `message` it prints the final reply and returns 0, or 1
+when the turn ended in an apology (the provider failed: the log-safe
+reason, e.g. `HTTP 401 authentication_error`, goes to `stderr`, redacted,
+details in the log). Without it, an interactive chat on `stdin`/`stdout`.
+Configuration problems (no provider configured, sandbox unavailable,
+sessions inside the workspace, bot files the process cannot open) and a
+tree that fails print one clear line to `stderr` and return 1.
 
-`agent_main` is the command as the CLI runs it: the gateway's start-up gate
-first (`autobot.doctor.gate.admit`: every doctor check, the same report, the
-same refusal and exit code as `autobot gateway`), then `agent_command`.
+`agent_main` is the command with the gateway's start-up gate first
+(`autobot.doctor.gate.admit`: every doctor check, the same report, the same
+refusal and exit code as `autobot gateway`); `run_agent` is the CLI's
+synchronous entry point for it.
 
-Signals as in the gateway: the first SIGINT/SIGTERM stops the conversation
-and the tree gracefully (a turn in progress may finish within the router's
-grace), a second one stops at once. Either way the exit status is
-128 + signal (130 for Ctrl-C) with one line on `stderr`, never a traceback.
+Signals, as for every command (`autobot.runtime.lifetime`): the first
+SIGINT/SIGTERM prints one line, hangs up the terminal and stops the tree
+gracefully (a turn in progress may finish within the router's grace); a
+second one stops at once; during start-up nothing is started. The
+conversation was interrupted either way: the exit status is 128 + signal
+(130 for Ctrl-C, 143 for SIGTERM), never a traceback.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+import attrs
 import trio
 
 from autobot.app import Gateway, build_gateway
-from autobot.channels.spec import ChannelSpec
-from autobot.channels.terminal import TerminalChannel
+from autobot.channels.terminal import TerminalOutcome, terminal_channel
 from autobot.config.load import LoadedConfig
 from autobot.doctor.gate import REFUSED_EXIT_CODE, admit
 from autobot.doctor.sandbox_check import SandboxProber
 from autobot.llm.selection import ProviderConfigError
 from autobot.logs.redact import Redactor
 from autobot.logs.sinks import LOG_FILE_NAME
-from autobot.runtime import ChildStartFailed, run_until_signalled
+from autobot.runtime import ChildStartFailed, SupervisorGaveUp
+from autobot.runtime.lifetime import (
+    FirstSignal,
+    Lifetime,
+    Refused,
+    live,
+    run_command,
+    signal_name,
+)
 from autobot.sandbox.probe import probe_sandbox
 
 STOPPING_TEXT = "autobot: interrupted, stopping (press Ctrl-C again to quit at once)\n"
+# The terminal's outcome: one value per conversation, sent once, never waited on.
+OUTCOME_CHANNEL_SIZE = 1
+
+# What loads the bot's configuration: None when it refused (and said why).
+Admission = Callable[[], Awaitable[LoadedConfig | None]]
 
 
 def parse_session(session: str) -> tuple[str, str]:
@@ -52,6 +70,204 @@ def parse_session(session: str) -> tuple[str, str]:
     if colon and channel and chat_id:
         return channel, chat_id
     return "cli", session or "default"
+
+
+@attrs.frozen(kw_only=True)
+class Conversation:
+    """What start-up built: the tree with the terminal in it, both ends of the
+    terminal's one-shot outcome channel, and the event that hangs it up."""
+
+    gateway: Gateway
+    outcome_sender: trio.MemorySendChannel[TerminalOutcome]
+    outcomes: trio.MemoryReceiveChannel[TerminalOutcome]
+    hang_up: trio.Event
+
+
+@attrs.frozen(kw_only=True)
+class AgentCommand:
+    """`autobot agent` for its lifetime: the terminal as the only channel, no
+    HTTP actor; a first signal interrupts the conversation."""
+
+    admission: Admission
+    message: str | None
+    session: str
+    stdin: TextIO
+    stdout: TextIO
+    stderr: TextIO
+
+    @property
+    def first_signal(self) -> FirstSignal:
+        return FirstSignal.INTERRUPTS
+
+    async def start(self) -> Conversation | Refused:
+        """Load (or refuse) and build the tree: `Refused` said why on stderr."""
+        loaded = await self.admission()
+        if loaded is None:
+            return Refused(REFUSED_EXIT_CODE)
+        channel, chat_id = parse_session(self.session)
+        sender, outcomes = trio.open_memory_channel[TerminalOutcome](OUTCOME_CHANNEL_SIZE)
+        hang_up = trio.Event()
+        terminal = terminal_channel(
+            name=channel,
+            chat_id=chat_id,
+            message=self.message,
+            stdin=self.stdin,
+            stdout=self.stdout,
+            outcome=sender,
+            hang_up=hang_up,
+        )
+        try:
+            gateway = build_gateway(loaded, serve_http=False, channels=[terminal])
+        except (ProviderConfigError, ValueError, OSError) as exc:
+            sender.close()
+            outcomes.close()
+            if isinstance(exc, OSError):  # a bot file or directory it cannot open
+                reason = f"cannot start the agent: {_describe_os_error(exc, loaded)}"
+            else:
+                reason = str(exc)
+            self.stderr.write(f"autobot: {reason}\n")
+            return Refused(1)
+        return Conversation(
+            gateway=gateway, outcome_sender=sender, outcomes=outcomes, hang_up=hang_up
+        )
+
+    async def abandon(self, started: Conversation | None, signum: int) -> None:
+        if started is not None:
+            started.outcome_sender.close()
+            started.outcomes.close()
+            await started.gateway.discard()
+        self.stderr.write(
+            f"autobot: interrupted during start-up ({signal_name(signum)}); nothing was started.\n"
+        )
+
+    async def run(self, started: Conversation, life: Lifetime) -> int:
+        gateway = started.gateway
+        redactor = Redactor(gateway.loaded.secret_values)
+
+        def interrupt() -> None:
+            self.stderr.write(STOPPING_TEXT)
+            self.stderr.flush()
+            started.hang_up.set()
+            gateway.stop()
+
+        life.running(interrupt)
+        failure: str | None = None
+        outcome: TerminalOutcome | None = None
+        try:
+            with started.outcome_sender, started.outcomes:
+                outcome = await _converse(started)
+        except* ChildStartFailed as group:  # the nursery wraps it in a group
+            start_failure = group.exceptions[0]
+            assert isinstance(start_failure, ChildStartFailed)
+            cause = start_failure.error if start_failure.error is not None else start_failure
+            failure = str(cause)
+        except* SupervisorGaveUp as group:
+            failure = f"agent stopped: {group.exceptions[0]}"
+        if failure is not None:
+            self.stderr.write(f"autobot: {redactor.redact(failure)}\n")
+            return 1
+        return self._report(outcome, gateway.loaded, redactor)
+
+    def stopped_immediately(self, signum: int) -> None:
+        """Nothing to add: the first signal's line said the conversation stopped."""
+
+    def _report(
+        self, outcome: TerminalOutcome | None, loaded: LoadedConfig, redactor: Redactor
+    ) -> int:
+        """The exit code for how the conversation ended; says why when it is 1
+        (an interruption was already said by the signal's line)."""
+        log_file = loaded.logs_dir / LOG_FILE_NAME
+        if outcome is None:
+            self.stderr.write(
+                "autobot: the terminal stopped without ending the conversation; "
+                f"details in {log_file}\n"
+            )
+            return 1
+        if outcome.failure is not None:
+            reason = redactor.redact(outcome.failure)
+            self.stderr.write(f"autobot: the turn failed: {reason}; details in {log_file}\n")
+        return outcome.exit_code
+
+
+async def _converse(started: Conversation) -> TerminalOutcome | None:
+    """Run the tree until the terminal reports how the conversation ended (None:
+    it ended without reporting), then stop the tree gracefully and wait for it.
+    Raises what the tree raises (in a group)."""
+    async with trio.open_nursery() as nursery:
+        await nursery.start(started.gateway.run)
+        # The terminal reports on its own clone from here on: if it ends
+        # without reporting, the channel ends.
+        started.outcome_sender.close()
+        outcome: TerminalOutcome | None = None
+        try:
+            outcome = await started.outcomes.receive()
+        except trio.EndOfChannel:
+            pass
+        started.gateway.stop()
+    return outcome
+
+
+async def agent_command(
+    loaded: LoadedConfig,
+    *,
+    message: str | None,
+    session: str,
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+    early_signals: Sequence[int] = (),
+) -> int:
+    """Run `autobot agent` for `loaded` (secrets already resolved); returns the
+    process exit code (see the module docstring). Must run in the main
+    thread (it watches SIGINT/SIGTERM); `early_signals` arrived before Trio
+    started."""
+
+    async def given() -> LoadedConfig:
+        return loaded
+
+    command = AgentCommand(
+        admission=given,
+        message=message,
+        session=session,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+    )
+    return await live(command, early_signals=early_signals)
+
+
+def _gated_command(
+    config_path: Path,
+    *,
+    message: str | None,
+    session: str,
+    environ: Mapping[str, str],
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+    home: Path,
+    probe: SandboxProber,
+    as_root: bool,
+) -> AgentCommand:
+    async def admission() -> LoadedConfig | None:
+        return await admit(
+            config_path,
+            command="agent",
+            environ=environ,
+            stderr=stderr,
+            home=home,
+            probe=probe,
+            as_root=as_root,
+        )
+
+    return AgentCommand(
+        admission=admission,
+        message=message,
+        session=session,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+    )
 
 
 async def agent_main(
@@ -66,113 +282,57 @@ async def agent_main(
     home: Path,
     probe: SandboxProber = probe_sandbox,
     as_root: bool = False,
+    early_signals: Sequence[int] = (),
 ) -> int:
     """`autobot agent` from the bot's config file: `admit` (the doctor's
     report on `stderr`; `REFUSED_EXIT_CODE` on any error, nothing started),
-    then `agent_command` with the loaded configuration. `environ`, `home`,
+    then the conversation with the loaded configuration. `environ`, `home`,
     `probe` and `as_root` are what the doctor takes. Must run in the main
     thread (see `agent_command`)."""
-    loaded = await admit(
+    command = _gated_command(
         config_path,
-        command="agent",
+        message=message,
+        session=session,
         environ=environ,
+        stdin=stdin,
+        stdout=stdout,
         stderr=stderr,
         home=home,
         probe=probe,
         as_root=as_root,
     )
-    if loaded is None:
-        return REFUSED_EXIT_CODE
-    return await agent_command(
-        loaded, message=message, session=session, stdin=stdin, stdout=stdout, stderr=stderr
-    )
+    return await live(command, early_signals=early_signals)
 
 
-async def agent_command(
-    loaded: LoadedConfig,
+def run_agent(
+    config_path: Path,
     *,
     message: str | None,
     session: str,
+    environ: Mapping[str, str],
     stdin: TextIO,
     stdout: TextIO,
-    stderr: TextIO | None = None,
+    stderr: TextIO,
+    home: Path | None = None,
+    as_root: bool = False,
 ) -> int:
-    """Run `autobot agent`; returns the process exit code (see module docstring).
-
-    Configuration (secrets included) was already resolved into `loaded`.
-    Must run in the main thread (it installs signal handlers).
-    """
-    err = stderr if stderr is not None else sys.stderr
-    redactor = Redactor(loaded.secret_values)
-    channel, chat_id = parse_session(session)
-    try:
-        gateway = build_gateway(loaded, serve_http=False, channels=[ChannelSpec(name=channel)])
-    except (ProviderConfigError, ValueError) as exc:
-        err.write(f"autobot: {exc}\n")
-        return 1
-    except OSError as exc:  # a bot file or directory it cannot open (permissions)
-        err.write(f"autobot: cannot start the agent: {_describe_os_error(exc, loaded)}\n")
-        return 1
-    code = 1
-    signalled: list[int] = []
-    talking = trio.CancelScope()
-
-    def stop_on_signal(signum: int) -> None:
-        signalled.append(signum)
-        err.write(STOPPING_TEXT)
-        err.flush()
-        talking.cancel(f"signal {signum}: stop the conversation")
-        gateway.stop()
-
-    async def run_tree() -> None:
-        nonlocal code
-        async with trio.open_nursery() as nursery:
-            await nursery.start(gateway.run)
-            with talking:
-                code = await _converse(
-                    gateway, channel, chat_id, message, stdin, stdout, err, redactor
-                )
-            gateway.stop()
-
-    try:
-        await run_until_signalled(run_tree, on_first=stop_on_signal)
-    except* ChildStartFailed as group:  # the nursery body wraps it in a group
-        failure = group.exceptions[0]
-        assert isinstance(failure, ChildStartFailed)
-        cause = failure.error if failure.error is not None else failure
-        err.write(f"autobot: {redactor.redact(str(cause))}\n")  # code stays 1
-    return 128 + signalled[0] if signalled else code
-
-
-async def _converse(
-    gateway: Gateway,
-    channel: str,
-    chat_id: str,
-    message: str | None,
-    stdin: TextIO,
-    stdout: TextIO,
-    err: TextIO,
-    redactor: Redactor,
-) -> int:
-    with gateway.inbound() as inbound, gateway.channel_outbox(channel) as outbox:
-        terminal = TerminalChannel(
-            channel=channel,
-            chat_id=chat_id,
-            inbound=inbound,
-            outbound=outbox,
+    """Synchronous entry point for the CLI: `agent_main` through
+    `autobot.runtime.lifetime.run_command` (signals recorded before Trio
+    starts, ignored once the exit code is decided)."""
+    return run_command(
+        _gated_command(
+            config_path,
+            message=message,
+            session=session,
+            environ=environ,
             stdin=stdin,
             stdout=stdout,
+            stderr=stderr,
+            home=Path.home() if home is None else home,
+            probe=probe_sandbox,
+            as_root=as_root,
         )
-        if message is None:
-            await terminal.chat()
-            return 0
-        reply = await terminal.ask_once(message)
-    if reply.is_error:
-        log_file = gateway.loaded.logs_dir / LOG_FILE_NAME
-        reason = redactor.redact(reply.failure or "unknown error")
-        err.write(f"autobot: the turn failed: {reason}; details in {log_file}\n")
-        return 1
-    return 0
+    )
 
 
 def _describe_os_error(exc: OSError, loaded: LoadedConfig) -> str:

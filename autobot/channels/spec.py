@@ -2,11 +2,10 @@
 
 Every enabled channel has an outbound mailbox owned by the composition root
 (so it survives restarts of the channel actor and of the channel
-supervisor). A chat channel also has a `factory` that builds a fresh actor
-per incarnation from a `ChannelEnv`; the actor runs under the channel
-supervisor. A channel without a factory (the terminal of `autobot agent`)
-is driven by its command, which reads the same kind of mailbox through
-`Gateway.channel_outbox`.
+supervisor), and a `factory` that builds a fresh actor per incarnation from
+a `ChannelEnv`; the actor runs under the channel supervisor, restarted as
+`restart` says: a chat channel is permanent, the terminal of `autobot
+agent` temporary (it ends with its conversation).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.channels.health import ChannelHealth
 from autobot.http.webhooks import WebhookHandler
 from autobot.logs.records import Logger
-from autobot.runtime import Actor
+from autobot.runtime import Actor, Restart
 
 
 @attrs.frozen(kw_only=True)
@@ -44,9 +43,11 @@ class ChannelEnv:
 
 @attrs.frozen(kw_only=True)
 class ChannelSpec:
-    """An enabled channel: its name, for a supervised chat channel its actor
-    factory, and the webhook paths it serves through the HTTP actor."""
+    """An enabled channel: its name, its actor factory, when the channel
+    supervisor starts it again (`restart`), and the webhook paths it serves
+    through the HTTP actor."""
 
     name: str
-    factory: Callable[[ChannelEnv], Actor] | None = None
+    factory: Callable[[ChannelEnv], Actor]
+    restart: Restart = Restart.PERMANENT
     webhooks: Mapping[str, WebhookHandler] = attrs.field(factory=dict)

@@ -25,6 +25,11 @@ ACCESS DENIED count, and that neither the key nor the token (each logged
 once on purpose) appears anywhere in it. With `once` the tree stops
 gracefully and 0 is returned; otherwise the gateway keeps serving until
 SIGINT/SIGTERM, then 0. Every failure is one line on stderr and 1.
+
+Signals are handled like the gateway's, by the same lifetime
+(`autobot.runtime.lifetime`): a first SIGINT/SIGTERM abandons the start-up
+(exit 0, nothing started) or stops the tree gracefully (exit 0, the run's
+state directory removed); a second one stops at once (exit 128 + N).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -62,7 +67,15 @@ from autobot.doctor.sandbox_check import SandboxProber
 from autobot.llm.selection import ProviderConfigError
 from autobot.logs.redact import Redactor
 from autobot.logs.sinks import LOG_FILE_NAME
-from autobot.runtime import ChildStartFailed, SignalOutcome, run_until_signalled
+from autobot.runtime import ChildStartFailed
+from autobot.runtime.lifetime import (
+    FirstSignal,
+    Lifetime,
+    Refused,
+    live,
+    run_command,
+    signal_name,
+)
 from autobot.sandbox.probe import probe_sandbox
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.fake_telegram import FakeTelegram, serve_fake_telegram
@@ -266,6 +279,161 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@attrs.frozen(kw_only=True)
+class DemoBot:
+    """What the demo's start-up found: the bot's configuration as loaded, and
+    the limiter for the run's blocking file work (one at a time)."""
+
+    loaded: LoadedConfig
+    disk: trio.CapacityLimiter
+
+
+@attrs.frozen(kw_only=True)
+class DemoCommand:
+    """`autobot demo` for its lifetime (`autobot.runtime.lifetime`): start-up
+    is the doctor's checks and the configuration; running is the stand-ins,
+    the tree and the scenario. A first signal is a graceful stop (exit 0),
+    a second one immediate (128 + N). `rng` makes the demo key, the bot
+    token, the run id and the tree's jitter, in that order."""
+
+    config_path: Path
+    environ: Mapping[str, str]
+    stdout: TextIO
+    stderr: TextIO
+    once: bool
+    home: Path
+    as_root: bool
+    probe: SandboxProber
+    rng: random.Random
+
+    @property
+    def first_signal(self) -> FirstSignal:
+        return FirstSignal.STOPS
+
+    async def start(self) -> DemoBot | Refused:
+        report = await run_checks(
+            self.config_path,
+            environ=self.environ,
+            probe=self.probe,
+            home=self.home,
+            as_root=self.as_root,
+        )
+        if blocking_errors(report):
+            self.stderr.write(render_text(report))
+            self.stderr.write("autobot: the demo refuses to start until these errors are fixed.\n")
+            return Refused(1)
+        self.stdout.write(render_text(report))
+        if any(f.code in PROVIDER_FINDINGS for f in report.errors):
+            self.stdout.write(
+                "(The provider error is expected: the demo brings its own local model.)\n"
+            )
+        self.stdout.flush()
+        disk = trio.CapacityLimiter(1)
+        try:
+            loaded = await trio.to_thread.run_sync(
+                load_config, self.config_path, self.environ, limiter=disk
+            )
+        except ConfigError as exc:  # changed between the check and the load
+            self.stderr.write(f"autobot: {exc}\n")
+            return Refused(1)
+        return DemoBot(loaded=loaded, disk=disk)
+
+    async def abandon(self, started: DemoBot | None, signum: int) -> None:
+        self.stderr.write(
+            f"autobot: demo stopped during start-up ({signal_name(signum)}); nothing was started.\n"
+        )
+
+    async def run(self, started: DemoBot, life: Lifetime) -> int:
+        loaded, disk = started.loaded, started.disk
+        key, token = demo_key(self.rng), demo_token(self.rng)
+        run_id = f"{self.rng.getrandbits(32):08x}"
+        redactor = Redactor(loaded.secret_values | {key, token})
+        try:
+            state = Path(await trio.to_thread.run_sync(_make_state_dir, limiter=disk))
+        except OSError as exc:
+            self.stderr.write(f"autobot: demo failed: cannot create its state directory: {exc}\n")
+            return 1
+        try:
+            model_log = ModelLog()
+            async with (
+                serve_fake_anthropic(handler=model_log.answer) as model,
+                serve_fake_telegram(token=token, bot=demo_bot(token)) as telegram,
+            ):
+                gateway = _build(
+                    loaded,
+                    model_url=model.base_url,
+                    telegram_url=telegram.base_url,
+                    key=key,
+                    token=token,
+                    state=state,
+                    rng=self.rng,
+                )
+                run = DemoRun(
+                    gateway=gateway,
+                    model=model,
+                    telegram=telegram,
+                    model_log=model_log,
+                    key=key,
+                    token=token,
+                    run_id=run_id,
+                    once=self.once,
+                    stdout=self.stdout,
+                    own_token_set=loaded.config.channels.telegram.token is not None,
+                    disk=disk,
+                )
+                life.running(gateway.stop)
+                await run.main()
+        except Exception as exc:  # noqa: BLE001 -- the command's edge: one line, never a traceback
+            self.stderr.write(f"autobot: demo failed: {redactor.redact(_describe(exc))}\n")
+            return 1
+        finally:
+            problem: str | None = f"still removing after {CLEANUP_SECONDS:g} s"
+            with trio.move_on_after(CLEANUP_SECONDS, shield=True):
+                problem = await trio.to_thread.run_sync(
+                    _remove_state_dir, state, limiter=disk, abandon_on_cancel=True
+                )
+            if problem:
+                self.stderr.write(
+                    f"autobot: could not remove the demo's state {state}: {problem}\n"
+                )
+        how = "finished" if life.first_signal is None else "graceful"
+        if not run.finished:
+            self.stderr.write(f"autobot: demo interrupted ({how}).\n")
+        elif life.first_signal is not None:
+            self.stderr.write(f"autobot: demo gateway stopped ({how}).\n")
+        else:
+            self.stdout.write("autobot: demo finished.\n")
+        return 0
+
+    def stopped_immediately(self, signum: int) -> None:
+        self.stderr.write(f"autobot: demo stopped immediately ({signal_name(signum)}).\n")
+
+
+def _command(
+    config_path: Path,
+    *,
+    environ: Mapping[str, str],
+    stdout: TextIO,
+    stderr: TextIO,
+    once: bool,
+    home: Path,
+    as_root: bool = False,
+    probe: SandboxProber = probe_sandbox,
+    rng: random.Random | None = None,
+) -> DemoCommand:
+    return DemoCommand(
+        config_path=config_path,
+        environ=environ,
+        stdout=stdout,
+        stderr=stderr,
+        once=once,
+        home=home,
+        as_root=as_root,
+        probe=probe,
+        rng=rng or random.Random(),
+    )
+
+
 async def demo(
     config_path: Path,
     *,
@@ -277,87 +445,28 @@ async def demo(
     as_root: bool = False,
     probe: SandboxProber = probe_sandbox,
     rng: random.Random | None = None,
+    early_signals: Sequence[int] = (),
 ) -> int:
     """The whole `autobot demo` command under Trio; returns the exit code.
 
     `environ`, `home` and `as_root` are what the gateway's doctor run takes;
     `probe` checks the sandbox backend; `rng` makes the demo key, the bot
     token, the run id and the tree's jitter, in that order (a fresh
-    `random.Random()` if None).
+    `random.Random()` if None). Must run in the main thread (it watches
+    SIGINT/SIGTERM); `early_signals` arrived before Trio started.
     """
-    chosen_rng = rng or random.Random()
-    report = await run_checks(config_path, environ=environ, probe=probe, home=home, as_root=as_root)
-    if blocking_errors(report):
-        stderr.write(render_text(report))
-        stderr.write("autobot: the demo refuses to start until these errors are fixed.\n")
-        return 1
-    stdout.write(render_text(report))
-    if any(f.code in PROVIDER_FINDINGS for f in report.errors):
-        stdout.write("(The provider error is expected: the demo brings its own local model.)\n")
-    stdout.flush()
-    disk = trio.CapacityLimiter(1)
-    try:
-        loaded = await trio.to_thread.run_sync(load_config, config_path, environ, limiter=disk)
-    except ConfigError as exc:  # changed between the check and the load
-        stderr.write(f"autobot: {exc}\n")
-        return 1
-    key, token = demo_key(chosen_rng), demo_token(chosen_rng)
-    run_id = f"{chosen_rng.getrandbits(32):08x}"
-    redactor = Redactor(loaded.secret_values | {key, token})
-    try:
-        state = Path(await trio.to_thread.run_sync(_make_state_dir, limiter=disk))
-    except OSError as exc:
-        stderr.write(f"autobot: demo failed: cannot create its state directory: {exc}\n")
-        return 1
-    try:
-        model_log = ModelLog()
-        async with (
-            serve_fake_anthropic(handler=model_log.answer) as model,
-            serve_fake_telegram(token=token, bot=demo_bot(token)) as telegram,
-        ):
-            gateway = _build(
-                loaded,
-                model_url=model.base_url,
-                telegram_url=telegram.base_url,
-                key=key,
-                token=token,
-                state=state,
-                rng=chosen_rng,
-            )
-            run = DemoRun(
-                gateway=gateway,
-                model=model,
-                telegram=telegram,
-                model_log=model_log,
-                key=key,
-                token=token,
-                run_id=run_id,
-                once=once,
-                stdout=stdout,
-                own_token_set=loaded.config.channels.telegram.token is not None,
-                disk=disk,
-            )
-            outcome = await run_until_signalled(
-                run.main, on_first=lambda _signum: run.gateway.stop()
-            )
-    except Exception as exc:  # noqa: BLE001 -- the command's edge: one line, never a traceback
-        stderr.write(f"autobot: demo failed: {redactor.redact(_describe(exc))}\n")
-        return 1
-    finally:
-        problem: str | None = f"still removing after {CLEANUP_SECONDS:g} s"
-        with trio.move_on_after(CLEANUP_SECONDS, shield=True):
-            problem = await trio.to_thread.run_sync(
-                _remove_state_dir, state, limiter=disk, abandon_on_cancel=True
-            )
-        if problem:
-            stderr.write(f"autobot: could not remove the demo's state {state}: {problem}\n")
-    if not run.finished:
-        stderr.write(f"autobot: demo interrupted ({outcome.value}).\n")
-    elif outcome is not SignalOutcome.FINISHED:
-        stderr.write(f"autobot: demo gateway stopped ({outcome.value}).\n")
-    else:
-        stdout.write("autobot: demo finished.\n")
-    return 0
+    command = _command(
+        config_path,
+        environ=environ,
+        stdout=stdout,
+        stderr=stderr,
+        once=once,
+        home=home,
+        as_root=as_root,
+        probe=probe,
+        rng=rng,
+    )
+    return await live(command, early_signals=early_signals)
 
 
 def _make_state_dir() -> str:
@@ -408,9 +517,10 @@ def demo_main(
     home: Path | None = None,
     as_root: bool = False,
 ) -> int:
-    """Synchronous entry point for the CLI (`autobot demo [--once]`)."""
-    return trio.run(
-        lambda: demo(
+    """Synchronous entry point for the CLI (`autobot demo [--once]`), through
+    `autobot.runtime.lifetime.run_command` like every command."""
+    return run_command(
+        _command(
             config_path,
             environ=environ,
             stdout=stdout,

@@ -1,119 +1,107 @@
 """`autobot gateway`: check the bot like `doctor`, then run its tree until signalled.
 
 Any doctor error prints the report and exits 1 before anything starts (the
-start-up gate `autobot.doctor.gate`, shared with `autobot agent`). Signal
-handling covers the whole life of the command, start-up and teardown
-included (see `autobot.gateway.lifetime`, which also lists the exit codes):
-the first SIGINT/SIGTERM stops gracefully (during start-up: abandons it,
-exit 0; once running: reverse start order, each child's grace, exit 0), a
-second one stops immediately (exit 128 + the signal number). Start-up
-failures (a port in use, a missing sandbox) and a supervisor giving up exit
-1 with one redacted line, never a traceback.
+start-up gate `autobot.doctor.gate`, shared with `autobot agent`). Signals
+are handled over the command's whole life, start-up and teardown included,
+by `autobot.runtime.lifetime` (shared with `agent` and `demo`). Exit codes:
+
+    0       stopped gracefully by a first SIGINT/SIGTERM: the tree stopped in
+            reverse start order, each child within its grace, or, during
+            start-up, start-up was abandoned before anything ran; also when
+            the tree finishes on its own
+    1       refused to start (doctor errors, config, provider, a port in use)
+            or the tree failed (a supervisor gave up), with one redacted line
+    128+N   stopped immediately by a second signal N before the graceful stop
+            finished (130 for SIGINT, 143 for SIGTERM); never a traceback
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-import trio
+import attrs
 
-from autobot.app import PROVIDER_CLOSE_SECONDS, Gateway, build_gateway, chat_channels
+from autobot.app import Gateway, build_gateway, chat_channels
 from autobot.doctor.gate import REFUSED_EXIT_CODE, admit
 from autobot.doctor.sandbox_check import SandboxProber
-from autobot.gateway.lifetime import (
-    IMMEDIATE_EXIT_BASE,
-    Lifetime,
-    ignore_signals_at_exit,
-    signal_name,
-    signals_recorded,
-)
 from autobot.llm.selection import ProviderConfigError
 from autobot.logs.redact import Redactor
-from autobot.runtime import ChildStartFailed, SupervisorGaveUp, run_until_signalled
+from autobot.runtime import ChildStartFailed, SupervisorGaveUp
+from autobot.runtime.lifetime import (
+    FirstSignal,
+    Lifetime,
+    Refused,
+    live,
+    run_command,
+    signal_name,
+)
 from autobot.sandbox.probe import probe_sandbox
 
 
-async def _start(
-    config_path: Path,
-    *,
-    environ: Mapping[str, str],
-    stderr: TextIO,
-    home: Path,
-    probe: SandboxProber,
-    as_root: bool,
-) -> Gateway | int:
-    """Check, load and build (inside `life.startup`): the gateway, or an exit code."""
-    loaded = await admit(
-        config_path,
-        command="gateway",
-        environ=environ,
-        stderr=stderr,
-        home=home,
-        probe=probe,
-        as_root=as_root,
-    )
-    if loaded is None:
-        return REFUSED_EXIT_CODE
-    try:
-        # ValueError: what select_provider raises for a malformed model (doctor
-        # reports it first, so only a file changed since the check gets here)
-        return build_gateway(loaded, echo=stderr, channels=chat_channels(loaded))
-    except (ProviderConfigError, ValueError, OSError) as exc:
-        reason = Redactor(loaded.secret_values).redact(str(exc))
-        stderr.write(f"autobot: cannot start the gateway: {reason}\n")
-        return 1
+@attrs.frozen(kw_only=True)
+class GatewayCommand:
+    """`autobot gateway` for its lifetime: the bot's chat channels and the HTTP
+    actor, log lines echoed to `stderr`; a first signal is a graceful stop.
+    `environ`, `home`, `probe` and `as_root` are what the doctor takes."""
 
+    config_path: Path
+    environ: Mapping[str, str]
+    stderr: TextIO
+    home: Path
+    probe: SandboxProber = probe_sandbox
+    as_root: bool = False
 
-async def _close_unstarted(gateway: Gateway) -> None:
-    with trio.move_on_after(PROVIDER_CLOSE_SECONDS, shield=True):
-        await gateway.provider.aclose()
+    @property
+    def first_signal(self) -> FirstSignal:
+        return FirstSignal.STOPS
 
-
-async def _live(
-    life: Lifetime,
-    config_path: Path,
-    *,
-    environ: Mapping[str, str],
-    stderr: TextIO,
-    home: Path,
-    probe: SandboxProber,
-    as_root: bool,
-) -> int:
-    """Start-up then run; the exit code of everything but an immediate stop."""
-    started: Gateway | int | None = None
-    with life.startup:
-        started = await _start(
-            config_path,
-            environ=environ,
-            stderr=stderr,
-            home=home,
-            probe=probe,
-            as_root=as_root,
+    async def start(self) -> Gateway | Refused:
+        """Check, load and build: the gateway, or `Refused` (said why on stderr)."""
+        loaded = await admit(
+            self.config_path,
+            command="gateway",
+            environ=self.environ,
+            stderr=self.stderr,
+            home=self.home,
+            probe=self.probe,
+            as_root=self.as_root,
         )
-    # A signal during start-up wins over what start-up concluded: on a terminal,
-    # Ctrl-C also reaches the sandbox probe, whose failure is no finding.
-    if life.received:
-        if isinstance(started, Gateway):
-            await _close_unstarted(started)
-        name = signal_name(life.received[0])
-        stderr.write(f"autobot: gateway stopped during start-up ({name}); nothing was started.\n")
+        if loaded is None:
+            return Refused(REFUSED_EXIT_CODE)
+        try:
+            # ValueError: what select_provider raises for a malformed model (doctor
+            # reports it first, so only a file changed since the check gets here)
+            return build_gateway(loaded, echo=self.stderr, channels=chat_channels(loaded))
+        except (ProviderConfigError, ValueError, OSError) as exc:
+            reason = Redactor(loaded.secret_values).redact(str(exc))
+            self.stderr.write(f"autobot: cannot start the gateway: {reason}\n")
+            return Refused(1)
+
+    async def abandon(self, started: Gateway | None, signum: int) -> None:
+        # On a terminal, Ctrl-C also reaches the sandbox probe, whose failure is no finding.
+        if started is not None:
+            await started.discard()
+        self.stderr.write(
+            f"autobot: gateway stopped during start-up ({signal_name(signum)}); "
+            "nothing was started.\n"
+        )
+
+    async def run(self, started: Gateway, life: Lifetime) -> int:
+        life.running(started.stop)
+        try:
+            await started.run()
+        except (ChildStartFailed, SupervisorGaveUp) as exc:
+            reason = Redactor(started.loaded.secret_values).redact(str(exc))
+            self.stderr.write(f"autobot: gateway stopped: {reason}\n")
+            return 1
+        how = "finished" if life.first_signal is None else "graceful"
+        self.stderr.write(f"autobot: gateway stopped ({how}).\n")
         return 0
-    if not isinstance(started, Gateway):
-        assert started is not None  # only a signal cancels start-up
-        return started
-    gateway = started
-    life.running(gateway.stop)
-    try:
-        await gateway.run()
-    except (ChildStartFailed, SupervisorGaveUp) as exc:
-        reason = Redactor(gateway.loaded.secret_values).redact(str(exc))
-        stderr.write(f"autobot: gateway stopped: {reason}\n")
-        return 1
-    stderr.write(f"autobot: gateway stopped ({'graceful' if life.received else 'finished'}).\n")
-    return 0
+
+    def stopped_immediately(self, signum: int) -> None:
+        self.stderr.write(f"autobot: gateway stopped immediately ({signal_name(signum)}).\n")
 
 
 async def serve(
@@ -129,34 +117,18 @@ async def serve(
     """The whole `autobot gateway` command under Trio; returns the exit code.
 
     Must run in the main thread (it watches SIGINT/SIGTERM). `early_signals`
-    are signals received before Trio started (see `signals_recorded`); they
-    count as if they arrived first.
+    are signals received before Trio started; they count as if they arrived
+    first.
     """
-    life = Lifetime()
-    codes: list[int] = []
-
-    async def main() -> None:
-        for signum in early_signals:
-            life.on_signal(signum)
-        with life.whole:
-            codes.append(
-                await _live(
-                    life,
-                    config_path,
-                    environ=environ,
-                    stderr=stderr,
-                    home=home,
-                    probe=probe,
-                    as_root=as_root,
-                )
-            )
-
-    await run_until_signalled(main, on_first=life.on_signal, on_second=life.on_signal)
-    immediate = life.immediate_signal
-    if immediate is not None:
-        stderr.write(f"autobot: gateway stopped immediately ({signal_name(immediate)}).\n")
-        return IMMEDIATE_EXIT_BASE + immediate
-    return codes[0]
+    command = GatewayCommand(
+        config_path=config_path,
+        environ=environ,
+        stderr=stderr,
+        home=home,
+        probe=probe,
+        as_root=as_root,
+    )
+    return await live(command, early_signals=early_signals)
 
 
 def gateway_main(
@@ -167,19 +139,13 @@ def gateway_main(
     home: Path | None = None,
     as_root: bool = False,
 ) -> int:
-    """Synchronous entry point for the CLI: Trio runs inside `signals_recorded`,
-    and the interpreter's shutdown after it ignores SIGINT/SIGTERM."""
-    with signals_recorded() as early:
-        code = trio.run(
-            functools.partial(
-                serve,
-                config_path,
-                environ=environ,
-                stderr=stderr,
-                home=Path.home() if home is None else home,
-                as_root=as_root,
-                early_signals=early,
-            )
+    """Synchronous entry point for the CLI (`autobot.runtime.lifetime.run_command`)."""
+    return run_command(
+        GatewayCommand(
+            config_path=config_path,
+            environ=environ,
+            stderr=stderr,
+            home=Path.home() if home is None else home,
+            as_root=as_root,
         )
-    ignore_signals_at_exit()
-    return code
+    )

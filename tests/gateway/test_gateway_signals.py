@@ -14,7 +14,7 @@ import trio
 import trio.testing
 
 from autobot.config.schema import SandboxMode
-from autobot.gateway.lifetime import IMMEDIATE_EXIT_BASE, signals_recorded
+from autobot.runtime.lifetime import SIGNAL_EXIT_BASE, signals_recorded
 from autobot.gateway.main import serve
 from autobot.sandbox.probe import SandboxProbe
 
@@ -69,7 +69,7 @@ async def test_a_signal_during_start_up_abandons_it_and_exits_0(
 
 async def test_a_second_signal_during_start_up_is_an_immediate_stop(tmp_path: Path) -> None:
     code, output = await _serve(tmp_path, _signalling_probe(signal.SIGINT, signal.SIGTERM))
-    assert code == IMMEDIATE_EXIT_BASE + signal.SIGTERM == 143
+    assert code == SIGNAL_EXIT_BASE + signal.SIGTERM == 143
     assert output == "autobot: gateway stopped immediately (SIGTERM).\n"
 
 
@@ -82,7 +82,7 @@ async def test_a_signal_before_trio_started_abandons_start_up(tmp_path: Path) ->
 async def test_two_signals_before_trio_started_are_an_immediate_stop(tmp_path: Path) -> None:
     early = (signal.SIGTERM, signal.SIGINT)
     code, output = await _serve(tmp_path, _probe_must_not_run, early=early)
-    assert code == IMMEDIATE_EXIT_BASE + signal.SIGINT == 130
+    assert code == SIGNAL_EXIT_BASE + signal.SIGINT == 130
     assert output == "autobot: gateway stopped immediately (SIGINT).\n"
 
 
