@@ -233,6 +233,9 @@ async def _phases(command: Command[Started], life: Lifetime) -> int:
     started: Started | Refused | None = None
     with life.startup:
         started = await command.start()
+    # After a second signal nothing more is done (even by a start-up that
+    # finished without noticing): the immediate stop is all there is to say.
+    await trio.lowlevel.checkpoint_if_cancelled()
     signum = life.first_signal
     if signum is not None:
         await command.abandon(None if isinstance(started, Refused) else started, signum)

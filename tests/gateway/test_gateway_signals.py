@@ -1,6 +1,6 @@
 """Signals over the gateway's whole life, in-process (exact, no waiting on time):
 start-up abandoned by a first signal, immediate stop by a second, signals that
-arrived before Trio started, and the recording layer around `trio.run`."""
+arrived before Trio started (the lifetime itself: tests/runtime/test_runtime_lifetime.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import trio
 import trio.testing
 
 from autobot.config.schema import SandboxMode
-from autobot.runtime.lifetime import SIGNAL_EXIT_BASE, signals_recorded
 from autobot.gateway.main import serve
+from autobot.runtime.lifetime import SIGNAL_EXIT_BASE
 from autobot.sandbox.probe import SandboxProbe
 
 from .botfactory import free_port, make_gateway_bot
@@ -84,12 +84,3 @@ async def test_two_signals_before_trio_started_are_an_immediate_stop(tmp_path: P
     code, output = await _serve(tmp_path, _probe_must_not_run, early=early)
     assert code == SIGNAL_EXIT_BASE + signal.SIGINT == 130
     assert output == "autobot: gateway stopped immediately (SIGINT).\n"
-
-
-def test_signals_recorded_records_instead_of_raising_and_restores() -> None:
-    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    with signals_recorded() as received:
-        os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt
-        os.kill(os.getpid(), signal.SIGTERM)  # would end the process
-    assert received == [signal.SIGINT, signal.SIGTERM]
-    assert {signum: signal.getsignal(signum) for signum in before} == before
