@@ -1,76 +1,63 @@
-"""`AnthropicProvider`: the Messages API through the official `anthropic` SDK.
+"""`AnthropicProvider`: the Messages API through the official `anthropic` SDK, loaded lazily.
 
-The SDK runs under trio (it uses anyio). Its own retries are disabled
-(`max_retries=0`): `call_with_retries` owns the policy so it is testable.
-By default a completion is streamed (SSE; assembled by `StreamedMessage`), so
-the read timeout bounds the silence between events rather than the whole answer (without streaming it is
-`ProviderLimits.response_read`). A timeout once the request was sent, or a
-failure once the answer started to arrive, is not retried: the answer may be
-generated and billed (see `retry.timeout_failure`).
+Importing the SDK costs about a second of CPU and 50 MB, so this module does
+not: a provider is built cheaply (the doctor, `autobot new`, `--help` never
+load the SDK), and the SDK with its TLS context is loaded once per provider,
+in a worker thread so the event loop keeps serving: by `prepare()` (the
+gateway calls it in the background right after its channels start, see
+`autobot.llm.preload`), or else by the first `complete`. Calls that arrive
+while it loads wait for that one load, never longer. The SDK side (clients,
+timeouts, what a failed attempt means) is `anthropic_sdk`.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import anthropic
 import attrs
-import httpx2
+import trio
 
 from autobot.config.secret import Secret
-from autobot.llm.anthropic_stream import StreamedMessage
-from autobot.llm.anthropic_wire import request_params, response_from_message
-from autobot.llm.limits import ProviderLimits, pool_sizes
-from autobot.llm.retry import (
-    AttemptFailed,
-    Failure,
-    call_with_retries,
-    interrupted_failure,
-    status_failure,
-    timeout_failure,
-    transport_failure,
-)
-from autobot.llm.types import LLMRequest, LLMResponse
-from autobot.llm.wire_common import InvalidResponse
+from autobot.llm.anthropic_wire import request_params
+from autobot.llm.limits import ProviderLimits
+from autobot.llm.retry import call_with_retries
+from autobot.llm.types import LLMRequest, LLMResponse, ProviderError
 from autobot.logs.records import Logger
 
+if TYPE_CHECKING:
+    from autobot.llm.anthropic_sdk import SdkClients
+
 DEFAULT_API_BASE = "https://api.anthropic.com"
+# Threads that load the SDK for one provider: it is loaded once, and a second
+# import would only wait for the first on the interpreter's import lock.
+SDK_LOAD_THREADS = 1
 
 
-def sdk_timeout(limits: ProviderLimits, *, stream: bool = True) -> anthropic.Timeout:
-    """The SDK timeout for `limits`: connect/pool from `connect`, write from
-    `read`, read from `read` when streaming, else from `response_read`."""
-    read = limits.read if stream else limits.response_read
-    return anthropic.Timeout(
-        connect=limits.connect, read=read, write=limits.read, pool=limits.connect
-    )
+def load_sdk() -> tuple[type[SdkClients], ssl.SSLContext]:
+    """Import the SDK (`anthropic_sdk`) and build the shared TLS context.
+
+    Blocking (about a second): run it in a worker thread. Raises what the
+    import raises (`ImportError` when the SDK is not installed)."""
+    from autobot.llm.anthropic_sdk import SdkClients, tls_context
+
+    return SdkClients, tls_context()
 
 
-def sdk_http_client(
-    limits: ProviderLimits, pool_size: int, tls: ssl.SSLContext, *, stream: bool = True
-) -> httpx2.AsyncClient:
-    """An SDK HTTP client: one pool of `pool_size` connections, our timeouts, no redirects."""
-    return anthropic.DefaultAsyncHttpxClient(
-        timeout=sdk_timeout(limits, stream=stream),
-        limits=httpx2.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
-        follow_redirects=False,
-        verify=tls,
-    )
-
-
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False)
 class AnthropicProvider:
-    """Completes conversations with Claude; satisfies `LLMProvider`.
+    """Completes conversations with Claude; satisfies `ManagedProvider`.
 
-    Owns one `AsyncAnthropic` client per connection pool (see `pool_sizes`),
-    used in rotation: call `aclose()` or use it as an async context manager. `api_base` is the SDK `base_url`
-    (a proxy or gateway; the SDK appends `/v1/messages`). `complete` raises
-    `ProviderError` once retries are exhausted or on a non-retryable failure.
+    Owns the SDK clients once loaded (`anthropic_sdk.SdkClients`): call
+    `aclose()` or use it as an async context manager. `api_base` is the SDK
+    `base_url` (a proxy or gateway; the SDK appends `/v1/messages`).
+    `sdk_loader` is the blocking load, run in a worker thread (`load_sdk`;
+    a test may replace it).
+    `complete` raises `ProviderError` once retries are exhausted, on a
+    non-retryable failure, when the SDK cannot be loaded or after `aclose()`.
     """
 
     api_key: Secret
@@ -80,32 +67,37 @@ class AnthropicProvider:
     stream: bool = True
     logger: Logger | None = None
     wall_clock: Callable[[], float] = time.time
-    _clients: list[anthropic.AsyncAnthropic] = attrs.field(init=False, repr=False)
-    _rotation: Iterator[anthropic.AsyncAnthropic] = attrs.field(init=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        tls = httpx2.create_ssl_context()  # built once: it costs ~0.1 s
-        self._clients = [
-            anthropic.AsyncAnthropic(
-                api_key=self.api_key.reveal(),
-                base_url=self.api_base,
-                max_retries=0,
-                timeout=sdk_timeout(self.limits, stream=self.stream),
-                http_client=sdk_http_client(self.limits, size, tls, stream=self.stream),
-            )
-            for size in pool_sizes(self.limits)
-        ]
-        self._rotation = itertools.cycle(self._clients)
+    sdk_loader: Callable[[], tuple[type[SdkClients], ssl.SSLContext]] = load_sdk
+    _sdk: SdkClients | None = attrs.field(init=False, default=None, repr=False)
+    _loading: trio.Lock = attrs.field(init=False, factory=trio.Lock, repr=False)
+    _load_threads: trio.CapacityLimiter = attrs.field(
+        init=False, factory=lambda: trio.CapacityLimiter(SDK_LOAD_THREADS), repr=False
+    )
+    _closed: bool = attrs.field(init=False, default=False)
 
     @property
     def name(self) -> str:
         return "anthropic"
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the SDK clients are open (the next call will not wait for them)."""
+        return self._sdk is not None
+
+    async def prepare(self) -> None:
+        """Load the SDK and open the clients now rather than at the first call.
+
+        Idempotent; a call while another loads waits for that load. Raises
+        `ProviderError` when the SDK or the CA bundle cannot be loaded
+        (`ImportError`, `OSError`; the next call tries again) or the provider
+        is closed."""
+        await self._clients()
+
     async def complete(self, request: LLMRequest) -> LLMResponse:
         params = request_params(request)
-        client = next(self._rotation)
+        sdk = await self._clients()
         return await call_with_retries(
-            lambda: self._attempt(client, params),
+            sdk.attempts(params),
             provider=self.name,
             limits=self.limits,
             rng=self.rng,
@@ -113,9 +105,11 @@ class AnthropicProvider:
         )
 
     async def aclose(self) -> None:
-        """Close every SDK client's connections."""
-        for client in self._clients:
-            await client.close()
+        """Close the clients' connections; any later call raises `ProviderError`."""
+        self._closed = True
+        if self._sdk is not None:
+            sdk, self._sdk = self._sdk, None
+            await sdk.aclose()
 
     async def __aenter__(self) -> AnthropicProvider:
         return self
@@ -123,46 +117,33 @@ class AnthropicProvider:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _attempt(
-        self, client: anthropic.AsyncAnthropic, params: Mapping[str, Any]
-    ) -> LLMResponse:
-        """One request; every failure becomes `AttemptFailed` with a log-safe reason."""
-        answering: list[bool] = []  # set once the answer started to arrive
-        try:
-            message = await self._fetch(client, params, answering)
-        except anthropic.APIStatusError as exc:  # an HTTP error, or the API's own error event
-            headers = {name.lower(): value for name, value in exc.response.headers.items()}
-            failure = status_failure(
-                exc.status_code, headers, now=self.wall_clock(), error_type=exc.type
-            )
-        except (anthropic.APITimeoutError, httpx2.TimeoutException) as exc:
-            cause = exc.__cause__ if isinstance(exc, anthropic.APITimeoutError) else exc
-            unsent = isinstance(
-                cause, httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.WriteTimeout
-            )
-            failure = timeout_failure(request_sent=bool(answering) or not unsent)
-        except (anthropic.APIConnectionError, httpx2.TransportError):
-            failure = interrupted_failure() if answering else transport_failure("connection failed")
-        except (anthropic.APIError, ValueError):
-            failure = Failure(reason="invalid response", retryable=False)
-        else:
-            try:
-                return response_from_message(message)
-            except InvalidResponse as exc:
-                failure = Failure(reason=f"invalid response: {exc}", retryable=False)
-        raise AttemptFailed(failure)
+    async def _clients(self) -> SdkClients:
+        if self._sdk is not None:
+            return self._sdk
+        async with self._loading:
+            if self._sdk is None:
+                self._check_open()
+                try:
+                    # not abandoned on cancel: the import finishes and is kept
+                    clients, tls = await trio.to_thread.run_sync(
+                        self.sdk_loader, limiter=self._load_threads
+                    )
+                except (ImportError, OSError) as exc:  # not installed; no CA bundle
+                    reason = f"{type(exc).__name__}: {exc}"
+                    raise ProviderError(
+                        f"{self.name}: the anthropic SDK cannot be loaded ({reason})"
+                    ) from None
+                self._check_open()  # closed while it loaded: open nothing
+                self._sdk = clients.open(
+                    api_key=self.api_key,
+                    api_base=self.api_base,
+                    limits=self.limits,
+                    stream=self.stream,
+                    tls=tls,
+                    wall_clock=self.wall_clock,
+                )
+            return self._sdk
 
-    async def _fetch(
-        self, client: anthropic.AsyncAnthropic, params: Mapping[str, Any], answering: list[bool]
-    ) -> dict[str, Any]:
-        if not self.stream:
-            message = await client.messages.create(**params)
-            dumped: dict[str, Any] = message.model_dump(mode="json")
-            return dumped
-        events = await client.messages.create(**params, stream=True)
-        answering.append(True)  # status and headers are in: events follow
-        assembled = StreamedMessage()
-        async with events:
-            async for event in events:
-                assembled.feed(event)
-        return assembled.message()
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ProviderError(f"{self.name}: the provider is closed")

@@ -111,6 +111,10 @@ class OpenAICompatibleProvider:
             logger=self.logger,
         )
 
+    async def prepare(self) -> None:
+        """Nothing to load ahead of the first call: httpx comes with this module
+        and the clients are open (`ManagedProvider.prepare`)."""
+
     async def aclose(self) -> None:
         """Close every HTTP client's connections."""
         for client in self._clients:

@@ -4,7 +4,10 @@
 segment is a known provider name (`openrouter/anthropic/claude-3.5` ->
 openrouter, `anthropic/claude-3.5`); any other string is a bare model for the
 first configured provider in `PROVIDER_NAMES` order. `build_provider` turns
-the choice into a ready `AnthropicProvider` or `OpenAICompatibleProvider`.
+the choice into an `AnthropicProvider` or `OpenAICompatibleProvider`, cheaply:
+importing this module, or building an Anthropic provider, never imports the
+`anthropic` SDK (about a second and 50 MB); the provider loads it in a worker
+thread on `prepare()` or its first call (see `anthropic_provider`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Protocol
 from urllib.parse import SplitResult, urlsplit
 
 from autobot.config.schema import PROVIDER_NAMES, ProviderConfig, ProvidersConfig
-from autobot.llm import anthropic_provider
+from autobot.llm.anthropic_provider import DEFAULT_API_BASE as ANTHROPIC_API_BASE
 from autobot.llm.anthropic_provider import AnthropicProvider
 from autobot.llm.limits import ProviderLimits
 from autobot.llm.openai_provider import OpenAICompatibleProvider
@@ -23,7 +26,7 @@ from autobot.logs.records import Logger
 
 # Default endpoints of the OpenAI-compatible providers; vllm has none (api_base required).
 DEFAULT_API_BASES = {
-    "anthropic": anthropic_provider.DEFAULT_API_BASE,
+    "anthropic": ANTHROPIC_API_BASE,
     "openai": "https://api.openai.com",
     "openrouter": "https://openrouter.ai/api",
     "deepseek": "https://api.deepseek.com",
@@ -41,7 +44,13 @@ class ProviderNotConfigured(ProviderConfigError):
 
 
 class ManagedProvider(LLMProvider, Protocol):
-    """An `LLMProvider` that owns connections and must be closed."""
+    """An `LLMProvider` that owns connections and must be closed.
+
+    `prepare()` does now what the first call would otherwise wait for (the
+    Anthropic SDK import); it is idempotent and raises `ProviderError` when
+    that fails (the first call then tries again)."""
+
+    async def prepare(self) -> None: ...
 
     async def aclose(self) -> None: ...
 
@@ -129,7 +138,8 @@ def build_provider(
     rng: random.Random | None = None,
     logger: Logger | None = None,
 ) -> ManagedProvider:
-    """The provider that serves `model` (see `select_provider`), ready to use.
+    """The provider that serves `model` (see `select_provider`), built cheaply
+    (no SDK import, no connection: see `ManagedProvider.prepare`).
 
     `rng` drives retry jitter (a fresh `random.Random()` if None); `logger`
     receives a WARN per retry. The caller owns the result and must
