@@ -132,13 +132,11 @@ class AgentCommand:
         )
 
     async def abandon(self, started: Conversation | None, signum: int) -> None:
+        self._interrupted_start_up(signum)
         if started is not None:
             started.outcome_sender.close()
             started.outcomes.close()
             await started.gateway.discard()
-        self.stderr.write(
-            f"autobot: interrupted during start-up ({signal_name(signum)}); nothing was started.\n"
-        )
 
     async def run(self, started: Conversation, life: Lifetime) -> int:
         gateway = started.gateway
@@ -168,8 +166,15 @@ class AgentCommand:
             return 1
         return self._report(outcome, gateway.loaded, redactor)
 
-    def stopped_immediately(self, signum: int) -> None:
-        """Nothing to add: the first signal's line said the conversation stopped."""
+    def stopped_immediately(self, signum: int, *, first_acted_on: bool) -> None:
+        """One line in all: the first signal's (stopping, or start-up abandoned),
+        or, when both came before it was said, this one."""
+        if not first_acted_on:
+            self._interrupted_start_up(signum)
+
+    def _interrupted_start_up(self, signum: int) -> None:
+        name = signal_name(signum)
+        self.stderr.write(f"autobot: interrupted during start-up ({name}); nothing was started.\n")
 
     def _report(
         self, outcome: TerminalOutcome | None, loaded: LoadedConfig, redactor: Redactor

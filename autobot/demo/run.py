@@ -405,7 +405,7 @@ class DemoCommand:
             self.stdout.write("autobot: demo finished.\n")
         return 0
 
-    def stopped_immediately(self, signum: int) -> None:
+    def stopped_immediately(self, signum: int, *, first_acted_on: bool) -> None:
         self.stderr.write(f"autobot: demo stopped immediately ({signal_name(signum)}).\n")
 
 

@@ -100,7 +100,7 @@ class GatewayCommand:
         self.stderr.write(f"autobot: gateway stopped ({how}).\n")
         return 0
 
-    def stopped_immediately(self, signum: int) -> None:
+    def stopped_immediately(self, signum: int, *, first_acted_on: bool) -> None:
         self.stderr.write(f"autobot: gateway stopped immediately ({signal_name(signum)}).\n")
 
 

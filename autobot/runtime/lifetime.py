@@ -151,8 +151,10 @@ class Command(Protocol[Started]):
         once there is something to stop."""
         ...
 
-    def stopped_immediately(self, signum: int) -> None:
-        """A second signal `signum` cut everything short: say so (or not)."""
+    def stopped_immediately(self, signum: int, *, first_acted_on: bool) -> None:
+        """A second signal `signum` cut everything short: say so. The command
+        was already told about the first signal (`abandon` was called, or the
+        `stop` given to `running`) when `first_acted_on`."""
         ...
 
 
@@ -171,6 +173,7 @@ class Lifetime:
     whole: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
     _received: list[int] = attrs.field(init=False, factory=list)
     _stop: Callable[[], None] | None = attrs.field(init=False, default=None)
+    _first_acted_on: bool = attrs.field(init=False, default=False)
 
     def on_signal(self, signum: int) -> None:
         """Act on one signal (called by the signal watcher, or for a replayed one)."""
@@ -182,6 +185,7 @@ class Lifetime:
             # and `running` acts on the signal.
             self.startup.cancel(f"{signal_name(signum)} during start-up: abandon it")
         else:
+            self._first_acted_on = True
             self._stop()
 
     def running(self, stop: Callable[[], None]) -> None:
@@ -190,6 +194,7 @@ class Lifetime:
         first signal that already arrived calls it now. Call once."""
         self._stop = stop
         if len(self._received) == 1:
+            self._first_acted_on = True
             stop()
 
     @property
@@ -201,6 +206,36 @@ class Lifetime:
     def immediate_signal(self) -> int | None:
         """The signal that forced an immediate stop, if any."""
         return self._received[1] if len(self._received) >= 2 else None
+
+    async def _phases(self, command: Command[Started]) -> int:
+        """Start-up, then running; the exit code unless a second signal cuts it short."""
+        started: Started | Refused | None = None
+        with self.startup:
+            started = await command.start()
+        # After a second signal nothing more is done (even by a start-up that
+        # finished without noticing): the immediate stop is all there is to say.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        signum = self.first_signal
+        if signum is not None:
+            self._first_acted_on = True
+            await command.abandon(None if isinstance(started, Refused) else started, signum)
+            return 0 if command.first_signal is FirstSignal.STOPS else signal_exit_code(signum)
+        assert started is not None  # only a signal cancels start-up
+        if isinstance(started, Refused):
+            return started.code
+        code = await command.run(started, self)
+        signum = self.first_signal
+        if signum is not None and command.first_signal is FirstSignal.INTERRUPTS:
+            return signal_exit_code(signum)
+        return code
+
+    def _stopped_immediately(self, command: Command[Started]) -> int | None:
+        """After a second signal: the command told so, and the exit code."""
+        immediate = self.immediate_signal
+        if immediate is None:
+            return None
+        command.stopped_immediately(immediate, first_acted_on=self._first_acted_on)
+        return signal_exit_code(immediate)
 
 
 async def live(command: Command[Started], *, early_signals: Sequence[int] = ()) -> int:
@@ -218,36 +253,11 @@ async def live(command: Command[Started], *, early_signals: Sequence[int] = ()) 
         for signum in early_signals:
             life.on_signal(signum)
         with life.whole:
-            codes.append(await _phases(command, life))
+            codes.append(await life._phases(command))
 
     await run_until_signalled(main, on_first=life.on_signal, on_second=life.on_signal)
-    immediate = life.immediate_signal
-    if immediate is not None:
-        command.stopped_immediately(immediate)
-        return signal_exit_code(immediate)
-    return codes[0]
-
-
-async def _phases(command: Command[Started], life: Lifetime) -> int:
-    """Start-up, then running; the exit code unless a second signal cuts it short."""
-    started: Started | Refused | None = None
-    with life.startup:
-        started = await command.start()
-    # After a second signal nothing more is done (even by a start-up that
-    # finished without noticing): the immediate stop is all there is to say.
-    await trio.lowlevel.checkpoint_if_cancelled()
-    signum = life.first_signal
-    if signum is not None:
-        await command.abandon(None if isinstance(started, Refused) else started, signum)
-        return 0 if command.first_signal is FirstSignal.STOPS else signal_exit_code(signum)
-    assert started is not None  # only a signal cancels start-up
-    if isinstance(started, Refused):
-        return started.code
-    code = await command.run(started, life)
-    signum = life.first_signal
-    if signum is not None and command.first_signal is FirstSignal.INTERRUPTS:
-        return signal_exit_code(signum)
-    return code
+    immediate = life._stopped_immediately(command)
+    return codes[0] if immediate is None else immediate
 
 
 def run_command(command: Command[Started]) -> int:

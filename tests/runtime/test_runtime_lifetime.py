@@ -52,6 +52,7 @@ class Scripted:
     first: FirstSignal = FirstSignal.STOPS
     starting: Callable[[], Awaitable[str | Refused]] = _built
     before_running: Callable[[], Awaitable[None]] | None = None
+    abandoning: Callable[[], Awaitable[None]] | None = None
     ignores_stop: bool = False
     code: int = 0
     calls: list[tuple[float, str]] = attrs.field(factory=list)
@@ -70,6 +71,12 @@ class Scripted:
 
     async def abandon(self, started: str | None, signum: int) -> None:
         self._note(f"abandon {started} {signal_name(signum)}")
+        if self.abandoning is not None:
+            try:
+                await self.abandoning()
+            except trio.Cancelled:
+                self._note("abandon cancelled")
+                raise
 
     async def run(self, started: str, life: Lifetime) -> int:
         self._note(f"run {started}")
@@ -94,8 +101,8 @@ class Scripted:
         self._note("stop")
         self._stop.set()
 
-    def stopped_immediately(self, signum: int) -> None:
-        self._note(f"immediate {signal_name(signum)}")
+    def stopped_immediately(self, signum: int, *, first_acted_on: bool) -> None:
+        self._note(f"immediate {signal_name(signum)}{' (told)' if first_acted_on else ''}")
 
 
 async def test_a_run_without_signals_returns_the_commands_code(autojump_clock: object) -> None:
@@ -228,7 +235,7 @@ async def test_a_second_signal_stops_at_once(autojump_clock: object) -> None:
         (0.0, "run tree"),
         (1.0, "stop"),
         (3.0, "cancelled"),
-        (3.0, "immediate SIGINT"),
+        (3.0, "immediate SIGINT (told)"),
     ]
 
 
@@ -244,6 +251,30 @@ async def test_a_second_signal_during_start_up_is_an_immediate_stop(
     command = Scripted(first=FirstSignal.INTERRUPTS, starting=start_hit_twice)
     assert await live(command) == 143
     assert command.calls == [(0.0, "start"), (0.0, "immediate SIGTERM")]  # nothing abandoned
+
+
+async def test_a_second_signal_while_abandoning_start_up_is_an_immediate_stop(
+    autojump_clock: object,
+) -> None:
+    async def signalled_start() -> str:
+        await trio.sleep(1)
+        await _signal(signal.SIGINT)
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def slow_release() -> None:
+        await trio.sleep(2)
+        await _signal(signal.SIGTERM)
+        await trio.sleep(60)
+
+    command = Scripted(starting=signalled_start, abandoning=slow_release)
+    assert await live(command) == 143
+    assert command.calls == [
+        (0.0, "start"),
+        (1.0, "abandon None SIGINT"),
+        (3.0, "abandon cancelled"),
+        (3.0, "immediate SIGTERM (told)"),
+    ]
 
 
 async def test_a_signal_before_trio_abandons_start_up_before_it_runs(
