@@ -280,7 +280,7 @@ def _describe(exc: BaseException) -> str:
 
 
 @attrs.frozen(kw_only=True)
-class DemoBot:
+class DemoStartup:
     """What the demo's start-up found: the bot's configuration as loaded, and
     the limiter for the run's blocking file work (one at a time)."""
 
@@ -310,7 +310,7 @@ class DemoCommand:
     def first_signal(self) -> FirstSignal:
         return FirstSignal.STOPS
 
-    async def start(self) -> DemoBot | Refused:
+    async def start(self) -> DemoStartup | Refused:
         report = await run_checks(
             self.config_path,
             environ=self.environ,
@@ -336,14 +336,14 @@ class DemoCommand:
         except ConfigError as exc:  # changed between the check and the load
             self.stderr.write(f"autobot: {exc}\n")
             return Refused(1)
-        return DemoBot(loaded=loaded, disk=disk)
+        return DemoStartup(loaded=loaded, disk=disk)
 
-    async def abandon(self, started: DemoBot | None, signum: int) -> None:
+    async def abandon(self, started: DemoStartup | None, signum: int) -> None:
         self.stderr.write(
             f"autobot: demo stopped during start-up ({signal_name(signum)}); nothing was started.\n"
         )
 
-    async def run(self, started: DemoBot, life: Lifetime) -> int:
+    async def run(self, started: DemoStartup, life: Lifetime) -> int:
         loaded, disk = started.loaded, started.disk
         key, token = demo_key(self.rng), demo_token(self.rng)
         run_id = f"{self.rng.getrandbits(32):08x}"

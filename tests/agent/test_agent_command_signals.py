@@ -1,4 +1,5 @@
-"""Ctrl-C in `autobot agent` as a real process: quiet, exit 130, no traceback.
+"""Ctrl-C and SIGTERM in `autobot agent` as a real process: quiet, exit 130 or
+143, one line, no traceback.
 
 The only waits are for readiness (the prompt, the fake model receiving the
 request, the "stopping" line); the bounds are generous and never asserted.
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from autobot.agent.command import STOPPING_TEXT
@@ -78,15 +80,16 @@ async def _rest(stream: Any, seen: bytearray) -> str:
     return seen.decode()
 
 
-async def test_ctrl_c_at_the_interactive_prompt(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_a_signal_at_the_interactive_prompt(tmp_path: Path, signum: int, code: int) -> None:
     async with serve_fake_anthropic([]) as fake:
         process = await _start(_bot(tmp_path, fake.base_url))
         out, err = bytearray(), bytearray()
         with trio.fail_after(BOUND):
             await _read_until(process.stdout, PROMPT, out)  # ready: signals are handled
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signum)
             stderr = await _rest(process.stderr, err)
-            assert await process.wait() == 130
+            assert await process.wait() == code
     assert _diagnostics(stderr) == STOPPING_TEXT
     assert fake.requests == []
 
