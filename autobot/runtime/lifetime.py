@@ -162,15 +162,15 @@ class Command(Protocol[Started]):
 class Lifetime:
     """What each signal means in each phase of one command run.
 
-    `live` wraps the start-up in `startup` and everything in `whole`, and
-    feeds every signal to `on_signal`. The first signal cancels start-up,
+    `live` runs the command's phases in it (start-up in one cancel scope,
+    everything in another) and feeds every signal to `on_signal`. The first signal cancels start-up,
     or, once `running` was called, calls its `stop`; a second one cancels
     everything (an immediate stop). A command sees only `running` and
     `first_signal`; `stop` runs in the signal watcher's task.
     """
 
-    startup: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
-    whole: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
+    _startup: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
+    _whole: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
     _received: list[int] = attrs.field(init=False, factory=list)
     _stop: Callable[[], None] | None = attrs.field(init=False, default=None)
     _first_acted_on: bool = attrs.field(init=False, default=False)
@@ -179,11 +179,11 @@ class Lifetime:
         """Act on one signal (called by the signal watcher, or for a replayed one)."""
         self._received.append(signum)
         if len(self._received) >= 2:
-            self.whole.cancel(f"second signal {signal_name(signum)}: immediate stop")
+            self._whole.cancel(f"second signal {signal_name(signum)}: immediate stop")
         elif self._stop is None:
             # During start-up: abandon it. After it (before `running`): a no-op,
             # and `running` acts on the signal.
-            self.startup.cancel(f"{signal_name(signum)} during start-up: abandon it")
+            self._startup.cancel(f"{signal_name(signum)} during start-up: abandon it")
         else:
             self._first_acted_on = True
             self._stop()
@@ -210,7 +210,7 @@ class Lifetime:
     async def _phases(self, command: Command[Started]) -> int:
         """Start-up, then running; the exit code unless a second signal cuts it short."""
         started: Started | Refused | None = None
-        with self.startup:
+        with self._startup:
             started = await command.start()
         # After a second signal nothing more is done (even by a start-up that
         # finished without noticing): the immediate stop is all there is to say.
@@ -252,7 +252,7 @@ async def live(command: Command[Started], *, early_signals: Sequence[int] = ()) 
     async def main() -> None:
         for signum in early_signals:
             life.on_signal(signum)
-        with life.whole:
+        with life._whole:
             codes.append(await life._phases(command))
 
     await run_until_signalled(main, on_first=life.on_signal, on_second=life.on_signal)
