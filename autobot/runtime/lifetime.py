@@ -163,10 +163,11 @@ class Lifetime:
     """What each signal means in each phase of one command run.
 
     `live` runs the command's phases in it (start-up in one cancel scope,
-    everything in another) and feeds every signal to `on_signal`. The first signal cancels start-up,
-    or, once `running` was called, calls its `stop`; a second one cancels
-    everything (an immediate stop). A command sees only `running` and
-    `first_signal`; `stop` runs in the signal watcher's task.
+    everything in another) and feeds every signal to `on_signal`. The first
+    signal cancels start-up, or, once `running` was called, calls its
+    `stop`; a second one cancels everything (an immediate stop). A command
+    sees only `running` and `first_signal`; `stop` runs in the signal
+    watcher's task.
     """
 
     _startup: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
