@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from autobot import __version__
-from autobot.agent.command import run_agent
 from autobot.channels.pairing_command import add_pairing_parser, pairing_main
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
-from autobot.demo import demo_main
 from autobot.doctor.main import doctor_main
 from autobot.entry import interrupted
 from autobot.gateway.main import gateway_main
@@ -114,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 as_root=os.geteuid() == 0,
             )
         if args.command == "demo":
+            # imported here: the demo's loopback stand-ins cost every other command
+            # (the gateway's start included) ~50 ms and ~2 MB
+            from autobot.demo import demo_main
+
             return demo_main(
                 config_path,
                 environ=os.environ,
@@ -138,6 +140,8 @@ def _agent(config_path: Path, args: argparse.Namespace) -> int:
     """`autobot agent`: the doctor's gate, then the chat. Signals are handled
     over its whole life (`autobot.runtime.lifetime`): first graceful, second
     immediate, exit 128 + signal, never a traceback."""
+    from autobot.agent.command import run_agent  # only this command needs it
+
     return run_agent(
         config_path,
         message=args.message,
