@@ -9,6 +9,7 @@ may have imported the SDK already).
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import ssl
@@ -29,11 +30,13 @@ from autobot.llm.preload import PRELOAD_SHUTDOWN_GRACE, ProviderPreload, preload
 from autobot.llm.types import ChatMessage, LLMRequest, LLMResponse, ProviderError, Role
 from autobot.logs.records import Level
 from autobot.runtime import ChildEnv, Restart
+from autobot.runtime.gc_policy import serving_gc
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.llm_script import ScriptedReply
 from autobot.testing.logs import capture_logger, drain
 
 SDK_MODULES = ("anthropic", "httpx2", "autobot.llm.anthropic_sdk")
+LOADED_OBJECTS = 1000  # what a fake `prepare` loads (the SDK: ~140k objects)
 HOLD_SECONDS = 30.0  # a held loader gives up after this (a failing test, never a passing one)
 REQUEST = LLMRequest(
     model="claude-test", system="", messages=(ChatMessage(role=Role.USER, content="hi"),)
@@ -216,6 +219,7 @@ class SlowProvider:
     delay: float
     error: ProviderError | None = None
     prepared: int = 0
+    loaded: list[list[int]] = attrs.field(factory=list)
 
     @property
     def name(self) -> str:
@@ -226,6 +230,7 @@ class SlowProvider:
         self.prepared += 1
         if self.error is not None:
             raise self.error
+        self.loaded = [[index] for index in range(LOADED_OBJECTS)]  # lists: tracked by gc
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         raise AssertionError("the preload never completes a conversation")
@@ -262,6 +267,35 @@ async def test_a_failed_preload_is_a_warning_not_a_crash(autojump_clock: trio.ab
             "anthropic: the anthropic SDK cannot be loaded (X); the first call will try again",
         )
     ]
+
+
+def _frozen(objects: list[list[int]]) -> bool:
+    """Whether every one of `objects` is in the permanent generation (which
+    `gc.get_objects` leaves out), or none is; an AssertionError if only some."""
+    scanned = {id(obj) for obj in gc.get_objects()}
+    frozen = [id(obj) not in scanned for obj in objects]
+    assert len(set(frozen)) == 1, "only some of the objects are frozen"
+    return frozen[0]
+
+
+async def test_what_the_preload_loaded_joins_a_frozen_start_up_heap(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    assert gc.get_freeze_count() == 0  # nothing else froze this test process
+    logger, _ = capture_logger()
+    outside = SlowProvider(delay=0.5)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(ProviderPreload(provider=outside, logger=logger).run)
+    assert len(outside.loaded) == LOADED_OBJECTS
+    assert not _frozen(outside.loaded)
+    assert gc.get_freeze_count() == 0
+
+    inside = SlowProvider(delay=0.5)
+    with serving_gc():
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ProviderPreload(provider=inside, logger=logger).run)
+        assert _frozen(inside.loaded)
+    assert not _frozen(inside.loaded)  # serving_gc unfreezes it all at exit
 
 
 def test_preload_spec_is_a_temporary_child_named_llm() -> None:
