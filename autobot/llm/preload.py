@@ -30,7 +30,8 @@ from autobot.llm.types import ProviderError
 from autobot.logs.records import Logger
 from autobot.runtime import ChildEnv, ChildSpec, Restart
 
-# Nothing to finish on a stop: an import in flight completes in its thread anyway.
+# Nothing to finish on a stop; an import in flight cannot be interrupted, so a
+# stop in the first second after start waits for it (never longer than the import).
 PRELOAD_SHUTDOWN_GRACE = 0.0
 
 
