@@ -140,15 +140,13 @@ class TelegramChannel:
                 return
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                await self._replay()
+                # Started before the replay: the router starts after the channels,
+                # and a replay larger than its mailbox would wait for it forever.
                 task_status.started()
                 self._log.info("telegram channel ready", bot=f"@{self._bot.username}")
                 async with trio.open_nursery() as loops:
                     loops.start_soon(self._watch_stopping)
-                    if self.webhook is None:
-                        loops.start_soon(self._poll_until_stopping)
-                    else:
-                        loops.start_soon(self._serve_webhook, self.webhook)
+                    loops.start_soon(self._receive_updates)
                     loops.start_soon(self._send_loop)
                 nursery.cancel_scope.cancel("telegram channel stopped")
 
@@ -226,40 +224,49 @@ class TelegramChannel:
         if self._idle is not None:
             self._idle.cancel("telegram channel asked to stop")
 
-    async def _poll_until_stopping(self) -> None:
+    async def _receive_updates(self) -> None:
+        """Replayed messages first, then new ones (polled, or posted to the webhook),
+        until a graceful stop cancels `_polling`."""
         with self._polling:
-            offset: int | None = None
+            await self._replay()
+            if self.webhook is None:
+                await self._poll_until_stopping()
+            else:
+                await self._serve_webhook(self.webhook)
+
+    async def _poll_until_stopping(self) -> None:
+        offset: int | None = None
+        attempt = 0
+        while True:
+            try:
+                updates = await self.api.get_updates(
+                    offset=offset,
+                    poll_timeout=self.config.poll_timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+                self.env.health.mark_up(trio.current_time())
+                if updates:
+                    # a transient failure in here (a media download) leaves the
+                    # offset alone: the whole batch comes again
+                    await self._receive(updates)
+                    offset = max(update["update_id"] for update in updates) + 1
+            except Unauthorized as exc:
+                self.env.health.mark_stopped(trio.current_time(), str(exc))
+                self._log.error("telegram channel stopped: the token was revoked (401)")
+                await trio.sleep_forever()
+            except TelegramError as exc:
+                if not is_transient(exc):
+                    raise
+                await self._cool_down(exc, attempt)
+                attempt += 1
+                continue
             attempt = 0
-            while True:
-                try:
-                    updates = await self.api.get_updates(
-                        offset=offset,
-                        poll_timeout=self.config.poll_timeout,
-                        allowed_updates=ALLOWED_UPDATES,
-                    )
-                    self.env.health.mark_up(trio.current_time())
-                    if updates:
-                        # a transient failure in here (a media download) leaves the
-                        # offset alone: the whole batch comes again
-                        await self._receive(updates)
-                        offset = max(update["update_id"] for update in updates) + 1
-                except Unauthorized as exc:
-                    self.env.health.mark_stopped(trio.current_time(), str(exc))
-                    self._log.error("telegram channel stopped: the token was revoked (401)")
-                    await trio.sleep_forever()
-                except TelegramError as exc:
-                    if not is_transient(exc):
-                        raise
-                    await self._cool_down(exc, attempt)
-                    attempt += 1
-                    continue
-                attempt = 0
 
     async def _serve_webhook(self, deliveries: trio.MemoryReceiveChannel[WebhookDelivery]) -> None:
         """Webhook mode: each POSTed update is handled like a polled batch of one;
         the endpoint answers 200 once it is journaled (or ignored), 503 when a
         transient failure (a media download) means Telegram should retry."""
-        with deliveries, self._polling:
+        with deliveries:
             self.env.health.mark_up(trio.current_time())
             async for delivery in deliveries:
                 with delivery.handled:
