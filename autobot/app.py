@@ -6,7 +6,6 @@ This is the only module that knows every actor. The tree (see ARCHITECTURE.md):
     ├── log        redacts every record, then writes logs/autobot.log (and
     │              stderr for the gateway); started first, stopped last
     ├── channels   supervisor of one actor per enabled chat channel (telegram...)
-    ├── llm        loads the LLM provider's SDK in the background, then exits
     ├── sandbox    the sandbox pool actor (persistent bubblewrap workers)
     ├── router     the session router: one agent actor per `channel:chat_id`
     └── http       /healthz and /metrics on gateway.host:gateway.port (gateway only)
@@ -53,7 +52,6 @@ from autobot.gateway.metrics import (
 from autobot.http.actor import HttpActor
 from autobot.http.metrics import Metric
 from autobot.llm.limits import ProviderLimits
-from autobot.llm.preload import preload_spec
 from autobot.llm.selection import ManagedProvider, build_provider, select_provider
 from autobot.logs.actor import LogActor, level_from_config, open_log_mailbox
 from autobot.logs.records import Level, Logger, LogRecord
@@ -192,7 +190,8 @@ class Gateway:
             ChildSpec(id="log", factory=self._build_log, shutdown_grace=LOG_SHUTDOWN_GRACE)
         ]
         # Channels start right after the log, so the first poll waits for no
-        # other start-up (the LLM SDK import, the sandbox probe and workers);
+        # other start-up (the sandbox probe and workers; the LLM SDK loads at
+        # the first model call);
         # what they receive meanwhile waits in the router's mailbox. They stop
         # after the router: the replies of the turns the router finishes while
         # stopping are still delivered.
@@ -204,7 +203,6 @@ class Gateway:
                     shutdown_grace=CHANNELS_SHUTDOWN_GRACE,
                 )
             )
-        specs.append(preload_spec(self.provider, self.logger.child("llm")))
         specs.append(
             ChildSpec(id="sandbox", factory=self._build_pool, shutdown_grace=SANDBOX_SHUTDOWN_GRACE)
         )

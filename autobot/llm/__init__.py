@@ -5,8 +5,6 @@
 - `anthropic_provider.AnthropicProvider` (official SDK, SSE streaming by default; the SDK
   side is `anthropic_sdk`, imported in a worker thread on first use, never at start-up) and
   `openai_provider.OpenAICompatibleProvider` (httpx, `/v1/chat/completions`).
-- `preload`: the gateway's temporary `llm` child, which prepares the provider (the SDK
-  import) in the background once the channels are up.
 - `limits.ProviderLimits` (timeouts, retries, pool sizes), `retry` (the shared retry policy:
   nothing is retried once the request was sent and may be billed),
   `anthropic_wire` / `openai_wire` (pure translation), `anthropic_stream` (an answer

@@ -3,15 +3,17 @@
 Importing the SDK costs about a second of CPU and 50 MB, so this module does
 not: a provider is built cheaply (the doctor, `autobot new`, `--help` never
 load the SDK), and the SDK with its TLS context is loaded once per provider,
-in a worker thread so the event loop keeps serving: by `prepare()` (the
-gateway calls it in the background right after its channels start, see
-`autobot.llm.preload`), or else by the first `complete`. Calls that arrive
-while it loads wait for that one load, never longer. The SDK side (clients,
-timeouts, what a failed attempt means) is `anthropic_sdk`.
+in a worker thread so the event loop keeps serving, by the first `complete`
+(or an explicit `prepare()`): an idle gateway does not carry it, and the first
+model call after a start waits about a second for it, once. Calls that arrive
+while it loads wait for that one load, never longer; what it loaded then joins
+the gateway's frozen start-up heap (`join_frozen_heap`). The SDK side
+(clients, timeouts, what a failed attempt means) is `anthropic_sdk`.
 """
 
 from __future__ import annotations
 
+import gc
 import random
 import ssl
 import time
@@ -134,6 +136,7 @@ class AnthropicProvider:
                         f"{self.name}: the anthropic SDK cannot be loaded ({reason})"
                     ) from None
                 self._check_open()  # closed while it loaded: open nothing
+                join_frozen_heap()
                 self._sdk = clients.open(
                     api_key=self.api_key,
                     api_base=self.api_base,
@@ -147,3 +150,14 @@ class AnthropicProvider:
     def _check_open(self) -> None:
         if self._closed:
             raise ProviderError(f"{self.name}: the provider is closed")
+
+
+def join_frozen_heap() -> None:
+    """The gateway serves with its start-up heap frozen (`serving_gc`); the SDK,
+    loaded later, would stay outside it and every full collection would scan its
+    ~140k objects (~0.1 s pause of the event loop). Once it is loaded, and only
+    while the heap is frozen, it is frozen with the rest (whatever else is alive
+    then is frozen too: still freed by reference counting; only a reference
+    cycle among it waits for the unfreeze when the gateway stops)."""
+    if gc.get_freeze_count():
+        gc.freeze()

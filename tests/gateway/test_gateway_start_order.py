@@ -1,9 +1,9 @@
-"""The root tree's order: log, channels, llm, sandbox, router, http; stopped in reverse.
+"""The root tree's order: log, channels, sandbox, router, http; stopped in reverse.
 
 The whole gateway runs with Telegram against the loopback Bot API and model
 fakes, with the real bubblewrap sandbox pool. Channels start before the
 sandbox pool, so the first poll waits for neither the pool's probe and
-workers nor the LLM SDK import (the `llm` child loads it in the background);
+workers nor the LLM SDK import (it loads at the first model call);
 the router stops before the channels, so a turn that ends while the gateway
 stops still has its reply delivered.
 """
@@ -82,7 +82,7 @@ async def test_the_first_poll_does_not_wait_for_the_sandbox_pool(
             gateway.stop()
     assert reply.text == "echo: early bird"
     started = [child for child, event in _root_events(loaded) if event == "started"]
-    assert started == ["log", "channels", "llm", "sandbox", "router", "http"]
+    assert started == ["log", "channels", "sandbox", "router", "http"]
 
 
 async def test_a_turn_that_ends_while_stopping_is_still_delivered(tmp_path: Path) -> None:
@@ -108,6 +108,5 @@ async def test_a_turn_that_ends_while_stopping_is_still_delivered(tmp_path: Path
     assert [message.text for message in telegram.messages_in(ALICE.id)] == ["last words"]
     assert len(model.requests) == 1
     events = _root_events(loaded)
-    assert ("llm", "exited") in events  # the SDK was loaded in the background, then it ended
     stopped = [child for child, event in events if event == "stopped"]
     assert stopped == ["http", "router", "sandbox", "channels"]

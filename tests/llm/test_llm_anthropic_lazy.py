@@ -26,14 +26,10 @@ import trio.testing
 from autobot.config.secret import Secret
 from autobot.llm.anthropic_provider import AnthropicProvider, load_sdk
 from autobot.llm.limits import ProviderLimits
-from autobot.llm.preload import PRELOAD_SHUTDOWN_GRACE, ProviderPreload, preload_spec
 from autobot.llm.types import ChatMessage, LLMRequest, LLMResponse, ProviderError, Role
-from autobot.logs.records import Level
-from autobot.runtime import ChildEnv, Restart
 from autobot.runtime.gc_policy import serving_gc
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.llm_script import ScriptedReply
-from autobot.testing.logs import capture_logger, drain
 
 SDK_MODULES = ("anthropic", "httpx2", "autobot.llm.anthropic_sdk")
 LOADED_OBJECTS = 1000  # what a fake `prepare` loads (the SDK: ~140k objects)
@@ -212,63 +208,6 @@ async def test_a_caller_cancelled_mid_load_still_leaves_the_sdk_loaded() -> None
     assert loader.calls == 1
 
 
-@attrs.define(eq=False)
-class SlowProvider:
-    """A `ManagedProvider` whose `prepare` takes `delay` virtual seconds, then maybe fails."""
-
-    delay: float
-    error: ProviderError | None = None
-    prepared: int = 0
-    loaded: list[list[int]] = attrs.field(factory=list)
-
-    @property
-    def name(self) -> str:
-        return "anthropic"
-
-    async def prepare(self) -> None:
-        await trio.sleep(self.delay)
-        self.prepared += 1
-        if self.error is not None:
-            raise self.error
-        self.loaded = [[index] for index in range(LOADED_OBJECTS)]  # lists: tracked by gc
-
-    async def complete(self, request: LLMRequest) -> LLMResponse:
-        raise AssertionError("the preload never completes a conversation")
-
-    async def aclose(self) -> None:
-        raise AssertionError("the preload does not own the provider")
-
-
-async def test_preload_is_started_at_once_and_reports_the_provider_ready(
-    autojump_clock: trio.abc.Clock,
-) -> None:
-    provider = SlowProvider(delay=1.5)
-    logger, records = capture_logger()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(ProviderPreload(provider=provider, logger=logger).run)
-        assert (trio.current_time(), provider.prepared) == (0.0, 0)
-    assert (trio.current_time(), provider.prepared) == (1.5, 1)
-    [record] = drain(records)
-    assert (record.level, record.message) == (Level.INFO, "anthropic provider ready")
-    assert record.fields == (("seconds", "1.500"),)
-
-
-async def test_a_failed_preload_is_a_warning_not_a_crash(autojump_clock: trio.abc.Clock) -> None:
-    provider = SlowProvider(
-        delay=0.25, error=ProviderError("anthropic: the anthropic SDK cannot be loaded (X)")
-    )
-    logger, records = capture_logger()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(ProviderPreload(provider=provider, logger=logger).run)
-    assert trio.current_time() == 0.25
-    assert [(r.level, r.message) for r in drain(records)] == [
-        (
-            Level.WARN,
-            "anthropic: the anthropic SDK cannot be loaded (X); the first call will try again",
-        )
-    ]
-
-
 def _frozen(objects: list[list[int]]) -> bool:
     """Whether every one of `objects` is in the permanent generation (which
     `gc.get_objects` leaves out), or none is; an AssertionError if only some."""
@@ -278,36 +217,21 @@ def _frozen(objects: list[list[int]]) -> bool:
     return frozen[0]
 
 
-async def test_what_the_preload_loaded_joins_a_frozen_start_up_heap(
-    autojump_clock: trio.abc.Clock,
-) -> None:
+async def test_what_the_load_brought_in_joins_a_frozen_start_up_heap() -> None:
     assert gc.get_freeze_count() == 0  # nothing else froze this test process
-    logger, _ = capture_logger()
-    outside = SlowProvider(delay=0.5)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(ProviderPreload(provider=outside, logger=logger).run)
-    assert len(outside.loaded) == LOADED_OBJECTS
-    assert not _frozen(outside.loaded)
+    loaded: list[list[list[int]]] = []
+
+    def loader() -> tuple[Any, ssl.SSLContext]:
+        loaded.append([[index] for index in range(LOADED_OBJECTS)])  # lists: tracked by gc
+        return load_sdk()
+
+    async with _provider("http://127.0.0.1:9", loader) as outside:  # type: ignore[arg-type]
+        await outside.prepare()
+    assert not _frozen(loaded[0])
     assert gc.get_freeze_count() == 0
 
-    inside = SlowProvider(delay=0.5)
     with serving_gc():
-        async with trio.open_nursery() as nursery:
-            await nursery.start(ProviderPreload(provider=inside, logger=logger).run)
-        assert _frozen(inside.loaded)
-    assert not _frozen(inside.loaded)  # serving_gc unfreezes it all at exit
-
-
-def test_preload_spec_is_a_temporary_child_named_llm() -> None:
-    provider = SlowProvider(delay=0)
-    logger, _ = capture_logger()
-    spec = preload_spec(provider, logger)
-    assert (spec.id, spec.restart, spec.shutdown_grace, spec.mailbox_size) == (
-        "llm",
-        Restart.TEMPORARY,
-        PRELOAD_SHUTDOWN_GRACE,
-        None,
-    )
-    actor = spec.factory(ChildEnv(child_id="llm", incarnation=0, inbox=None, stopping=trio.Event()))
-    assert isinstance(actor, ProviderPreload)
-    assert actor.provider is provider and actor.logger is logger
+        async with _provider("http://127.0.0.1:9", loader) as inside:  # type: ignore[arg-type]
+            await inside.prepare()
+        assert _frozen(loaded[1])
+    assert not _frozen(loaded[1])  # serving_gc unfreezes it all at exit
