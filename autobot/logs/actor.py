@@ -87,7 +87,10 @@ class LogActor:
                 opened.append(sink)
             task_status.started()
             async for record in self.receive_channel:
-                await self._write([record, *self._take_waiting()], opened)
+                # A batch taken from the mailbox is written whole: a cancel that
+                # came meanwhile (the tree stopping) waits for it, bounded.
+                with trio.move_on_after(CLOSE_GRACE_SECONDS, shield=True):
+                    await self._write([record, *self._take_waiting()], opened)
             await self._report_drops(opened)
         except trio.Cancelled:
             with trio.move_on_after(CLOSE_GRACE_SECONDS, shield=True):

@@ -213,7 +213,35 @@ async def test_cancel_writes_what_is_waiting_then_closes(
         f"{STAMP} INFO  [gateway] waiting two",
     ]
     assert sink.events == ["open", "close"]
-    assert trio.current_time() == 0
+    assert trio.current_time() == CLOSE_GRACE_SECONDS  # the batch in flight had its grace
+
+
+async def test_a_batch_in_flight_when_cancelled_is_written_whole(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The tree's last stop events reach the log: the record being written when the
+    log actor is cancelled (it stops last, with no grace) is not lost."""
+    gate = trio.Event()
+    sink = MemorySink(gate=gate)
+    logger, actor = make_actor([sink])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(actor.run)
+        logger.info("root: channels stopped")  # being written when the cancel comes
+        await trio.testing.wait_all_tasks_blocked()
+        logger.info("after it")
+        nursery.cancel_scope.cancel("test: supervisor shutdown")
+        nursery.start_soon(_release_after, gate, 1.0)
+    assert sink.lines == [
+        f"{STAMP} INFO  [gateway] root: channels stopped",
+        f"{STAMP} INFO  [gateway] after it",
+    ]
+    assert trio.current_time() == 1.0
+
+
+async def _release_after(gate: trio.Event, seconds: float) -> None:
+    with trio.CancelScope(shield=True):
+        await trio.sleep(seconds)
+        gate.set()
 
 
 async def test_a_hanging_sink_close_is_bounded_by_the_grace_period(
