@@ -54,7 +54,7 @@ from autobot.runtime.lifetime import (
     run_command,
     signal_name,
 )
-from autobot.sandbox.probe import probe_sandbox
+from autobot.sandbox.probe import probe_configured
 
 STOPPING_TEXT = "autobot: interrupted, stopping (press Ctrl-C again to quit at once)\n"
 # The terminal's outcome: one value per conversation, sent once, never waited on.
@@ -285,7 +285,7 @@ async def agent_main(
     stdout: TextIO,
     stderr: TextIO,
     home: Path,
-    probe: SandboxProber = probe_sandbox,
+    probe: SandboxProber = probe_configured,
     as_root: bool = False,
     early_signals: Sequence[int] = (),
 ) -> int:
@@ -334,7 +334,7 @@ def run_agent(
             stdout=stdout,
             stderr=stderr,
             home=Path.home() if home is None else home,
-            probe=probe_sandbox,
+            probe=probe_configured,
             as_root=as_root,
         )
     )

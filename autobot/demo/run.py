@@ -76,7 +76,7 @@ from autobot.runtime.lifetime import (
     run_command,
     signal_name,
 )
-from autobot.sandbox.probe import probe_sandbox
+from autobot.sandbox.probe import probe_configured
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.fake_telegram import FakeTelegram, serve_fake_telegram
 from autobot.testing.llm_script import FakeLLM
@@ -418,7 +418,7 @@ def _command(
     once: bool,
     home: Path,
     as_root: bool = False,
-    probe: SandboxProber = probe_sandbox,
+    probe: SandboxProber = probe_configured,
     rng: random.Random | None = None,
 ) -> DemoCommand:
     return DemoCommand(
@@ -443,7 +443,7 @@ async def demo(
     once: bool,
     home: Path,
     as_root: bool = False,
-    probe: SandboxProber = probe_sandbox,
+    probe: SandboxProber = probe_configured,
     rng: random.Random | None = None,
     early_signals: Sequence[int] = (),
 ) -> int:

@@ -11,7 +11,7 @@ import trio
 from autobot.doctor.render import render_json, render_text
 from autobot.doctor.run import run_checks
 from autobot.doctor.sandbox_check import SandboxProber
-from autobot.sandbox.probe import probe_sandbox
+from autobot.sandbox.probe import probe_configured
 
 
 async def doctor(
@@ -22,7 +22,7 @@ async def doctor(
     environ: Mapping[str, str],
     out: TextIO,
     home: Path,
-    probe: SandboxProber = probe_sandbox,
+    probe: SandboxProber = probe_configured,
     as_root: bool = False,
 ) -> int:
     """Run every check on the bot at `config_path`, write the report to `out`,
@@ -40,7 +40,7 @@ def doctor_main(
     environ: Mapping[str, str],
     out: TextIO,
     home: Path | None = None,
-    probe: SandboxProber = probe_sandbox,
+    probe: SandboxProber = probe_configured,
     as_root: bool = False,
 ) -> int:
     """Synchronous wrapper for the CLI (`trio.run`); `home` defaults to `Path.home()`.

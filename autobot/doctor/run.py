@@ -250,7 +250,7 @@ async def run_checks(
     if as_root:
         findings.append(running_as_root(None if checked.config is None else checked.config.tools))
     if checked.config is not None:
-        findings += await probe_sandbox_findings(checked.config.tools.sandbox, probe)
+        findings += await probe_sandbox_findings(checked.config.tools, probe)
         findings += await trio.to_thread.run_sync(
             pairing_findings, config_path.parent, limiter=fs_limiter
         )

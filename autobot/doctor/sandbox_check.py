@@ -14,7 +14,7 @@ from typing import Protocol
 import attrs
 import trio
 
-from autobot.config.schema import SandboxMode
+from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.doctor.findings import Finding, error, info, untrusted
 
 PROBE_TIMEOUT = 30.0  # a real bwrap start takes well under a second; docker can be slow
@@ -33,7 +33,8 @@ class ProbeResult(Protocol):
     def detail(self) -> str: ...
 
 
-SandboxProber = Callable[[SandboxMode], Awaitable[ProbeResult]]
+# Probes the sandbox a bot's `tools` settings ask for (`autobot.sandbox.probe.probe_configured`).
+SandboxProber = Callable[[ToolsConfig], Awaitable[ProbeResult]]
 
 _INSTALL_HINT = {
     SandboxMode.AUTO: "Install bubblewrap (apt install bubblewrap) or Docker",
@@ -72,19 +73,20 @@ class ProbeFailure:
     detail: str
 
 
-async def probe_sandbox_findings(mode: SandboxMode, prober: SandboxProber) -> list[Finding]:
-    """Run `prober` for `mode` (bounded by `PROBE_TIMEOUT`) and turn its answer into findings.
+async def probe_sandbox_findings(tools: ToolsConfig, prober: SandboxProber) -> list[Finding]:
+    """Run `prober` for `tools` (bounded by `PROBE_TIMEOUT`) and turn its answer into findings.
 
     A probe that times out is reported as unavailable. The probe reports a
     missing or broken backend in its result, so anything it raises is a bug
     and propagates.
     """
+    mode = tools.sandbox
     if mode is SandboxMode.NONE:
         return sandbox_findings(mode, None)
     result: ProbeResult
     try:
         with trio.fail_after(PROBE_TIMEOUT):
-            result = await prober(mode)
+            result = await prober(tools)
     except trio.TooSlowError:
         result = ProbeFailure(detail=f"probe did not answer within {PROBE_TIMEOUT:g}s")
     return sandbox_findings(mode, result)

@@ -37,7 +37,7 @@ from autobot.runtime.lifetime import (
     run_command,
     signal_name,
 )
-from autobot.sandbox.probe import probe_sandbox
+from autobot.sandbox.probe import probe_configured
 
 
 @attrs.frozen(kw_only=True)
@@ -50,7 +50,7 @@ class GatewayCommand:
     environ: Mapping[str, str]
     stderr: TextIO
     home: Path
-    probe: SandboxProber = probe_sandbox
+    probe: SandboxProber = probe_configured
     as_root: bool = False
 
     @property
@@ -110,7 +110,7 @@ async def serve(
     environ: Mapping[str, str],
     stderr: TextIO,
     home: Path,
-    probe: SandboxProber = probe_sandbox,
+    probe: SandboxProber = probe_configured,
     as_root: bool = False,
     early_signals: Sequence[int] = (),
 ) -> int:

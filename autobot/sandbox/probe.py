@@ -20,7 +20,7 @@ from typing import Literal
 import attrs
 import trio
 
-from autobot.config.schema import SandboxMode
+from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.sandbox.bwrap import BWRAP, bwrap_argv, worker_command
 from autobot.sandbox.policy import (
     SANDBOX_PATH,
@@ -80,6 +80,14 @@ async def probe_sandbox(
             return SandboxProbe(backend=SandboxMode.DOCKER, available=True, detail=detail)
         details.append(detail)
     return SandboxProbe(backend=None, available=False, detail="; ".join(details))
+
+
+async def probe_configured(tools: ToolsConfig) -> SandboxProbe:
+    """The probe for a bot's `tools` settings as this process would run them:
+    its sandbox mode and, as root, its `sandbox_uid:sandbox_gid` identity
+    (what the doctor and the start-up gate check)."""
+    identity = default_identity(os.geteuid(), tools.sandbox_uid, tools.sandbox_gid)
+    return await probe_sandbox(tools.sandbox, identity)
 
 
 async def _probe_bwrap(identity: SandboxIdentity | None) -> tuple[bool, str]:

@@ -21,7 +21,7 @@ from autobot.agent.command import STOPPING_TEXT, agent_command, agent_main
 from autobot.app import ROUTER_SHUTDOWN_GRACE
 from autobot.channels.terminal import PROMPT
 from autobot.config.load import LoadedConfig, load_config
-from autobot.config.schema import SandboxMode
+from autobot.config.schema import ToolsConfig
 from autobot.logs.sinks import LOG_FILE_NAME
 from autobot.sandbox.probe import SandboxProbe
 from autobot.store.sessions import SessionStore
@@ -62,7 +62,7 @@ def _signalling_probe(*signums: int):  # type: ignore[no-untyped-def]
     this process one at a time, each handled before the next, then hangs:
     start-up is provably in progress when they land."""
 
-    async def probe(mode: SandboxMode) -> SandboxProbe:
+    async def probe(tools: ToolsConfig) -> SandboxProbe:
         with trio.CancelScope(shield=True):
             for signum in signums:
                 os.kill(os.getpid(), signum)
@@ -73,7 +73,7 @@ def _signalling_probe(*signums: int):  # type: ignore[no-untyped-def]
     return probe
 
 
-async def _probe_must_not_run(mode: SandboxMode) -> SandboxProbe:
+async def _probe_must_not_run(tools: ToolsConfig) -> SandboxProbe:
     raise AssertionError("start-up must not get as far as the sandbox probe")
 
 

@@ -14,7 +14,7 @@ import pytest
 import trio
 import trio.testing
 
-from autobot.config.schema import SandboxMode
+from autobot.config.schema import ToolsConfig
 from autobot.demo import demo
 from autobot.sandbox.probe import SandboxProbe
 
@@ -27,7 +27,7 @@ def _signalling_probe(signum: int):  # type: ignore[no-untyped-def]
     """The doctor's sandbox probe (start-up is provably in progress): sends
     `signum` to this process, lets the watcher take it, then hangs."""
 
-    async def probe(mode: SandboxMode) -> SandboxProbe:
+    async def probe(tools: ToolsConfig) -> SandboxProbe:
         with trio.CancelScope(shield=True):
             os.kill(os.getpid(), signum)
             await trio.testing.wait_all_tasks_blocked()
@@ -37,7 +37,7 @@ def _signalling_probe(signum: int):  # type: ignore[no-untyped-def]
     return probe
 
 
-async def _probe_must_not_run(mode: SandboxMode) -> SandboxProbe:
+async def _probe_must_not_run(tools: ToolsConfig) -> SandboxProbe:
     raise AssertionError("start-up must not get as far as the sandbox probe")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import yaml
 
-from autobot.config.schema import SandboxMode
+from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.sandbox.probe import SandboxProbe
 
 ANTHROPIC_KEY = "sk-ant-api03-" + "A" * 40  # lives in .env only, never in config.yml
@@ -70,14 +70,15 @@ def make_bot(
     return Bot(root=root, config=config_file, env=env_file, workspace=workspace)
 
 
-async def probe_ok(mode: SandboxMode) -> SandboxProbe:
+async def probe_ok(tools: ToolsConfig) -> SandboxProbe:
+    mode = tools.sandbox
     backend = SandboxMode.BUBBLEWRAP if mode is SandboxMode.AUTO else mode
     return SandboxProbe(backend=backend, available=True, detail="fake probe: works")
 
 
-async def probe_missing(mode: SandboxMode) -> SandboxProbe:
+async def probe_missing(tools: ToolsConfig) -> SandboxProbe:
     return SandboxProbe(backend=None, available=False, detail="bwrap not found on PATH")
 
 
-async def probe_must_not_run(mode: SandboxMode) -> SandboxProbe:
-    raise AssertionError(f"the probe must not run for {mode}")
+async def probe_must_not_run(tools: ToolsConfig) -> SandboxProbe:
+    raise AssertionError(f"the probe must not run for {tools.sandbox}")

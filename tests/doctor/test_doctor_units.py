@@ -11,13 +11,13 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autobot.config.schema import SandboxMode
+from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.doctor.bot_files import inspect_workspace
 from autobot.doctor.hosts import is_loopback_host
 from autobot.doctor.plaintext import plaintext_secret_findings, secret_field_paths
 from autobot.doctor.sandbox_check import PROBE_TIMEOUT, probe_sandbox_findings
 from autobot.doctor.workspace_scan import find_dotenv_files
-from autobot.sandbox.probe import SandboxProbe, probe_sandbox
+from autobot.sandbox.probe import SandboxProbe, probe_configured
 
 
 @pytest.mark.parametrize(
@@ -150,26 +150,45 @@ def test_inspect_workspace_root_contains_home(tmp_path: Path) -> None:
 
 
 async def test_hanging_probe_times_out_at_exact_virtual_time(autojump_clock: object) -> None:
-    async def hang(mode: SandboxMode) -> SandboxProbe:
+    async def hang(tools: ToolsConfig) -> SandboxProbe:
         await trio.sleep_forever()
         raise AssertionError("unreachable")
 
-    findings = await probe_sandbox_findings(SandboxMode.AUTO, hang)
+    findings = await probe_sandbox_findings(ToolsConfig(sandbox=SandboxMode.AUTO), hang)
     assert trio.current_time() == PROBE_TIMEOUT
     assert [f.code for f in findings] == ["sandbox_unavailable"]
     assert "did not answer" in findings[0].message
 
 
 async def test_probe_not_called_for_sandbox_none() -> None:
-    async def boom(mode: SandboxMode) -> SandboxProbe:
+    async def boom(tools: ToolsConfig) -> SandboxProbe:
         raise AssertionError("probed")
 
-    findings = await probe_sandbox_findings(SandboxMode.NONE, boom)
+    findings = await probe_sandbox_findings(ToolsConfig(sandbox=SandboxMode.NONE), boom)
     assert [f.code for f in findings] == ["sandbox_backend"]
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/bin/bwrap"), reason="bubblewrap not installed")
 async def test_real_bubblewrap_probe() -> None:
-    findings = await probe_sandbox_findings(SandboxMode.BUBBLEWRAP, probe_sandbox)
+    findings = await probe_sandbox_findings(ToolsConfig(sandbox=SandboxMode.BUBBLEWRAP), probe_configured)
     assert [f.code for f in findings] == ["sandbox_backend"]
     assert findings[0].message.startswith("Sandbox backend: bubblewrap")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root gateway drops to the configured account")
+async def test_the_configured_sandbox_account_is_the_one_probed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autobot.sandbox import probe as probe_module
+    from autobot.sandbox.userns import SandboxIdentity
+
+    seen: list[object] = []
+
+    async def recording(mode: SandboxMode, identity: object = "default") -> SandboxProbe:
+        seen.append((mode, identity))
+        return SandboxProbe(backend=mode, available=True, detail="recorded")
+
+    monkeypatch.setattr(probe_module, "probe_sandbox", recording)
+    tools = ToolsConfig(sandbox=SandboxMode.BUBBLEWRAP, sandbox_uid=4242, sandbox_gid=4343)
+    await probe_configured(tools)
+    assert seen == [(SandboxMode.BUBBLEWRAP, SandboxIdentity(4242, 4343))]

@@ -13,7 +13,7 @@ import pytest
 import trio
 import trio.testing
 
-from autobot.config.schema import SandboxMode
+from autobot.config.schema import ToolsConfig
 from autobot.gateway.main import serve
 from autobot.runtime.lifetime import SIGNAL_EXIT_BASE
 from autobot.sandbox.probe import SandboxProbe
@@ -28,7 +28,7 @@ def _signalling_probe(*signums: int):  # type: ignore[no-untyped-def]
     so the first one's cancellation waits): none is left pending when the
     gateway returns, which Trio would re-raise at this test process."""
 
-    async def probe(mode: SandboxMode) -> SandboxProbe:
+    async def probe(tools: ToolsConfig) -> SandboxProbe:
         with trio.CancelScope(shield=True):
             for signum in signums:
                 os.kill(os.getpid(), signum)
@@ -39,7 +39,7 @@ def _signalling_probe(*signums: int):  # type: ignore[no-untyped-def]
     return probe
 
 
-async def _probe_must_not_run(mode: SandboxMode) -> SandboxProbe:
+async def _probe_must_not_run(tools: ToolsConfig) -> SandboxProbe:
     raise AssertionError("start-up must not get as far as the sandbox probe")
 
 

@@ -11,7 +11,7 @@ import pytest
 from dotenv import dotenv_values
 
 from autobot.config.load import load_config
-from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES, SandboxMode
+from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES, SandboxMode, ToolsConfig
 from autobot.doctor.findings import Severity
 from autobot.doctor.run import run_checks
 from autobot.sandbox.probe import SandboxProbe
@@ -30,7 +30,7 @@ def permissive_umask() -> Iterator[None]:
         os.umask(previous)
 
 
-async def probe_ok(mode: SandboxMode) -> SandboxProbe:
+async def probe_ok(tools: ToolsConfig) -> SandboxProbe:
     return SandboxProbe(backend=SandboxMode.BUBBLEWRAP, available=True, detail="fake")
 
 
