@@ -33,18 +33,18 @@ from autobot.channels.access import (
 )
 from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.channels.health import ChannelHealth
-from autobot.channels.pairing import PairingBook, new_pairing_code
-from autobot.channels.pairing_store import PairingStore
-from autobot.config.schema import DmPolicy
-from autobot.logs.records import Logger
-from autobot.runtime.batching import ThreadBatcher
-from autobot.store.inbound import (
+from autobot.channels.inbound_journal import (
     Arrival,
     AsyncInboundJournal,
     InboundJournal,
     JournalEntry,
     inbound_journal_path,
 )
+from autobot.channels.pairing import PairingBook, new_pairing_code
+from autobot.channels.pairing_store import PairingStore
+from autobot.config.schema import DmPolicy
+from autobot.logs.records import Logger
+from autobot.runtime.batching import ThreadBatcher
 
 
 @attrs.define(kw_only=True, eq=False)

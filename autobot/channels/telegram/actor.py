@@ -47,6 +47,7 @@ from trio_util import move_on_when
 from autobot.channels.access import Action, Chat, Sender
 from autobot.channels.base import Attachment, InboundKind, InboundMessage, OutboundMessage
 from autobot.channels.gate import ChannelGate
+from autobot.channels.inbound_journal import Arrival
 from autobot.channels.spec import ChannelEnv
 from autobot.channels.telegram.api import (
     BadRequest,
@@ -66,7 +67,6 @@ from autobot.channels.webhook import WebhookDelivery
 from autobot.config.schema import TelegramConfig
 from autobot.logs.records import Logger
 from autobot.runtime import backoff_delay
-from autobot.store.inbound import Arrival
 
 ALLOWED_UPDATES = ("message",)
 TYPING_REFRESH_SECONDS = 4.0  # a chat action shows for about 5 s

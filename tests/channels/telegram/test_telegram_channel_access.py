@@ -22,12 +22,12 @@ import pytest
 import trio
 
 from autobot.channels.base import InboundKind
+from autobot.channels.inbound_journal import inbound_journal_path
 from autobot.channels.pairing import approve_code, revoke_sender
 from autobot.channels.pairing_store import PairingStore
 from autobot.channels.telegram.actor import GREETING, HELP
 from autobot.config.schema import DmPolicy, GroupPolicy
 from autobot.logs.records import ACCESS_DENIED, Level
-from autobot.store.inbound import inbound_journal_path
 from autobot.testing.fake_telegram import serve_fake_telegram
 from autobot.testing.telegram.entities import Entity, utf16_len
 from autobot.testing.telegram.objects import TelegramChat, TelegramUser

@@ -13,7 +13,7 @@ import trio
 
 from autobot.agent.router import ROUTER_MAILBOX_SIZE
 from autobot.channels.base import InboundMessage
-from autobot.store.inbound import Arrival, InboundJournal, inbound_journal_path
+from autobot.channels.inbound_journal import Arrival, InboundJournal, inbound_journal_path
 from autobot.testing.fake_telegram import serve_fake_telegram
 from autobot.testing.telegram_channel import channel_config, run_telegram_channel
 

@@ -27,7 +27,7 @@ import pytest
 import trio
 import yaml
 
-from autobot.store.inbound import InboundJournal, inbound_journal_path
+from autobot.channels.inbound_journal import InboundJournal, inbound_journal_path
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.fake_telegram import FakeTelegram, serve_fake_telegram
 from autobot.testing.llm_script import FakeLLM, ScriptedReply, Step

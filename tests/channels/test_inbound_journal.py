@@ -17,8 +17,7 @@ import pytest
 import trio
 
 from autobot.channels.base import Attachment, AttachmentKind, InboundKind, InboundMessage
-from autobot.runtime.batching import ThreadBatcher, run_inline
-from autobot.store.inbound import (
+from autobot.channels.inbound_journal import (
     MAX_DEDUP_KEY_LENGTH,
     Arrival,
     AsyncInboundJournal,
@@ -29,6 +28,7 @@ from autobot.store.inbound import (
     encode_inbound,
     inbound_journal_path,
 )
+from autobot.runtime.batching import ThreadBatcher, run_inline
 
 FULL = InboundMessage(
     channel="telegram",
@@ -586,7 +586,7 @@ def test_a_crash_between_temp_write_and_rename_keeps_the_old_file(path: Path) ->
     child = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from autobot.store.inbound import InboundJournal\n"
+        "from autobot.channels.inbound_journal import InboundJournal\n"
         "journal = InboundJournal.open(Path(sys.argv[1])).journal\n"
         "os.replace = lambda src, dst: os._exit(9)\n"
         "journal.compact()\n"

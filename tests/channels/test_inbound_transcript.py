@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from autobot.channels.base import Attachment, AttachmentKind, InboundMessage
-from autobot.store.inbound import decode_inbound, encode_inbound
+from autobot.channels.inbound_journal import decode_inbound, encode_inbound
 
 VOICE = Attachment(
     kind=AttachmentKind.VOICE,

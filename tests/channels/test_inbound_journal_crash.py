@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from autobot.channels.base import InboundMessage
-from autobot.store.inbound import (
+from autobot.channels.inbound_journal import (
     Arrival,
     InboundJournal,
     default_dedup_keys,
@@ -35,7 +35,7 @@ CHILD = """
 import os, random, sys
 from pathlib import Path
 from autobot.channels.base import InboundMessage
-from autobot.store.inbound import InboundJournal, default_dedup_keys
+from autobot.channels.inbound_journal import InboundJournal, default_dedup_keys
 
 path, seed, round_ = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 rng = random.Random(seed)
