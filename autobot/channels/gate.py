@@ -8,8 +8,10 @@ then may the platform be told they arrived); `dispatch` hands journaled
 messages to the session router; `delivered` marks the entries a final
 reply answered. Counters go to the channel's `ChannelHealth`.
 
-The pairing store is a file shared with `autobot pairing`: it is read and
-changed in a worker thread under its lock (`PairingStore.transact`).
+The pairing store is a file shared with `autobot pairing`. Under
+`dm_policy: allowlist` it plays no part and is not read; under `pairing` it
+is read in a worker thread, and only a decision that issues a code is taken
+again under the store's lock (`PairingStore.transact`), which writes it.
 """
 
 from __future__ import annotations
@@ -79,13 +81,15 @@ class ChannelGate:
         decide = functools.partial(
             decide_access, self.policy, sender, chat, now=now, draw_code=new_pairing_code
         )
-        if chat.is_group or self.policy.dm_policy is DmPolicy.ALLOWLIST:
+        if self.policy.dm_policy is DmPolicy.ALLOWLIST:
+            decision = decide(PairingBook())  # allow_from alone decides: no store to read
+        else:
             book = await trio.to_thread.run_sync(self._book, limiter=self.pairing_limiter)
             decision = decide(book)
-        else:  # a pairing decision may issue a code: decided again under the store's lock
-            decision = await trio.to_thread.run_sync(
-                self.pairing.transact, decide, limiter=self.pairing_limiter
-            )
+            if decision.book is not None:  # a new code: decided again under the store's lock
+                decision = await trio.to_thread.run_sync(
+                    self.pairing.transact, decide, limiter=self.pairing_limiter
+                )
         decision = self.replies.gate(decision, trio.current_time())
         if decision.denied:
             self.health.denied += 1

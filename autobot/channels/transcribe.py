@@ -37,6 +37,7 @@ import trio
 
 from autobot.config.schema import TranscriptionConfig
 from autobot.config.secret import REDACTED, Secret
+from autobot.http.body import BodyTooLarge, Overflow, declared_over, read_capped
 
 ROUTE = "/audio/transcriptions"
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # what OpenAI's endpoint takes
@@ -180,13 +181,10 @@ def _transcript(body: bytes) -> str:
 
 async def _read_capped(response: httpx.Response) -> bytes:
     """The raw body; raises `TranscriptionError` once it exceeds `MAX_ANSWER_BYTES`."""
-    declared = response.headers.get("content-length", "")
     too_large = TranscriptionError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
-    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+    if declared_over(response.headers, MAX_ANSWER_BYTES):
         raise too_large
-    body = bytearray()
-    async for chunk in response.aiter_raw():
-        body += chunk
-        if len(body) > MAX_ANSWER_BYTES:
-            raise too_large
-    return bytes(body)
+    try:
+        return (await read_capped(response.aiter_raw(), MAX_ANSWER_BYTES, Overflow.REFUSE)).data
+    except BodyTooLarge:
+        raise too_large from None

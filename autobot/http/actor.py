@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, cast
 
 import attrs
@@ -23,6 +23,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from hypercorn.typing import ASGIFramework
 
+from autobot.http.body import BodyTooLarge, Overflow, read_capped
 from autobot.http.metrics import Metric, render_prometheus
 from autobot.http.webhooks import WebhookHandler
 from autobot.logs.records import Logger
@@ -33,10 +34,6 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 MAX_WEBHOOK_BODY = 1024 * 1024  # a Telegram update is a few KB; files come by file_id
-
-
-class BodyTooLarge(Exception):
-    """A request body beyond `MAX_WEBHOOK_BODY`."""
 
 
 @attrs.define(kw_only=True)
@@ -75,7 +72,9 @@ class HealthMetricsApp:
             await _respond(send, 405, b"text/plain", b"method not allowed\n", allow=b"POST")
             return
         try:
-            body = await _read_body(receive, MAX_WEBHOOK_BODY)
+            body = (
+                await read_capped(_request_chunks(receive), MAX_WEBHOOK_BODY, Overflow.REFUSE)
+            ).data
         except BodyTooLarge:
             await _respond(send, 413, b"text/plain", b"too large\n")
             return
@@ -96,21 +95,15 @@ class HealthMetricsApp:
                 return
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body; BodyTooLarge past `limit` bytes (not read further)."""
-    chunks: list[bytes] = []
-    size = 0
+async def _request_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body's chunks as the ASGI server hands them over."""
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks)
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body over {limit} bytes")
-        chunks.append(chunk)
+            return
+        yield message.get("body", b"")
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return
 
 
 async def _respond(

@@ -21,10 +21,10 @@ import httpcore
 import httpx
 import trio
 
+from autobot.http.body import Overflow, read_capped
 from autobot.security.net_pinned import PinnedNetworkBackend
 from autobot.security.ssrf import Allowlist, UrlRejected
 from autobot.security.ssrf_resolve import PinnedTarget, ResolutionError, Resolver, guard_url
-from autobot.tools.web_body import Overflow, read_capped
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CLOSE_GRACE_SECONDS = 2.0

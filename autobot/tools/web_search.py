@@ -18,9 +18,9 @@ import trio
 
 from autobot.config.schema import WebSearchConfig
 from autobot.config.secret import Secret
+from autobot.http.body import BodyTooLarge, Overflow, read_capped
 from autobot.tools.base import ToolContext, ToolResult
 from autobot.tools.html_text import html_to_text
-from autobot.tools.web_body import BodyTooLarge, Overflow, read_capped
 from autobot.tools.web_content import wrap_untrusted
 
 DEFAULT_COUNT = 5

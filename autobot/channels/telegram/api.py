@@ -47,6 +47,7 @@ from autobot.channels.telegram.errors import (
 )
 from autobot.channels.telegram.render import Entity, utf16_len, valid_utf16
 from autobot.config.secret import REDACTED, Secret
+from autobot.http.body import BodyTooLarge, Overflow, declared_over, read_capped
 
 __all__ = [
     "CHAT_ACTIONS",
@@ -463,15 +464,12 @@ class TelegramApi:
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
     """The raw body, or None as soon as it is known to exceed `limit` bytes."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared_over(response.headers, limit):
         return None
-    body = bytearray()
-    async for chunk in response.aiter_raw():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
+    try:
+        return (await read_capped(response.aiter_raw(), limit, Overflow.REFUSE)).data
+    except BodyTooLarge:
+        return None
 
 
 def _object(result: Any, method: str) -> dict[str, Any]:

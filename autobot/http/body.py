@@ -1,17 +1,19 @@
-"""Reading a response body up to a byte cap: one helper for every web tool.
+"""Reading an HTTP body up to a byte cap: one helper for every client and server side.
 
 `read_capped(chunks, max_bytes, overflow)` reads an async iterable of byte
 chunks and never keeps more than `max_bytes`; it stops reading as soon as
 the cap is passed. What happens then is the caller's explicit choice:
 `Overflow.TRUNCATE` keeps the first `max_bytes` and reports `capped`
 (web_fetch shows the start of a big page), `Overflow.REFUSE` raises
-`BodyTooLarge` (web_search will not parse half an API answer).
+`BodyTooLarge` (web_search will not parse half an API answer; the Bot API
+client, the transcription client and the webhook endpoint refuse too).
+`declared_over` refuses a body by its Content-Length before reading any.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Mapping
 
 import attrs
 
@@ -56,3 +58,9 @@ async def read_capped(
         kept.append(chunk)
         size += len(chunk)
     return CappedBody(b"".join(kept), capped=False)
+
+
+def declared_over(headers: Mapping[str, str], max_bytes: int) -> bool:
+    """Whether a Content-Length header already announces more than `max_bytes`."""
+    declared = headers.get("content-length", "")
+    return declared.isdigit() and int(declared) > max_bytes

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import trio
 
-from autobot.tools.web_body import BodyTooLarge, CappedBody, Overflow, read_capped
+from autobot.http.body import BodyTooLarge, CappedBody, Overflow, read_capped
 
 
 async def chunks(*parts: bytes, endless: bool = False) -> AsyncIterator[bytes]:
