@@ -186,9 +186,7 @@ class Gateway:
 
     @root.default
     def _build_root(self) -> Supervisor:
-        specs = [
-            ChildSpec(id="log", factory=self._build_log, shutdown_grace=LOG_SHUTDOWN_GRACE)
-        ]
+        specs = [ChildSpec(id="log", factory=self._build_log, shutdown_grace=LOG_SHUTDOWN_GRACE)]
         # Channels start right after the log, so the first poll waits for no
         # other start-up (the sandbox probe and workers; the LLM SDK loads at
         # the first model call);

@@ -11,7 +11,9 @@ rules, in the order they apply:
 2. Groups (`chat.is_group`): `group_policy: disabled` drops every group
    message; `mention` (the default) drops what does not address the bot
    (`chat.addressed`: a mention entity or a reply to the bot) without
-   calling it a denial; `open` considers every message. Then the group must
+   calling it a denial; `open` considers every message, and so does
+   `allowlist`, which also refuses `"*"` in `group_allow_from` (every group
+   named one by one; checked in `AccessPolicy.from_settings`). Then the group must
    be listed in `group_allow_from`: **an empty `group_allow_from` allows no
    group**, whatever the group policy (deny by default, as for
    `allow_from`); `"*"` allows any group. Then the sender must pass the
@@ -205,6 +207,11 @@ class AccessPolicy:
             )
         except AccessConfigError as error:
             problems.append(str(error))
+        if group_policy is GroupPolicy.ALLOWLIST and groups.anyone:
+            problems.append(
+                f"channels.{channel}.group_allow_from: '*' is not allowed with "
+                "group_policy: allowlist (name each group)"
+            )
         if problems:
             raise AccessConfigError("\n".join(problems))
         return cls(

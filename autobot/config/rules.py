@@ -9,6 +9,7 @@ reported by the converter) and skips null ("not set").
 from __future__ import annotations
 
 import math
+import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
@@ -97,6 +98,17 @@ def url_with_scheme(*schemes: str) -> Check:
     return check
 
 
+def iana_zone(value: object) -> str | None:
+    """Strings must name an IANA time zone the system (or `tzdata`) knows."""
+    if not isinstance(value, str):
+        return None
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return "an IANA time zone name such as Europe/Paris or UTC"
+    return None
+
+
 def cidr(value: object) -> str | None:
     """Strings must be SSRF allowlist entries ("10.0.0.0/8", "fd00::/8", "192.0.2.7"):
     the guard's own rule (`parse_network`), so what loads is what web_fetch accepts."""
@@ -142,8 +154,17 @@ RULES: tuple[Rule, ...] = (
     Rule("agents.defaults.budget.global_daily_tokens", int_at_least(1)),
     *(Rule(f"providers.{name}.api_base", _HTTP, optional=True) for name in PROVIDER_NAMES),
     Rule("channels.telegram.api_base", _HTTP),
-    Rule("channels.whatsapp.bridge_url", url_with_scheme("ws", "wss")),
-    Rule("channels.zulip.site", _HTTP, optional=True),
+    Rule("channels.slack.api_base", _HTTP),
+    Rule("channels.slack.max_file_bytes", int_between(1, 1024 * 1024 * 1024)),
+    Rule("channels.whatsapp.bridge_url", url_with_scheme("ws", "wss"), optional=True),
+    Rule("channels.whatsapp.bridge_secret_file", non_empty),
+    Rule("channels.whatsapp.node", non_empty),
+    Rule("channels.whatsapp.max_file_bytes", int_between(1, 100 * 1024 * 1024)),
+    Rule("channels.zulip.site", url_with_scheme("https", "http"), optional=True),
+    Rule("channels.zulip.max_file_bytes", int_between(1, 1024 * 1024 * 1024)),
+    Rule("cron.timezone", iana_zone, optional=True),
+    Rule("cron.min_interval_seconds", int_at_least(1)),
+    Rule("cron.max_jobs_per_owner", int_at_least(1)),
     Rule("gateway.host", non_empty),
     Rule("gateway.port", int_between(1, 65535)),
     Rule("tools.pool.size", int_at_least(1)),

@@ -118,6 +118,9 @@ class GroupPolicy(enum.Enum):
 
     MENTION = "mention"  # only those that address the bot
     OPEN = "open"  # every message
+    ALLOWLIST = (
+        "allowlist"  # every message, in groups `group_allow_from` names one by one ("*" refused)
+    )
     DISABLED = "disabled"  # none
 
 
@@ -170,28 +173,73 @@ class TelegramConfig:
 
 @attrs.frozen(kw_only=True)
 class SlackConfig:
+    """The Slack channel over Socket Mode: the bot token (`xoxb-`) for Web API
+    calls and the app-level token (`xapp-`) for the socket; who may talk
+    (`allow_from`: user ids, `dm_policy`, `group_policy`, `group_allow_from`:
+    channel ids); where the Web API is (`api_base`); the largest inbound file
+    saved (`max_file_bytes`)."""
+
     enabled: bool = False
     bot_token: Secret | None = None
     app_token: Secret | None = None
     allow_from: tuple[str, ...] = ()
-    group_policy: str = "mention"
+    dm_policy: DmPolicy = DmPolicy.ALLOWLIST
+    group_policy: GroupPolicy = GroupPolicy.MENTION
+    group_allow_from: tuple[str, ...] = ()
+    api_base: str = "https://slack.com/api"
+    max_file_bytes: int = 20 * 1024 * 1024
+
+
+class BridgeMode(enum.Enum):
+    """Who runs the WhatsApp bridge."""
+
+    MANAGED = "managed"  # the gateway starts and supervises the bundled bridge
+    EXTERNAL = "external"  # the operator runs it; the gateway connects to `bridge_url`
 
 
 @attrs.frozen(kw_only=True)
 class WhatsAppConfig:
+    """The WhatsApp channel, through the bridge program shipped with autobot.
+
+    `bridge: managed` runs the bridge as a child of the gateway, listening on a
+    Unix socket in the bot directory (`state/whatsapp-bridge.sock`) unless
+    `bridge_url` names a loopback `ws://127.0.0.1:PORT`; `bridge: external`
+    connects to `bridge_url` (loopback `ws://`, or `wss://` verified against
+    `bridge_ca_file` or the system CAs). The shared secret of the
+    challenge-response lives in `bridge_secret_file` (generated 0600 when
+    managed; never in config.yml). `node` is the Node.js (>= 20) executable.
+    Who may talk: `allow_from` (phone numbers in international format, or
+    JIDs), `dm_policy`, `group_policy`, `group_allow_from` (group JIDs).
+    """
+
     enabled: bool = False
-    bridge_url: str = "ws://127.0.0.1:3001"
-    bridge_token: Secret | None = None
+    bridge: BridgeMode = BridgeMode.MANAGED
+    bridge_url: str | None = None
+    bridge_secret_file: str = "./state/whatsapp-bridge-secret"
+    bridge_ca_file: str | None = None
+    node: str = "node"
     allow_from: tuple[str, ...] = ()
+    dm_policy: DmPolicy = DmPolicy.ALLOWLIST
+    group_policy: GroupPolicy = GroupPolicy.MENTION
+    group_allow_from: tuple[str, ...] = ()
+    max_file_bytes: int = 20 * 1024 * 1024
 
 
 @attrs.frozen(kw_only=True)
 class ZulipConfig:
+    """The Zulip channel: the bot's `site` (https), `email` and `api_key`
+    (HTTP Basic auth); who may talk (`allow_from`: emails or user ids,
+    `dm_policy`); `streams`: the streams where the bot answers when mentioned
+    (none by default: private messages only)."""
+
     enabled: bool = False
     site: str | None = None
     email: str | None = None
     api_key: Secret | None = None
     allow_from: tuple[str, ...] = ()
+    dm_policy: DmPolicy = DmPolicy.ALLOWLIST
+    streams: tuple[str, ...] = ()
+    max_file_bytes: int = 20 * 1024 * 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -303,8 +351,15 @@ class ToolsConfig:
 
 @attrs.frozen(kw_only=True)
 class CronConfig:
+    """Scheduled jobs: the JSON `store` (0600), the IANA `timezone` cron
+    expressions are read in (None: the host's), the shortest repeat
+    (`min_interval_seconds`) and the most jobs one owner may have."""
+
     enabled: bool = True
     store: str = "./cron.json"
+    timezone: str | None = None
+    min_interval_seconds: int = 60
+    max_jobs_per_owner: int = 20
 
 
 @attrs.frozen(kw_only=True)

@@ -8,7 +8,15 @@ tool switches, plus the INFO lines describing what will be used.
 from __future__ import annotations
 
 from autobot.channels.access import AccessConfigError, AccessPolicy
-from autobot.config.schema import PROVIDER_NAMES, Config, SandboxMode, TelegramConfig, TelegramMode
+from autobot.config.schema import (
+    PROVIDER_NAMES,
+    BridgeMode,
+    Config,
+    SandboxMode,
+    TelegramConfig,
+    TelegramMode,
+    WhatsAppConfig,
+)
 from autobot.doctor.findings import Finding, error, info, quoted, untrusted, warning
 from autobot.doctor.hosts import is_loopback_host, url_host
 from autobot.llm.selection import (
@@ -173,6 +181,36 @@ def telegram_findings(telegram: TelegramConfig) -> list[Finding]:
     return findings
 
 
+def _whatsapp_bridge(whatsapp: WhatsAppConfig) -> list[Finding]:
+    """An external bridge needs a URL; a `ws://` one must be on loopback
+    (plain WebSocket elsewhere can be read and hijacked on the network)."""
+    url = whatsapp.bridge_url
+    if url is None:
+        if whatsapp.bridge is BridgeMode.EXTERNAL:
+            return [
+                error(
+                    "whatsapp_bridge_url_missing",
+                    "channels.whatsapp.bridge is external but channels.whatsapp.bridge_url "
+                    "is not set",
+                    "Set bridge_url to the bridge's ws://127.0.0.1:<port> or wss:// URL, "
+                    "or use bridge: managed",
+                )
+            ]
+        return []
+    host = url_host(url)
+    if url.startswith("ws://") and (host is None or not is_loopback_host(host)):
+        return [
+            error(
+                "whatsapp_bridge_exposed",
+                f"WhatsApp bridge_url {quoted(url)} is plain ws:// off loopback: "
+                "the bridge connection can be read and hijacked on the network",
+                "Run the bridge on this machine (ws://127.0.0.1:<port>), or give it a "
+                "certificate and use wss://",
+            )
+        ]
+    return []
+
+
 def channel_findings(config: Config) -> list[Finding]:
     """Allowlist and credential problems of each enabled channel."""
     channels = config.channels
@@ -198,18 +236,7 @@ def channel_findings(config: Config) -> list[Finding]:
     if channels.whatsapp.enabled:
         whatsapp = channels.whatsapp
         findings += _allowlist("whatsapp", whatsapp.allow_from)
-        findings += _missing("whatsapp", [("bridge_token", whatsapp.bridge_token)])
-        host = url_host(whatsapp.bridge_url)
-        if host is None or not is_loopback_host(host):
-            findings.append(
-                warning(
-                    "whatsapp_bridge_exposed",
-                    f"WhatsApp bridge_url {quoted(whatsapp.bridge_url)} is not on loopback: "
-                    "the bridge connection can be intercepted or impersonated",
-                    "Run the bridge on this machine and set channels.whatsapp.bridge_url "
-                    "to ws://127.0.0.1:<port>",
-                )
-            )
+        findings += _whatsapp_bridge(whatsapp)
     if channels.zulip.enabled:
         zulip = channels.zulip
         findings += _allowlist("zulip", zulip.allow_from)

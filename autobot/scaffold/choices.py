@@ -44,7 +44,6 @@ CHANNEL_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("SLACK_BOT_TOKEN", "Slack bot token (xoxb-...)"),
         ("SLACK_APP_TOKEN", "Slack app-level token for Socket Mode (xapp-...)"),
     ),
-    "whatsapp": (("WHATSAPP_BRIDGE_TOKEN", "shared secret of your local WhatsApp bridge"),),
     "zulip": (("ZULIP_API_KEY", "the bot's Zulip API key"),),
 }
 

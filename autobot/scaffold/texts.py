@@ -50,9 +50,9 @@ _CHANNEL_BLOCKS: dict[str, str] = {
     "whatsapp": """\
   whatsapp:
     enabled: true
-    # Run the bridge on this machine only: the connection is not encrypted.
-    bridge_url: "ws://127.0.0.1:3001"
-    bridge_token: "${WHATSAPP_BRIDGE_TOKEN}"
+    # The gateway runs the bundled bridge (Node >= 20) on a Unix socket in
+    # state/; the first start shows a QR code to link your phone.
+    bridge: managed
 """,
     "zulip": """\
   zulip:
@@ -143,7 +143,7 @@ def check_env_value(variable: str, value: str) -> str:
 def env_variables(choices: BotChoices) -> tuple[tuple[str, str], ...]:
     """Every `.env` variable the bot uses, as (name, comment), provider first."""
     provider = (provider_variable(choices.provider), f"{choices.provider} API key")
-    channel_vars = tuple(v for c in choices.channels for v in CHANNEL_VARIABLES[c])
+    channel_vars = tuple(v for c in choices.channels for v in CHANNEL_VARIABLES.get(c, ()))
     return (provider, *channel_vars, SEARCH_VARIABLE)
 
 

@@ -266,6 +266,12 @@ GROUP_MATRIX = {
     (GroupPolicy.OPEN, True, True, False): (Action.DROP, True),
     (GroupPolicy.OPEN, True, True, True): (Action.ALLOW, False),
 }
+# allowlist considers every message of a listed group, as open does
+GROUP_MATRIX |= {
+    (GroupPolicy.ALLOWLIST, *rest): outcome
+    for (policy, *rest), outcome in GROUP_MATRIX.items()
+    if policy is GroupPolicy.OPEN
+}
 
 
 @pytest.mark.parametrize("dm_policy", list(DmPolicy))
@@ -295,6 +301,11 @@ def test_empty_group_allow_from_allows_no_group_and_star_any(group_policy: Group
     anywhere = telegram("@alice", group_policy=group_policy, group_allow_from=["*"])
     assert decide(anywhere, MEMBER, chat).action is Action.ALLOW
     assert decide(anywhere, STRANGER, chat).action is Action.DROP  # the group is never enough
+
+
+def test_allowlist_group_policy_refuses_a_star_in_group_allow_from() -> None:
+    with pytest.raises(AccessConfigError, match=r"'\*' is not allowed with group_policy: allowlist"):
+        telegram("@alice", group_policy=GroupPolicy.ALLOWLIST, group_allow_from=["*"])
 
 
 def test_group_reasons_say_why() -> None:

@@ -12,12 +12,14 @@ from autobot.config import ConfigError, LoadedConfig, find_config_path, load_con
 from autobot.config.schema import (
     AgentDefaults,
     AgentsConfig,
+    BridgeMode,
     Budget,
     ChannelsConfig,
     Config,
     CronConfig,
     ExecConfig,
     GatewayConfig,
+    GroupPolicy,
     LoggingConfig,
     LogLevel,
     PoolConfig,
@@ -105,7 +107,7 @@ channels:
              api_base: "http://127.0.0.1:9000"}
   slack: {enabled: true, bot_token: xoxb-1, app_token: xapp-1, allow_from: [U1],
           group_policy: open}
-  whatsapp: {enabled: true, bridge_url: "wss://127.0.0.1:3002", bridge_token: wt,
+  whatsapp: {enabled: true, bridge: external, bridge_url: "wss://127.0.0.1:3002",
              allow_from: ["+1555"]}
   zulip: {enabled: true, site: "https://z.example.com", email: b@z.example.com,
           api_key: zk, allow_from: [a@z.example.com]}
@@ -123,12 +125,12 @@ channels:
                     bot_token=Secret("xoxb-1"),
                     app_token=Secret("xapp-1"),
                     allow_from=("U1",),
-                    group_policy="open",
+                    group_policy=GroupPolicy.OPEN,
                 ),
                 whatsapp=WhatsAppConfig(
                     enabled=True,
+                    bridge=BridgeMode.EXTERNAL,
                     bridge_url="wss://127.0.0.1:3002",
-                    bridge_token=Secret("wt"),
                     allow_from=("+1555",),
                 ),
                 zulip=ZulipConfig(

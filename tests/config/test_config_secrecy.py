@@ -71,7 +71,7 @@ SECRET_FIELDS = [
     ("providers", "anthropic", "api_key"),
     ("channels", "telegram", "token"),
     ("channels", "slack", "app_token"),
-    ("channels", "whatsapp", "bridge_token"),
+    ("channels", "zulip", "api_key"),
     ("tools", "web", "search", "api_key"),
 ]
 

@@ -129,7 +129,7 @@ def test_a_value_too_short_to_redact_is_not_matched_anywhere() -> None:
 def test_the_conventional_names_cover_every_provider_and_channel() -> None:
     names = conventional_credential_variables()
     assert {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"} <= names
-    assert {"ZULIP_API_KEY", "WHATSAPP_BRIDGE_TOKEN", "BRAVE_API_KEY"} <= names
+    assert {"ZULIP_API_KEY", "BRAVE_API_KEY"} <= names
 
 
 async def test_json_output_names_the_variable(tmp_path: Path) -> None:

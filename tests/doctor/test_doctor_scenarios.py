@@ -238,9 +238,16 @@ SCENARIOS = [
         warnings=["channel_not_built", "channel_token_missing"],
     ),
     Scenario(
-        "whatsapp without bridge token",
-        bot({"channels": {"whatsapp": {"enabled": True, "allow_from": ["4917"]}}}),
-        warnings=["channel_not_built", "channel_token_missing"],
+        "whatsapp external bridge without a URL",
+        bot(
+            {
+                "channels": {
+                    "whatsapp": {"enabled": True, "allow_from": ["4917"], "bridge": "external"}
+                }
+            }
+        ),
+        errors=["whatsapp_bridge_url_missing"],
+        warnings=["channel_not_built"],
     ),
     Scenario(
         "whatsapp bridge on the LAN",
@@ -250,14 +257,14 @@ SCENARIOS = [
                     "whatsapp": {
                         "enabled": True,
                         "allow_from": ["4917"],
+                        "bridge": "external",
                         "bridge_url": "ws://10.0.0.5:3001",
-                        "bridge_token": "${WB}",
                     }
                 }
             },
-            env=CLEAN_ENV + "WB=bridge-secret\n",
         ),
-        warnings=["channel_not_built", "whatsapp_bridge_exposed"],
+        errors=["whatsapp_bridge_exposed"],
+        warnings=["channel_not_built"],
     ),
     Scenario(
         "missing .env with the key in the environment", bot(env=None), warnings=["env_missing"]

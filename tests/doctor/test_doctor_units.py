@@ -56,7 +56,6 @@ def test_secret_field_paths_cover_every_credential() -> None:
         "channels.telegram.token",
         "channels.slack.bot_token",
         "channels.slack.app_token",
-        "channels.whatsapp.bridge_token",
         "channels.zulip.api_key",
         "tools.web.search.api_key",
     } <= dotted
@@ -170,7 +169,9 @@ async def test_probe_not_called_for_sandbox_none() -> None:
 
 @pytest.mark.skipif(not os.path.exists("/usr/bin/bwrap"), reason="bubblewrap not installed")
 async def test_real_bubblewrap_probe() -> None:
-    findings = await probe_sandbox_findings(ToolsConfig(sandbox=SandboxMode.BUBBLEWRAP), probe_configured)
+    findings = await probe_sandbox_findings(
+        ToolsConfig(sandbox=SandboxMode.BUBBLEWRAP), probe_configured
+    )
     assert [f.code for f in findings] == ["sandbox_backend"]
     assert findings[0].message.startswith("Sandbox backend: bubblewrap")
 

@@ -11,7 +11,13 @@ import pytest
 from dotenv import dotenv_values
 
 from autobot.config.load import load_config
-from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES, SandboxMode, ToolsConfig
+from autobot.config.schema import (
+    CHANNEL_NAMES,
+    PROVIDER_NAMES,
+    BridgeMode,
+    SandboxMode,
+    ToolsConfig,
+)
 from autobot.doctor.findings import Severity
 from autobot.doctor.run import run_checks
 from autobot.sandbox.probe import SandboxProbe
@@ -119,13 +125,12 @@ def test_channels_enabled_deny_all_with_references(tmp_path: Path) -> None:
         channel = getattr(config.channels, name)
         assert channel.enabled
         assert channel.allow_from == ()
-    assert config.channels.whatsapp.bridge_url == "ws://127.0.0.1:3001"
+    assert config.channels.whatsapp.bridge is BridgeMode.MANAGED
     assert set(dotenv_values(created.env_file)) == {
         "ANTHROPIC_API_KEY",
         "TELEGRAM_BOT_TOKEN",
         "SLACK_BOT_TOKEN",
         "SLACK_APP_TOKEN",
-        "WHATSAPP_BRIDGE_TOKEN",
         "ZULIP_API_KEY",
         "BRAVE_API_KEY",
     }
@@ -378,7 +383,6 @@ async def test_fresh_bot_with_channels_expected_warnings(tmp_path: Path) -> None
         "channel_token_missing",
         "channel_not_built",  # whatsapp: configurable, not connected by this version
         "channel_allow_from_empty",
-        "channel_token_missing",
     ]
 
 
