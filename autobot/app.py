@@ -34,8 +34,9 @@ from typing import TextIO
 import attrs
 import trio
 
-from autobot.agent.assembly import build_deps, build_tools
+from autobot.agent.assembly import build_deps, build_tools, global_limits
 from autobot.agent.router import ROUTER_MAILBOX_SIZE, SessionRouter
+from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import InboundMessage
 from autobot.channels.health import ChannelBoard
 from autobot.channels.outbound import OutboundRouter
@@ -147,6 +148,7 @@ class Gateway:
     log_inbox: trio.MemoryReceiveChannel[LogRecord]
     provider: ManagedProvider
     bare_model: str
+    wall_clock: Callable[[], float]
     echo: TextIO | None = None
     serve_http: bool = True
     rng: random.Random = attrs.field(factory=random.Random)
@@ -160,6 +162,9 @@ class Gateway:
     tools: ToolRegistry = attrs.field(init=False)
     root: Supervisor = attrs.field(init=False)
     _router: SessionRouter | None = attrs.field(init=False, default=None)
+    # The global LLM ceiling and daily budget: built with the first router
+    # incarnation (inside trio), then handed to every later one.
+    _shared: GlobalLimits | None = attrs.field(init=False, default=None)
 
     @mailboxes.default
     def _open_mailboxes(self) -> dict[str, Mailbox]:
@@ -287,6 +292,8 @@ class Gateway:
 
     def _build_router(self, env: ChildEnv) -> SessionRouter:
         assert env.inbox is not None  # the spec has a mailbox
+        if self._shared is None:
+            self._shared = global_limits(self.loaded.config)
         deps = build_deps(
             self.loaded.config,
             provider=self.provider,
@@ -296,6 +303,8 @@ class Gateway:
             sessions_dir=self.loaded.sessions_dir,
             outbound=self.outbound,
             logger=self.logger.child("agent"),
+            shared=self._shared,
+            wall_clock=self.wall_clock,
         )
         self._router = SessionRouter(deps=deps, inbox=env.inbox, stopping=env.stopping)
         return self._router
@@ -397,6 +406,7 @@ def build_gateway(
         log_inbox=log_inbox,
         provider=provider,
         bare_model=bare_model,
+        wall_clock=wall_clock,
         echo=echo,
         serve_http=serve_http,
         rng=chosen_rng,

@@ -10,7 +10,6 @@ Both are used by `autobot agent` and by the gateway's composition root.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -90,13 +89,16 @@ def build_deps(
     sessions_dir: Path,
     outbound: OutboundSink,
     logger: Logger,
+    shared: GlobalLimits,
+    wall_clock: Callable[[], float],
     disk: BlockingRunner | None = None,
-    wall_clock: Callable[[], float] = time.time,
 ) -> AgentDeps:
     """Everything the session router and its agent actors share.
 
-    Call inside trio (the global limits start full at `trio.current_time()`).
-    Raises SessionStoreError when `sessions_dir` is inside the workspace.
+    `shared` (the global LLM ceiling and daily budget, `global_limits`) and
+    `wall_clock` come from the composition root, which keeps `shared` across
+    router restarts. Raises SessionStoreError when `sessions_dir` is inside
+    the workspace.
     """
     defaults = config.agents.defaults
     rate_limits = config.tools.rate_limit
@@ -110,12 +112,18 @@ def build_deps(
         workspace=workspace,
         defaults=defaults,
         rate_limits=rate_limits,
-        shared=GlobalLimits.from_config(
-            rate_limits.global_llm, defaults.budget, trio.current_time()
-        ),
+        shared=shared,
         outbound=outbound,
         logger=logger,
         disk=disk or ThreadBatcher(threads=DISK_THREADS, max_batch=DISK_BATCH),
         background=disk or ThreadBatcher(threads=BACKGROUND_THREADS, max_batch=DISK_BATCH),
         wall_clock=wall_clock,
+    )
+
+
+def global_limits(config: Config) -> GlobalLimits:
+    """The global LLM ceiling (full now: call inside trio) and daily budget of
+    `config`, to be built once per process and given to every router."""
+    return GlobalLimits.from_config(
+        config.tools.rate_limit.global_llm, config.agents.defaults.budget, trio.current_time()
     )

@@ -113,13 +113,16 @@ class TurnOutcome:
     is the generic apology for a provider failure. `failure` is then the
     log-safe reason (a `ProviderError` message such as `anthropic: HTTP 401
     authentication_error after 1 attempt`, or "internal error"): for the
-    owner's terminal and logs, never for a chat."""
+    owner's terminal and logs, never for a chat. `refused` is the reason an
+    LLM call was not admitted (a rate limit or a daily budget; the reply then
+    tells the user), None when none was refused."""
 
     reply: str
     messages: tuple[ChatMessage, ...]
     spent: tuple[tuple[str, int], ...]
     failed: bool = False
     failure: str | None = None
+    refused: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -143,7 +146,9 @@ class AgentLoop:
         spent: list[tuple[str, int]] = []
         breaker = RepeatBreaker(limit=self.settings.repeat_limit)
 
-        def finish(reply: str, *, failure: str | None = None) -> TurnOutcome:
+        def finish(
+            reply: str, *, failure: str | None = None, refused: str | None = None
+        ) -> TurnOutcome:
             added.append(ChatMessage(role=Role.ASSISTANT, content=reply))
             return TurnOutcome(
                 reply=reply,
@@ -151,13 +156,14 @@ class AgentLoop:
                 spent=tuple(spent),
                 failed=failure is not None,
                 failure=failure,
+                refused=refused,
             )
 
         for _ in range(self.settings.max_tool_iterations):
             refusal = governor.admit()
             if refusal is not None:
                 ctx.logger.warn("LLM call refused", reason=refusal.reason, session=ctx.session_key)
-                return finish(refusal.user_text)
+                return finish(refusal.user_text, refused=refusal.reason)
             request = LLMRequest(
                 model=self.settings.model,
                 system=system,

@@ -31,7 +31,7 @@ import attrs
 import trio
 
 from autobot.agent.buckets import SessionLimits, SessionLimitsKeeper
-from autobot.agent.session import AgentDeps, SessionActor
+from autobot.agent.session import AgentDeps, SessionActor, end_unanswered
 from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.channels.outbound import UnknownChannel
 from autobot.runtime import (
@@ -156,8 +156,12 @@ class SessionRouter:
         await self.stopping.wait()
         reading.cancel("session router asked to stop")
 
-    def _reply_nowait(self, message: InboundMessage, text: str, *, is_error: bool) -> None:
-        """The final word on `message` when no actor will handle it."""
+    def _reply_nowait(
+        self, message: InboundMessage, text: str, *, is_error: bool, why: str
+    ) -> None:
+        """The final word on `message` when no actor will handle it; a
+        scheduled run's scheduler learns `why` (log-safe) it did not run."""
+        end_unanswered(message, why)
         reply = OutboundMessage(
             channel=message.channel,
             chat_id=message.chat_id,
@@ -185,7 +189,9 @@ class SessionRouter:
             except trio.WouldBlock:
                 self._busy += 1
                 self.deps.logger.warn("Session mailbox full; message refused", session=key)
-                self._reply_nowait(message, BUSY_TEXT, is_error=False)
+                self._reply_nowait(
+                    message, BUSY_TEXT, is_error=False, why="the session's mailbox was full"
+                )
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self._forget(handle.child_id)  # it went idle or crashed: start a fresh one
@@ -237,7 +243,12 @@ class SessionRouter:
             self.deps.logger.error(
                 "Could not start session actor", exc=exc, session=message.session_key
             )
-            self._reply_nowait(message, "Sorry, I can't take messages right now.", is_error=True)
+            self._reply_nowait(
+                message,
+                "Sorry, I can't take messages right now.",
+                is_error=True,
+                why="the session actor could not start",
+            )
             return
         self._started += 1
 

@@ -26,6 +26,12 @@ DynamicSupervisor):
   check, so no message is stranded: the router's next send fails and it
   starts a fresh actor) and return;
 - `stopping` set by the supervisor: finish the current turn, then return;
+- a CRON message (a cron job fired, see `autobot.cron.scheduler`) is a turn
+  like any other (same buckets and budgets), told it is a scheduled run of
+  that job and with the job's id in its `ToolContext` (the `cron` tool then
+  refuses changes); its `ScheduledRun.done` learns how it ended: the final
+  reply once handed to the outbound mailbox, or why it never ran (the actor
+  crashed or stopped with it still queued);
 - a crash (a bug, a journal write failing): an apology to the chat, an ERROR
   record with the traceback, and the exception propagates so the supervisor
   records the failure. Other sessions are untouched.
@@ -176,11 +182,39 @@ def _stamp(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def scheduled_run_note(message: InboundMessage) -> str:
+    """How a CRON turn is introduced to the model: a scheduled run of a
+    named job, not something the user just wrote."""
+    job = message.scheduled
+    named = "a scheduled job" if job is None else f"scheduled job {job.name!r} (id {job.job_id})"
+    return (
+        f"[This is a scheduled run of {named}, not a message from the user. Do what "
+        f"the job asks; your reply is sent to this chat. Scheduled jobs cannot be "
+        f"added, changed or removed during a scheduled run.]"
+    )
+
+
+def end_unanswered(message: InboundMessage, why: str) -> None:
+    """Tell the scheduler waiting on a CRON `message` that no turn answers it
+    (`why`: log-safe); nothing for any other message."""
+    if message.scheduled is not None:
+        message.scheduled.finish(
+            OutboundMessage(
+                channel=message.channel,
+                chat_id=message.chat_id,
+                content="",
+                final=True,
+                is_error=True,
+                failure=why,
+            )
+        )
+
+
 def _user_text(message: InboundMessage) -> str:
     if message.kind is InboundKind.SUBAGENT:
         return f"[A background task finished; tell the user about its result.]\n{message.content}"
     if message.kind is InboundKind.CRON:
-        return f"[Scheduled task]\n{message.content}"
+        return f"{scheduled_run_note(message)}\n{message.content}"
     notes = [_attachment_note(attachment) for attachment in message.attachments]
     if message.is_group and message.sender_name:
         notes.insert(0, f"[{message.sender_name} in a group chat]")
@@ -244,7 +278,9 @@ class SessionActor:
     def key(self) -> str:
         return f"{self.channel}:{self.chat_id}"
 
-    def _ctx(self, logger: Logger, *, subagent: bool = False) -> ToolContext:
+    def _ctx(
+        self, logger: Logger, *, subagent: bool = False, scheduled_job: str | None = None
+    ) -> ToolContext:
         return ToolContext(
             session_key=self.key,
             channel=self.channel,
@@ -252,6 +288,7 @@ class SessionActor:
             workspace=self.deps.workspace,
             logger=logger,
             launcher=None if subagent else self,
+            scheduled_job=scheduled_job,
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -267,14 +304,17 @@ class SessionActor:
             except Exception as exc:
                 self._log.error("Session actor crashed", exc=exc, session=self.key)
                 unread = self._drain_unread()
+                apology = self._reply(
+                    crash_apology(unread), is_error=True, failure=journal_failure(exc)
+                )
                 with trio.move_on_after(APOLOGY_SEND_TIMEOUT):
-                    apology = self._reply(
-                        crash_apology(unread), is_error=True, failure=journal_failure(exc)
-                    )
                     await self.deps.outbound.send(apology)
+                if self._current is not None and self._current.scheduled is not None:
+                    self._current.scheduled.finish(apology)
                 raise
             finally:
                 self._nursery = None
+                self._abandon_queued()
 
     def _drain_unread(self) -> int:
         """Empty and close the mailbox of a crashed actor (its messages die
@@ -289,10 +329,23 @@ class SessionActor:
                 break
             if message.kind is InboundKind.USER:
                 unread += 1
+            end_unanswered(message, "the session crashed before this run started")
         self.inbox.close()
         if unread:
             self._log.warn("Messages dropped with the crashed session actor", unread=unread)
         return unread
+
+    def _abandon_queued(self) -> None:
+        """On the way out (no await from here until the mailbox closes): the
+        messages still queued die with this actor (a user's stays in its
+        channel's journal and is replayed); a scheduled run among them is
+        reported as not run."""
+        while True:
+            try:
+                message = self.inbox.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            end_unanswered(message, "the session stopped before this run started")
 
     async def _watch_stopping(self, scope: trio.CancelScope) -> None:
         with scope:
@@ -406,7 +459,10 @@ class SessionActor:
             outcome = await self._loop.run_turn(
                 system=system,
                 history=[*self._history[:-1], shown],
-                ctx=self._ctx(self._log),
+                ctx=self._ctx(
+                    self._log,
+                    scheduled_job=None if message.scheduled is None else message.scheduled.job_id,
+                ),
                 governor=self._governor,
             )
         self._history.extend(outcome.messages)
@@ -418,6 +474,12 @@ class SessionActor:
         await self.deps.disk(self.deps.journal.append, self.key, entries)
         reply = self._reply(outcome.reply, is_error=outcome.failed, failure=outcome.failure)
         await self.deps.outbound.send(reply)
+        if message.scheduled is not None:
+            refused = outcome.refused
+            ended = (
+                reply if refused is None else attrs.evolve(reply, is_error=True, failure=refused)
+            )
+            message.scheduled.finish(ended)
         self._maybe_consolidate()
 
     async def _with_images(self, user: ChatMessage, message: InboundMessage) -> ChatMessage:

@@ -1,15 +1,17 @@
 """Admission of LLM calls: per-session and global rate limits and daily budgets (pure).
 
 `GlobalLimits` is the one piece of state shared across sessions: the global
-LLM-calls ceiling and the global daily token budget. The session router
-builds it once at start and hands the same object to every agent actor.
-Ownership is the router's; agent actors only call `admit_llm_call` and
-`charge_tokens`, which are synchronous, so under Trio's cooperative
-scheduling each check-and-take is atomic (no await inside) and no actor can
-see a half-updated state. A message-based actor would add a round trip and a
-failure mode (actor down, every session stalls) to every LLM call for no
-extra safety. The global budget lives in memory: it restarts at zero when the
-process does (the per-session budget is journalled and survives).
+LLM-calls ceiling and the global daily token budget. The composition root
+(`autobot.app.Gateway`) builds it once per process and hands the same object
+to every session router incarnation, which hands it to every agent actor: a
+router restart neither refills the global bucket nor forgets what was spent
+today. Agent actors only call `admit_llm_call` and `charge_tokens`, which are
+synchronous, so under Trio's cooperative scheduling each check-and-take is
+atomic (no await inside) and no actor can see a half-updated state. A
+message-based actor would add a round trip and a failure mode (actor down,
+every session stalls) to every LLM call for no extra safety. The global
+budget lives in memory: it restarts at zero when the process does (the
+per-session budget is journalled and survives).
 """
 
 from __future__ import annotations

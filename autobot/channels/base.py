@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 
 import attrs
+import trio
 
 
 def session_key(channel: str, chat_id: str) -> str:
@@ -67,6 +68,7 @@ class InboundMessage:
     (files already saved in the workspace). `journal_id` names the inbound
     journal entry that holds this message until its final reply is delivered
     (None for messages that were never journaled: terminal, cron, subagents).
+    `scheduled` says which cron job fired a CRON message (None otherwise).
     """
 
     channel: str
@@ -82,10 +84,34 @@ class InboundMessage:
     addressed: bool = False
     attachments: tuple[Attachment, ...] = ()
     journal_id: str | None = None
+    scheduled: ScheduledRun | None = None
 
     @property
     def session_key(self) -> str:
         return session_key(self.channel, self.chat_id)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class ScheduledRun:
+    """The cron job a CRON message runs: its `job_id` and `name` (the turn is
+    told it is a scheduled run of this job), and `done`, a one-shot reply
+    channel (buffer 1, the scheduler owns the receive side) that gets the
+    turn's final reply once it was handed to the outbound mailbox, or the
+    refusal or failure that ended the run without one. Whoever ends the run
+    sends once (`send_nowait`, never blocks) and closes it."""
+
+    job_id: str
+    name: str
+    done: trio.MemorySendChannel[OutboundMessage]
+
+    def finish(self, reply: OutboundMessage) -> None:
+        """Report how the run ended and close `done`. Only the first call
+        counts; a scheduler that stopped waiting is no error."""
+        try:
+            self.done.send_nowait(reply)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # already reported, or nobody waits any more
+        self.done.close()
 
 
 @attrs.frozen(kw_only=True)

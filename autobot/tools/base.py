@@ -43,7 +43,9 @@ class ToolResult:
 class ToolContext:
     """Who is calling: the session (`channel:chat_id`) and its workspace and
     logger; `launcher` starts that session's subagents (None where none may
-    start: in a subagent, or outside an agent actor)."""
+    start: in a subagent, or outside an agent actor); `scheduled_job` is the
+    id of the cron job whose scheduled run this turn is (None in a turn a
+    message started)."""
 
     session_key: str
     channel: str
@@ -51,6 +53,7 @@ class ToolContext:
     workspace: Path
     logger: Logger
     launcher: SubagentLauncher | None = None
+    scheduled_job: str | None = None
 
 
 class Tool(Protocol):
