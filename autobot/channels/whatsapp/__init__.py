@@ -1,0 +1,1 @@
+"""WhatsApp channel: a client of autobot's WhatsApp bridge (protocol version 1)."""

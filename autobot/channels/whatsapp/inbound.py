@@ -1,0 +1,97 @@
+"""A bridge `message` frame as the gate and the journal take it (pure).
+
+`incoming(frame, channel)` checks what the frame says against itself and the
+contract (a group flag that matches the chat JID, a chat that is a person or
+a group, media paths relative to the workspace and under `inbox/`) and
+returns who wrote (`Sender`, with the id `jids.sender_id` gives), where
+(`Chat`; a group message addresses the bot when it mentions it or replies to
+it), and the `Arrival` to journal. The journal's dedup keys name the chat and
+the WhatsApp message id, so a message the bridge delivers again (after a
+reconnect, or a restart of either side) is recognised as long as the journal
+remembers it (`inbound_journal.KEEP_DONE` answered entries, across restarts).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import PurePosixPath
+
+import attrs
+
+from autobot.channels.access import Chat, Sender
+from autobot.channels.base import Attachment, InboundMessage
+from autobot.channels.inbound_journal import Arrival, default_dedup_keys
+from autobot.channels.telegram.render import valid_utf16
+from autobot.channels.whatsapp.jids import is_group_jid, person_id, sender_id
+from autobot.channels.whatsapp.protocol import BridgeMessage, Media, ProtocolError
+
+INBOX = "inbox"
+MAX_DISPLAY_NAME = 64
+_JOINERS = frozenset("\u200c\u200d")  # emoji sequences and some scripts need them
+
+
+@attrs.frozen(kw_only=True)
+class Incoming:
+    """One inbound WhatsApp message, ready for the gate and the journal."""
+
+    sender: Sender
+    chat: Chat
+    arrival: Arrival
+
+
+def display_name(text: str) -> str:
+    """`text` as one printable line of at most `MAX_DISPLAY_NAME` characters:
+    control, format and separator characters become spaces, runs of spaces one.
+    (A push name is chosen by its owner and lands in the model's prompt.)"""
+    cleaned = "".join(
+        " " if unicodedata.category(char)[0] in "CZ" and char not in _JOINERS else char
+        for char in valid_utf16(text)
+    )
+    return " ".join(cleaned.split())[:MAX_DISPLAY_NAME].strip()
+
+
+def inbox_path(path: str) -> str:
+    """`path` if it names a file under the workspace's `inbox/` (relative, no
+    `.`/`..`/empty component, no backslash or NUL); raises ProtocolError."""
+    parts = PurePosixPath(path).parts
+    odd = "\\" in path or "\0" in path or path != "/".join(parts)
+    if odd or len(parts) < 2 or parts[0] != INBOX or any(p in (".", "..") for p in parts):
+        raise ProtocolError("message frame: a media path is not a file under inbox/")
+    return path
+
+
+def _attachment(media: Media) -> Attachment:
+    return Attachment(
+        kind=media.kind,
+        path=inbox_path(media.path),
+        mime_type=media.mime_type[:255],
+        size=media.size,
+    )
+
+
+def incoming(frame: BridgeMessage, channel: str) -> Incoming:
+    """Check `frame` and build its `Incoming` (module docstring). Raises
+    ProtocolError for a frame that contradicts itself or the contract."""
+    if frame.is_group != is_group_jid(frame.chat):
+        raise ProtocolError("message frame: is_group does not match the chat JID")
+    if not frame.is_group and person_id(frame.chat) is None:
+        raise ProtocolError("message frame: the chat is neither a person nor a group")
+    author = sender_id(frame.phone, frame.sender)
+    addressed = frame.mentioned or frame.reply_to_bot
+    message = InboundMessage(
+        channel=channel,
+        chat_id=frame.chat,
+        content=valid_utf16(frame.text),
+        sender_id=author,
+        sender_name=display_name(frame.push_name or "") or author,
+        message_id=frame.id,
+        reply_to_id=frame.reply_to,
+        is_group=frame.is_group,
+        addressed=addressed,
+        attachments=tuple(_attachment(media) for media in frame.media),
+    )
+    return Incoming(
+        sender=Sender(id=author),
+        chat=Chat(id=frame.chat, is_group=frame.is_group, addressed=addressed),
+        arrival=Arrival(message=message, dedup_keys=default_dedup_keys(message, None)),
+    )
