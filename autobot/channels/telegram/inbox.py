@@ -34,6 +34,12 @@ import attrs
 import trio
 
 from autobot.channels.base import Attachment, AttachmentKind
+from autobot.channels.inbox_files import (
+    EXTENSIONS,
+    EXTENSIONS_BY_MIME,
+    clean_mime,
+    store_in_inbox,
+)
 from autobot.channels.telegram.api import (
     MAX_PHOTO_BYTES,
     BadRequest,
@@ -44,36 +50,13 @@ from autobot.channels.telegram.api import (
 from autobot.channels.telegram.updates import MediaRef, TelegramEvent
 from autobot.channels.transcribe import Transcriber, TranscriptionError
 from autobot.logs.records import Logger
-from autobot.platform.workspace_fs import Refusal, Workspace, WorkspacePathError
+from autobot.platform.workspace_fs import Workspace, WorkspacePathError
 
-INBOX_DIR = "inbox"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # what the Bot API lets a bot download
-MAX_NAMES = 100  # numbered names tried before giving up on a flooded inbox
 PHOTO_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "gif"})
-EXTENSIONS_BY_MIME = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "image/gif": "gif",
-    "application/pdf": "pdf",
-    "text/plain": "txt",
-    "text/markdown": "md",
-    "text/csv": "csv",
-    "application/json": "json",
-    "application/zip": "zip",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
-    "audio/ogg": "ogg",
-    "audio/mpeg": "mp3",
-    "audio/mp4": "m4a",
-    "video/mp4": "mp4",
-}
-EXTENSIONS = frozenset(EXTENSIONS_BY_MIME.values()) | {"jpeg", "oga", "opus", "log", "yaml", "yml"}
 DEFAULT_EXTENSION = {AttachmentKind.PHOTO: "jpg", AttachmentKind.VOICE: "ogg"}  # else "bin"
 DEFAULT_MIME = {AttachmentKind.PHOTO: "image/jpeg", AttachmentKind.VOICE: "audio/ogg"}
 
-_MIME = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}/[a-z0-9][a-z0-9.+-]{0,127}")
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9-]")
 
 
@@ -103,21 +86,11 @@ def store_inbound(
     """Store `data` as a new file in `inbox/` (blocking). Raises
     `WorkspacePathError` when `inbox/` is refused (a symlink, not a
     directory...) or every name is taken."""
-    with Workspace.open(workspace_root) as workspace:
-        for number in range(1, MAX_NAMES + 1):
-            relative = f"{INBOX_DIR}/{inbox_name(chat_id, message_id, media, number)}"
-            try:
-                workspace.create_bytes(relative, data, make_dirs=True)
-            except WorkspacePathError as exc:
-                if exc.refusal is not Refusal.EXISTS:
-                    raise
-                continue
-            mime = _mime(media) or DEFAULT_MIME.get(media.kind, "application/octet-stream")
-            return Attachment(kind=media.kind, path=relative, mime_type=mime, size=len(data))
-    first = f"{INBOX_DIR}/{inbox_name(chat_id, message_id, media)}"
-    raise WorkspacePathError(
-        first, Refusal.EXISTS, f"already exists, as do {MAX_NAMES - 1} numbered names"
+    relative = store_in_inbox(
+        workspace_root, functools.partial(inbox_name, chat_id, message_id, media), data
     )
+    mime = _mime(media) or DEFAULT_MIME.get(media.kind, "application/octet-stream")
+    return Attachment(kind=media.kind, path=relative, mime_type=mime, size=len(data))
 
 
 @attrs.define(kw_only=True)
@@ -217,5 +190,4 @@ def read_attachment(workspace_root: Path, relpath: str, max_bytes: int) -> Outbo
 
 def _mime(media: MediaRef) -> str | None:
     """The media's MIME type, lower-cased, if it has the form `type/subtype`."""
-    mime = (media.mime_type or "").strip().lower()
-    return mime if _MIME.fullmatch(mime) else None
+    return clean_mime(media.mime_type)
