@@ -20,7 +20,8 @@ rules, in the order they apply:
    sender check below: being in an allowed group is never enough. A refused
    group message is dropped silently (no reply in a group, no code shown
    there).
-3. The sender check: `allow_from` (see `AllowList`), or, only while
+3. The sender check: `allow_from` (see `AllowList`: on Zulip an entry with
+   `@` names the sender's email), or, only while
    `dm_policy` is `pairing`, an approval in the pairing book. Under
    `dm_policy: allowlist` `allow_from` alone decides, so switching back to
    it locks out every paired sender without editing the book.
@@ -67,6 +68,10 @@ _SHOWN_MALFORMED_ID = 64
 # letter, so never all digits. User ids are positive integers.
 _TELEGRAM_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 _TELEGRAM_USER_ID = re.compile(r"[1-9][0-9]{0,19}")
+# Zulip: a user id is a positive integer; an email has one `@` with text on
+# both sides (its exact form is the server's business).
+_ZULIP_USER_ID = _TELEGRAM_USER_ID
+_EMAIL = re.compile(r"[^@]+@[^@]+")
 
 
 class AccessConfigError(ValueError):
@@ -77,10 +82,12 @@ class AccessConfigError(ValueError):
 @attrs.frozen(kw_only=True)
 class Sender:
     """Who wrote: the stable platform id and, on Telegram, the username
-    (without `@`, as the network reports it; None when there is none)."""
+    (without `@`, as the network reports it; None when there is none); on
+    Zulip, the email the server shows for the sender (None when unknown)."""
 
     id: str
     username: str | None = None
+    email: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -96,14 +103,18 @@ class Chat:
 @attrs.frozen(kw_only=True)
 class AllowList:
     """A parsed `allow_from` (or `group_allow_from`): `anyone` for `"*"`,
-    exact `ids`, and lower-cased Telegram `usernames`."""
+    exact `ids`, lower-cased Telegram `usernames`, and Zulip `emails` (in
+    their matching form, `email_key`)."""
 
     anyone: bool = False
     ids: frozenset[str] = frozenset()
     usernames: frozenset[str] = frozenset()
+    emails: frozenset[str] = frozenset()
 
     @classmethod
-    def parse(cls, entries: Iterable[str], *, telegram: bool, name: str) -> AllowList:
+    def parse(
+        cls, entries: Iterable[str], *, telegram: bool, name: str, zulip: bool = False
+    ) -> AllowList:
         """Parse config entries (`name` labels errors, e.g. `channels.slack.allow_from`).
 
         Whitespace around an entry is stripped and empty entries are ignored;
@@ -113,14 +124,21 @@ class AllowList:
         - with `telegram`: `@name` or a bare `name` shaped like a Telegram
           username (starts with a letter) matches that username in any case;
           a bare positive number matches that user id;
+        - with `zulip`: an entry holding `@` (`alice@example.com`, not a
+          leading `@`) matches the sender's email, ASCII letters in any case
+          (`email_key`); a bare positive number matches that user id;
         - otherwise: the entry matches that stable id exactly (string
           compare); it must not start with `@` (no username matching there).
 
         Raises `AccessConfigError` listing every entry that could never
-        match (a malformed username, a negative id, inner spaces...).
+        match (a malformed username, a negative id, inner spaces...), or
+        ValueError when both `telegram` and `zulip` are asked for.
         """
+        if telegram and zulip:
+            raise ValueError("an allow list is parsed for Telegram or for Zulip, not both")
         ids: set[str] = set()
         usernames: set[str] = set()
+        emails: set[str] = set()
         anyone = False
         problems: list[str] = []
         for raw in entries:
@@ -142,6 +160,16 @@ class AllowList:
                         f"{name}: {entry!r} is neither a Telegram user id (a positive number)"
                         " nor a username (4-32 letters, digits or _, starting with a letter)"
                     )
+            elif zulip:
+                if _ZULIP_USER_ID.fullmatch(entry):
+                    ids.add(entry)
+                elif _EMAIL.fullmatch(entry):
+                    emails.add(email_key(entry))
+                else:
+                    problems.append(
+                        f"{name}: {entry!r} is neither a Zulip user id (a positive number)"
+                        " nor an email address (name@domain)"
+                    )
             elif entry.startswith("@"):
                 problems.append(
                     f"{name}: {entry!r} looks like a username; this list matches stable ids only"
@@ -150,17 +178,37 @@ class AllowList:
                 ids.add(entry)
         if problems:
             raise AccessConfigError("\n".join(problems))
-        return cls(anyone=anyone, ids=frozenset(ids), usernames=frozenset(usernames))
+        return cls(
+            anyone=anyone,
+            ids=frozenset(ids),
+            usernames=frozenset(usernames),
+            emails=frozenset(emails),
+        )
 
-    def admits(self, sender_id: str, username: str | None = None) -> bool:
-        """Whether the id (exact) or the username (any case, only if it is a
-        well-formed Telegram username) is listed, or the list has `"*"`."""
+    def admits(self, sender_id: str, username: str | None = None, email: str | None = None) -> bool:
+        """Whether the id (exact), the username (any case, only if it is a
+        well-formed Telegram username) or the email (`email_key`, only if it
+        is shaped like one) is listed, or the list has `"*"`."""
         if self.anyone or sender_id in self.ids:
+            return True
+        if (
+            email is not None
+            and _EMAIL.fullmatch(email)
+            and is_valid_id(email)
+            and email_key(email) in self.emails
+        ):
             return True
         if username is None or not self.usernames:
             return False
         handle = username.removeprefix("@")
         return _TELEGRAM_USERNAME.fullmatch(handle) is not None and handle.lower() in self.usernames
+
+
+def email_key(email: str) -> str:
+    """How an email is compared: ASCII letters lower-cased (Zulip treats
+    addresses case-insensitively), every other character as it is, so no
+    Unicode case folding can make two different addresses equal."""
+    return "".join(char.lower() if char.isascii() else char for char in email)
 
 
 @attrs.frozen(kw_only=True)
@@ -184,9 +232,10 @@ class AccessPolicy:
         group_allow_from: Iterable[str] = (),
     ) -> AccessPolicy:
         """The policy of `channel` from its config values. Usernames are
-        matched only on `telegram`; `group_allow_from` lists chat ids on every
-        channel. Raises `AccessConfigError` listing every bad entry of both
-        lists, or naming a channel that is not a channel name."""
+        matched only on `telegram`, emails only on `zulip`;
+        `group_allow_from` lists chat ids on every channel. Raises
+        `AccessConfigError` listing every bad entry of both lists, or naming
+        a channel that is not a channel name."""
         try:
             check_channel(channel)
         except PairingError as error:
@@ -197,6 +246,7 @@ class AccessPolicy:
             allow = AllowList.parse(
                 allow_from,
                 telegram=channel == "telegram",
+                zulip=channel == "zulip",
                 name=f"channels.{channel}.allow_from",
             )
         except AccessConfigError as error:
@@ -291,7 +341,7 @@ def decide_access(
     if not is_valid_id(chat.id):
         return decision(Action.DROP, "the chat id is empty or malformed", denied=True)
     pairing = policy.dm_policy is DmPolicy.PAIRING
-    allowed = policy.allow.admits(sender.id, sender.username) or (
+    allowed = policy.allow.admits(sender.id, sender.username, sender.email) or (
         pairing and book.is_approved(channel, sender.id)
     )
     if chat.is_group:

@@ -140,9 +140,11 @@ def test_other_channels_compare_stable_ids_exactly_and_never_usernames() -> None
     assert decide(policy, Sender(id="U012A")).action is Action.REPLY_DENIED
     # A username is never consulted outside Telegram, even if a channel passes one.
     assert decide(policy, Sender(id="U5", username="U012AB")).action is Action.REPLY_DENIED
+    # Zulip: an email entry matches the sender's email (see test_channels_access_zulip.py),
+    # never a sender id spelled like it.
     zulip = AccessPolicy.from_settings("zulip", allow_from=["alice@example.com"])
-    assert decide(zulip, Sender(id="alice@example.com")).action is Action.ALLOW
-    assert decide(zulip, Sender(id="ALICE@example.com")).action is Action.REPLY_DENIED
+    assert decide(zulip, Sender(id="8", email="alice@example.com")).action is Action.ALLOW
+    assert decide(zulip, Sender(id="alice@example.com")).action is Action.REPLY_DENIED
 
 
 @pytest.mark.parametrize(
