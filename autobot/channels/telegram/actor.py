@@ -42,13 +42,13 @@ from typing import Any
 
 import attrs
 import trio
-from trio_util import move_on_when
 
 from autobot.channels.access import Action, Chat, Sender
 from autobot.channels.base import Attachment, InboundKind, InboundMessage, OutboundMessage
 from autobot.channels.gate import ChannelGate
 from autobot.channels.inbound_journal import Arrival
 from autobot.channels.spec import ChannelEnv
+from autobot.channels.stopped import drain_stopped
 from autobot.channels.telegram.api import (
     BadRequest,
     BotIdentity,
@@ -493,23 +493,6 @@ class TelegramChannel:
         """Log a message that will not be delivered (once)."""
         self.env.health.send_failures += 1
         self._log.error("telegram message not delivered", chat_id=chat_id, error=str(exc))
-
-
-async def drain_stopped(env: ChannelEnv, reason: str, task_status: trio.TaskStatus[None]) -> None:
-    """A channel that cannot work (`reason`): marked stopped, logged once, and
-    its mailbox drained (each reply dropped with a WARN) so no sender ever
-    blocks on it, until the gateway stops (it returns as soon as asked to:
-    there is nothing to finish)."""
-    with env.outbox, env.router:
-        env.health.mark_stopped(trio.current_time(), reason)
-        env.logger.error(f"{env.name} channel stopped: {reason}")
-        task_status.started()
-        async with move_on_when(env.stopping.wait):
-            async for message in env.outbox:
-                env.health.send_failures += 1
-                env.logger.warn(
-                    f"{env.name} reply dropped: the channel is stopped", chat_id=message.chat_id
-                )
 
 
 def _int(value: Any) -> int | None:
