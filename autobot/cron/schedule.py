@@ -223,6 +223,17 @@ def _too_often(expr: str, gap: int, min_interval: int) -> CronError:
     )
 
 
+def check_cron(schedule: CronSchedule) -> str:
+    """The 5-field form of `schedule`'s expression when it is valid and its
+    own zone (if any) is known; raises `CronError` otherwise. What a stored
+    job must satisfy whatever the limits of the day."""
+    if schedule.tz is not None:
+        zone(schedule.tz)
+    fields = cron_fields(schedule.expr)
+    _cronsim(fields, _SCAN_FROM)
+    return fields
+
+
 def check_schedule(schedule: Schedule, *, min_interval: int, now: float, default_tz: str) -> None:
     """Raise `CronError` unless `schedule` may be given to a job now: an
     `every` of at least `min_interval` seconds; a valid cron expression in a
@@ -236,8 +247,7 @@ def check_schedule(schedule: Schedule, *, min_interval: int, now: float, default
             )
     elif isinstance(schedule, CronSchedule):
         zone(schedule.tz or default_tz)
-        fields = cron_fields(schedule.expr)
-        _cronsim(fields, datetime.fromtimestamp(now, UTC))
+        fields = check_cron(schedule)
         error = _cron_gap_error(schedule.expr, fields, min_interval)
         if error is not None:
             raise error
