@@ -22,7 +22,8 @@ import trio
 from autobot.channels.access import AccessConfigError, AccessPolicy
 from autobot.channels.gate import open_channel_gate
 from autobot.channels.spec import ChannelEnv, ChannelSpec
-from autobot.channels.telegram.actor import TelegramChannel, drain_stopped
+from autobot.channels.stopped import drain_stopped
+from autobot.channels.telegram.actor import TelegramChannel
 from autobot.channels.telegram.api import TelegramApi
 from autobot.channels.telegram.inbox import InboxSaver
 from autobot.channels.transcribe import transcriber_for
