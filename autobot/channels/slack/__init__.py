@@ -1,0 +1,1 @@
+"""The Slack channel over Socket Mode (see `actor` for how it runs)."""

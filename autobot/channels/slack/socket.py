@@ -1,0 +1,166 @@
+"""One Socket Mode WebSocket: opened, read, acknowledged on, closed (the I/O shell).
+
+`open_socket(api, nursery, number=...)` calls apps.connections.open (app
+token), connects to the URL it returned with trio-websocket (the
+connection's reader task runs in `nursery`) and waits for the `hello`
+frame; raises `SocketTrouble` (transient: connect failure, no hello in
+`HELLO_SECONDS`, closed at once), `SocketDisabled` (the first frame is a
+`link_disabled` disconnect) or the `SlackError` of the open call.
+
+`SocketConnection.read(deliver)` reads frames until the connection closes:
+each envelope goes to `deliver` (the channel acknowledges it once it is
+journaled, with `ack`, on this same connection), a `disconnect` frame is
+noted: `warning` and `refresh_requested` set `replace` (the channel opens
+the next socket before this one closes, so nothing is lost in between);
+`link_disabled` sets `disabled` and `replace`. `ended` is set when the
+connection is gone, `close_code` says how. `in_flight` counts envelopes
+delivered and not yet acknowledged: `retire` waits (bounded) for them
+before closing, so an overlap refresh does not make Slack redeliver.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import attrs
+import trio
+import trio_websocket
+
+from autobot.channels.slack.api import SlackApi
+from autobot.channels.slack.events import Disconnect, Envelope, Hello, Unknown, parse_frame
+
+HELLO_SECONDS = 30.0  # connect plus the first frame
+CLOSE_SECONDS = 5.0  # the closing handshake, after which the socket is just dropped
+RETIRE_ACK_SECONDS = 5.0  # an old socket waits this long for its envelopes' acks
+MAX_FRAME_BYTES = 1024 * 1024  # Slack's payloads are a few KB; 1 MiB is generous
+REFRESH_REASONS = frozenset({"warning", "refresh_requested"})
+LINK_DISABLED = "link_disabled"
+
+
+class SocketTrouble(Exception):
+    """The socket could not be opened or said nothing useful: try again later."""
+
+
+class SocketDisabled(Exception):
+    """Slack says Socket Mode is turned off for this app (`link_disabled`)."""
+
+
+@attrs.frozen(kw_only=True)
+class Received:
+    """An envelope and the connection it came on (where its ack goes)."""
+
+    connection: SocketConnection
+    envelope: Envelope
+
+
+@attrs.define(eq=False, kw_only=True)
+class SocketConnection:
+    """One open WebSocket (see the module docstring); `opened_at` in trio time."""
+
+    number: int
+    ws: trio_websocket.WebSocketConnection
+    opened_at: float
+    replace: trio.Event = attrs.field(factory=trio.Event)
+    ended: trio.Event = attrs.field(factory=trio.Event)
+    disconnect_reason: str | None = None
+    close_code: int | None = None
+    in_flight: int = 0
+    _settled: trio.Event = attrs.field(factory=trio.Event)
+
+    def __attrs_post_init__(self) -> None:
+        self._settled.set()
+
+    @property
+    def disabled(self) -> bool:
+        return self.disconnect_reason == LINK_DISABLED
+
+    async def read(
+        self,
+        deliver: trio.MemorySendChannel[Received],
+        on_unknown: Callable[[SocketConnection, str], None],
+    ) -> None:
+        """Read frames until the connection closes (see the module docstring);
+        `on_unknown` is told about each frame it does not understand."""
+        try:
+            while True:
+                message = await self.ws.get_message()
+                if isinstance(message, bytes):
+                    on_unknown(self, "a binary frame")
+                    continue
+                frame = parse_frame(message)
+                if isinstance(frame, Envelope):
+                    self.in_flight += 1
+                    self._settled = trio.Event()
+                    await deliver.send(Received(connection=self, envelope=frame))
+                elif isinstance(frame, Disconnect):
+                    self.disconnect_reason = frame.reason
+                    if frame.reason in REFRESH_REASONS or frame.reason == LINK_DISABLED:
+                        self.replace.set()
+                elif isinstance(frame, Unknown):
+                    on_unknown(self, frame.what)
+        except trio_websocket.ConnectionClosed as closed:
+            self.close_code = None if closed.reason is None else closed.reason.code
+        finally:
+            self.ended.set()
+            self.replace.set()
+
+    async def ack(self, envelope_id: str) -> bool:
+        """Acknowledge one envelope; False when the connection is already closed
+        (Slack then redelivers it, and the journal drops the duplicate)."""
+        self.in_flight = max(self.in_flight - 1, 0)
+        if self.in_flight == 0:
+            self._settled.set()
+        try:
+            await self.ws.send_message(json.dumps({"envelope_id": envelope_id}))
+        except trio_websocket.ConnectionClosed:
+            return False
+        return True
+
+    async def retire(self) -> None:
+        """Wait (at most `RETIRE_ACK_SECONDS`) until every envelope read here is
+        acknowledged, then close (see `close`)."""
+        with trio.move_on_after(RETIRE_ACK_SECONDS):
+            await self._settled.wait()
+        await self.close()
+
+    async def close(self) -> None:
+        """The closing handshake, bounded by `CLOSE_SECONDS` (shielded: also on
+        the way out of a cancelled scope)."""
+        with trio.move_on_after(CLOSE_SECONDS, shield=True):
+            await self.ws.aclose()
+
+
+async def open_socket(api: SlackApi, nursery: trio.Nursery, *, number: int) -> SocketConnection:
+    """A new connection, after its hello (see the module docstring)."""
+    url = await api.open_connection()
+    ws: trio_websocket.WebSocketConnection | None = None
+    failure: Exception | None = None
+    try:
+        with trio.fail_after(HELLO_SECONDS):
+            ws = await trio_websocket.connect_websocket_url(
+                nursery, url, max_message_size=MAX_FRAME_BYTES
+            )
+            first = parse_frame(_text(await ws.get_message()))
+    except trio.TooSlowError:
+        failure = SocketTrouble(f"no hello within {HELLO_SECONDS:g} s")
+    except trio_websocket.ConnectionClosed as closed:
+        code = None if closed.reason is None else closed.reason.code
+        failure = SocketTrouble(f"closed before its hello (code {code})")
+    except (trio_websocket.HandshakeError, OSError) as exc:
+        failure = SocketTrouble(f"cannot connect: {type(exc).__name__}")
+    if failure is None and isinstance(first, Disconnect) and first.reason == LINK_DISABLED:
+        failure = SocketDisabled("Socket Mode is turned off for this app (link_disabled)")
+    elif failure is None and not isinstance(first, Hello):
+        failure = SocketTrouble("the first frame was not hello")
+    if failure is not None:
+        if ws is not None:
+            with trio.move_on_after(CLOSE_SECONDS, shield=True):
+                await ws.aclose()
+        raise failure
+    assert ws is not None
+    return SocketConnection(number=number, ws=ws, opened_at=trio.current_time())
+
+
+def _text(message: str | bytes) -> str:
+    return message if isinstance(message, str) else ""
