@@ -1,28 +1,76 @@
 """The `autobot` command line: argument parsing and exit codes only.
 
-Every command's logic lives in its own package; this module maps arguments
-to calls and turns expected failures (a bad config, a refused target) into a
-clear message on stderr and exit code 1, never a traceback.
+Every command's logic lives in its own package, imported by the command's
+own branch below: a command pays only for what it runs (`--help`, `new`,
+`doctor` and `pairing` never load the gateway, the HTTP server or the
+Anthropic SDK; see scripts/bench_cli.py). This module maps arguments to calls
+and turns expected failures (a bad config, a refused target) into a clear
+message on stderr and exit code 1, never a traceback.
+
+The global `--config PATH` is accepted before the command and after it
+(`autobot --config X doctor`, `autobot doctor --config X`, `autobot pairing
+list --config X`); two different paths are a usage error (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from autobot import __version__
 from autobot.channels.pairing_command import add_pairing_parser, pairing_main
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
-from autobot.doctor.main import doctor_main
 from autobot.entry import interrupted
-from autobot.gateway.main import gateway_main
-from autobot.scaffold.choices import ScaffoldError
-from autobot.scaffold.create import create_bot
-from autobot.scaffold.interactive import terminal_prompt
+
+CONFIG_HELP = (
+    "the bot's config.yml (default: ./config.yml); its directory is the bot directory; "
+    "accepted before or after the command"
+)
+# `--config` given after a command is stored under this prefix plus the command's
+# prog ("autobot pairing list"): one attribute per level, so none overwrites another.
+_AFTER_COMMAND = "config after: "
+
+
+class _Once(argparse.Action):
+    """Store an option's value; a second, different value at the same level is a
+    usage error (exit 2), not silently the one that wins."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        previous = getattr(namespace, self.dest, None)
+        if previous is not None and previous != values:
+            raise argparse.ArgumentError(
+                self, f"given twice ({previous!r} and {values!r}): give it once"
+            )
+        setattr(namespace, self.dest, values)
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """The parser of a command (and of its actions: `add_subparsers` makes them
+    of this class too): also takes the global `--config` after the command."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_argument(
+            "--config",
+            action=_Once,
+            metavar="PATH",
+            dest=_AFTER_COMMAND + self.prog,
+            default=argparse.SUPPRESS,
+            help=CONFIG_HELP,
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,12 +79,10 @@ def _parser() -> argparse.ArgumentParser:
         description="A self-hosted personal AI assistant gateway that is safe to leave running.",
     )
     parser.add_argument("--version", action="version", version=f"autobot {__version__}")
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="the bot's config.yml (default: ./config.yml); its directory is the bot directory",
+    parser.add_argument("--config", action=_Once, metavar="PATH", help=CONFIG_HELP)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     new = commands.add_parser("new", help="create a bot directory")
     new.add_argument("name", metavar="NAME", help="directory to create (must not exist)")
@@ -67,8 +113,38 @@ def _parser() -> argparse.ArgumentParser:
     agent = commands.add_parser("agent", help="chat with the agent in this terminal")
     agent.add_argument("-m", "--message", help="send one message, print the reply and exit")
     agent.add_argument("-s", "--session", default="cli:default", help="session key")
-    add_pairing_parser(commands)
+    # typeshed's _SubParsersAction is invariant; the pairing parsers are _CommandParsers
+    add_pairing_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
     return parser
+
+
+def _config_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The one `--config` given before or after the command (None: not given);
+    two different paths exit 2 through `parser.error`."""
+    given = [args.config] if args.config is not None else []
+    given += [value for key, value in vars(args).items() if key.startswith(_AFTER_COMMAND)]
+    if len(set(given)) > 1:
+        parser.error(f"--config given twice ({given[0]!r} and {given[-1]!r}): give it once")
+    return given[0] if given else None
+
+
+def invoked_as(argv0: str, *, on_path: str | None, executable: str) -> str:
+    """How to run autobot again from the user's shell, for the commands we print.
+
+    `argv0` is `sys.argv[0]`, `on_path` what `shutil.which("autobot")` finds,
+    `executable` is `sys.executable`. `autobot` when the shell's PATH finds this
+    very program (an activated venv, an installed command); the path it was run
+    by otherwise (`.venv/bin/autobot`, as typed); `PYTHON -m autobot` for
+    `python -m autobot`; plain `autobot` when called some other way (a test).
+    """
+    name = os.path.basename(argv0)
+    if name == "autobot":
+        if on_path is not None and os.path.exists(argv0) and os.path.samefile(on_path, argv0):
+            return "autobot"
+        return shlex.quote(argv0)
+    if name == "__main__.py" and os.path.basename(os.path.dirname(argv0)) == "autobot":
+        return f"{shlex.quote(executable)} -m autobot"
+    return "autobot"
 
 
 def _fail(message: str) -> int:
@@ -76,9 +152,35 @@ def _fail(message: str) -> int:
     return 1
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `autobot` console script; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    config = _config_option(parser, args)
+    if args.command == "new":
+        return _new(args)
+    try:
+        config_path = find_config_path(config, Path.cwd())
+        if args.command == "doctor":
+            return _doctor(config_path, args)
+        if args.command == "gateway":
+            return _gateway(config_path)
+        if args.command == "demo":
+            return _demo(config_path, args)
+        if args.command == "pairing":
+            return _pairing(config_path, args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    return _agent(config_path, args)  # the only command left
+
+
 def _new(args: argparse.Namespace) -> int:
     """`autobot new`: 0 created, 1 refused or failed (one line, nothing left
     behind), 130 interrupted by Ctrl-C."""
+    from autobot.scaffold.choices import ScaffoldError
+    from autobot.scaffold.create import create_bot
+    from autobot.scaffold.interactive import terminal_prompt
+
     try:
         bot = create_bot(
             Path(args.name),
@@ -91,56 +193,59 @@ def _new(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return interrupted()
-    print(bot.next_steps())
+    program = invoked_as(sys.argv[0], on_path=shutil.which("autobot"), executable=sys.executable)
+    print(bot.next_steps(program=program))
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `autobot` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
-    if args.command == "new":
-        return _new(args)
-    try:
-        config_path = find_config_path(args.config, Path.cwd())
-        if args.command == "doctor":
-            return doctor_main(
-                config_path,
-                strict=args.strict,
-                as_json=args.json,
-                environ=os.environ,
-                out=sys.stdout,
-                as_root=os.geteuid() == 0,
-            )
-        if args.command == "demo":
-            # imported here: the demo's loopback stand-ins cost every other command
-            # (the gateway's start included) ~50 ms and ~2 MB
-            from autobot.demo import demo_main
+def _doctor(config_path: Path, args: argparse.Namespace) -> int:
+    """`autobot doctor`: the report on stdout; 1 on errors (warnings too with --strict)."""
+    from autobot.doctor.main import doctor_main
 
-            return demo_main(
-                config_path,
-                environ=os.environ,
-                stdout=sys.stdout,
-                stderr=sys.stderr,
-                once=args.once,
-                as_root=os.geteuid() == 0,
-            )
-        if args.command == "gateway":
-            return gateway_main(
-                config_path, environ=os.environ, stderr=sys.stderr, as_root=os.geteuid() == 0
-            )
-        if args.command == "pairing":
-            loaded = load_config(config_path, os.environ)
-            return pairing_main(loaded, args, out=sys.stdout, err=sys.stderr)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    return _agent(config_path, args)
+    return doctor_main(
+        config_path,
+        strict=args.strict,
+        as_json=args.json,
+        environ=os.environ,
+        out=sys.stdout,
+        as_root=os.geteuid() == 0,
+    )
+
+
+def _gateway(config_path: Path) -> int:
+    """`autobot gateway`: the doctor's gate, then the tree until signalled."""
+    from autobot.gateway.main import gateway_main
+
+    return gateway_main(
+        config_path, environ=os.environ, stderr=sys.stderr, as_root=os.geteuid() == 0
+    )
+
+
+def _demo(config_path: Path, args: argparse.Namespace) -> int:
+    """`autobot demo`: the gateway against its loopback stand-ins."""
+    from autobot.demo import demo_main
+
+    return demo_main(
+        config_path,
+        environ=os.environ,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+        once=args.once,
+        as_root=os.geteuid() == 0,
+    )
+
+
+def _pairing(config_path: Path, args: argparse.Namespace) -> int:
+    """`autobot pairing ACTION`: the owner's side of `dm_policy: pairing`."""
+    loaded = load_config(config_path, os.environ)
+    return pairing_main(loaded, args, out=sys.stdout, err=sys.stderr)
 
 
 def _agent(config_path: Path, args: argparse.Namespace) -> int:
     """`autobot agent`: the doctor's gate, then the chat. Signals are handled
     over its whole life (`autobot.runtime.lifetime`): first graceful, second
     immediate, exit 128 + signal, never a traceback."""
-    from autobot.agent.command import run_agent  # only this command needs it
+    from autobot.agent.command import run_agent
 
     return run_agent(
         config_path,

@@ -16,6 +16,7 @@ symlink) is never touched.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -53,8 +54,9 @@ class CreatedBot:
     unset_variables: tuple[str, ...]  # `.env` entries still empty
     unset_settings: tuple[str, ...] = ()  # plain config.yml keys still empty
 
-    def next_steps(self) -> str:
-        """What the CLI prints after creating the bot."""
+    def next_steps(self, *, program: str = "autobot") -> str:
+        """What the CLI prints after creating the bot; `program` is how the user
+        runs autobot (`autobot`, `.venv/bin/autobot`...), for the command shown."""
         lines = [f"Created {self.path}"]
         if self.unset_variables:
             lines.append(f"Fill in {self.env_file}: {', '.join(self.unset_variables)}")
@@ -62,7 +64,9 @@ class CreatedBot:
             lines.append(f"Fill in {self.config_file}: {', '.join(self.unset_settings)}")
         if self.choices.channels:
             lines.append("Add the user ids allowed to talk to the bot to each channel's allow_from")
-        lines.append(f"Then check it: autobot doctor --config {self.config_file}")
+        lines.append(
+            f"Then check it: {program} --config {shlex.quote(str(self.config_file))} doctor"
+        )
         return "\n".join(lines) + "\n"
 
 

@@ -150,7 +150,7 @@ def test_ctrl_c_at_a_prompt_exits_130(
         raise KeyboardInterrupt
 
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
-    monkeypatch.setattr("autobot.cli.terminal_prompt", interrupted)
+    monkeypatch.setattr("autobot.scaffold.interactive.terminal_prompt", interrupted)
     assert main(["new", str(tmp_path / "bot")]) == 130
     assert capsys.readouterr().err == "autobot: interrupted\n"
     assert list(tmp_path.iterdir()) == []

@@ -97,7 +97,7 @@ def test_defaults_config_loads_secure(tmp_path: Path) -> None:
     assert created.next_steps() == (
         f"Created {created.path}\n"
         f"Fill in {created.env_file}: ANTHROPIC_API_KEY, BRAVE_API_KEY\n"
-        f"Then check it: autobot doctor --config {created.config_file}\n"
+        f"Then check it: autobot --config {created.config_file} doctor\n"
     )
 
 
