@@ -26,8 +26,7 @@ Daylight saving time follows Debian cron, as cronsim implements it:
   time (02:30 in Europe/Paris on the last Sunday of March does not exist), it
   fires once, at the first wall-clock minute after the gap (03:00 CEST); when
   they fall back and its time happens twice, it fires once, at the first
-  occurrence (02:30 CEST), unless the time it counts from is already in the
-  second pass (then at the second);
+  occurrence (02:30 CEST);
 - a job whose minute or hour field starts with `*` (`*/15 * * * *`,
   `0 * * * *`) fires at real instants: none in the skipped hour, one in each
   pass of the repeated hour.
@@ -237,8 +236,8 @@ def check_cron(schedule: CronSchedule) -> str:
 def check_schedule(schedule: Schedule, *, min_interval: int, now: float, default_tz: str) -> None:
     """Raise `CronError` unless `schedule` may be given to a job now: an
     `every` of at least `min_interval` seconds; a valid cron expression in a
-    known zone that fires again and never more often than `min_interval`; an
-    `at` after `now`."""
+    known zone that never fires more often than `min_interval`; an `at` after
+    `now`."""
     if isinstance(schedule, EverySchedule):
         if schedule.seconds < min_interval:
             raise CronError(
@@ -251,8 +250,6 @@ def check_schedule(schedule: Schedule, *, min_interval: int, now: float, default
         error = _cron_gap_error(schedule.expr, fields, min_interval)
         if error is not None:
             raise error
-        if next_fire(schedule, now, default_tz) is None:
-            raise CronError(f"cron {schedule.expr!r} never fires in the next 50 years")
     elif schedule.at <= now:
         raise CronError(
             f"at {_instant(schedule.at, default_tz)} is in the past"
@@ -322,8 +319,9 @@ def parse_schedule(
             raise CronError("tz applies to cron_expr and at, not to every_seconds")
         schedule = EverySchedule(seconds=every_seconds)
     elif cron_expr is not None:
-        check_text(cron_expr, what="cron_expr", limit=MAX_EXPR_CHARS, multiline=False)
-        schedule = CronSchedule(expr=" ".join(cron_expr.split()), tz=tz)
+        # blanks (tabs, a trailing newline) are normalised to single spaces
+        expr = " ".join(cron_expr.split()) if isinstance(cron_expr, str) else cron_expr
+        schedule = CronSchedule(expr=expr, tz=tz)
     else:
         assert at is not None
         schedule = parse_at(at, tz=tz or default_tz, now=now)
@@ -344,12 +342,13 @@ def next_fire(schedule: Schedule, after: float, default_tz: str) -> float | None
     where = zone(schedule.tz or default_tz)
     fields = cron_fields(schedule.expr)
     for candidate in _times(fields, datetime.fromtimestamp(after, where)):
-        # cronsim gives a fixed-time job's wall time with fold=0 (the first pass
-        # of a repeated hour); counting from inside the second pass, the same
-        # wall time's second occurrence (fold=1) is the next one.
-        for instant in (candidate.timestamp(), candidate.replace(fold=1).timestamp()):
-            if instant > after:
-                return instant
+        # A fixed-time job's candidates are wall times from the wall time of
+        # `after`, each meaning its first occurrence (fold=0): counting from
+        # inside the second pass of a repeated hour, that hour's candidates
+        # are already past and are passed over, so the job still fires once.
+        instant = candidate.timestamp()
+        if instant > after:
+            return instant
     return None
 
 
