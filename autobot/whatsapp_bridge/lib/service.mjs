@@ -1,0 +1,163 @@
+/**
+ * The protocol after authentication: what the bridge does for its one client.
+ *
+ * `BridgeService` owns the link between the WhatsApp session, the pending store and the
+ * authenticated client (a `{ send(frame) }` object the server gives it; `send` on a closed
+ * client does nothing). It
+ * - keeps every received message (pending store, written before it is sent) and sends it to
+ *   the client, or keeps it for the next one;
+ * - on `attach` (after a welcome) sends the session's status, then every unacknowledged
+ *   message, oldest first, before any newer one (one delivery queue);
+ * - forwards `status` and `qr` events;
+ * - answers every `send` / `send_media` with exactly one `sent` or `error` frame; at most
+ *   MAX_IN_FLIGHT requests per client at once (more: `busy`); `send_media` one at a time,
+ *   through the workspace path check (paths.mjs) and the file size cap;
+ * - forgets a message on `ack`.
+ * Bad frames get an `error` frame (`bad_request`, `unknown_type`) and change nothing.
+ */
+import { basename } from 'node:path';
+
+import { FrameError, errorFrame, fitMessageFrame, parseClientFrame } from './frames.mjs';
+import { mimeForFile } from './media.mjs';
+import { PathRefused, readWorkspaceFile } from './paths.mjs';
+import { NotConnected, qrFrame, statusFrame } from './session.mjs';
+
+export const MAX_IN_FLIGHT = 32;
+
+export class BridgeService {
+  #session;
+  #pending;
+  #workspace;
+  #maxFileBytes;
+  #log;
+  #client = null;
+  #deliveries = Promise.resolve(); // received messages and redeliveries, in order
+  #media = Promise.resolve(); // send_media requests, one at a time
+  #inFlight = new WeakMap(); // client -> requests not yet answered
+
+  /**
+   * `session` (see session.mjs), `pending` (a PendingStore), `workspace` (directory path),
+   * `maxFileBytes` (send_media cap), `log(level, text)`.
+   */
+  constructor({ session, pending, workspace, maxFileBytes, log }) {
+    this.#session = session;
+    this.#pending = pending;
+    this.#workspace = workspace;
+    this.#maxFileBytes = maxFileBytes;
+    this.#log = log;
+    session.on('message', (frame) => this.#received(frame));
+    session.on('status', (status) => this.#client?.send(statusFrame(status)));
+    session.on('qr', (qr) => this.#client?.send(qrFrame(qr)));
+  }
+
+  /** `client` is now the authenticated client: status, then redelivery of what is kept. */
+  attach(client) {
+    this.#client = client;
+    client.send(statusFrame(this.#session.status()));
+    this.#queueDelivery(async () => {
+      for await (const frame of this.#pending.frames()) {
+        if (this.#client !== client) {
+          return;
+        }
+        client.send(frame);
+      }
+    });
+  }
+
+  /** `client` is gone (closed or replaced). */
+  detach(client) {
+    if (this.#client === client) {
+      this.#client = null;
+    }
+  }
+
+  /** Resolves once every delivery queued so far is done (shutdown, tests). */
+  async settled() {
+    await this.#deliveries;
+  }
+
+  /** Act on the text frame `text` from the authenticated `client`. */
+  async handle(client, text) {
+    let request;
+    try {
+      request = parseClientFrame(text);
+    } catch (error) {
+      if (!(error instanceof FrameError)) {
+        throw error;
+      }
+      client.send(errorFrame(error.requestId, error.code, error.message));
+      return;
+    }
+    if (request.type === 'ack') {
+      await this.#pending.ack(request.id);
+      return;
+    }
+    const inFlight = this.#inFlight.get(client) ?? 0;
+    if (inFlight >= MAX_IN_FLIGHT) {
+      client.send(errorFrame(request.requestId, 'busy', `more than ${MAX_IN_FLIGHT} requests in flight`));
+      return;
+    }
+    this.#inFlight.set(client, inFlight + 1);
+    try {
+      const id = request.type === 'send' ? await this.#sendText(request) : await this.#sendMedia(request);
+      client.send({ type: 'sent', request_id: request.requestId, id });
+    } catch (error) {
+      client.send(this.#failure(request, error));
+    } finally {
+      this.#inFlight.set(client, this.#inFlight.get(client) - 1);
+    }
+  }
+
+  #received(frame) {
+    const fitted = fitMessageFrame(frame);
+    this.#queueDelivery(async () => {
+      let fresh = true;
+      try {
+        fresh = await this.#pending.add(fitted);
+      } catch (error) {
+        this.#log('error', `message ${fitted.id} could not be kept on disk (${error.message}): sent unprotected`);
+      }
+      if (fresh) {
+        this.#client?.send(fitted);
+      }
+    });
+  }
+
+  #queueDelivery(work) {
+    this.#deliveries = this.#deliveries.then(work).catch((error) => {
+      this.#log('error', `delivery failed: ${error.message}`);
+    });
+  }
+
+  async #sendText({ to, text, replyTo }) {
+    if (!this.#session.connected) {
+      throw new NotConnected();
+    }
+    return this.#session.sendText({ to, text, replyTo });
+  }
+
+  #sendMedia({ to, path, caption, kind }) {
+    const work = this.#media.then(async () => {
+      if (!this.#session.connected) {
+        throw new NotConnected();
+      }
+      const data = await readWorkspaceFile(this.#workspace, path, this.#maxFileBytes);
+      const fileName = basename(path);
+      const mimeType = mimeForFile(kind, fileName);
+      return this.#session.sendMedia({ to, kind, data, mimeType, fileName, caption });
+    });
+    this.#media = work.catch(() => {});
+    return work;
+  }
+
+  #failure(request, error) {
+    if (error instanceof PathRefused) {
+      return errorFrame(request.requestId, error.code, error.message);
+    }
+    if (error instanceof NotConnected) {
+      return errorFrame(request.requestId, 'not_connected', error.message);
+    }
+    this.#log('warn', `${request.type} ${request.requestId} failed: ${error.message}`);
+    return errorFrame(request.requestId, 'send_failed', `sending failed: ${error.message}`);
+  }
+}
