@@ -273,6 +273,11 @@ def short_error(text: str | None) -> str | None:
     return line
 
 
+def _check_status(value: object) -> None:
+    if not isinstance(value, RunStatus):
+        raise CronError(f"a run's status must be one of {', '.join(s.value for s in RunStatus)}")
+
+
 def _duration(value: object) -> float | None:
     if value is None:
         return None
@@ -289,7 +294,7 @@ class RunRecord:
     error (shortened by `short_error`) and how long it took (None: unknown)."""
 
     at: float = attrs.field(converter=_run_time)
-    status: RunStatus = attrs.field(validator=attrs.validators.instance_of(RunStatus))
+    status: RunStatus = attrs.field(validator=_validated(_check_status))
     error: str | None = attrs.field(default=None, converter=short_error)
     duration: float | None = attrs.field(default=None, converter=_duration)
 
