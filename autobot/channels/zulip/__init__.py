@@ -1,0 +1,1 @@
+"""Zulip channel: REST client, event queue, message handling and reply formatting."""
