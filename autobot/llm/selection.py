@@ -20,7 +20,6 @@ from autobot.config.schema import PROVIDER_NAMES, ProviderConfig, ProvidersConfi
 from autobot.llm.anthropic_provider import DEFAULT_API_BASE as ANTHROPIC_API_BASE
 from autobot.llm.anthropic_provider import AnthropicProvider
 from autobot.llm.limits import ProviderLimits
-from autobot.llm.openai_provider import OpenAICompatibleProvider
 from autobot.llm.types import LLMProvider
 from autobot.logs.records import Logger
 
@@ -154,6 +153,9 @@ def build_provider(
         return AnthropicProvider(
             api_key=config.api_key, api_base=api_base, limits=limits, rng=chosen_rng, logger=logger
         )
+    # imported here: the doctor judges providers with this module and needs no httpx
+    from autobot.llm.openai_provider import OpenAICompatibleProvider
+
     return OpenAICompatibleProvider(
         name=name,
         api_base=api_base,
