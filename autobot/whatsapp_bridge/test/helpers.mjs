@@ -20,7 +20,7 @@ import { NotConnected } from '../lib/session.mjs';
 /** A private temp directory, removed by `t.after`. */
 export async function tempDir(t, prefix = 'wa-bridge-') {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
 }
 
