@@ -10,11 +10,16 @@ _HEADINGS = {Severity.ERROR: "ERRORS", Severity.WARNING: "WARNINGS", Severity.IN
 _JSON_KEYS = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def summary_line(report: Report) -> str:
-    """`Summary: E errors, W warnings, I info` (always this exact shape)."""
+    """`Summary: E errors, W warnings, I info` (always this shape; "1 error",
+    "1 warning" in the singular)."""
     return (
-        f"Summary: {len(report.errors)} errors, {len(report.warnings)} warnings, "
-        f"{len(report.info)} info"
+        f"Summary: {_count(len(report.errors), 'error')}, "
+        f"{_count(len(report.warnings), 'warning')}, {len(report.info)} info"
     )
 
 

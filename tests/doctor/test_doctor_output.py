@@ -39,7 +39,7 @@ def test_text_sections_bullets_fixes_and_summary() -> None:
         "INFO (1)\n"
         "  - Sandbox backend: bubblewrap\n"
         "\n"
-        "Summary: 1 errors, 2 warnings, 1 info\n"
+        "Summary: 1 error, 2 warnings, 1 info\n"
     )
 
 
