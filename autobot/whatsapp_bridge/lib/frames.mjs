@@ -120,26 +120,29 @@ export function encodeFrame(frame) {
 
 /**
  * `frame` (a `message` frame) with its text shortened, and marked with TRUNCATION_MARK, so
- * that its JSON fits the frame cap; the frame itself when it already fits. Never splits a
- * surrogate pair.
+ * that its JSON fits the frame cap; the frame itself when it already fits. Keeps the longest
+ * prefix that fits (a binary search: the JSON size grows with the prefix), never splitting a
+ * surrogate pair. Raises RangeError when even the empty text does not fit.
  */
 export function fitMessageFrame(frame) {
-  let fitted = frame;
-  let kept = frame.text.length;
-  let size = jsonBytes(fitted);
-  while (size > MAX_FRAME_BYTES) {
-    if (kept === 0) {
-      throw new RangeError('a message frame is over the cap without any text');
-    }
-    // Each UTF-16 unit removed takes at least one byte off the JSON, so this converges.
-    kept = Math.max(0, kept - (size - MAX_FRAME_BYTES) - (fitted === frame ? jsonBytes(TRUNCATION_MARK) : 0));
-    if (kept > 0 && isHighSurrogate(frame.text.charCodeAt(kept - 1))) {
-      kept -= 1;
-    }
-    fitted = { ...frame, text: frame.text.slice(0, kept) + TRUNCATION_MARK };
-    size = jsonBytes(fitted);
+  if (jsonBytes(frame) <= MAX_FRAME_BYTES) {
+    return frame;
   }
-  return fitted;
+  const truncated = (kept) => {
+    const end = kept > 0 && isHighSurrogate(frame.text.charCodeAt(kept - 1)) ? kept - 1 : kept;
+    return { ...frame, text: frame.text.slice(0, end) + TRUNCATION_MARK };
+  };
+  if (jsonBytes(truncated(0)) > MAX_FRAME_BYTES) {
+    throw new RangeError('a message frame is over the cap without any text');
+  }
+  let fits = 0;
+  let tooBig = frame.text.length;
+  while (tooBig - fits > 1) {
+    const middle = Math.floor((fits + tooBig) / 2);
+    if (jsonBytes(truncated(middle)) <= MAX_FRAME_BYTES) fits = middle;
+    else tooBig = middle;
+  }
+  return truncated(fits);
 }
 
 function readRequestId(frame) {
