@@ -3,7 +3,8 @@
 One incarnation (built per start by the channel supervisor):
 
 1. `GET /users/me` (the bot's id, email and name, for loop prevention and
-   mentions) and the saved event queue, if any (`queue.EventQueue`). Rejected
+   mentions) and the event queue (`queue.EventQueue`: the saved one, or a
+   newly registered one): the channel reports started only then. Rejected
    credentials (401) stop the channel for good: `/healthz` says why, replies
    are dropped with a log line, and nothing is retried until the operator
    fixes them.
@@ -134,11 +135,13 @@ class ZulipChannel:
     # ---- connecting -----------------------------------------------------------------
 
     async def _connect(self) -> BotIdentity:
-        """`users/me` and the saved queue, retried with backoff until they work (or 401)."""
+        """`users/me` and the event queue (the saved one, or a new one),
+        retried with backoff until they work (or 401)."""
         attempt = 0
         while True:
             try:
                 bot = await self.api.get_me()
+                await self.queue.open()
             except Unauthorized as exc:
                 raise ChannelStopped(f"{CREDENTIALS_REFUSED} ({exc.code or exc.msg})") from exc
             except ZulipError as exc:
@@ -147,7 +150,6 @@ class ZulipChannel:
                 await self._cool_down(exc, attempt)
                 attempt += 1
                 continue
-            await self.queue.resume()
             self.env.health.mark_up(trio.current_time())
             return bot
 

@@ -5,8 +5,9 @@ them (the next `GET /events` names the last one it handled), and collects a
 queue nobody polled for about ten minutes. `EventQueue` owns the channel's
 side of that:
 
-- `poll()` registers a queue when there is none (`POST /register`: its id,
-  the long-poll timeout and `max_message_length`), then long-polls it. A
+- `open()` takes up the saved queue, or registers one (`POST /register`:
+  its id, the long-poll timeout and `max_message_length`); `poll()`
+  registers again when the queue was lost, then long-polls it. A
   queue the server no longer has (`BAD_EVENT_QUEUE_ID`, or a 400 saying the
   acknowledged event is not in it) is dropped: a WARN says that messages
   sent since the last acknowledgement may have been missed, naming the gap
@@ -149,23 +150,27 @@ class EventQueue:
     max_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH
     _fresh: bool = attrs.field(default=False, init=False)  # registered, never polled since
 
-    async def resume(self) -> None:
-        """Take up the saved queue, if any (a malformed file is a WARN, and a
-        new queue is registered at the first poll)."""
-        try:
-            saved = await trio.to_thread.run_sync(self.file.load, limiter=self.limiter)
-        except (ValueError, OSError) as exc:
-            self.logger.warn(
-                "zulip: saved event queue unusable; registering a new one", reason=str(exc)
-            )
-            return
-        if saved is not None:
-            self.state, self.max_message_length = saved, saved.max_message_length
-            self.logger.info(
-                "zulip: resuming the event queue",
-                queue_id=saved.queue_id,
-                last_event_id=saved.last_event_id,
-            )
+    async def open(self) -> None:
+        """Take up the saved queue, or register a new one when there is none
+        (a malformed file is a WARN, then a new queue)."""
+        if self.state is None:
+            try:
+                saved = await trio.to_thread.run_sync(self.file.load, limiter=self.limiter)
+            except (ValueError, OSError) as exc:
+                saved = None
+                self.logger.warn(
+                    "zulip: saved event queue unusable; registering a new one", reason=str(exc)
+                )
+            if saved is not None:
+                self.state, self.max_message_length = saved, saved.max_message_length
+                self.logger.info(
+                    "zulip: resuming the event queue",
+                    queue_id=saved.queue_id,
+                    last_event_id=saved.last_event_id,
+                )
+                return
+        if self.state is None:
+            await self._register()
 
     async def poll(self) -> list[dict[str, Any]]:
         """The next events (heartbeats included: acknowledge them too), after

@@ -1,0 +1,1 @@
+"""The pieces of the loopback Zulip fake (`autobot.testing.fake_zulip`)."""
