@@ -104,7 +104,8 @@ def iana_zone(value: object) -> str | None:
         return None
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    # OSError: a directory of the database ("Europe"), or an unreadable file
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return "an IANA time zone name such as Europe/Paris or UTC"
     return None
 
