@@ -134,7 +134,7 @@ class CronStore:
         would exceed `MAX_STORE_BYTES`.
         """
         with self._locked():
-            book = self.load()
+            book = self._read()  # never the cached book: a write must start from the file
             successor, result = change(book)
             if successor != book:
                 payload = encode_book(successor)
