@@ -8,6 +8,8 @@ This is the only module that knows every actor. The tree (see ARCHITECTURE.md):
     ├── channels   supervisor of one actor per enabled chat channel (telegram...)
     ├── sandbox    the sandbox pool actor (persistent bubblewrap workers)
     ├── router     the session router: one agent actor per `channel:chat_id`
+    ├── cron       the cron scheduler: fires jobs into the router (agent turns)
+    │              and the sandbox (commands); when `cron.enabled`, gateway only
     └── http       /healthz and /metrics on gateway.host:gateway.port (gateway only)
 
 Each `ChildSpec.factory` builds a fresh actor per incarnation. What must
@@ -16,8 +18,12 @@ outlive an incarnation is created here, once: the log mailbox (so every
 mailbox (owned by the root supervisor), one outbound mailbox per enabled
 channel (replies are routed to it by `message.channel`, so a slow network
 only ever fills its own), each channel's health record, the LLM provider,
-the tool registry, and the `PoolRef` through which tools reach whichever
-pool incarnation is running. `autobot gateway`, `autobot agent` and
+the tool registry, the `PoolRef` through which tools reach whichever
+pool incarnation is running, the global LLM limits (`GlobalLimits`: a router
+restart neither refills the global bucket nor forgets today's spend) and the
+cron scheduler's wake-up channel (the `cron` tool pokes it). The wall clock
+is injected once (`wall_clock`) and reaches the agent actors, the cron
+scheduler and tool, and the log records. `autobot gateway`, `autobot agent` and
 `autobot demo` all run this tree; they differ only in the channels they
 enable (`ChannelSpec`: the chat channels, or the terminal).
 """
@@ -43,6 +49,9 @@ from autobot.channels.outbound import OutboundRouter
 from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.channels.telegram.launch import telegram_channel
 from autobot.config import LoadedConfig
+from autobot.cron.runner import GatewayRunner
+from autobot.cron.scheduler import CronScheduler, open_wake_channel
+from autobot.cron.settings import cron_limits
 from autobot.gateway.metrics import (
     channel_metrics,
     log_metrics,
@@ -71,6 +80,7 @@ from autobot.runtime.gc_policy import serving_gc
 from autobot.sandbox.leaser import PoolRef
 from autobot.sandbox.pool import SandboxPool
 from autobot.store.permissions import PermissionFix, tighten_permissions
+from autobot.tools.cron import CronSetup
 from autobot.tools.registry import ToolRegistry
 
 # The log actor is cancelled at once when the tree stops (it is the last child
@@ -88,6 +98,9 @@ ROUTER_SHUTDOWN_GRACE = 10.0
 CHANNEL_MAILBOX_SIZE = 256
 # Lets a channel actor finish sending the reply in progress.
 CHANNELS_SHUTDOWN_GRACE = 5.0
+# Lets running cron jobs end (a command, or an agent turn's reply: the router
+# stops after the scheduler); a run still going then is recorded as interrupted.
+CRON_SHUTDOWN_GRACE = 10.0
 PROVIDER_CLOSE_SECONDS = 5.0
 
 _EVENT_LEVELS = {
@@ -140,7 +153,11 @@ class Gateway:
 
     Build with `build_gateway`, then `await nursery.start(gateway.run)` (or
     `await gateway.run()`); `stop()` asks for a graceful stop. `http_url` is
-    set once the HTTP actor listens.
+    set once the HTTP actor listens. `wall_clock` gives seconds since the
+    epoch to everything that dates or schedules. `run_cron` says whether this
+    tree runs the cron scheduler and offers the `cron` tool (when
+    `cron.enabled`): `autobot gateway` does; `agent` and `demo` must not run
+    the bot's jobs beside a gateway.
     """
 
     loaded: LoadedConfig
@@ -154,11 +171,18 @@ class Gateway:
     rng: random.Random = attrs.field(factory=random.Random)
     permission_fixes: tuple[PermissionFix, ...] = ()
     channels: tuple[ChannelSpec, ...] = ()
+    run_cron: bool = True
     http_url: str | None = attrs.field(init=False, default=None)
     pool: PoolRef = attrs.field(init=False, factory=PoolRef)
     mailboxes: dict[str, Mailbox] = attrs.field(init=False)
     outbound: OutboundRouter = attrs.field(init=False)
     board: ChannelBoard = attrs.field(init=False)
+    # The scheduler's wake-up channel: the `cron` tool holds the send side,
+    # each scheduler incarnation a clone of the receive side.
+    _cron_wake: tuple[trio.MemorySendChannel[None], trio.MemoryReceiveChannel[None]] = attrs.field(
+        init=False, factory=open_wake_channel
+    )
+    _cron: CronSetup | None = attrs.field(init=False)
     tools: ToolRegistry = attrs.field(init=False)
     root: Supervisor = attrs.field(init=False)
     _router: SessionRouter | None = attrs.field(init=False, default=None)
@@ -180,6 +204,18 @@ class Gateway:
     def _build_board(self) -> ChannelBoard:
         return ChannelBoard.for_channels((spec.name for spec in self.channels), now=0.0)
 
+    @_cron.default
+    def _cron_setup(self) -> CronSetup | None:
+        if not (self.run_cron and self.loaded.config.cron.enabled):
+            return None
+        return CronSetup(
+            store_path=self.loaded.cron_store,
+            limits=cron_limits(self.loaded.config.cron),
+            wall_clock=self.wall_clock,
+            rng=self.rng,
+            wake=self._cron_wake[0],
+        )
+
     @tools.default
     def _build_tools(self) -> ToolRegistry:
         return build_tools(
@@ -187,6 +223,7 @@ class Gateway:
             workspace=self.loaded.workspace,
             outbound=self.outbound,
             pool=self.pool,
+            cron=self._cron,
         )
 
     @root.default
@@ -217,6 +254,10 @@ class Gateway:
                 mailbox_size=ROUTER_MAILBOX_SIZE,
             )
         )
+        if self._cron is not None:
+            specs.append(
+                ChildSpec(id="cron", factory=self._build_cron, shutdown_grace=CRON_SHUTDOWN_GRACE)
+            )
         if self.serve_http:
             specs.append(
                 ChildSpec(id="http", factory=self._build_http, shutdown_grace=HTTP_SHUTDOWN_GRACE)
@@ -309,6 +350,27 @@ class Gateway:
         self._router = SessionRouter(deps=deps, inbox=env.inbox, stopping=env.stopping)
         return self._router
 
+    def _build_cron(self, env: ChildEnv) -> CronScheduler:
+        assert self._cron is not None  # the spec exists only then
+        logger = self.logger.child("cron")
+        runner = GatewayRunner(
+            router=self.root.mailbox("router"),
+            outbound=self.outbound,
+            channels=frozenset(self.mailboxes),
+            pool=self.pool,
+            command_timeout=self.loaded.config.tools.exec.timeout,
+            logger=logger,
+        )
+        return CronScheduler(
+            store_path=self._cron.store_path,
+            runner=runner,
+            wall_clock=self.wall_clock,
+            default_tz=self._cron.limits.default_tz,
+            logger=logger,
+            wake=self._cron_wake[1].clone(),
+            stopping=env.stopping,
+        )
+
     def _build_channels(self, env: ChildEnv) -> Supervisor:
         """The channel supervisor: one child per enabled channel, restarted as
         its spec says (the terminal is temporary). A channel's network trouble
@@ -383,11 +445,14 @@ def build_gateway(
     wall_clock: Callable[[], float] = time.time,
     provider_limits: ProviderLimits | None = None,
     channels: Iterable[ChannelSpec] = (),
+    run_cron: bool = True,
 ) -> Gateway:
     """Wire the tree for `loaded` and tighten loose state-file modes (reported
     once it runs); nothing runs until `Gateway.run`. `echo` also receives every
-    log line (the gateway's stderr). Raises ProviderConfigError when the
-    configured model's provider is not usable."""
+    log line (the gateway's stderr). `wall_clock` (the real clock unless a
+    test injects one) dates and schedules everything; `run_cron` see
+    `Gateway`. Raises ProviderConfigError when the configured model's
+    provider is not usable."""
     chosen_rng = rng or random.Random()
     logger, log_inbox = open_log_mailbox("gateway", wall_clock=wall_clock)
     model = loaded.config.agents.defaults.model
@@ -412,4 +477,5 @@ def build_gateway(
         rng=chosen_rng,
         permission_fixes=tuple(tighten_permissions(files, dirs)),
         channels=tuple(channels),
+        run_cron=run_cron,
     )

@@ -2,8 +2,9 @@
 
 `build_tools` assembles the registry every session shares: the sandboxed
 file and exec tools (when a sandbox `WorkerLeaser` is given), `web_fetch`,
-`web_search`, `message`, plus any `extra` tools (cron, when it exists). The
-per-session `spawn` tool is added by each agent actor itself. `build_deps`
+`web_search`, `message`, `cron` (when `cron.enabled` and the composition
+root runs the scheduler), plus any `extra` tools. The per-session `spawn`
+tool is added by each agent actor itself. `build_deps`
 ties a provider, the registry and the outbound mailbox to the configuration.
 Both are used by `autobot agent` and by the gateway's composition root.
 """
@@ -26,6 +27,7 @@ from autobot.runtime.batching import BlockingRunner, ThreadBatcher
 from autobot.sandbox.leaser import WorkerLeaser
 from autobot.store.sessions import SessionStore
 from autobot.tools.base import Tool
+from autobot.tools.cron import CronSetup, CronTool
 from autobot.tools.exec import ExecTool
 from autobot.tools.files import EditFileTool, ListDirTool, ReadFileTool, WriteFileTool
 from autobot.tools.message import MessageTool
@@ -52,11 +54,14 @@ def build_tools(
     workspace: Path,
     outbound: OutboundSink,
     pool: WorkerLeaser | None,
+    cron: CronSetup | None = None,
     extra: Iterable[Tool] = (),
 ) -> ToolRegistry:
-    """The shared tool registry. Without a pool there are no file or exec tools.
-    `message` may reach other conversations only when the owner set
-    `tools.message.allow_other_chats`.
+    """The shared tool registry. Without a pool there are no file or exec tools
+    (and `cron` takes no command jobs). `message` may reach other
+    conversations only when the owner set `tools.message.allow_other_chats`.
+    `cron` is offered when `cron` is given (a scheduler runs) and
+    `cron.enabled`.
 
     Raises ValueError (from `ToolRegistry.of`) on a duplicate name or a schema
     the registry cannot enforce.
@@ -74,8 +79,10 @@ def build_tools(
         WebFetchTool(config=config.tools.web),
         WebSearchTool(config=config.tools.web.search),
         MessageTool(outbound=outbound, allow_other_chats=config.tools.message.allow_other_chats),
-        *extra,
     ]
+    if cron is not None and config.cron.enabled:
+        tools.append(CronTool.from_setup(cron, commands=pool is not None))
+    tools += extra
     return ToolRegistry.of(tools)
 
 

@@ -117,7 +117,8 @@ class AgentCommand:
             hang_up=hang_up,
         )
         try:
-            gateway = build_gateway(loaded, serve_http=False, channels=[terminal])
+            # No cron here: the bot's jobs run in `autobot gateway`, never twice.
+            gateway = build_gateway(loaded, serve_http=False, channels=[terminal], run_cron=False)
         except (ProviderConfigError, ValueError, OSError) as exc:
             sender.close()
             outcomes.close()

@@ -28,7 +28,6 @@ ERROR result saying so).
 from __future__ import annotations
 
 from collections.abc import Collection
-from pathlib import Path
 
 import attrs
 import trio
@@ -88,8 +87,8 @@ def command_result(outcome: ExecOutcome) -> RunResult:
 class GatewayRunner:
     """Runs jobs in the running gateway (see the module docstring).
 
-    `router` is a sender into the session router's mailbox (the scheduler
-    owns and closes it); `outbound` where command output goes; `channels`
+    `router` is this incarnation's sender into the session router's mailbox
+    (`close()` closes it); `outbound` where command output goes; `channels`
     the chat channels this gateway runs; `pool` leases sandbox workers for
     commands, whose time limit is `command_timeout` seconds.
     """
@@ -98,9 +97,12 @@ class GatewayRunner:
     outbound: OutboundSink
     channels: Collection[str]
     pool: WorkerLeaser
-    workspace: Path
     command_timeout: float
     logger: Logger
+
+    def close(self) -> None:
+        """Close the router sender (the scheduler's incarnation ended)."""
+        self.router.close()
 
     async def run(self, job: Job) -> RunResult:
         """Run `job` once; raises only `trio.Cancelled`."""

@@ -88,9 +88,12 @@ CRASHED = RunResult(RunStatus.ERROR, "internal error while running the job")
 
 
 class JobRunner(Protocol):
-    """Does one run of a job (`autobot.cron.runner.GatewayRunner`)."""
+    """Does one run of a job (`autobot.cron.runner.GatewayRunner`); closed
+    by the scheduler when it ends."""
 
     async def run(self, job: Job) -> RunResult: ...
+
+    def close(self) -> None: ...
 
 
 def open_wake_channel() -> tuple[trio.MemorySendChannel[None], trio.MemoryReceiveChannel[None]]:
@@ -112,7 +115,8 @@ def poke(wake: trio.MemorySendChannel[None]) -> None:
 class CronScheduler:
     """The scheduler actor (see the module docstring).
 
-    `store_path` is the cron store; `runner` does the runs; `wall_clock`
+    `store_path` is the cron store; `runner` does the runs (the actor
+    closes it when it ends); `wall_clock`
     gives seconds since the epoch; `default_tz` is the zone of cron
     expressions without their own; `wake` receives pokes (the actor closes
     it); `stopping` asks for a graceful stop; `poll_seconds` bounds every
@@ -151,24 +155,31 @@ class CronScheduler:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         with self.wake:
-            store = self._store = await self._in_thread(CronStore, self.store_path)
             try:
-                async with trio.open_nursery() as runs:
-                    self._nursery = runs
-                    async with trio.open_nursery() as helpers:
-                        helpers.start_soon(self._read_pokes)
-                        helpers.start_soon(self._watch_stopping)
-                        self._clocks = (self.wall_clock(), trio.current_time())
-                        task_status.started()
-                        while not self.stopping.is_set():
-                            await self._tick()
-                            await self._nap()
-                        helpers.cancel_scope.cancel("cron scheduler stopping")
-                    if self._running:
-                        self.logger.info("Waiting for running jobs", jobs=sorted(self._running))
+                store = self._store = await self._in_thread(CronStore, self.store_path)
+                try:
+                    await self._serve(task_status)
+                finally:
+                    store.close()
             finally:
-                self._nursery = None
-                store.close()
+                self.runner.close()
+
+    async def _serve(self, task_status: trio.TaskStatus[None]) -> None:
+        """Look and nap until stopped; then wait for the runs in progress."""
+        async with trio.open_nursery() as runs:
+            self._nursery = runs
+            async with trio.open_nursery() as helpers:
+                helpers.start_soon(self._read_pokes)
+                helpers.start_soon(self._watch_stopping)
+                self._clocks = (self.wall_clock(), trio.current_time())
+                task_status.started()
+                while not self.stopping.is_set():
+                    await self._tick()
+                    await self._nap()
+                helpers.cancel_scope.cancel("cron scheduler stopping")
+            if self._running:
+                self.logger.info("Waiting for running jobs", jobs=sorted(self._running))
+        self._nursery = None
 
     # ---- waking ----------------------------------------------------------------------
 

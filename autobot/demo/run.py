@@ -504,7 +504,8 @@ def _build(
     # The channel keeps its inbound journal and pairing book under the run's
     # state directory too, never beside the bot's real Telegram state.
     channels = chat_channels(attrs.evolve(demo_loaded, bot_dir=state))
-    return build_gateway(demo_loaded, echo=None, rng=rng, channels=channels)
+    # No cron: the demo must not run (or record runs of) the bot's real jobs.
+    return build_gateway(demo_loaded, echo=None, rng=rng, channels=channels, run_cron=False)
 
 
 def demo_main(

@@ -143,6 +143,19 @@ def argument_problem(args: Mapping[str, Any]) -> str | None:
     return None
 
 
+@attrs.frozen(kw_only=True)
+class CronSetup:
+    """What the composition root gives the `cron` tool: the store file, the
+    bot's limits (with the default zone the scheduler uses too), the wall
+    clock, the source of job ids and the scheduler's wake-up channel."""
+
+    store_path: Path
+    limits: Limits
+    wall_clock: Callable[[], float]
+    rng: random.Random
+    wake: trio.MemorySendChannel[None]
+
+
 def default_name(action: Action) -> str:
     """A job's name when none was given: the start of what it does."""
     text = action.message if isinstance(action, AgentTurn) else action.command
@@ -174,6 +187,17 @@ class CronTool:
         "enable, disable, remove, run (now). Only this conversation's jobs are visible."
     )
     parameters: Mapping[str, Any] = CRON_PARAMETERS
+
+    @classmethod
+    def from_setup(cls, setup: CronSetup, *, commands: bool) -> CronTool:
+        return cls(
+            store_path=setup.store_path,
+            limits=setup.limits,
+            wall_clock=setup.wall_clock,
+            rng=setup.rng,
+            wake=setup.wake,
+            commands=commands,
+        )
 
     async def run(self, args: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
         action = args["action"]

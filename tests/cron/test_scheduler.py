@@ -72,11 +72,15 @@ class FakeRunner:
     durations: dict[str, float] = attrs.field(factory=dict)
     results: dict[str, RunResult] = attrs.field(factory=dict)
     starts: list[tuple[str, str, float]] = attrs.field(factory=list)
+    closed: bool = False
 
     async def run(self, job: Job) -> RunResult:
         self.starts.append((job.name, job.owner, self.wall()))
         await trio.sleep(self.durations.get(job.name, 0.0))
         return self.results.get(job.name, RunResult(RunStatus.OK))
+
+    def close(self) -> None:
+        self.closed = True
 
     def times(self, name: str) -> list[float]:
         return [at - BASE for started, _, at in self.starts if started == name]

@@ -1,4 +1,4 @@
-"""The root tree's order: log, channels, sandbox, router, http; stopped in reverse.
+"""The root tree's order: log, channels, sandbox, router, cron, http; stopped in reverse.
 
 The whole gateway runs with Telegram against the loopback Bot API and model
 fakes, with the real bubblewrap sandbox pool. Channels start before the
@@ -82,7 +82,7 @@ async def test_the_first_poll_does_not_wait_for_the_sandbox_pool(
             gateway.stop()
     assert reply.text == "echo: early bird"
     started = [child for child, event in _root_events(loaded) if event == "started"]
-    assert started == ["log", "channels", "sandbox", "router", "http"]
+    assert started == ["log", "channels", "sandbox", "router", "cron", "http"]
 
 
 async def test_a_turn_that_ends_while_stopping_is_still_delivered(tmp_path: Path) -> None:
@@ -109,4 +109,4 @@ async def test_a_turn_that_ends_while_stopping_is_still_delivered(tmp_path: Path
     assert len(model.requests) == 1
     events = _root_events(loaded)
     stopped = [child for child, event in events if event == "stopped"]
-    assert stopped == ["http", "router", "sandbox", "channels"]
+    assert stopped == ["http", "cron", "router", "sandbox", "channels"]
