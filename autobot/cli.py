@@ -194,7 +194,7 @@ def _new(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return interrupted()
     program = invoked_as(sys.argv[0], on_path=shutil.which("autobot"), executable=sys.executable)
-    print(bot.next_steps(program=program))
+    print(bot.next_steps(program=program), end="")
     return 0
 
 
