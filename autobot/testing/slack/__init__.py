@@ -1,0 +1,1 @@
+"""The pieces of the loopback Slack fake (`autobot.testing.fake_slack`)."""
