@@ -7,7 +7,8 @@
  * - keeps every received message (pending store, written before it is sent) and sends it to
  *   the client, or keeps it for the next one;
  * - on `attach` (after a welcome) sends the session's status, then every unacknowledged
- *   message, oldest first, before any newer one (one delivery queue);
+ *   message, oldest first, each once; only then are new messages sent live (one delivery
+ *   queue: a message kept before the redelivery runs is sent by it, not twice);
  * - forwards `status` and `qr` events;
  * - answers every `send` / `send_media` with exactly one `sent` or `error` frame; at most
  *   MAX_IN_FLIGHT requests per client at once (more: `busy`); `send_media` one at a time,
@@ -30,7 +31,8 @@ export class BridgeService {
   #workspace;
   #maxFileBytes;
   #log;
-  #client = null;
+  #client = null; // the authenticated client
+  #caughtUp = null; // the client once it has been sent every kept message: it gets new ones live
   #deliveries = Promise.resolve(); // received messages and redeliveries, in order
   #media = Promise.resolve(); // send_media requests, one at a time
   #inFlight = new WeakMap(); // client -> requests not yet answered
@@ -53,6 +55,7 @@ export class BridgeService {
   /** `client` is now the authenticated client: status, then redelivery of what is kept. */
   attach(client) {
     this.#client = client;
+    this.#caughtUp = null;
     client.send(statusFrame(this.#session.status()));
     this.#queueDelivery(async () => {
       for await (const frame of this.#pending.frames()) {
@@ -61,6 +64,7 @@ export class BridgeService {
         }
         client.send(frame);
       }
+      this.#caughtUp = client;
     });
   }
 
@@ -68,6 +72,7 @@ export class BridgeService {
   detach(client) {
     if (this.#client === client) {
       this.#client = null;
+      this.#caughtUp = null;
     }
   }
 
@@ -118,7 +123,8 @@ export class BridgeService {
         this.#log('error', `message ${fitted.id} could not be kept on disk (${error.message}): sent unprotected`);
       }
       if (fresh) {
-        this.#client?.send(fitted);
+        // Before the redelivery has run, the message is sent by it (it reads the store).
+        this.#caughtUp?.send(fitted);
       }
     });
   }

@@ -158,3 +158,22 @@ test('an oversized message text is truncated to fit the frame cap', async (t) =>
   assert.ok(frame.text.endsWith('[truncated by the bridge]'));
   assert.ok(Buffer.byteLength(JSON.stringify(frame)) <= 262_144);
 });
+
+test('a message still being stored when a client authenticates is delivered once, in order', async (t) => {
+  const bridge = await startTestBridge(t);
+  let release;
+  const gate = new Promise((resolve) => {
+    release = resolve;
+  });
+  const add = bridge.pending.add.bind(bridge.pending);
+  bridge.pending.add = async (frame) => {
+    await gate;
+    return add(frame);
+  };
+  bridge.session.emit('message', messageFrame('SLOW')); // its delivery waits on the disk
+  const { client } = await authenticated(bridge); // the redelivery is queued behind it
+  release();
+  assert.equal((await client.next()).id, 'SLOW');
+  bridge.session.emit('message', messageFrame('NEXT'));
+  assert.equal((await client.next()).id, 'NEXT', 'SLOW came once: no copy before NEXT');
+});

@@ -11,7 +11,7 @@ import { CLOSE } from '../lib/handshake.mjs';
 import { authenticated, connect, until, tempDir } from './helpers.mjs';
 
 const BRIDGE = fileURLToPath(new URL('../bridge.mjs', import.meta.url));
-const STUB = fileURLToPath(new URL('./fixtures/stub-bridge.mjs', import.meta.url));
+const STUB = fileURLToPath(new URL('../fixtures/stub-bridge.mjs', import.meta.url));
 
 /** A bot directory: state/ (0700), a good secret file, a workspace. */
 async function botDir(t) {
