@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from autobot.cron.jobs import AgentTurn, CronSchedule, Job, RunRecord
+from autobot.cron.jobs import MAX_NAME_CHARS, Action, AgentTurn, CronSchedule, Job, RunRecord
 from autobot.cron.schedule import describe, zone
 
 PREVIEW_CHARS = 60  # of a message or command in a one-line listing
@@ -30,6 +30,12 @@ def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
     """The first line of `text`, cut to `limit` characters with `...`."""
     first = text.strip().splitlines()[0] if text.strip() else ""
     return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
+def default_name(action: Action) -> str:
+    """A job's name when none was given: the start of what it does."""
+    text = action.message if isinstance(action, AgentTurn) else action.command
+    return preview(text, MAX_NAME_CHARS)
 
 
 def _action(job: Job) -> tuple[str, str]:

@@ -52,7 +52,7 @@ from autobot.cron.jobs import (
     Schedule,
     parse_owner,
 )
-from autobot.cron.render import job_details, job_line, job_list, job_zone, moment, preview
+from autobot.cron.render import default_name, job_details, job_line, job_list, job_zone, moment
 from autobot.cron.schedule import describe, parse_schedule
 from autobot.cron.scheduler import poke
 from autobot.cron.store import CronStore, CronStoreError
@@ -154,12 +154,6 @@ class CronSetup:
     wall_clock: Callable[[], float]
     rng: random.Random
     wake: trio.MemorySendChannel[None]
-
-
-def default_name(action: Action) -> str:
-    """A job's name when none was given: the start of what it does."""
-    text = action.message if isinstance(action, AgentTurn) else action.command
-    return preview(text, MAX_NAME_CHARS)
 
 
 @attrs.define(kw_only=True, eq=False)
