@@ -136,10 +136,37 @@ def test_absurd_fences_never_break_the_limit() -> None:
     assert chunks and all(len(chunk) <= 64 for chunk in chunks)
 
 
-LINE = st.one_of(
-    st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\n"), max_size=80),
-    st.sampled_from(["", "```", "```python", "~~~", "````quote", "````", "```spoiler Hi"]),
-    st.sampled_from(["@**all**", "@_*team*", "x @**Bob|3** y", "(@**everyone**)"]),
+PLAIN = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\n"), max_size=80).filter(
+    lambda line: not line.startswith(("`", "~"))
+)
+TEXT_LINE = st.one_of(
+    PLAIN, st.just(""), st.sampled_from(["@**all**", "x @**Bob|3** y", "(@_*team*)"])
+)
+
+
+def code_block(lines: list[str], fence: str, lang: str) -> list[str]:
+    return [fence + lang, *lines, fence]
+
+
+CODE = st.builds(
+    code_block,
+    st.lists(PLAIN | st.just(""), max_size=30),
+    st.sampled_from(["```", "~~~~"]),
+    st.sampled_from(["", "python", " js"]),
+)
+
+
+def nested(blocks: list[list[str]], kind: str) -> list[str]:
+    opener, closer = {"quote": ("````quote", "````"), "spoiler": ("~~~spoiler Title", "~~~")}[kind]
+    return [opener, *(line for block in blocks for line in block), closer]
+
+
+BLOCK = st.recursive(
+    st.lists(TEXT_LINE, min_size=1, max_size=8) | CODE,
+    lambda inner: st.builds(
+        nested, st.lists(inner, min_size=1, max_size=3), st.sampled_from(["quote", "spoiler"])
+    ),
+    max_leaves=6,
 )
 
 
@@ -153,15 +180,21 @@ def test_arbitrary_text_fits_and_pings_nobody(text: str, limit: int) -> None:
         assert re.search(r"@_?\*", chunk) is None
 
 
-@given(lines=st.lists(LINE, max_size=120), limit=st.integers(min_value=64, max_value=500))
-def test_markdown_chunks_are_balanced_and_keep_every_word(lines: list[str], limit: int) -> None:
-    text = "\n".join(lines)
+@given(
+    blocks=st.lists(BLOCK, max_size=8),
+    cut_off=st.integers(min_value=0, max_value=3),
+    limit=st.integers(min_value=160, max_value=600),
+)
+def test_markdown_chunks_are_balanced_and_keep_every_word(
+    blocks: list[list[str]], cut_off: int, limit: int
+) -> None:
+    lines = [line for block in blocks for line in block]
+    text = "\n".join(lines[: len(lines) - cut_off])  # its last blocks may be left open
     chunks = prepare_reply(text, limit)
     assert all(len(chunk) <= limit and balanced(chunk) for chunk in chunks)
     assert all(pings(chunk) == [] for chunk in chunks)
 
     def words(value: str) -> list[str]:
-        return [w for w in value.split() if not FENCE_TOKEN.match(w) and w not in ("Hi",)]
+        return [w for w in value.split() if not FENCE_TOKEN.match(w) and w != "Title"]
 
-    expected = words(neutralise_mentions(text).replace("\x00", ""))
-    assert words("\n".join(chunks)) == expected
+    assert words("\n".join(chunks)) == words(neutralise_mentions(text).replace("\x00", ""))
