@@ -211,7 +211,7 @@ class SlackChannel:
                         attempt += 1
                         continue
                     self._sockets = [s for s in self._sockets if not s.ended.is_set()] + [new]
-                    sockets.start_soon(new.read, deliver, self._unknown_frame)
+                    sockets.start_soon(new.serve, deliver, self._unknown_frame)
                     self.env.health.mark_up(trio.current_time())
                     if current is not None and not current.ended.is_set():
                         self._log.info("slack socket refreshed", old=current.number, new=number)
@@ -232,7 +232,8 @@ class SlackChannel:
                         )
                         await trio.sleep_until(current.opened_at + MIN_REFRESH_SECONDS)
                         continue
-                    dropped = SocketTrouble(f"slack socket closed (code {current.close_code})")
+                    how = "no pong" if current.stalled else f"code {current.close_code}"
+                    dropped = SocketTrouble(f"slack socket closed ({how})")
                     await self._cool_down(dropped, attempt)
                     attempt += 1
             finally:

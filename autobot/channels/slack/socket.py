@@ -7,7 +7,10 @@ frame; raises `SocketTrouble` (transient: connect failure, no hello in
 `HELLO_SECONDS`, closed at once), `SocketDisabled` (the first frame is a
 `link_disabled` disconnect) or the `SlackError` of the open call.
 
-`SocketConnection.read(deliver)` reads frames until the connection closes:
+`SocketConnection.serve(deliver, on_unknown)` reads frames until the
+connection closes, and pings every `PING_SECONDS`: a ping without a pong
+within `PONG_SECONDS` (a silent, half-open connection) closes it, so a stall
+is noticed and the channel reconnects. It reads:
 each envelope goes to `deliver` (the channel acknowledges it once it is
 journaled, with `ack`, on this same connection), a `disconnect` frame is
 noted: `warning` and `refresh_requested` set `replace` (the channel opens
@@ -31,6 +34,8 @@ from autobot.channels.slack.api import SlackApi
 from autobot.channels.slack.events import Disconnect, Envelope, Hello, Unknown, parse_frame
 
 HELLO_SECONDS = 30.0  # connect plus the first frame
+PING_SECONDS = 30.0  # between two pings of an idle or busy connection
+PONG_SECONDS = 10.0  # a ping unanswered this long means the connection is dead
 CLOSE_SECONDS = 5.0  # the closing handshake, after which the socket is just dropped
 RETIRE_ACK_SECONDS = 5.0  # an old socket waits this long for its envelopes' acks
 MAX_FRAME_BYTES = 1024 * 1024  # Slack's payloads are a few KB; 1 MiB is generous
@@ -66,6 +71,7 @@ class SocketConnection:
     disconnect_reason: str | None = None
     close_code: int | None = None
     in_flight: int = 0
+    stalled: bool = False
     _settled: trio.Event = attrs.field(factory=trio.Event)
 
     def __attrs_post_init__(self) -> None:
@@ -74,6 +80,32 @@ class SocketConnection:
     @property
     def disabled(self) -> bool:
         return self.disconnect_reason == LINK_DISABLED
+
+    async def serve(
+        self,
+        deliver: trio.MemorySendChannel[Received],
+        on_unknown: Callable[[SocketConnection, str], None],
+    ) -> None:
+        """`read` while `keep_alive` watches the connection; both end with it."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.keep_alive)
+            await self.read(deliver, on_unknown)
+            nursery.cancel_scope.cancel("the socket closed")
+
+    async def keep_alive(self) -> None:
+        """Ping every `PING_SECONDS`; no pong within `PONG_SECONDS` closes the
+        connection (`stalled`)."""
+        while True:
+            await trio.sleep(PING_SECONDS)
+            with trio.move_on_after(PONG_SECONDS) as waiting:
+                try:
+                    await self.ws.ping()
+                except trio_websocket.ConnectionClosed:
+                    return
+            if waiting.cancelled_caught:
+                self.stalled = True
+                await self.close()
+                return
 
     async def read(
         self,
