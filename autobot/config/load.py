@@ -181,7 +181,7 @@ def read_config_bytes(path: Path) -> bytes:
     try:
         return read_regular_file(path, limit=MAX_CONFIG_BYTES)
     except FileNotFoundError:
-        message = "file not found (create it with `autobot new`, or pass --config PATH)"
+        message = "file not found (create it with `autobot new NAME`, or pass --config PATH)"
     except FileRefused as error:
         message = str(error)
     except OSError as error:

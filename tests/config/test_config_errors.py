@@ -258,7 +258,7 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, {})
     assert str(caught.value) == (
-        f"{path}: file not found (create it with `autobot new`, or pass --config PATH)"
+        f"{path}: file not found (create it with `autobot new NAME`, or pass --config PATH)"
     )
 
 
