@@ -3,11 +3,11 @@
  *
  * `PendingStore` owns one directory (the bridge's --state-dir): one file per message,
  * `m<16-digit sequence>.json`, holding its `message` frame. A message is written atomically
- * (a temp file created O_EXCL | O_NOFOLLOW, 0600, fsync-ed, renamed into place, then the
- * directory fsync-ed) before it is sent, so neither a bridge restart nor a crash loses it;
- * an ack removes its file. The order of the sequence numbers is the order of arrival, and
- * redelivery follows it, oldest first. At most `limit` (1000) messages are kept: a message
- * with that many newer ones is dropped, with a warning naming its id.
+ * (atomic.mjs: a 0600 temp file, fsync-ed, renamed into place) before it is sent, so
+ * neither a bridge restart nor a crash loses it; an ack removes its file. The order of the
+ * sequence numbers is the order of arrival, and redelivery follows it, oldest first. At
+ * most `limit` (1000) messages are kept: a message with that many newer ones is dropped,
+ * with a warning naming its id.
  *
  * In memory it keeps only the index (id -> sequence), never the frames. Writes and removals
  * run one at a time, in call order.
@@ -16,12 +16,11 @@ import { constants } from 'node:fs';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { TEMP_PREFIX, writeFileAtomic } from './atomic.mjs';
 import { ensurePrivateDir } from './dirs.mjs';
 
 export const PENDING_LIMIT = 1000;
 const FILE = /^m([0-9]{16})\.json$/;
-const TEMP = /^\.tmp-/;
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export class PendingStore {
@@ -67,7 +66,7 @@ export class PendingStore {
         return false;
       }
       const sequence = this.#nextSequence++;
-      await this.#write(sequence, frame);
+      await writeFileAtomic(join(this.#dir, fileName(sequence)), JSON.stringify(frame));
       this.#index.set(frame.id, sequence);
       while (this.#index.size > this.#limit) {
         const [oldest, oldestSequence] = this.#index.entries().next().value;
@@ -123,7 +122,7 @@ export class PendingStore {
   async #load() {
     const names = (await readdir(this.#dir)).sort();
     for (const name of names) {
-      if (TEMP.test(name)) {
+      if (name.startsWith(TEMP_PREFIX)) {
         await unlink(join(this.#dir, name));
         continue;
       }
@@ -164,29 +163,6 @@ export class PendingStore {
       throw new Error('not a message frame');
     }
     return frame;
-  }
-
-  async #write(sequence, frame) {
-    const temp = join(this.#dir, `.tmp-${fileName(sequence)}`);
-    const handle = await open(temp, CREATE_FLAGS, 0o600);
-    try {
-      try {
-        await handle.writeFile(JSON.stringify(frame), 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, join(this.#dir, fileName(sequence)));
-    } catch (error) {
-      await unlink(temp).catch(() => {});
-      throw error;
-    }
-    const directory = await open(this.#dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await directory.sync();
-    } finally {
-      await directory.close();
-    }
   }
 
   async #remove(sequence) {

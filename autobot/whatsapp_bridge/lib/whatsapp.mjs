@@ -1,0 +1,289 @@
+/**
+ * The WhatsApp Web session, through Baileys: the only module that imports it.
+ *
+ * `openWhatsAppSession(options)` returns a session (see session.mjs) that owns the Baileys
+ * socket and its life:
+ * - session credentials in `authDir` (Baileys' multi-file auth state; the process umask 077
+ *   makes them 0600 in a 0700 directory);
+ * - while the phone is not linked, each QR code is shown (qr.mjs: stderr and `qrPng`) and a
+ *   `qr` event carries the payload and the PNG path; once linked, the PNG is removed;
+ * - reconnects after any close with exponential backoff and full jitter (backoff.mjs), at
+ *   once when WhatsApp asks for a restart; a logout (401) is final: status `logged_out`;
+ * - received messages (`notify` upserts only: no history) become protocol frames
+ *   (normalize.mjs), in arrival order; their media is downloaded (only from a checked
+ *   whatsapp.net location, at most `maxFileBytes`, within DOWNLOAD_TIMEOUT_MS) into the
+ *   workspace inbox (inbox.mjs); a media that cannot be saved is logged and the message
+ *   goes on without it;
+ * - sends text (no link preview: the bridge fetches no URL a message names) and media
+ *   (no thumbnail generation: no image library runs on workspace files), quoting a recent
+ *   received message when asked.
+ * Logs carry no message content, key or QR payload.
+ */
+import { EventEmitter } from 'node:events';
+import { unlink } from 'node:fs/promises';
+
+import makeWASocket, {
+  DisconnectReason,
+  downloadContentFromMessage,
+  makeCacheableSignalKeyStore,
+  normalizeMessageContent,
+  useMultiFileAuthState,
+} from '@whiskeysockets/baileys';
+
+import { reconnectDelayMs } from './backoff.mjs';
+import { saveToInbox } from './inbox.mjs';
+import { extensionFor } from './media.mjs';
+import { botJids, describeMessage } from './normalize.mjs';
+import { showQr } from './qr.mjs';
+import { NotConnected } from './session.mjs';
+
+export const DOWNLOAD_TIMEOUT_MS = 120_000;
+const RECENT_LIMIT = 256; // received messages kept to quote, sent ones kept for retries
+
+/** A session on Baileys; `options` are the bridge options plus `log` and `stderr`. */
+export async function openWhatsAppSession(options) {
+  return new WhatsAppSession(options);
+}
+
+class WhatsAppSession extends EventEmitter {
+  #options;
+  #log;
+  #logger;
+  #sock = null;
+  #status = { state: 'connecting', detail: 'starting' };
+  #stopped = false;
+  #attempt = 0;
+  #timer = null;
+  #received = Promise.resolve(); // messages in arrival order
+  #recent = new Map(); // message id -> received WAMessage, to quote
+  #sent = new Map(); // message id -> sent message content, for Baileys' retries
+
+  constructor(options) {
+    super();
+    this.#options = options;
+    this.#log = options.log;
+    this.#logger = baileysLogger(options.log);
+  }
+
+  status() {
+    return this.#status;
+  }
+
+  get connected() {
+    return this.#sock !== null && this.#status.state === 'open';
+  }
+
+  start() {
+    this.#connect().catch((error) => this.emit('fatal', error));
+  }
+
+  async close() {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const sock = this.#sock;
+    this.#sock = null;
+    sock?.end(undefined);
+    await this.#received;
+  }
+
+  async sendText({ to, text, replyTo }) {
+    const sock = this.#openSocket();
+    const quoted = replyTo === null ? undefined : this.#recent.get(replyTo);
+    const sent = await sock.sendMessage(to, { text, linkPreview: null }, quoted ? { quoted } : {});
+    return this.#rememberSent(sent);
+  }
+
+  async sendMedia({ to, kind, data, mimeType, fileName, caption }) {
+    const sock = this.#openSocket();
+    const captioned = caption === null ? {} : { caption };
+    const content = {
+      photo: { image: data, mimetype: mimeType, jpegThumbnail: null, ...captioned },
+      video: { video: data, mimetype: mimeType, jpegThumbnail: null, ...captioned },
+      document: { document: data, mimetype: mimeType, fileName, ...captioned },
+      audio: { audio: data, mimetype: mimeType },
+      voice: { audio: data, mimetype: mimeType, ptt: true },
+    }[kind];
+    const id = this.#rememberSent(await sock.sendMessage(to, content));
+    if (caption !== null && (kind === 'audio' || kind === 'voice')) {
+      // WhatsApp audio has no caption: the text follows as its own message.
+      this.#rememberSent(await sock.sendMessage(to, { text: caption, linkPreview: null }));
+    }
+    return id;
+  }
+
+  #openSocket() {
+    if (!this.connected) {
+      throw new NotConnected();
+    }
+    return this.#sock;
+  }
+
+  #rememberSent(sent) {
+    const id = sent?.key?.id;
+    if (typeof id !== 'string') {
+      throw new Error('WhatsApp returned no message id');
+    }
+    remember(this.#sent, id, sent.message);
+    return id;
+  }
+
+  #setStatus(state, detail) {
+    this.#status = { state, detail };
+    this.#log('info', `whatsapp ${state}: ${detail}`);
+    this.emit('status', this.#status);
+  }
+
+  async #connect() {
+    if (this.#stopped) return;
+    const { state, saveCreds } = await useMultiFileAuthState(this.#options.authDir);
+    const sock = makeWASocket({
+      auth: { creds: state.creds, keys: makeCacheableSignalKeyStore(state.keys, this.#logger) },
+      logger: this.#logger,
+      markOnlineOnConnect: false, // the phone keeps its notifications
+      syncFullHistory: false, // history arrives as `append` upserts: never delivered
+      generateHighQualityLinkPreview: false,
+      getMessage: async (key) => this.#sent.get(key.id),
+    });
+    this.#sock = sock;
+    this.#setStatus('connecting', 'connecting to WhatsApp');
+    sock.ev.on('creds.update', saveCreds);
+    sock.ev.on('connection.update', (update) => {
+      this.#onConnection(sock, update).catch((error) => this.emit('fatal', error));
+    });
+    sock.ev.on('messages.upsert', ({ messages, type }) => {
+      if (type !== 'notify') return;
+      for (const message of messages) {
+        this.#received = this.#received
+          .then(() => this.#receive(sock, message))
+          .catch((error) => this.#log('error', `a received message was not handled: ${error.message}`));
+      }
+    });
+  }
+
+  async #onConnection(sock, { connection, lastDisconnect, qr }) {
+    if (sock !== this.#sock) return; // an old socket's last words
+    if (typeof qr === 'string') {
+      await this.#showQr(qr);
+    }
+    if (connection === 'open') {
+      this.#attempt = 0;
+      this.#setStatus('open', 'linked and connected');
+      await unlink(this.#options.qrPng).catch(() => {});
+    } else if (connection === 'close') {
+      this.#sock = null;
+      const code = lastDisconnect?.error?.output?.statusCode;
+      const reason = String(lastDisconnect?.error?.message ?? 'no reason given').slice(0, 200);
+      if (code === DisconnectReason.loggedOut) {
+        this.#setStatus(
+          'logged_out',
+          `WhatsApp logged this device out: delete ${this.#options.authDir} and link the phone again`,
+        );
+        return;
+      }
+      if (this.#stopped) return;
+      const delay = code === DisconnectReason.restartRequired ? 0 : reconnectDelayMs(this.#attempt++, Math.random);
+      const seconds = Math.ceil(delay / 1000);
+      this.#setStatus('closed', `connection closed (${code ?? 'no status'}: ${reason}); reconnecting in ${seconds} s`);
+      this.#timer = setTimeout(() => this.start(), delay);
+    }
+  }
+
+  async #showQr(qr) {
+    const { stderr, qrPng, log } = this.#options;
+    const png = await showQr(qr, { stderr, pngPath: qrPng, log });
+    this.#setStatus('qr', 'waiting for the phone to link: scan the QR code');
+    this.emit('qr', { qr, png });
+  }
+
+  async #receive(sock, message) {
+    const described = describeMessage(message, normalizeMessageContent(message.message), {
+      bots: botJids(sock.user),
+      now: Date.now,
+    });
+    if (described === null) return;
+    const { frame, media } = described;
+    remember(this.#recent, frame.id, message);
+    if (media !== null) {
+      frame.media = await this.#download(frame, media);
+    }
+    this.emit('message', frame);
+  }
+
+  /** The media list of `frame`: the saved file, or empty (logged) when it was not saved. */
+  async #download(frame, media) {
+    const { workspace, maxFileBytes } = this.#options;
+    const refuse = (reason) => {
+      this.#log('warn', `the ${media.kind} of message ${frame.id} was not saved: ${reason}`);
+      return [];
+    };
+    if (media.location === null) {
+      return refuse('it names no safe download location');
+    }
+    if (media.declaredSize !== null && media.declaredSize > maxFileBytes) {
+      return refuse(`it is ${media.declaredSize} bytes, more than ${maxFileBytes}`);
+    }
+    let stream = null;
+    let timer = null;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`not downloaded within ${DOWNLOAD_TIMEOUT_MS / 1000} s`);
+        stream?.destroy(error);
+        reject(error);
+      }, DOWNLOAD_TIMEOUT_MS);
+    });
+    try {
+      const { directPath, host, mediaKey } = media.location;
+      stream = await Promise.race([
+        downloadContentFromMessage({ directPath, mediaKey }, media.mediaType, { host }),
+        timeout,
+      ]);
+      const extension = extensionFor(media.kind, media.mimeType, media.fileName);
+      const saved = await saveToInbox({
+        workspace,
+        name: { chat: frame.chat, messageId: frame.id, kind: media.kind, extension },
+        source: stream,
+        maxBytes: maxFileBytes,
+      });
+      return [{ kind: media.kind, path: saved.path, mime_type: media.mimeType, size: saved.size }];
+    } catch (error) {
+      return refuse(error.message);
+    } finally {
+      clearTimeout(timer);
+      timeout.catch(() => {});
+      stream?.destroy();
+    }
+  }
+}
+
+/** Keep `value` under `key` in `map`, dropping the oldest entries beyond RECENT_LIMIT. */
+function remember(map, key, value) {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > RECENT_LIMIT) {
+    map.delete(map.keys().next().value);
+  }
+}
+
+/**
+ * Baileys' logger interface on the bridge's log: warnings and errors only, as their message
+ * text (the objects Baileys attaches can hold message content and keys: never logged).
+ */
+function baileysLogger(log) {
+  const quiet = () => {};
+  const logger = {
+    level: 'warn',
+    child: () => logger,
+    trace: quiet,
+    debug: quiet,
+    info: quiet,
+    warn: (object, message) => log('warn', `baileys: ${textOf(object, message)}`),
+    error: (object, message) => log('error', `baileys: ${textOf(object, message)}`),
+  };
+  return logger;
+}
+
+function textOf(object, message) {
+  if (typeof message === 'string') return message;
+  if (typeof object === 'string') return object;
+  return 'event without message';
+}
