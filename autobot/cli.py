@@ -118,14 +118,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
-    """The one `--config` given before or after the command (None: not given);
-    two different paths exit 2 through `parser.error`."""
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line `argv` (default: this process's) as parsed arguments;
+    `config` is the one `--config` given before or after the command (None:
+    not given). A usage error exits 2 with argparse's message, as does
+    `--config` given twice with different paths."""
+    parser = _parser()
+    args = parser.parse_args(argv)
     given = [args.config] if args.config is not None else []
     given += [value for key, value in vars(args).items() if key.startswith(_AFTER_COMMAND)]
     if len(set(given)) > 1:
         parser.error(f"--config given twice ({given[0]!r} and {given[-1]!r}): give it once")
-    return given[0] if given else None
+    for key in [key for key in vars(args) if key.startswith(_AFTER_COMMAND)]:
+        delattr(args, key)
+    args.config = given[0] if given else None
+    return args
 
 
 def invoked_as(argv0: str, *, on_path: str | None, executable: str) -> str:
@@ -154,13 +161,11 @@ def _fail(message: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `autobot` console script; returns the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    config = _config_option(parser, args)
+    args = parse(argv)
     if args.command == "new":
         return _new(args)
     try:
-        config_path = find_config_path(config, Path.cwd())
+        config_path = find_config_path(args.config, Path.cwd())
         if args.command == "doctor":
             return _doctor(config_path, args)
         if args.command == "gateway":
