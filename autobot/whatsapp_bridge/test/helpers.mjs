@@ -94,8 +94,9 @@ export function messageFrame(id, text = `text of ${id}`) {
 }
 
 /**
- * A bridge (service + server, stub session) on a Unix socket in a fresh temp directory.
- * `now` feeds the failed-handshake limiter; `stateDir` lets two bridges share pending files.
+ * A bridge (service + server, stub session) on a Unix socket in a fresh temp directory, or
+ * on `options.listen` (with `options.tls`). `now` feeds the failed-handshake limiter;
+ * `stateDir` lets two bridges share pending files.
  */
 export async function startTestBridge(t, options = {}) {
   const dir = options.dir ?? (await tempDir(t));
@@ -116,9 +117,10 @@ export async function startTestBridge(t, options = {}) {
   const now = options.now ?? (() => clock.now);
   const limiter = new FailedHandshakeLimiter({ now });
   const socketPath = join(dir, 'bridge.sock');
+  const listen = options.listen ?? { kind: 'unix', path: socketPath };
   const server = await startServer({
-    listen: { kind: 'unix', path: socketPath },
-    tls: null,
+    listen,
+    tls: options.tls ?? null,
     key,
     service,
     limiter,
@@ -126,7 +128,9 @@ export async function startTestBridge(t, options = {}) {
     now,
     authTimeoutMs: options.authTimeoutMs,
   });
-  const bridge = { dir, key, session, pending, service, server, socketPath, logs, clock, workspace };
+  const scheme = listen.kind === 'wss' ? 'wss' : 'ws';
+  const base = listen.kind === 'unix' ? `ws+unix:${socketPath}:` : `${scheme}://${listen.host}:${server.address.port}`;
+  const bridge = { dir, key, session, pending, service, server, socketPath, base, logs, clock, workspace };
   let closed = false;
   bridge.close = async () => {
     if (closed) return;
@@ -143,8 +147,9 @@ export async function startTestBridge(t, options = {}) {
  * `closed` to `{ code, reason }` (1006 for a refused upgrade), `response` to the HTTP status
  * of a refused upgrade.
  */
-export function connect(bridge, { path = '/', headers = {} } = {}) {
-  const ws = new WebSocket(`ws+unix:${bridge.socketPath}:${path}`, { headers, maxPayload: 1 << 22 });
+export function connect(bridge, { path = '/', headers = {}, ca } = {}) {
+  const base = bridge.base ?? `ws+unix:${bridge.socketPath}:`;
+  const ws = new WebSocket(`${base}${path}`, { headers, maxPayload: 1 << 22, ca });
   const frames = [];
   const waiters = [];
   ws.on('message', (data, isBinary) => {
@@ -184,7 +189,10 @@ export function answer(key, challenge, { resource = '/', clientNonce = randomByt
   };
 }
 
-/** Connect and authenticate; resolves to `{ client, welcome, status, clientNonce, challenge }`. */
+/**
+ * Connect and authenticate; resolves to `{ client, welcome, status, clientNonce, challenge }`.
+ * `bridge` needs `key` and `base` (or `socketPath`).
+ */
 export async function authenticated(bridge, options = {}) {
   const client = connect(bridge, options);
   const challenge = await client.next();
