@@ -29,7 +29,9 @@ export async function ensurePrivateDir(path, what) {
     throw new ConfigError(`${what} ${path} belongs to uid ${stat.uid}, not to this account (uid ${process.geteuid()})`);
   }
   if ((stat.mode & 0o077) !== 0) {
-    throw new ConfigError(`${what} ${path} is accessible by group or others (mode ${modeOf(stat)}): run chmod 700 ${path}`);
+    throw new ConfigError(
+      `${what} ${path} is accessible by group or others (mode ${modeOf(stat)}): run chmod 700 ${path}`,
+    );
   }
 }
 

@@ -156,7 +156,11 @@ function readRequestId(frame) {
 function boundedString(frame, key, maxChars, requestId) {
   const value = frame[key];
   if (typeof value !== 'string' || value.length === 0 || value.length > maxChars) {
-    throw new FrameError('bad_request', `"${key}" must be a non-empty string of at most ${maxChars} characters`, requestId);
+    throw new FrameError(
+      'bad_request',
+      `"${key}" must be a non-empty string of at most ${maxChars} characters`,
+      requestId,
+    );
   }
   return value;
 }

@@ -19,7 +19,8 @@ export const INBOX_DIR = 'inbox';
 export const MAX_NAMES = 100; // numbered names tried before giving up on a flooded inbox
 
 const DIRECTORY_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY;
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NOCTTY;
+const CREATE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NOCTTY;
 const UNSAFE = /[^A-Za-z0-9-]/g;
 
 /** A received file that was not stored: `code` is 'too_large' or 'refused'. */

@@ -43,7 +43,10 @@ const MIME = /^[a-z0-9][a-z0-9.+-]{0,63}\/[a-z0-9][a-z0-9.+-]{0,127}$/;
 
 /** The MIME type `value` lower-cased, without parameters, when it has the form type/subtype; else null. */
 export function cleanMime(value) {
-  const mime = String(value ?? '').split(';')[0].trim().toLowerCase();
+  const mime = String(value ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
   return MIME.test(mime) ? mime : null;
 }
 

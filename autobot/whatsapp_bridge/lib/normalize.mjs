@@ -79,7 +79,12 @@ export function mediaLocation(media) {
   let host = MEDIA_HOST;
   try {
     const parsed = new URL(url);
-    if (parsed.protocol === 'https:' && parsed.port === '' && parsed.username === '' && WHATSAPP_HOST.test(parsed.hostname)) {
+    if (
+      parsed.protocol === 'https:' &&
+      parsed.port === '' &&
+      parsed.username === '' &&
+      WHATSAPP_HOST.test(parsed.hostname)
+    ) {
       host = parsed.hostname;
     }
   } catch {
@@ -121,7 +126,8 @@ export function describeMessage(message, content, { bots, now }) {
     is_group: isGroup,
     mentioned: mentions.some((jid) => bots.has(userJid(jid))),
     reply_to_bot: quotedAuthor !== null && bots.has(quotedAuthor),
-    reply_to: typeof context?.stanzaId === 'string' && context.stanzaId !== '' ? context.stanzaId.slice(0, MAX_ID_CHARS) : null,
+    reply_to:
+      typeof context?.stanzaId === 'string' && context.stanzaId !== '' ? context.stanzaId.slice(0, MAX_ID_CHARS) : null,
     media: [],
   };
   return { frame, media };

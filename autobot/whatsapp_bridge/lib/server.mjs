@@ -116,7 +116,6 @@ export async function startServer({
   const serve = (ws, resource) => {
     sockets.add(ws);
     const nonce = randomBytes(NONCE_BYTES).toString('hex');
-    let authenticated = false;
     let settled = false;
     const settle = () => {
       settled = true;
@@ -152,12 +151,11 @@ export async function startServer({
           return;
         }
         settle();
-        authenticated = true;
         ws.send(encodeFrame(welcomeFrame(key, nonce, verdict.clientNonce, resource)));
         promote(ws);
         return;
       }
-      if (authenticated && current?.ws === ws) {
+      if (current?.ws === ws) {
         service.handle(current, text).catch((error) => log('error', `request failed: ${error.message}`));
       }
     });

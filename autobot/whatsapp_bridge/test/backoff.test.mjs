@@ -9,6 +9,12 @@ test('the ceiling doubles from 1 s up to 60 s; full jitter below it', () => {
     [0, 1, 2, 3, 4, 5, 6, 7, 50].map((attempt) => Math.round(reconnectDelayMs(attempt, top) / 1000)),
     [1, 2, 4, 8, 16, 32, 60, 60, 60],
   );
-  assert.equal(reconnectDelayMs(9, () => 0), 0);
-  assert.equal(reconnectDelayMs(9, () => 0.5), RECONNECT_MAX_MS / 2);
+  assert.equal(
+    reconnectDelayMs(9, () => 0),
+    0,
+  );
+  assert.equal(
+    reconnectDelayMs(9, () => 0.5),
+    RECONNECT_MAX_MS / 2,
+  );
 });

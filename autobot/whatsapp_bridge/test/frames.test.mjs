@@ -26,16 +26,31 @@ function refused(frame) {
 
 test('the three client frames are parsed', () => {
   assert.deepEqual(parseClientFrame('{"type":"ack","id":"3EB0A1"}'), { type: 'ack', id: '3EB0A1' });
-  assert.deepEqual(parseClientFrame(JSON.stringify({ type: 'send', request_id: 'r', to: TO, text: 'hi', reply_to: 'Q1' })), {
-    type: 'send',
-    requestId: 'r',
-    to: TO,
-    text: 'hi',
-    replyTo: 'Q1',
-  });
-  assert.deepEqual(parseClientFrame(JSON.stringify({ type: 'send', request_id: 'r', to: TO, text: 'hi' })).replyTo, null);
   assert.deepEqual(
-    parseClientFrame(JSON.stringify({ type: 'send_media', request_id: 'r', to: '120363@g.us', path: 'a.pdf', caption: '', kind: 'document' })),
+    parseClientFrame(JSON.stringify({ type: 'send', request_id: 'r', to: TO, text: 'hi', reply_to: 'Q1' })),
+    {
+      type: 'send',
+      requestId: 'r',
+      to: TO,
+      text: 'hi',
+      replyTo: 'Q1',
+    },
+  );
+  assert.deepEqual(
+    parseClientFrame(JSON.stringify({ type: 'send', request_id: 'r', to: TO, text: 'hi' })).replyTo,
+    null,
+  );
+  assert.deepEqual(
+    parseClientFrame(
+      JSON.stringify({
+        type: 'send_media',
+        request_id: 'r',
+        to: '120363@g.us',
+        path: 'a.pdf',
+        caption: '',
+        kind: 'document',
+      }),
+    ),
     { type: 'send_media', requestId: 'r', to: '120363@g.us', path: 'a.pdf', caption: null, kind: 'document' },
   );
 });
@@ -44,7 +59,16 @@ test('JIDs: phone numbers, LIDs and groups; nothing else', () => {
   for (const jid of [TO, '123456789012345@lid', '120363012345678901@g.us', '15551234567-1600000000@g.us']) {
     assert.equal(isSendableJid(jid), true, jid);
   }
-  for (const jid of ['+15551234567', '15551234567', 'status@broadcast', 'x@s.whatsapp.net', '1@newsletter', `${TO}\n`, 5, null]) {
+  for (const jid of [
+    '+15551234567',
+    '15551234567',
+    'status@broadcast',
+    'x@s.whatsapp.net',
+    '1@newsletter',
+    `${TO}\n`,
+    5,
+    null,
+  ]) {
     assert.equal(isSendableJid(jid), false, String(jid));
   }
 });
@@ -76,7 +100,11 @@ test('bad frames are refused with a code and the request id when readable', () =
   }
   assert.equal(refused({ type: 'send', request_id: 'x'.repeat(65), to: TO, text: 'hi' }).requestId, null);
   assert.equal(refused({ type: 'send', to: TO, text: 'hi' }).requestId, null);
-  assert.equal(parseClientFrame(JSON.stringify({ type: 'send', request_id: 'x'.repeat(64), to: TO, text: 'x'.repeat(65_536) })).type, 'send');
+  assert.equal(
+    parseClientFrame(JSON.stringify({ type: 'send', request_id: 'x'.repeat(64), to: TO, text: 'x'.repeat(65_536) }))
+      .type,
+    'send',
+  );
 });
 
 test('a message frame too big for the cap is shortened to fit, never splitting a surrogate pair', () => {

@@ -73,15 +73,19 @@ test('a failing download removes the partial file and propagates', async (t) => 
   assert.deepEqual(await readdir(join(workspace, 'inbox')), []);
 });
 
-test('as root, a workspace of another account gets files it can read (fchown)', { skip: process.geteuid() !== 0 }, async (t) => {
-  const workspace = await tempDir(t);
-  await chown(workspace, 4321, 4321);
-  const saved = await saveToInbox({ workspace, name: NAME, source: chunks('x'), maxBytes: 10 });
-  for (const path of ['inbox', saved.path]) {
-    const info = await stat(join(workspace, path));
-    assert.deepEqual([info.uid, info.gid], [4321, 4321], path);
-  }
-});
+test(
+  'as root, a workspace of another account gets files it can read (fchown)',
+  { skip: process.geteuid() !== 0 },
+  async (t) => {
+    const workspace = await tempDir(t);
+    await chown(workspace, 4321, 4321);
+    const saved = await saveToInbox({ workspace, name: NAME, source: chunks('x'), maxBytes: 10 });
+    for (const path of ['inbox', saved.path]) {
+      const info = await stat(join(workspace, path));
+      assert.deepEqual([info.uid, info.gid], [4321, 4321], path);
+    }
+  },
+);
 
 test('names: only A-Z a-z 0-9 - from the sender, an allowlisted extension', () => {
   assert.equal(

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { MEDIA_HOST, botJids, describeMessage, longToNumber, mediaLocation, phoneOf, userJid } from '../lib/normalize.mjs';
+import {
+  MEDIA_HOST,
+  botJids,
+  describeMessage,
+  longToNumber,
+  mediaLocation,
+  phoneOf,
+  userJid,
+} from '../lib/normalize.mjs';
 
 const BOT = { id: '15550001111:7@s.whatsapp.net', lid: '99887766:7@lid', name: 'bot' };
 const bots = botJids(BOT);
@@ -10,7 +18,11 @@ const KEY = new Uint8Array(32).fill(1);
 
 function dm(content, key = {}) {
   return {
-    message: { key: { remoteJid: '15551234567@s.whatsapp.net', fromMe: false, id: '3EB0AA', ...key }, messageTimestamp: 1767225600, pushName: 'Alice' },
+    message: {
+      key: { remoteJid: '15551234567@s.whatsapp.net', fromMe: false, id: '3EB0AA', ...key },
+      messageTimestamp: 1767225600,
+      pushName: 'Alice',
+    },
     content,
   };
 }
@@ -52,7 +64,9 @@ test('a direct text message', () => {
 });
 
 test('a LID-addressed direct message takes its phone from the phone-number alternative', () => {
-  const { frame } = describe(dm({ conversation: 'hi' }, { remoteJid: '4455667788@lid', remoteJidAlt: '15551234567@s.whatsapp.net' }));
+  const { frame } = describe(
+    dm({ conversation: 'hi' }, { remoteJid: '4455667788@lid', remoteJidAlt: '15551234567@s.whatsapp.net' }),
+  );
   assert.equal(frame.chat, '4455667788@lid');
   assert.equal(frame.sender, '4455667788@lid');
   assert.equal(frame.phone, '+15551234567');
@@ -66,10 +80,18 @@ test('a group message mentioning the bot and replying to it', () => {
       {
         extendedTextMessage: {
           text: '@bot what now?',
-          contextInfo: { mentionedJid: ['99887766@lid'], stanzaId: 'BOTMSG1', participant: '15550001111:7@s.whatsapp.net' },
+          contextInfo: {
+            mentionedJid: ['99887766@lid'],
+            stanzaId: 'BOTMSG1',
+            participant: '15550001111:7@s.whatsapp.net',
+          },
         },
       },
-      { remoteJid: '120363000000000001@g.us', participant: '4455667788@lid', participantAlt: '15557654321@s.whatsapp.net' },
+      {
+        remoteJid: '120363000000000001@g.us',
+        participant: '4455667788@lid',
+        participantAlt: '15557654321@s.whatsapp.net',
+      },
     ),
   );
   assert.equal(frame.is_group, true);
@@ -84,7 +106,16 @@ test('a group message mentioning the bot and replying to it', () => {
 test('mentions and replies of someone else are not the bot', () => {
   const { frame } = describe(
     dm(
-      { extendedTextMessage: { text: 'x', contextInfo: { mentionedJid: ['15550001112@s.whatsapp.net'], stanzaId: 'Q', participant: '15551234567@s.whatsapp.net' } } },
+      {
+        extendedTextMessage: {
+          text: 'x',
+          contextInfo: {
+            mentionedJid: ['15550001112@s.whatsapp.net'],
+            stanzaId: 'Q',
+            participant: '15551234567@s.whatsapp.net',
+          },
+        },
+      },
       { remoteJid: '120363000000000001@g.us', participant: '15551234567@s.whatsapp.net' },
     ),
   );
@@ -129,17 +160,32 @@ test('a photo with a caption: the media to download, from a checked location', (
     mimeType: 'image/jpeg',
     fileName: null,
     declaredSize: 1234,
-    location: { directPath: '/v/t62.7118-24/123_456_n.enc?ccb=11-4&oh=01_Q5&oe=65F&_nc_sid=5e03e0', host: 'mmg.whatsapp.net', mediaKey: KEY },
+    location: {
+      directPath: '/v/t62.7118-24/123_456_n.enc?ccb=11-4&oh=01_Q5&oe=65F&_nc_sid=5e03e0',
+      host: 'mmg.whatsapp.net',
+      mediaKey: KEY,
+    },
   });
 });
 
 test('voice notes, audio, documents and video', () => {
   const base = { directPath: '/v/a.enc', mediaKey: KEY };
-  assert.equal(describe(dm({ audioMessage: { ...base, ptt: true, mimetype: 'audio/ogg; codecs=opus' } })).media.kind, 'voice');
-  assert.equal(describe(dm({ audioMessage: { ...base, ptt: true, mimetype: 'audio/ogg; codecs=opus' } })).media.mimeType, 'audio/ogg');
+  assert.equal(
+    describe(dm({ audioMessage: { ...base, ptt: true, mimetype: 'audio/ogg; codecs=opus' } })).media.kind,
+    'voice',
+  );
+  assert.equal(
+    describe(dm({ audioMessage: { ...base, ptt: true, mimetype: 'audio/ogg; codecs=opus' } })).media.mimeType,
+    'audio/ogg',
+  );
   assert.equal(describe(dm({ audioMessage: { ...base } })).media.kind, 'audio');
-  const document = describe(dm({ documentMessage: { ...base, fileName: 'report.pdf', mimetype: 'application/pdf', caption: 'q3' } }));
-  assert.deepEqual([document.media.kind, document.media.fileName, document.frame.text], ['document', 'report.pdf', 'q3']);
+  const document = describe(
+    dm({ documentMessage: { ...base, fileName: 'report.pdf', mimetype: 'application/pdf', caption: 'q3' } }),
+  );
+  assert.deepEqual(
+    [document.media.kind, document.media.fileName, document.frame.text],
+    ['document', 'report.pdf', 'q3'],
+  );
   const video = describe(dm({ videoMessage: { ...base, mimetype: 'BAD MIME' } }));
   assert.deepEqual([video.media.kind, video.media.mimeType, video.frame.text], ['video', 'video/mp4', '']);
 });
@@ -148,14 +194,37 @@ test('a sender-chosen download location is never trusted', () => {
   const good = { directPath: '/v/t62/abc.enc?x=1', mediaKey: KEY };
   assert.deepEqual(mediaLocation(good), { ...good, host: MEDIA_HOST });
   assert.equal(mediaLocation({ ...good, url: 'https://mmg-fna.whatsapp.net/v/x' }).host, 'mmg-fna.whatsapp.net');
-  for (const url of ['http://mmg.whatsapp.net/x', 'https://169.254.169.254/latest', 'https://evil.example/x', 'https://mmg.whatsapp.net:8443/x', 'https://u@mmg.whatsapp.net/x', 'https://whatsapp.net.evil.example/']) {
+  for (const url of [
+    'http://mmg.whatsapp.net/x',
+    'https://169.254.169.254/latest',
+    'https://evil.example/x',
+    'https://mmg.whatsapp.net:8443/x',
+    'https://u@mmg.whatsapp.net/x',
+    'https://whatsapp.net.evil.example/',
+  ]) {
     assert.equal(mediaLocation({ ...good, url }).host, MEDIA_HOST, url);
   }
-  for (const directPath of ['@evil.example/x', '/x@evil.example', '//evil.example/x', '/v/../../x', '/x#y', '/x\\y', 'v/x', '', null, `/${'a'.repeat(2049)}`, '/x y']) {
+  for (const directPath of [
+    '@evil.example/x',
+    '/x@evil.example',
+    '//evil.example/x',
+    '/v/../../x',
+    '/x#y',
+    '/x\\y',
+    'v/x',
+    '',
+    null,
+    `/${'a'.repeat(2049)}`,
+    '/x y',
+  ]) {
     assert.equal(mediaLocation({ ...good, directPath, url: 'https://mmg.whatsapp.net/v/x' }), null, String(directPath));
   }
   assert.equal(mediaLocation({ ...good, mediaKey: new Uint8Array(16) }), null);
-  assert.equal(mediaLocation({ url: 'https://mmg.whatsapp.net/v/x', mediaKey: KEY }), null, 'no directPath: the url is never fetched');
+  assert.equal(
+    mediaLocation({ url: 'https://mmg.whatsapp.net/v/x', mediaKey: KEY }),
+    null,
+    'no directPath: the url is never fetched',
+  );
 });
 
 test('a missing timestamp is now; a long push name is cut', () => {

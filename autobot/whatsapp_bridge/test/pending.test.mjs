@@ -46,10 +46,13 @@ test('a message with 1000 newer ones is dropped, with a warning', async (t) => {
   for (const id of ['A', 'B', 'C', 'D', 'E']) await store.add(messageFrame(id));
   assert.deepEqual(store.ids(), ['C', 'D', 'E']);
   assert.equal((await readdir(dir)).length, 3);
-  assert.deepEqual(logs.filter((line) => line.startsWith('warn')), [
-    'warn: dropped unacknowledged message A: 3 newer messages are kept',
-    'warn: dropped unacknowledged message B: 3 newer messages are kept',
-  ]);
+  assert.deepEqual(
+    logs.filter((line) => line.startsWith('warn')),
+    [
+      'warn: dropped unacknowledged message A: 3 newer messages are kept',
+      'warn: dropped unacknowledged message B: 3 newer messages are kept',
+    ],
+  );
 });
 
 test('the default limit is 1000', async (t) => {
@@ -86,7 +89,10 @@ test('a state directory that is a symlink or open to others is refused', async (
   });
   await mkdir(join(base, 'open'));
   await chmod(join(base, 'open'), 0o755);
-  await assert.rejects(PendingStore.open(join(base, 'open'), { log: () => {} }), /accessible by group or others \(mode 755\)/);
+  await assert.rejects(
+    PendingStore.open(join(base, 'open'), { log: () => {} }),
+    /accessible by group or others \(mode 755\)/,
+  );
 });
 
 test('unacknowledged messages are redelivered after each reconnect, oldest first, until acked', async (t) => {

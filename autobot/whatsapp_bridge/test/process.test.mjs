@@ -149,7 +149,11 @@ test('logged out by WhatsApp: the client sees logged_out, the bridge exits 3', a
   const { client } = await authenticated({ socketPath: bot.socketPath, key: bot.key });
   client.send({ type: 'send', request_id: 'r', to: '15551234567@s.whatsapp.net', text: 'logout' });
   assert.equal((await client.next()).type, 'sent');
-  assert.deepEqual(await client.next(), { type: 'status', state: 'logged_out', detail: 'the phone unlinked this device' });
+  assert.deepEqual(await client.next(), {
+    type: 'status',
+    state: 'logged_out',
+    detail: 'the phone unlinked this device',
+  });
   assert.equal((await bridge.exited).code, 3);
 });
 

@@ -13,7 +13,11 @@ test('the QR code is printed as terminal art and written as a 0600 PNG', async (
   const pngPath = join(dir, 'whatsapp-qr.png');
   let printed = '';
   const logs = [];
-  const png = await showQr(PAYLOAD, { stderr: { write: (text) => (printed += text) }, pngPath, log: (...entry) => logs.push(entry) });
+  const png = await showQr(PAYLOAD, {
+    stderr: { write: (text) => (printed += text) },
+    pngPath,
+    log: (...entry) => logs.push(entry),
+  });
   assert.equal(png, pngPath);
   assert.match(printed, /Linked devices > Link a device/);
   assert.ok(printed.includes(pngPath));
@@ -31,7 +35,11 @@ test('a PNG that cannot be written is a warning; the terminal still shows the co
   await mkdir(join(dir, 'taken.png')); // a directory where the PNG should go
   let printed = '';
   const logs = [];
-  const png = await showQr(PAYLOAD, { stderr: { write: (text) => (printed += text) }, pngPath: join(dir, 'taken.png'), log: (level, text) => logs.push(`${level}: ${text}`) });
+  const png = await showQr(PAYLOAD, {
+    stderr: { write: (text) => (printed += text) },
+    pngPath: join(dir, 'taken.png'),
+    log: (level, text) => logs.push(`${level}: ${text}`),
+  });
   assert.equal(png, null);
   assert.match(printed, /Link a device/);
   assert.equal(logs.length, 1);

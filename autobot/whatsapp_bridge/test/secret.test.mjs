@@ -53,7 +53,16 @@ test('a directory, a FIFO, a missing file are refused (the FIFO without blocking
 });
 
 test('anything but 64 lowercase hex characters is refused without echoing the content', async (t) => {
-  for (const content of [HEX.toUpperCase(), HEX.slice(2), `${HEX}00`, `${HEX}\n\n`, ` ${HEX}`, `${HEX}\r\n`, '', 'zz'.repeat(32)]) {
+  for (const content of [
+    HEX.toUpperCase(),
+    HEX.slice(2),
+    `${HEX}00`,
+    `${HEX}\n\n`,
+    ` ${HEX}`,
+    `${HEX}\r\n`,
+    '',
+    'zz'.repeat(32),
+  ]) {
     refusedWith(await secretFile(t, content), /must hold exactly 64 lowercase hex characters/);
   }
 });
