@@ -136,6 +136,7 @@ class WhatsAppSession extends EventEmitter {
   async #connect() {
     if (this.#stopped) return;
     const { state, saveCreds } = await useMultiFileAuthState(this.#options.authDir);
+    if (this.#stopped) return; // closed while the credentials were read
     const sock = makeWASocket({
       auth: { creds: state.creds, keys: makeCacheableSignalKeyStore(state.keys, this.#logger) },
       logger: this.#logger,
