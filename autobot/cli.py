@@ -1,9 +1,11 @@
 """The `autobot` command line: argument parsing and exit codes only.
 
 Every command's logic lives in its own package, imported by the command's
-own branch below: a command pays only for what it runs (`--help`, `new`,
-`doctor` and `pairing` never load the gateway, the HTTP server or the
-Anthropic SDK; see scripts/bench_cli.py). This module maps arguments to calls
+own branch below (under `autobot.entry.loading`, so that a SIGTERM during the
+import is one line, not a death by signal): a command pays only for what it
+runs (`--help`, `new`, `doctor` and `pairing` never load the gateway, the
+HTTP server or the Anthropic SDK; see scripts/bench_cli.py). This module
+maps arguments to calls
 and turns expected failures (a bad config, a refused target) into a clear
 message on stderr and exit code 1, never a traceback.
 
@@ -27,7 +29,7 @@ from autobot import __version__
 from autobot.channels.pairing_command import add_pairing_parser, pairing_main
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
-from autobot.entry import interrupted
+from autobot.entry import interrupted, loading
 
 CONFIG_HELP = (
     "the bot's config.yml (default: ./config.yml); its directory is the bot directory; "
@@ -182,9 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _new(args: argparse.Namespace) -> int:
     """`autobot new`: 0 created, 1 refused or failed (one line, nothing left
     behind), 130 interrupted by Ctrl-C."""
-    from autobot.scaffold.choices import ScaffoldError
-    from autobot.scaffold.create import create_bot
-    from autobot.scaffold.interactive import terminal_prompt
+    with loading():
+        from autobot.scaffold.choices import ScaffoldError
+        from autobot.scaffold.create import create_bot
+        from autobot.scaffold.interactive import terminal_prompt
 
     try:
         bot = create_bot(
@@ -205,7 +208,8 @@ def _new(args: argparse.Namespace) -> int:
 
 def _doctor(config_path: Path, args: argparse.Namespace) -> int:
     """`autobot doctor`: the report on stdout; 1 on errors (warnings too with --strict)."""
-    from autobot.doctor.main import doctor_main
+    with loading():
+        from autobot.doctor.main import doctor_main
 
     return doctor_main(
         config_path,
@@ -219,7 +223,8 @@ def _doctor(config_path: Path, args: argparse.Namespace) -> int:
 
 def _gateway(config_path: Path) -> int:
     """`autobot gateway`: the doctor's gate, then the tree until signalled."""
-    from autobot.gateway.main import gateway_main
+    with loading():
+        from autobot.gateway.main import gateway_main
 
     return gateway_main(
         config_path, environ=os.environ, stderr=sys.stderr, as_root=os.geteuid() == 0
@@ -228,7 +233,8 @@ def _gateway(config_path: Path) -> int:
 
 def _demo(config_path: Path, args: argparse.Namespace) -> int:
     """`autobot demo`: the gateway against its loopback stand-ins."""
-    from autobot.demo import demo_main
+    with loading():
+        from autobot.demo import demo_main
 
     return demo_main(
         config_path,
@@ -250,7 +256,8 @@ def _agent(config_path: Path, args: argparse.Namespace) -> int:
     """`autobot agent`: the doctor's gate, then the chat. Signals are handled
     over its whole life (`autobot.runtime.lifetime`): first graceful, second
     immediate, exit 128 + signal, never a traceback."""
-    from autobot.agent.command import run_agent
+    with loading():
+        from autobot.agent.command import run_agent
 
     return run_agent(
         config_path,

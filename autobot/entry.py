@@ -1,19 +1,23 @@
 """The `autobot` console script's first code: quiet signals while loading.
 
-Importing the command line takes a moment (the Anthropic SDK alone is about a
-second). Without this module a Ctrl-C in that window prints an import
-traceback and a SIGTERM kills the process by signal. Here, until the command
-line is loaded, Ctrl-C exits 130 and SIGTERM 143 with one line on stderr and
-nothing started. Once loaded, each command handles signals itself (the
-gateway and `agent`: first signal graceful, second immediate), and a Ctrl-C
-that reaches this far (a command without its own handling) also exits 130.
+Loading is importing the command line (a tenth of a second or two), then the
+code of the command asked for (`autobot.cli` imports each command's package
+only in its own branch, under `loading()`: the gateway's, with its HTTP
+server, takes a few tenths more). Without this module a Ctrl-C in that window
+prints an import traceback and a SIGTERM kills the process by signal. Here,
+until the command is loaded, Ctrl-C exits 130 and SIGTERM 143 with one line
+on stderr and nothing started. Once loaded, each command handles signals
+itself (the gateway, `agent` and `demo`: first signal graceful, second
+immediate), and a Ctrl-C that reaches this far (a command without its own
+handling) also exits 130.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT
@@ -33,17 +37,25 @@ def _terminated_while_loading(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(TERMINATED_EXIT)
 
 
-def run(load: Callable[[], Main] = _load_cli) -> int:
-    """Load the command line (`load`) under quiet signal handling, then run it;
-    returns the exit code. Only the loading window is covered for SIGTERM."""
+@contextmanager
+def loading() -> Iterator[None]:
+    """While the block runs (an import), SIGTERM exits `TERMINATED_EXIT` with one
+    line on stderr; the previous handler is back afterwards. Main thread only.
+    (Ctrl-C is a KeyboardInterrupt, which `run` turns into its one line.)"""
     previous = signal.signal(signal.SIGTERM, _terminated_while_loading)
     try:
-        main = load()
-    except KeyboardInterrupt:
-        return interrupted()
+        yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run(load: Callable[[], Main] = _load_cli) -> int:
+    """Load the command line (`load`) under quiet signal handling, then run it;
+    returns the exit code. SIGTERM is covered while loading only (the command
+    line covers its commands' own imports with `loading()`)."""
     try:
+        with loading():
+            main = load()
         return main()
     except KeyboardInterrupt:
         return interrupted()
