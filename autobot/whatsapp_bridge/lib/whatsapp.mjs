@@ -22,14 +22,6 @@
 import { EventEmitter } from 'node:events';
 import { unlink } from 'node:fs/promises';
 
-import makeWASocket, {
-  DisconnectReason,
-  downloadContentFromMessage,
-  makeCacheableSignalKeyStore,
-  normalizeMessageContent,
-  useMultiFileAuthState,
-} from '@whiskeysockets/baileys';
-
 import { reconnectDelayMs } from './backoff.mjs';
 import { saveToInbox } from './inbox.mjs';
 import { extensionFor } from './media.mjs';
@@ -40,13 +32,19 @@ import { NotConnected } from './session.mjs';
 export const DOWNLOAD_TIMEOUT_MS = 120_000;
 const RECENT_LIMIT = 256; // received messages kept to quote, sent ones kept for retries
 
-/** A session on Baileys; `options` are the bridge options plus `log` and `stderr`. */
-export async function openWhatsAppSession(options) {
-  return new WhatsAppSession(options);
+/**
+ * A session on Baileys; `options` are the bridge options plus `log`, `stderr` and optionally
+ * `random` (jitter, default Math.random). `baileys` is the Baileys module, imported here
+ * when not given (tests give a stand-in and never load Baileys).
+ */
+export async function openWhatsAppSession(options, baileys = null) {
+  return new WhatsAppSession(options, baileys ?? (await import('@whiskeysockets/baileys')));
 }
 
 class WhatsAppSession extends EventEmitter {
   #options;
+  #baileys;
+  #random;
   #log;
   #logger;
   #sock = null;
@@ -58,9 +56,11 @@ class WhatsAppSession extends EventEmitter {
   #recent = new Map(); // message id -> received WAMessage, to quote
   #sent = new Map(); // message id -> sent message content, for Baileys' retries
 
-  constructor(options) {
+  constructor(options, baileys) {
     super();
     this.#options = options;
+    this.#baileys = baileys;
+    this.#random = options.random ?? Math.random;
     this.#log = options.log;
     this.#logger = baileysLogger(options.log);
   }
@@ -135,6 +135,7 @@ class WhatsAppSession extends EventEmitter {
 
   async #connect() {
     if (this.#stopped) return;
+    const { makeWASocket, makeCacheableSignalKeyStore, useMultiFileAuthState } = this.#baileys;
     const { state, saveCreds } = await useMultiFileAuthState(this.#options.authDir);
     if (this.#stopped) return; // closed while the credentials were read
     const sock = makeWASocket({
@@ -172,6 +173,7 @@ class WhatsAppSession extends EventEmitter {
       await unlink(this.#options.qrPng).catch(() => {});
     } else if (connection === 'close') {
       this.#sock = null;
+      const { DisconnectReason } = this.#baileys;
       const code = lastDisconnect?.error?.output?.statusCode;
       const reason = String(lastDisconnect?.error?.message ?? 'no reason given').slice(0, 200);
       if (code === DisconnectReason.loggedOut) {
@@ -182,7 +184,7 @@ class WhatsAppSession extends EventEmitter {
         return;
       }
       if (this.#stopped) return;
-      const delay = code === DisconnectReason.restartRequired ? 0 : reconnectDelayMs(this.#attempt++, Math.random);
+      const delay = code === DisconnectReason.restartRequired ? 0 : reconnectDelayMs(this.#attempt++, this.#random);
       const seconds = Math.ceil(delay / 1000);
       this.#setStatus('closed', `connection closed (${code ?? 'no status'}: ${reason}); reconnecting in ${seconds} s`);
       this.#timer = setTimeout(() => this.start(), delay);
@@ -197,7 +199,7 @@ class WhatsAppSession extends EventEmitter {
   }
 
   async #receive(sock, message) {
-    const described = describeMessage(message, normalizeMessageContent(message.message), {
+    const described = describeMessage(message, this.#baileys.normalizeMessageContent(message.message), {
       bots: botJids(sock.user),
       now: Date.now,
     });
@@ -235,7 +237,7 @@ class WhatsAppSession extends EventEmitter {
     try {
       const { directPath, host, mediaKey } = media.location;
       stream = await Promise.race([
-        downloadContentFromMessage({ directPath, mediaKey }, media.mediaType, { host }),
+        this.#baileys.downloadContentFromMessage({ directPath, mediaKey }, media.mediaType, { host }),
         timeout,
       ]);
       const extension = extensionFor(media.kind, media.mimeType, media.fileName);
