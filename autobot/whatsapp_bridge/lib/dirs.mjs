@@ -57,6 +57,7 @@ export async function checkSocketDir(dir) {
   }
 }
 
-function modeOf(stat) {
+/** The permission bits of `stat` as three octal digits ("644"), for messages. */
+export function modeOf(stat) {
   return (stat.mode & 0o777).toString(8).padStart(3, '0');
 }

@@ -28,7 +28,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const AUTH_KEYS = ['client_nonce', 'mac', 'type', 'version'];
 
 /** True when `value` is a string of exactly 64 lowercase hex characters. */
-export function isHex64(value) {
+function isHex64(value) {
   return typeof value === 'string' && HEX64.test(value);
 }
 

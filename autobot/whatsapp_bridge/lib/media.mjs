@@ -2,7 +2,7 @@
  * Media types and file extensions, as plain tables: which extension a received file is
  * stored under, which MIME type a sent file is announced with.
  */
-export const EXTENSIONS_BY_MIME = Object.freeze({
+const EXTENSIONS_BY_MIME = Object.freeze({
   'image/jpeg': 'jpg',
   'image/png': 'png',
   'image/webp': 'webp',

@@ -11,16 +11,15 @@
  * (`mediaLocation`): the sender writes the message, so its `url` and `directPath` are
  * attacker-controlled; only a plain path on a whatsapp.net host is ever fetched.
  */
+import { MAX_ID_CHARS, isSendableJid } from './frames.mjs';
 import { DEFAULT_MIME, cleanMime } from './media.mjs';
 
 export const MAX_PUSH_NAME_CHARS = 256;
 export const MEDIA_HOST = 'mmg.whatsapp.net';
-const MAX_ID_CHARS = 128;
-const CHAT = /^(?:[0-9]{1,20}@s\.whatsapp\.net|[0-9]{1,20}@lid|[0-9]{1,20}(?:-[0-9]{1,20})?@g\.us)$/;
 const PHONE_JID = /^([0-9]{1,20})@s\.whatsapp\.net$/;
 const DIRECT_PATH = /^\/(?!\/)[A-Za-z0-9/._~%=&?+-]{1,2048}$/;
 const WHATSAPP_HOST = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.whatsapp\.net$/;
-const MEDIA_KINDS = Object.freeze({
+const MEDIA_FIELDS = Object.freeze({
   imageMessage: { kind: 'photo', mediaType: 'image' },
   videoMessage: { kind: 'video', mediaType: 'video' },
   documentMessage: { kind: 'document', mediaType: 'document' },
@@ -101,7 +100,7 @@ export function describeMessage(message, content, { bots, now }) {
   const key = message?.key;
   if (!key || key.fromMe || content === null || typeof content !== 'object') return null;
   const chat = userJid(key.remoteJid);
-  if (chat === null || !CHAT.test(chat)) return null;
+  if (!isSendableJid(chat)) return null; // users, LIDs and groups: no broadcast, newsletter
   if (typeof key.id !== 'string' || key.id.length === 0 || key.id.length > MAX_ID_CHARS) return null;
   const isGroup = chat.endsWith('@g.us');
   const sender = isGroup ? userJid(key.participant) : chat;
@@ -142,7 +141,7 @@ function parts(content) {
   if (extended && typeof extended.text === 'string' && extended.text !== '') {
     return { text: extended.text, inner: extended, media: null };
   }
-  for (const [field, { kind: baseKind, mediaType }] of Object.entries(MEDIA_KINDS)) {
+  for (const [field, { kind: baseKind, mediaType }] of Object.entries(MEDIA_FIELDS)) {
     const inner = content[field];
     if (!inner || typeof inner !== 'object') continue;
     const kind = field === 'audioMessage' && inner.ptt ? 'voice' : baseKind;

@@ -10,6 +10,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
+import { modeOf } from './dirs.mjs';
 import { ConfigError } from './errors.mjs';
 import { KEY_BYTES } from './handshake.mjs';
 
@@ -25,9 +26,8 @@ export function readSecretFile(path) {
       throw new ConfigError(`secret file ${path} is not a regular file`);
     }
     if ((stat.mode & 0o077) !== 0) {
-      const mode = (stat.mode & 0o777).toString(8).padStart(3, '0');
       throw new ConfigError(
-        `secret file ${path} is accessible by group or others (mode ${mode}): run chmod 600 ${path}`,
+        `secret file ${path} is accessible by group or others (mode ${modeOf(stat)}): run chmod 600 ${path}`,
       );
     }
     const buffer = Buffer.alloc(MAX_READ);

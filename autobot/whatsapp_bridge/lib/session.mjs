@@ -3,7 +3,8 @@
  * service) and Baileys (whatsapp.mjs), so that the protocol is tested with a stub.
  *
  * A session is an EventEmitter with:
- *   status()                 -> { state, detail }: the last status (see STATES)
+ *   status()                 -> { state, detail }: the last status; `state` is one of
+ *                               connecting, qr, open, logged_out, closed
  *   connected                -> boolean: true while WhatsApp is open (sending is possible)
  *   sendText({ to, text, replyTo })                           -> Promise<message id>
  *   sendMedia({ to, kind, data, mimeType, fileName, caption }) -> Promise<message id>
@@ -17,8 +18,6 @@
  * The send methods raise NotConnected when WhatsApp is not open; any other error is a send
  * that failed.
  */
-export const STATES = Object.freeze(['connecting', 'qr', 'open', 'logged_out', 'closed']);
-
 /** Raised by a session's send methods while WhatsApp is not open. */
 export class NotConnected extends Error {
   constructor(message = 'WhatsApp is not connected') {
