@@ -129,8 +129,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     given = [args.config] if args.config is not None else []
     given += [value for key, value in vars(args).items() if key.startswith(_AFTER_COMMAND)]
-    if len(set(given)) > 1:
-        parser.error(f"--config given twice ({given[0]!r} and {given[-1]!r}): give it once")
+    distinct = list(dict.fromkeys(given))
+    if len(distinct) > 1:
+        parser.error(f"--config given twice ({distinct[0]!r} and {distinct[1]!r}): give it once")
     for key in [key for key in vars(args) if key.startswith(_AFTER_COMMAND)]:
         delattr(args, key)
     args.config = given[0] if given else None

@@ -79,6 +79,7 @@ def test_a_real_bot_is_checked_the_same_either_way(
         ["--config", "a.yml", "--config", "b.yml", "doctor"],
         ["pairing", "--config", "a.yml", "list", "--config", "b.yml"],
         ["--config", "a.yml", "pairing", "list", "--config=b.yml"],
+        ["--config", "a.yml", "pairing", "--config", "b.yml", "list", "--config", "a.yml"],
     ],
     ids=" ".join,
 )
