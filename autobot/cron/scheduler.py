@@ -1,8 +1,8 @@
 """The cron scheduler actor: fires due jobs, records their runs, follows the store.
 
 `CronScheduler` owns the schedule's view of the store (`CronStore`, read and
-written only in worker threads bounded by its `CapacityLimiter`) and the set
-of runs in progress; a `JobRunner` does each run (`autobot.cron.runner`:
+written in worker threads bounded by its `CapacityLimiter`, or by an
+injected `disk` runner) and the set of runs in progress; a `JobRunner` does each run (`autobot.cron.runner`:
 agent turns go into the session router's mailbox, commands into the
 sandbox). It never calls into another actor.
 
@@ -17,9 +17,11 @@ when poked (`poke`: the `cron` tool changed the store), and at least every
   changed), without a restart;
 - a wall-clock jump (suspend and resume, an NTP step) is noticed: at each
   wake the wall-clock progress since the last one is compared with trio's;
-  when they differ by more than `CLOCK_JUMP_TOLERANCE_SECONDS`, every job's
-  next run is recomputed (`rebase_after_clock_jump`), so none is lost and
-  none fires once per period the jump skipped.
+  when they differ by more than `CLOCK_JUMP_TOLERANCE_SECONDS`, the stored
+  fire times follow the jump before anything fires
+  (`rebase_after_clock_jump`): after a jump forward, what it passed over is
+  due once (not once per period); after a step back, no job runs again for
+  a time it already had, and none waits the step's length extra.
 
 Runs: a job is due when the store says so (`due_jobs`); runs missed while no
 gateway ran are due once at start. A run's start is written first
@@ -115,12 +117,11 @@ def poke(wake: trio.MemorySendChannel[None]) -> None:
 class CronScheduler:
     """The scheduler actor (see the module docstring).
 
-    `store_path` is the cron store; `runner` does the runs (the actor
-    closes it when it ends); `wall_clock`
-    gives seconds since the epoch; `default_tz` is the zone of cron
-    expressions without their own; `wake` receives pokes (the actor closes
-    it); `stopping` asks for a graceful stop; `poll_seconds` bounds every
-    nap (see the module docstring).
+    `store_path` is the cron store; `runner` does the runs (the actor closes
+    it when it ends); `wall_clock` gives seconds since the epoch;
+    `default_tz` is the zone of cron expressions without their own; `wake`
+    receives pokes (the actor closes it); `stopping` asks for a graceful
+    stop; `poll_seconds` bounds every nap (see the module docstring).
     """
 
     store_path: Path
@@ -234,6 +235,8 @@ class CronScheduler:
                     )
                 )
             for job in due_jobs(self._book, now):
+                if self.stopping.is_set():
+                    break  # asked to stop while writing: start nothing more
                 if job.id in self._running:
                     await self._skip(job, now)
                 else:
