@@ -4,10 +4,9 @@ Every command's logic lives in its own package, imported by the command's
 own branch below (under `autobot.entry.loading`, so that a SIGTERM during the
 import is one line, not a death by signal): a command pays only for what it
 runs (`--help`, `new`, `doctor` and `pairing` never load the gateway, the
-HTTP server or the Anthropic SDK; see scripts/bench_cli.py). This module
-maps arguments to calls
-and turns expected failures (a bad config, a refused target) into a clear
-message on stderr and exit code 1, never a traceback.
+HTTP server or the Anthropic SDK; see scripts/bench_cli.py). This module maps
+arguments to calls and turns expected failures (a bad config, a refused
+target) into a clear message on stderr and exit code 1, never a traceback.
 
 The global `--config PATH` is accepted before the command and after it
 (`autobot --config X doctor`, `autobot doctor --config X`, `autobot pairing
@@ -149,12 +148,19 @@ def invoked_as(argv0: str, *, on_path: str | None, executable: str) -> str:
     """
     name = os.path.basename(argv0)
     if name == "autobot":
-        if on_path is not None and os.path.exists(argv0) and os.path.samefile(on_path, argv0):
-            return "autobot"
-        return shlex.quote(argv0)
+        return (
+            "autobot" if on_path is not None and _same_file(on_path, argv0) else shlex.quote(argv0)
+        )
     if name == "__main__.py" and os.path.basename(os.path.dirname(argv0)) == "autobot":
         return f"{shlex.quote(executable)} -m autobot"
     return "autobot"
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is gone (or never was: a relative argv0 from elsewhere)
+        return False
 
 
 def _fail(message: str) -> int:
