@@ -28,6 +28,7 @@ from autobot import __version__
 from autobot.channels.pairing_command import add_pairing_parser, pairing_main
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
+from autobot.cron.command import add_cron_parser, cron_main
 from autobot.entry import interrupted, loading
 
 CONFIG_HELP = (
@@ -114,8 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     agent = commands.add_parser("agent", help="chat with the agent in this terminal")
     agent.add_argument("-m", "--message", help="send one message, print the reply and exit")
     agent.add_argument("-s", "--session", default="cli:default", help="session key")
-    # typeshed's _SubParsersAction is invariant; the pairing parsers are _CommandParsers
-    add_pairing_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
+    # typeshed's _SubParsersAction is invariant; these parsers are _CommandParsers
+    subparsers = cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands)
+    add_pairing_parser(subparsers)
+    add_cron_parser(subparsers)
     return parser
 
 
@@ -183,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(config_path, args)
         if args.command == "pairing":
             return _pairing(config_path, args)
+        if args.command == "cron":
+            return _cron(config_path, args)
     except ConfigError as exc:
         return _fail(str(exc))
     return _agent(config_path, args)  # the only command left
@@ -257,6 +262,12 @@ def _pairing(config_path: Path, args: argparse.Namespace) -> int:
     """`autobot pairing ACTION`: the owner's side of `dm_policy: pairing`."""
     loaded = load_config(config_path, os.environ)
     return pairing_main(loaded, args, out=sys.stdout, err=sys.stderr)
+
+
+def _cron(config_path: Path, args: argparse.Namespace) -> int:
+    """`autobot cron ACTION`: the operator's view of every owner's jobs."""
+    loaded = load_config(config_path, os.environ)
+    return cron_main(loaded, args, out=sys.stdout, err=sys.stderr)
 
 
 def _agent(config_path: Path, args: argparse.Namespace) -> int:

@@ -25,6 +25,9 @@ COMMANDS = [
     ["pairing", "list"],
     ["pairing", "approve", "telegram", "K7M3Q9XA"],
     ["pairing", "revoke", "telegram", "6666"],
+    ["cron", "list"],
+    ["cron", "list", "--owner", "telegram:42"],
+    ["cron", "remove", "0a1b2c3d"],
 ]
 
 

@@ -90,6 +90,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["doctor"], 0, "LLM: provider 'anthropic', model 'claude-sonnet-4-5'"),
         (["doctor", "--json"], 0, '"sandbox_backend"'),
         (["pairing", "list"], 0, "No pending pairing codes and no approved senders."),
+        (["cron", "list"], 0, "No scheduled jobs."),
     ],
 )
 def test_command_imports_neither_the_sdk_nor_the_gateway(
