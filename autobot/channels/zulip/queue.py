@@ -12,8 +12,9 @@ side of that:
   acknowledged event is not in it) is dropped: a WARN says that messages
   sent since the last acknowledgement may have been missed, naming the gap
   in seconds and the last event id, and the next `poll()` registers a new
-  queue. A queue lost again before any poll of it worked is raised as
-  `NetworkTrouble` instead, so the channel backs off rather than loops.
+  queue. A queue lost within `LOST_AT_ONCE_SECONDS` of its registration,
+  before any poll of it worked, is raised as `NetworkTrouble` instead, so
+  the channel backs off rather than loops.
 - `acknowledge(event_id)` is called once every message up to that event is
   journaled (or deliberately ignored): only then does the next poll
   acknowledge it to the server. Each acknowledgement, and each new queue,
@@ -53,6 +54,9 @@ from autobot.store.regular_file import FileRefused, read_regular_file
 
 QUEUE_FILE = "zulip-queue.json"
 MAX_QUEUE_FILE = 4096
+# A queue lost this soon after it was registered, before any poll of it
+# worked, points at a server that loses every queue: back off, do not loop.
+LOST_AT_ONCE_SECONDS = 1.0
 _STATE_KEYS = frozenset(
     {"queue_id", "last_event_id", "longpoll_seconds", "max_message_length", "saved_at"}
 )
@@ -148,7 +152,7 @@ class EventQueue:
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     state: QueueState | None = None
     max_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH
-    _fresh: bool = attrs.field(default=False, init=False)  # registered, never polled since
+    _registered_at: float | None = attrs.field(default=None, init=False)  # till a poll works
 
     async def open(self) -> None:
         """Take up the saved queue, or register a new one when there is none
@@ -185,12 +189,13 @@ class EventQueue:
             )
         except (QueueGone, BadRequest) as exc:
             self._lost(state, exc)
-            if self._fresh:
+            registered = self._registered_at
+            if registered is not None and trio.current_time() - registered < LOST_AT_ONCE_SECONDS:
                 raise NetworkTrouble(
                     0, "a new event queue was lost at once", endpoint="events"
                 ) from None
             return []
-        self._fresh = False
+        self._registered_at = None
         return events
 
     async def acknowledge(self, event_id: int) -> None:
@@ -204,7 +209,7 @@ class EventQueue:
     async def _register(self) -> None:
         registration = await self.api.register()
         self.max_message_length = registration.max_message_length
-        self._fresh = True
+        self._registered_at = trio.current_time()
         await self._save(
             QueueState(
                 queue_id=registration.queue_id,

@@ -42,6 +42,8 @@ from autobot.runtime import Actor, ChildEnv, ChildSpec, Mailbox, Supervisor
 from autobot.testing.fake_zulip import FakeZulip
 from autobot.testing.logs import capture_logger, drain
 
+TEST_DEADLINE = 3600.0  # virtual seconds: a test that hangs fails (about 20 s of real time)
+
 
 def zulip_config(zulip: FakeZulip, **settings: Any) -> ZulipConfig:
     """`channels.zulip` enabled against `zulip` (its URL, the bot's email and key)."""
@@ -122,7 +124,8 @@ async def run_zulip_channel(
     """Run the channel until the block ends, then stop it gracefully.
     `bot_dir` holds the journal, the queue file and the pairing store,
     `bot_dir/workspace` the inbox; `rng` is the channel's jitter source;
-    `wall_clock` dates the queue file and pairing codes."""
+    `wall_clock` dates the queue file and pairing codes. The block fails
+    after `TEST_DEADLINE` virtual seconds."""
     workspace = bot_dir / "workspace"
     workspace.mkdir(parents=True, exist_ok=True)
     logger, log = capture_logger("gateway")
@@ -155,7 +158,7 @@ async def run_zulip_channel(
         ],
         rng=random.Random(0),
     )
-    with router_send, routed, mailbox.sender() as outbox:
+    with router_send, routed, mailbox.sender() as outbox, trio.fail_after(TEST_DEADLINE):
         async with trio.open_nursery() as nursery:
             await nursery.start(supervisor.run)
             yield ZulipRun(
