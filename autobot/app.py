@@ -34,7 +34,6 @@ import functools
 import random
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TextIO
 
 import attrs
@@ -79,7 +78,7 @@ from autobot.runtime import (
 from autobot.runtime.gc_policy import serving_gc
 from autobot.sandbox.leaser import PoolRef
 from autobot.sandbox.pool import SandboxPool
-from autobot.store.permissions import PermissionFix, tighten_permissions
+from autobot.store.permissions import PermissionFix, state_permissions, tighten_permissions
 from autobot.tools.cron import CronSetup
 from autobot.tools.registry import ToolRegistry
 
@@ -129,22 +128,6 @@ def supervisor_event_logger(logger: Logger) -> Callable[[SupervisorEvent], None]
         logger.emit(_EVENT_LEVELS[event.kind], message, fields=fields)
 
     return on_event
-
-
-def state_permissions(loaded: LoadedConfig) -> tuple[list[Path], list[Path]]:
-    """The files and directories holding autobot's state, which must be 0600/0700."""
-    state = loaded.bot_dir / "state"
-    files = [loaded.path, loaded.env_file, loaded.cron_store, loaded.bot_dir / "pairing.json"]
-    for directory, pattern in (
-        (loaded.sessions_dir, "*.jsonl"),
-        (loaded.logs_dir, "autobot.log*"),
-        (state, "*"),
-        (state / "inbound", "*.jsonl"),
-    ):
-        if directory.is_dir():
-            files.extend(path for path in directory.glob(pattern) if path.is_file())
-    dirs = [loaded.sessions_dir, loaded.logs_dir, state, state / "inbound"]
-    return [path for path in files if path.is_file()], [path for path in dirs if path.is_dir()]
 
 
 @attrs.define(kw_only=True, eq=False)
