@@ -365,17 +365,17 @@ async def _respond(fake: FakeZulip, request: HttpRequest) -> HttpResponse:
         )
     )
     fake.changed()
-    if endpoint == "download":
-        return _download(fake, urllib.parse.unquote(target.path), authenticated=problem is None)
-    if problem is not None:
-        return problem.response()
-    fault = fake.faults.take(endpoint)
+    fault = fake.faults.take(endpoint) if problem is None else None
     if fault is not None and fault.kind is FaultKind.DROP:
         return HttpResponse.dropped()
     if fault is not None and fault.kind is FaultKind.ANSWER:
         return fault.response()
     if fault is not None:
         await trio.sleep(fault.seconds)
+    if endpoint == "download":
+        return _download(fake, urllib.parse.unquote(target.path), authenticated=problem is None)
+    if problem is not None:
+        return problem.response()
     handler = {
         ("users/me", "GET"): _users_me,
         ("register", "POST"): _register,

@@ -42,6 +42,7 @@ from autobot.runtime import Actor, ChildEnv, ChildSpec, Mailbox, Supervisor
 from autobot.testing.fake_zulip import FakeZulip
 from autobot.testing.logs import capture_logger, drain
 
+LOOK_SECONDS = 0.5  # how often `eventually` looks (virtual time)
 TEST_DEADLINE = 3600.0  # virtual seconds: a test that hangs fails (about 20 s of real time)
 
 
@@ -103,6 +104,17 @@ class ZulipRun:
         await self.outbox.send(
             OutboundMessage(channel=CHANNEL, chat_id=answered.chat_id, content=content, **values)
         )
+
+    async def eventually(self, condition: Callable[[], bool]) -> None:
+        """Wait until `condition()` holds, looking every `LOOK_SECONDS` of
+        virtual time (for state the actor changes without telling the fake:
+        its health counters, the journal's backlog)."""
+        while not condition():  # noqa: ASYNC110 -- written by the actor, no event to wait on
+            await trio.sleep(LOOK_SECONDS)
+
+    async def backlog_is(self, entries: int) -> None:
+        """Wait until the inbound journal holds `entries` unanswered messages."""
+        await self.eventually(lambda: self.health.journal_backlog == entries)
 
     async def settled(self) -> None:
         """Wait until every event queued so far is acknowledged and the channel
