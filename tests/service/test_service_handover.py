@@ -156,21 +156,26 @@ def test_a_failure_midway_gives_the_directories_back_as_they_were(
 
 
 SWAPPER = """
-import os, sys
-workspace, target, secret = sys.argv[1:]
-plain, hard, soft = (os.path.join(workspace, name) for name in (".p", ".h", ".s"))
+import os, signal, sys
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+deep, outside = int(sys.argv[1]), int(sys.argv[2])  # inherited directory descriptors
+cycles = 0
 print("ready", flush=True)
-while True:
-    try:  # the directory is locked during each hand-over: keep trying
-        with open(plain, "w") as f:
-            f.write("plain")
-        os.rename(plain, target)
-        os.link(secret, hard)
-        os.rename(hard, target)
-        os.symlink(secret, soft)
-        os.rename(soft, target)
-    except OSError:
-        pass
+try:
+    while True:
+        try:  # the directory is locked during each hand-over: keep trying
+            fd = os.open(".p", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=deep)
+            os.close(fd)
+            os.rename(".p", "notes.md", src_dir_fd=deep, dst_dir_fd=deep)
+            os.link("shadow", ".h", src_dir_fd=outside, dst_dir_fd=deep)
+            os.rename(".h", "notes.md", src_dir_fd=deep, dst_dir_fd=deep)
+            os.symlink(sys.argv[3], ".s", dir_fd=deep)
+            os.rename(".s", "notes.md", src_dir_fd=deep, dst_dir_fd=deep)
+            cycles += 1
+        except OSError:
+            pass
+finally:
+    print(cycles, flush=True)
 """
 
 
@@ -190,6 +195,64 @@ def _python_for_the_account() -> str:
     pytest.skip("no interpreter another account may run")
 
 
+ATTACK = """
+import os, sys
+deep, outside = int(sys.argv[1]), int(sys.argv[2])
+for step in (
+    lambda: os.link("shadow", "notes.md.new", src_dir_fd=outside, dst_dir_fd=deep),
+    lambda: os.rename("notes.md", "gone", src_dir_fd=deep, dst_dir_fd=deep),
+    lambda: os.unlink("notes.md", dir_fd=deep),
+    lambda: os.chmod(deep, 0o777),
+):
+    try:
+        step()
+        print("done")
+    except PermissionError:
+        print("denied")
+    except OSError:
+        print("failed")
+"""
+
+
+def test_while_files_are_handed_over_no_other_account_can_change_a_name(
+    layout: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the worst moment (the files step), the account that owned the
+    workspace tries to link the outside file in, move and remove names, and
+    open the directory up again: the lock refuses every one."""
+    bot, secret = layout
+    deep = bot / "workspace" / "deep"
+    hand_over(bot, UID, GID)  # the account owns the workspace, as when its gateway ran
+    deep_fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
+    outside_fd = os.open(secret.parent, os.O_RDONLY | os.O_DIRECTORY)
+    python = _python_for_the_account()
+    seen: list[str] = []
+    give_files = handover._give_files
+
+    def at_the_worst_moment(*args: object) -> int:
+        attack = subprocess.run(
+            [python, "-c", ATTACK, str(deep_fd), str(outside_fd)],
+            capture_output=True,
+            text=True,
+            preexec_fn=_become_the_account,
+            pass_fds=(deep_fd, outside_fd),
+            check=True,
+        )
+        seen.extend(attack.stdout.split())
+        return give_files(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(handover, "_give_files", at_the_worst_moment)
+    try:
+        hand_over(bot, UID, GID)
+    finally:
+        os.close(deep_fd)
+        os.close(outside_fd)
+    assert seen == ["denied"] * 4
+    assert owner(secret) == (0, 0)
+    assert owner(deep) == (UID, GID)  # and the account has its directory back
+    assert mode(deep) == 0o755
+
+
 def test_a_racing_swapper_never_gets_the_outside_file_handed_over(
     layout: tuple[Path, Path],
 ) -> None:
@@ -200,11 +263,14 @@ def test_a_racing_swapper_never_gets_the_outside_file_handed_over(
     bot, secret = layout
     deep = bot / "workspace" / "deep"
     hand_over(bot, UID, GID)  # the account owns the workspace, as when its gateway ran
+    deep_fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
+    outside_fd = os.open(secret.parent, os.O_RDONLY | os.O_DIRECTORY)
     swapper = subprocess.Popen(
-        [_python_for_the_account(), "-c", SWAPPER, str(deep), str(deep / "notes.md"), str(secret)],
+        [_python_for_the_account(), "-c", SWAPPER, str(deep_fd), str(outside_fd), str(secret)],
         stdout=subprocess.PIPE,
         text=True,
         preexec_fn=_become_the_account,
+        pass_fds=(deep_fd, outside_fd),
     )
     try:
         assert swapper.stdout is not None and swapper.stdout.readline() == "ready\n"
@@ -212,7 +278,10 @@ def test_a_racing_swapper_never_gets_the_outside_file_handed_over(
             hand_over(bot, UID, GID)
             assert owner(secret) == (0, 0)
     finally:
-        swapper.kill()
-        swapper.wait()
+        swapper.terminate()
+        cycles, _ = swapper.communicate()
+        os.close(deep_fd)
+        os.close(outside_fd)
+    assert int(cycles) > 0  # it did swap between the hand-overs
     assert owner(secret) == (0, 0)
     assert mode(secret) == 0o666
