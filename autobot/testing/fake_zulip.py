@@ -270,11 +270,11 @@ class FakeZulip:
                     if queue.apply_markdown:
                         shown["content"] = f"<p>{html.escape(content)}</p>"
                         shown["content_type"] = "text/html"
-                    queue.add({"type": "message", "message": shown, "flags": self._flags(message)})
+                    queue.add({"type": "message", "message": shown, "flags": self.flags(message)})
         self.changed()
         return message
 
-    def _flags(self, message: dict[str, Any]) -> list[str]:
+    def flags(self, message: dict[str, Any]) -> list[str]:
         """The bot's flags for `message`, as the server computes them."""
         flags = ["read"] if message["sender_id"] == self.bot.id else []
         for found in _MENTION.finditer(message["content"]):
