@@ -420,15 +420,20 @@ def _error(data: Mapping[str, Any]) -> BridgeError:
 _BRIDGE_DECODERS: dict[str, Callable[[Mapping[str, Any]], BridgeFrame]] = {
     "challenge": lambda d: _built(
         "challenge",
-        lambda: Challenge(version=_version(d, "challenge"), nonce=_get(d, "challenge", "nonce", str)),
+        lambda: Challenge(
+            version=_version(d, "challenge"), nonce=_get(d, "challenge", "nonce", str)
+        ),
     ),
     "welcome": lambda d: _built(
-        "welcome", lambda: Welcome(version=_version(d, "welcome"), mac=_get(d, "welcome", "mac", str))
+        "welcome",
+        lambda: Welcome(version=_version(d, "welcome"), mac=_get(d, "welcome", "mac", str)),
     ),
     "message": _message,
     "status": _status,
     "qr": lambda d: (_get(d, "qr", "qr", str), Qr(png=_string(d, "qr", "png", optional=True)))[1],
-    "sent": lambda d: Sent(request_id=_string(d, "sent", "request_id"), id=_string(d, "sent", "id")),
+    "sent": lambda d: Sent(
+        request_id=_string(d, "sent", "request_id"), id=_string(d, "sent", "id")
+    ),
     "error": _error,
 }
 
