@@ -19,7 +19,11 @@ It speaks protocol version 1 exactly as the contract says
   `impostor` mode: a fake bridge that does not know the secret), a `status`
   frame (`link_state`), and every message not yet acknowledged, oldest first;
 - one authenticated client at a time (a new one replaces the old: 4009);
-- `message` frames posted by the test (`post`) are kept until acknowledged,
+  the next `drops_after_welcome` ones are dropped right after `welcome` (a
+  bridge that keeps failing);
+- `message` frames posted by the test (`post`) are kept until acknowledged
+  (unless `ignore_acks`: an acknowledgement lost on the way; `on_ack` sees
+  each one as it arrives),
   at most `KEEP_PENDING` (persisted in `state_file` when given, so a restart
   of a subprocess fake keeps them); `send` / `send_media` requests are
   recorded and answered `sent`, or as the next queued `SendFault` says
@@ -191,6 +195,9 @@ class FakeBridge:
     state_file: Path | None = None
     impostor: bool = False
     link_state: LinkState = LinkState.OPEN
+    ignore_acks: bool = False
+    on_ack: Callable[[str], None] | None = None
+    drops_after_welcome: int = 0
     endpoints: list[UnixEndpoint | UrlEndpoint] = attrs.field(factory=list)
     pending: dict[str, BridgeMessage] = attrs.field(factory=dict)
     acks: list[str] = attrs.field(factory=list)
@@ -365,6 +372,10 @@ class FakeBridge:
         client = _Client(socket=socket_, outgoing=outgoing)
         self._client = client
         self.handshakes.append(trio.current_time())
+        if self.drops_after_welcome > 0:
+            self.drops_after_welcome -= 1
+            await self.drop_client(1011, "bridge restarting")
+            return
         outgoing.send_nowait(encode_frame(Status(state=self.link_state, detail="fake bridge")))
         for message in self.pending.values():  # redelivery, oldest first
             outgoing.send_nowait(encode_frame(message))
@@ -421,7 +432,9 @@ class FakeBridge:
 
     def _ack(self, message_id: str) -> None:
         self.acks.append(message_id)
-        if self.pending.pop(message_id, None) is not None:
+        if self.on_ack is not None:
+            self.on_ack(message_id)
+        if not self.ignore_acks and self.pending.pop(message_id, None) is not None:
             self._save()
         self._changed()
 

@@ -316,6 +316,8 @@ def _load(text: str) -> tuple[str, Mapping[str, Any]]:
         raise FrameTooLarge(f"frame larger than {MAX_FRAME_BYTES} bytes")
     try:
         data = json.loads(text, parse_constant=_no_constant)
+    except ProtocolError:
+        raise
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("frame is not valid JSON") from exc
     if not isinstance(data, dict):
