@@ -10,6 +10,11 @@ temp file renamed into place) and, when systemd runs, reloads it and
 enables and starts the unit; where systemd does not run it prints the
 commands instead.
 
+Installing again (a new autobot, a changed config) replaces autobot's own
+unit; where systemd runs, the unit is stopped before the hand-over (which
+locks the bot directory for a moment) and started again at the end. Stop
+a gateway run by hand before installing.
+
 `uninstall` (root only) stops and disables the unit (when systemd runs) and
 removes the unit file, only if autobot wrote it. It never deletes the bot
 directory, its data or the account, and says so.
@@ -162,6 +167,7 @@ class PreparedInstall:
     unit_path: Path
     plan: Survey
     account: Account | None
+    reinstall: bool  # autobot's unit for this bot is there already
 
 
 def prepare_install(loaded: LoadedConfig, user: str | None, host: ServiceHost) -> PreparedInstall:
@@ -180,8 +186,9 @@ def prepare_install(loaded: LoadedConfig, user: str | None, host: ServiceHost) -
         for path in outside_state_paths(loaded)
     ]
     unit_path = host.unit_dir / spec.file_name
+    existing = None
     try:
-        read_unit(unit_path)
+        existing = read_unit(unit_path)
     except UnitError as exc:
         problems.append(str(exc))
     account = host.find_account(spec.user)
@@ -192,7 +199,9 @@ def prepare_install(loaded: LoadedConfig, user: str | None, host: ServiceHost) -
     plan = survey(loaded.bot_dir)
     if plan.refused:
         raise Refusal(f"will not hand {loaded.bot_dir} over", plan.refused)
-    return PreparedInstall(spec=spec, unit_path=unit_path, plan=plan, account=account)
+    return PreparedInstall(
+        spec=spec, unit_path=unit_path, plan=plan, account=account, reinstall=existing is not None
+    )
 
 
 async def _systemctl(host: ServiceHost, *args: str) -> None:
@@ -223,10 +232,15 @@ async def install(
     try:
         ready = await trio.to_thread.run_sync(prepare_install, loaded, user, host, limiter=fs)
         account = ready.account
+        unit = ready.spec.file_name
         if account is None:
             account = await _create_account(ready.spec.user, host, fs, out)
         else:
             out.write(f"Using the existing system account {account.name} (uid {account.uid}).\n")
+        running = host.systemd_running()
+        if ready.reinstall and running:  # the hand-over locks the directory for a moment
+            await _systemctl(host, "stop", unit)
+            out.write(f"Stopped {unit} for the hand-over.\n")
         given = await trio.to_thread.run_sync(
             hand_over, loaded.bot_dir, account.uid, account.gid, limiter=fs
         )
@@ -239,8 +253,7 @@ async def install(
         text = render_unit(ready.spec)
         await trio.to_thread.run_sync(write_private_file, ready.unit_path, text, limiter=fs)
         out.write(f"Wrote {ready.unit_path}.\n")
-        unit = ready.spec.file_name
-        if not host.systemd_running():
+        if not running:
             out.write(
                 "systemd is not running on this machine: nothing was started. Where it runs:\n"
                 f"  systemctl daemon-reload && systemctl enable --now {unit}\n"

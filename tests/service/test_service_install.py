@@ -235,6 +235,22 @@ async def test_installing_again_replaces_autobots_own_unit(tmp_path: Path) -> No
     assert "(0 of 14 entries changed owner" in out
 
 
+async def test_installing_again_under_systemd_stops_the_unit_for_the_hand_over(
+    tmp_path: Path,
+) -> None:
+    setup = make_setup(tmp_path, systemd=True)
+    assert (await run_install(setup))[0] == 0
+    setup.system.calls.clear()
+    code, out, err = await run_install(setup)
+    assert (code, err) == (0, "")
+    assert setup.system.calls == [
+        ["systemctl", "stop", "autobot-mybot.service"],
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "--now", "autobot-mybot.service"],
+    ]
+    assert "Stopped autobot-mybot.service for the hand-over.\n" in out
+
+
 async def test_a_hard_link_to_an_outside_file_stops_the_install_before_any_change(
     tmp_path: Path,
 ) -> None:
