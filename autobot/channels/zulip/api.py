@@ -47,8 +47,8 @@ from autobot.channels.zulip.errors import (
     is_transient,
     seconds,
 )
+from autobot.channels.zulip.settings import api_key_problem, email_problem, site_problem
 from autobot.config.secret import REDACTED, Secret
-from autobot.doctor.hosts import is_loopback_host
 from autobot.http.body import BodyTooLarge, Overflow, declared_over, read_capped
 
 __all__ = [
@@ -82,8 +82,6 @@ EVENT_TYPES = ("message",)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_EMAIL = re.compile(r"[^@\s:]+@[^@\s:]+")
-_API_KEY = re.compile(r"[\x21-\x7e]{1,256}")
 _UPLOAD_SEGMENT = re.compile(r"[^\s/?#\\()<>\[\]\x00-\x1f\x7f]+")
 
 
@@ -114,37 +112,22 @@ def _without_trailing_slash(site: str) -> str:
 
 
 def _check_site(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    """https, or http to a loopback host only (a test fake); no path, query,
-    fragment or user information (Zulip is served at the root of its host)."""
-    try:
-        parts = urllib.parse.urlsplit(value)
-        host = parts.hostname or ""
-    except ValueError:
-        raise ValueError(f"channels.zulip.site is not a URL: {value!r}") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError(f"channels.zulip.site must be an https URL, not {value!r}")
-    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(
-            f"channels.zulip.site must be the server's root URL (https://host), not {value!r}"
-        )
-    if parts.scheme == "http" and not is_loopback_host(host):
-        raise ValueError(
-            f"channels.zulip.site must use https (http only to this machine), not {value!r}"
-        )
+    problem = site_problem(value)
+    if problem is not None:
+        raise ValueError(problem.message)
 
 
 def _check_email(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not _EMAIL.fullmatch(value) or _CONTROL.search(value):
-        raise ValueError(f"channels.zulip.email is not the bot's email address: {value!r}")
+    problem = email_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def _as_secret(api_key: Secret | str) -> Secret:
     secret = api_key if isinstance(api_key, Secret) else Secret(api_key)
-    value = secret.reveal()
-    if not isinstance(value, str) or _API_KEY.fullmatch(value) is None:
-        raise ValueError(
-            "the Zulip API key must be 1-256 printable ASCII characters without spaces"
-        )
+    problem = api_key_problem(secret.reveal())
+    if problem is not None:
+        raise ValueError(problem)
     return secret
 
 

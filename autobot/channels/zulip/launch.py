@@ -19,7 +19,7 @@ import attrs
 import httpx
 import trio
 
-from autobot.channels.access import AccessConfigError, AccessPolicy
+from autobot.channels.access import AccessConfigError
 from autobot.channels.gate import open_channel_gate
 from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.channels.stopped import drain_stopped
@@ -27,11 +27,11 @@ from autobot.channels.zulip.actor import ZulipChannel
 from autobot.channels.zulip.api import ZulipApi
 from autobot.channels.zulip.inbox import UploadSaver
 from autobot.channels.zulip.queue import EventQueue, QueueFile
+from autobot.channels.zulip.settings import CHANNEL, access_policy, stream_names
 from autobot.config import LoadedConfig
-from autobot.config.schema import GroupPolicy, ZulipConfig
+from autobot.config.schema import ZulipConfig
 from autobot.runtime import Actor
 
-CHANNEL = "zulip"
 CONNECTIONS = 4  # the long poll, sending, and downloads of one bot
 
 
@@ -43,26 +43,6 @@ def zulip_channel(
         config=config, bot_dir=loaded.bot_dir, workspace=loaded.workspace, wall_clock=wall_clock
     )
     return ChannelSpec(name=CHANNEL, factory=launcher)
-
-
-def access_policy(config: ZulipConfig) -> AccessPolicy:
-    """Who may talk: `allow_from` (user ids or emails) and `dm_policy`; in a
-    stream, whoever mentions the bot must pass the same check (the stream
-    itself is checked against `streams` by the actor). Raises
-    `AccessConfigError` listing every entry that can never match."""
-    return AccessPolicy.from_settings(
-        CHANNEL,
-        allow_from=config.allow_from,
-        dm_policy=config.dm_policy,
-        group_policy=GroupPolicy.MENTION,
-        group_allow_from=("*",),
-    )
-
-
-def stream_names(config: ZulipConfig) -> frozenset[str]:
-    """The configured stream names as the actor compares them (Zulip's
-    stream names are case-insensitive)."""
-    return frozenset(name.strip().casefold() for name in config.streams if name.strip())
 
 
 @attrs.frozen(kw_only=True)
