@@ -419,25 +419,30 @@ class WhatsAppChannel:
     async def _send_with_retries(
         self, chat_id: str, build: Callable[[str], Request]
     ) -> SendFailure | None:
-        """One request until answered `sent` (None) or given up (the failure, logged)."""
+        """One request until answered `sent` (None) or given up (the failure,
+        logged). Every attempt carries the same request id."""
+        try:
+            frame = build(f"{self._request_prefix}-{next(self._request_ids)}")
+        except ProtocolError as exc:  # not sendable at all (a chat that is no JID)
+            return self._give_up(chat_id, SendFailure(f"cannot be sent: {exc}", permanent=True))
         for attempt in range(SEND_ATTEMPTS):
-            failure = await self._attempt(build)
+            failure = await self._attempt(frame)
             if failure is None:
                 return None
             if failure.permanent or attempt == SEND_ATTEMPTS - 1:
-                self.env.health.send_failures += 1
-                self._log.error(
-                    "whatsapp message not delivered", chat_id=chat_id, error=failure.reason
-                )
-                return failure
+                return self._give_up(chat_id, failure)
             await trio.sleep(backoff_delay(attempt, SEND_BACKOFF_BASE, SEND_BACKOFF_CAP, self.rng))
         raise AssertionError("unreachable: the last attempt returns")
 
-    async def _attempt(self, build: Callable[[str], Request]) -> SendFailure | None:
+    def _give_up(self, chat_id: str, failure: SendFailure) -> SendFailure:
+        """Count and log a message that will not be delivered (once)."""
+        self.env.health.send_failures += 1
+        self._log.error("whatsapp message not delivered", chat_id=chat_id, error=failure.reason)
+        return failure
+
+    async def _attempt(self, frame: Request) -> SendFailure | None:
         try:
-            answer = await self._request(build)
-        except ProtocolError as exc:  # not sendable at all (a chat that is no JID)
-            return SendFailure(f"cannot be sent: {exc}", permanent=True)
+            answer = await self._request(frame)
         except SendTrouble as exc:
             return SendFailure(str(exc), permanent=False)
         if isinstance(answer, Sent):
@@ -446,24 +451,21 @@ class WhatsAppChannel:
         code = answer.raw_code or answer.code.value
         return SendFailure(f"bridge error {code}: {answer.message[:200]}", permanent=permanent)
 
-    async def _request(self, build: Callable[[str], Request]) -> Answer:
-        """Send one request and wait for its answer, at most `ANSWER_SECONDS`
-        in all (connection included). Raises SendTrouble, or ProtocolError
-        from `build` (nothing sent)."""
-        request_id = f"{self._request_prefix}-{next(self._request_ids)}"
-        frame = build(request_id)
+    async def _request(self, frame: Request) -> Answer:
+        """Send `frame` and wait for its answer, at most `ANSWER_SECONDS` in
+        all (waiting for a connection included). Raises SendTrouble."""
         answer_send, answer_receive = trio.open_memory_channel[Answer](1)  # exactly one answer
         with answer_receive, trio.move_on_after(ANSWER_SECONDS):
             link = await self._link.wait_value(lambda value: value is not None)
             assert link is not None
-            self._answers[request_id] = answer_send
+            self._answers[frame.request_id] = answer_send
             try:
                 await link.send(frame)
                 return await answer_receive.receive()
             except (trio.EndOfChannel, BridgeUnavailable, BridgeIncompatible) as exc:
                 raise SendTrouble(f"the bridge connection was lost ({exc})") from None
             finally:
-                self._answers.pop(request_id, None)
+                self._answers.pop(frame.request_id, None)
         raise SendTrouble(f"no answer from the bridge within {ANSWER_SECONDS:.0f} s")
 
 
