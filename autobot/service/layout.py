@@ -25,6 +25,7 @@ directory (the unit must let the service write them; `install` refuses them).
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import stat
 import sys
@@ -37,6 +38,7 @@ import autobot
 from autobot.config.load import LoadedConfig
 from autobot.config.schema import SandboxMode
 from autobot.security.paths import is_within
+from autobot.service.accounts import NO_LOGIN_SHELLS
 
 # What the unit hides from the service, and the setting that hides it.
 HIDDEN_BY_UNIT: Mapping[str, str] = {
@@ -52,7 +54,6 @@ USERNS_SWITCHES = (
     ("/proc/sys/kernel/unprivileged_userns_clone", "kernel.unprivileged_userns_clone"),
     ("/proc/sys/user/max_user_namespaces", "user.max_user_namespaces"),
 )
-_NO_LOGIN_SHELLS = frozenset({"/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false"})
 
 
 @attrs.frozen
@@ -101,13 +102,11 @@ def current_installation() -> Installation:
 
 def login_homes() -> tuple[Home, ...]:
     """The home directories of root and of every account with a login shell."""
-    import pwd  # the password database: only this check reads it
-
     return tuple(
         Home(entry.pw_name, Path(entry.pw_dir))
         for entry in pwd.getpwall()
         if entry.pw_dir not in ("", "/")
-        and (entry.pw_uid == 0 or entry.pw_shell not in _NO_LOGIN_SHELLS)
+        and (entry.pw_uid == 0 or entry.pw_shell not in NO_LOGIN_SHELLS)
     )
 
 
