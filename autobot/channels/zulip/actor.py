@@ -231,9 +231,10 @@ class ZulipChannel:
                 sender_id=message.sender_id,
             )
             return None
-        if message.stream_id is None or message.topic is None:
+        if message.stream_id is None:
             chat = Chat(id=direct_chat_id(message.sender_id))
         else:
+            assert message.topic is not None  # every stream message has one
             if not message.mentioned:
                 return None  # not meant for the bot
             if (message.stream_name or "").casefold() not in self.streams:

@@ -12,7 +12,8 @@ so replies are sent as written, except:
   guess about where code ends that differed from Zulip's would let a ping
   through. The text still reads the same.
 - Lone surrogates become U+FFFD and NUL characters are dropped (Zulip
-  refuses a message holding one).
+  refuses a message holding one); line breaks become `\n` (as Zulip's
+  Markdown reads them, so both agree on where lines and fences are).
 
 `split_message(text, limit)` cuts the result into messages of at most
 `limit` code points (Zulip's `max_message_length` counts code points). A
@@ -21,10 +22,11 @@ line) or the start of a fenced block outside any block, then any line
 boundary; a line longer than the room left is cut at its last whitespace,
 else hard. Code fences are kept balanced: a cut inside fenced blocks (code,
 `quote`, `spoiler`, `math`) closes them at the end of the chunk and opens
-them again, with the same fence and language, at the start of the next.
+them again, with their opening lines, at the start of the next; a block the
+text leaves open is closed at its end.
 Fences follow Zulip's rules (`zerver/lib/markdown/fenced_code.py`): an
 opening line starts at its first column with three or more backticks or
-tildes and an optional language; a block ends at a line that is exactly
+tildes and an optional language (after spaces or tabs); a block ends at a line that is exactly
 its fence (trailing spaces aside); quote and spoiler blocks nest fences,
 code blocks do not. When the fence lines to repeat would take more than
 half the limit (absurdly long fences or deep nesting), that cut repeats
@@ -45,8 +47,8 @@ ZERO_WIDTH_SPACE = "\u200b"
 
 _PING = re.compile(r"@(?=_?\*)")
 _FENCE = re.compile(
-    r"(?P<fence>~{3,}|`{3,})[ ]*"
-    r"(?:\{?\.?(?P<lang>[a-zA-Z0-9_+\-./#]+)[ ]*(?P<header>[^ ~`][^~`]*)?\}?)?"
+    r"(?P<fence>~{3,}|`{3,})[ \t]*"
+    r"(?:\{?\.?(?P<lang>[a-zA-Z0-9_+\-./#]+)[ \t]*(?P<header>[^ \t~`][^~`]*)?\}?)?"
 )
 _NESTING = frozenset({"quote", "quoted", "spoiler"})  # blocks whose content holds fences
 _WHITESPACE_RUN = re.compile(r"\s+")
@@ -61,7 +63,7 @@ def neutralise_mentions(text: str) -> str:
 def prepare_reply(text: str, limit: int) -> list[str]:
     """The messages that carry the model's `text`: cleaned, neutralised,
     split at `limit` code points (see the module docstring)."""
-    cleaned = valid_utf16(text).replace("\x00", "")
+    cleaned = valid_utf16(text).replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
     return split_message(neutralise_mentions(cleaned), limit)
 
 

@@ -66,6 +66,13 @@ def test_nul_is_dropped_and_lone_surrogates_replaced() -> None:
     assert prepare_reply("a\x00b \ud800 c", 100) == ["ab \ufffd c"]
 
 
+def test_line_breaks_and_tabs_are_read_as_zulip_reads_them() -> None:
+    code = "\r\n".join(f"line {i}" for i in range(40))
+    chunks = prepare_reply(f"```\tpython\r\n{code}\r\n```", 100)
+    assert len(chunks) > 2 and all(balanced(chunk) for chunk in chunks)
+    assert all(chunk.startswith("```\tpython\n") and "\r" not in chunk for chunk in chunks)
+
+
 def test_blank_text_gives_no_message() -> None:
     assert prepare_reply("", 100) == []
     assert prepare_reply(" \n\n \t", 100) == []
