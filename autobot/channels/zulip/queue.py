@@ -157,24 +157,27 @@ class EventQueue:
     async def open(self) -> None:
         """Take up the saved queue, or register a new one when there is none
         (a malformed file is a WARN, then a new queue)."""
-        if self.state is None:
-            try:
-                saved = await trio.to_thread.run_sync(self.file.load, limiter=self.limiter)
-            except (ValueError, OSError) as exc:
-                saved = None
-                self.logger.warn(
-                    "zulip: saved event queue unusable; registering a new one", reason=str(exc)
-                )
-            if saved is not None:
-                self.state, self.max_message_length = saved, saved.max_message_length
-                self.logger.info(
-                    "zulip: resuming the event queue",
-                    queue_id=saved.queue_id,
-                    last_event_id=saved.last_event_id,
-                )
-                return
-        if self.state is None:
+        if self.state is not None:
+            return
+        saved = await self._saved()
+        if saved is None:
             await self._register()
+            return
+        self.state, self.max_message_length = saved, saved.max_message_length
+        self.logger.info(
+            "zulip: resuming the event queue",
+            queue_id=saved.queue_id,
+            last_event_id=saved.last_event_id,
+        )
+
+    async def _saved(self) -> QueueState | None:
+        try:
+            return await trio.to_thread.run_sync(self.file.load, limiter=self.limiter)
+        except (ValueError, OSError) as exc:
+            self.logger.warn(
+                "zulip: saved event queue unusable; registering a new one", reason=str(exc)
+            )
+            return None
 
     async def poll(self) -> list[dict[str, Any]]:
         """The next events (heartbeats included: acknowledge them too), after
