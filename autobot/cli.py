@@ -28,8 +28,10 @@ from autobot import __version__
 from autobot.channels.pairing_command import add_pairing_parser, pairing_main
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
-from autobot.cron.command import add_cron_parser, cron_main
+from autobot.cron.arguments import add_cron_parser
 from autobot.entry import interrupted, loading
+from autobot.service.arguments import add_service_parser
+from autobot.status.arguments import add_status_parser
 
 CONFIG_HELP = (
     "the bot's config.yml (default: ./config.yml); its directory is the bot directory; "
@@ -99,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="validate the bot's security configuration")
     doctor.add_argument("--strict", action="store_true", help="fail on warnings too (for CI)")
     doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    doctor.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply the safe fixes (file modes, a .env inside the workspace), then check again",
+    )
 
     commands.add_parser("gateway", help="run the gateway until SIGINT/SIGTERM")
 
@@ -119,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     subparsers = cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands)
     add_pairing_parser(subparsers)
     add_cron_parser(subparsers)
+    add_service_parser(subparsers)
+    add_status_parser(subparsers)
     return parser
 
 
@@ -188,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _pairing(config_path, args)
         if args.command == "cron":
             return _cron(config_path, args)
+        if args.command == "service":
+            return _service(config_path, args)
+        if args.command == "status":
+            return _status(config_path, args)
     except ConfigError as exc:
         return _fail(str(exc))
     return _agent(config_path, args)  # the only command left
@@ -219,7 +232,22 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _doctor(config_path: Path, args: argparse.Namespace) -> int:
-    """`autobot doctor`: the report on stdout; 1 on errors (warnings too with --strict)."""
+    """`autobot doctor`: the report on stdout; 1 on errors (warnings too with
+    --strict). With --fix: the safe fixes first, each change printed, then the
+    report of what remains."""
+    if args.fix:
+        if args.json or args.strict:
+            return _fail("doctor --fix prints what it changes: give it without --json and --strict")
+        with loading():
+            from autobot.doctor.fix import fix_main
+
+        return fix_main(
+            config_path,
+            environ=os.environ,
+            out=sys.stdout,
+            err=sys.stderr,
+            as_root=os.geteuid() == 0,
+        )
     with loading():
         from autobot.doctor.main import doctor_main
 
@@ -264,8 +292,27 @@ def _pairing(config_path: Path, args: argparse.Namespace) -> int:
     return pairing_main(loaded, args, out=sys.stdout, err=sys.stderr)
 
 
+def _service(config_path: Path, args: argparse.Namespace) -> int:
+    """`autobot service generate|install|uninstall`: the gateway as a systemd unit."""
+    with loading():
+        from autobot.service.command import service_main
+
+    return service_main(config_path, args, environ=os.environ, out=sys.stdout, err=sys.stderr)
+
+
+def _status(config_path: Path, args: argparse.Namespace) -> int:
+    """`autobot status [--json]`: what the bot is, and what its running gateway says."""
+    with loading():
+        from autobot.status.command import status_main
+
+    return status_main(config_path, args, environ=os.environ, out=sys.stdout, err=sys.stderr)
+
+
 def _cron(config_path: Path, args: argparse.Namespace) -> int:
     """`autobot cron ACTION`: the operator's view of every owner's jobs."""
+    with loading():
+        from autobot.cron.command import cron_main
+
     loaded = load_config(config_path, os.environ)
     return cron_main(loaded, args, out=sys.stdout, err=sys.stderr)
 

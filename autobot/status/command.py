@@ -39,14 +39,6 @@ from autobot.status.probe import GatewayAnswer, ask_gateway
 Ask = Callable[[str, int], Awaitable[GatewayAnswer]]
 
 
-def add_status_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `status` to the `autobot` subcommands."""
-    status = commands.add_parser(
-        "status", help="what the bot is and how its gateway runs (one screen)"
-    )
-    status.add_argument("--json", action="store_true", help="print one JSON object instead")
-
-
 def _provider(loaded: LoadedConfig) -> tuple[str | None, str | None]:
     """(provider name, why it cannot be used) for the configured model."""
     model = loaded.config.agents.defaults.model

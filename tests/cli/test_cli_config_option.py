@@ -28,6 +28,10 @@ COMMANDS = [
     ["cron", "list"],
     ["cron", "list", "--owner", "telegram:42"],
     ["cron", "remove", "0a1b2c3d"],
+    ["doctor", "--fix"],
+    ["service", "generate"],
+    ["status"],
+    ["status", "--json"],
 ]
 
 

@@ -91,6 +91,9 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["doctor", "--json"], 0, '"sandbox_backend"'),
         (["pairing", "list"], 0, "No pending pairing codes and no approved senders."),
         (["cron", "list"], 0, "No scheduled jobs."),
+        (["service", "generate", "--user", "autobot-bot"], 0, "[Service]"),
+        (["status"], 0, "Cron:       0 jobs"),
+        (["doctor", "--fix"], 0, "No safe fix to apply."),
     ],
 )
 def test_command_imports_neither_the_sdk_nor_the_gateway(

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from autobot.config import LoadedConfig, load_config
-from autobot.cron.command import add_cron_parser, cron_main
+from autobot.cron.arguments import add_cron_parser
+from autobot.cron.command import cron_main
 from autobot.cron.jobs import AgentTurn, AtSchedule, Command, CronSchedule, Job
 from autobot.cron.store import CronStore
 
@@ -218,7 +219,8 @@ def test_a_disabled_cron_section_is_noted(tmp_path: Path) -> None:
 _PROBE = """
 import io, json, sys
 from autobot.config import load_config
-from autobot.cron.command import add_cron_parser, cron_main
+from autobot.cron.arguments import add_cron_parser
+from autobot.cron.command import cron_main
 import argparse
 parser = argparse.ArgumentParser()
 add_cron_parser(parser.add_subparsers(dest="command"))

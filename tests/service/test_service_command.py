@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autobot.service.command import add_service_parser, default_host, service_main
+from autobot.service.arguments import add_service_parser
+from autobot.service.command import default_host, service_main
 from autobot.service.install import ServiceHost
 from autobot.service.layout import Installation, LayoutRules
 

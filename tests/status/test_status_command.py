@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autobot.status.command import add_status_parser, status_main
+from autobot.status.arguments import add_status_parser
+from autobot.status.command import status_main
 from autobot.status.probe import GatewayAnswer, Sample
 
 KEY = "sk-ant-api03-" + "K" * 40
