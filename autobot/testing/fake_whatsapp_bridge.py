@@ -202,6 +202,7 @@ class FakeBridge:
     pending: dict[str, BridgeMessage] = attrs.field(factory=dict)
     acks: list[str] = attrs.field(factory=list)
     requests: list[Send | SendMedia] = attrs.field(factory=list)
+    request_times: list[float] = attrs.field(factory=list)
     delivered: list[Send | SendMedia] = attrs.field(factory=list)
     refusals: list[Refusal] = attrs.field(factory=list)
     handshakes: list[float] = attrs.field(factory=list)
@@ -441,6 +442,7 @@ class FakeBridge:
     async def _request(self, client: _Client, frame: Send | SendMedia) -> bool:
         """Record and answer one request; False when the fault drops the connection."""
         self.requests.append(frame)
+        self.request_times.append(trio.current_time())
         self._changed()
         fault = self.faults.popleft() if self.faults else None
         if fault is not None and fault.drop:

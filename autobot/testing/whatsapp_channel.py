@@ -89,6 +89,13 @@ class WhatsAppRun:
         """The records at `level` whose message contains `text`."""
         return [r for r in self.records() if r.level is level and text in r.message]
 
+    async def until_logged(self, level: Level, text: str, count: int = 1) -> list[LogRecord]:
+        """Wait until `count` records at `level` whose message contains
+        `text` were logged (since the start); all of them so far."""
+        while len(found := self.logged(level, text)) < count:
+            self._records.append(await self._log.receive())
+        return found
+
     def routed_so_far(self) -> list[InboundMessage]:
         """What the router was handed and the test has not received yet."""
         found: list[InboundMessage] = []
