@@ -47,6 +47,7 @@ from autobot.channels.health import ChannelBoard
 from autobot.channels.outbound import OutboundRouter
 from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.channels.telegram.launch import telegram_channel
+from autobot.channels.zulip.launch import zulip_channel
 from autobot.config import LoadedConfig
 from autobot.cron.runner import GatewayRunner
 from autobot.cron.scheduler import CronScheduler, open_wake_channel
@@ -412,10 +413,12 @@ def chat_channels(
     loaded: LoadedConfig, *, wall_clock: Callable[[], float] = time.time
 ) -> list[ChannelSpec]:
     """The chat channels `config.yml` enables that this version can run."""
+    channels = loaded.config.channels
     specs: list[ChannelSpec] = []
-    telegram = loaded.config.channels.telegram
-    if telegram.enabled:
-        specs.append(telegram_channel(telegram, loaded, wall_clock=wall_clock))
+    if channels.telegram.enabled:
+        specs.append(telegram_channel(channels.telegram, loaded, wall_clock=wall_clock))
+    if channels.zulip.enabled:
+        specs.append(zulip_channel(channels.zulip, loaded, wall_clock=wall_clock))
     return specs
 
 

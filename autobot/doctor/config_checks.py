@@ -17,8 +17,10 @@ from autobot.config.schema import (
     TelegramMode,
     WhatsAppConfig,
 )
+from autobot.doctor.channel_common import allowlist_findings, missing_findings
 from autobot.doctor.findings import Finding, error, info, quoted, untrusted, warning
 from autobot.doctor.hosts import is_loopback_host, url_host
+from autobot.doctor.zulip_checks import zulip_findings
 from autobot.llm.selection import (
     ProviderConfigError,
     ProviderNotConfigured,
@@ -111,47 +113,13 @@ def gateway_findings(config: Config) -> list[Finding]:
     ]
 
 
-def _missing(channel: str, fields: list[tuple[str, object | None]]) -> list[Finding]:
-    absent = [name for name, value in fields if value is None or value == ""]
-    if not absent:
-        return []
-    names = ", ".join(f"channels.{channel}.{name}" for name in absent)
-    return [
-        warning(
-            "channel_token_missing",
-            f"Channel '{channel}' is enabled but {names} not set",
-            "Put the credential in .env and reference it with ${VAR} in config.yml",
-        )
-    ]
-
-
-def _allowlist(channel: str, allow_from: tuple[str, ...]) -> list[Finding]:
-    if not allow_from:
-        return [
-            warning(
-                "channel_allow_from_empty",
-                f"Channel '{channel}' is enabled with an empty allow_from: every sender is denied",
-                f"Add the user ids allowed to talk to the bot to channels.{channel}.allow_from",
-            )
-        ]
-    if "*" in allow_from:
-        return [
-            warning(
-                "channel_open_to_all",
-                f"Channel '{channel}' allows anyone (allow_from contains '*')",
-                f"List specific user ids in channels.{channel}.allow_from",
-            )
-        ]
-    return []
-
-
-NOT_BUILT_YET = ("slack", "whatsapp", "zulip")
+NOT_BUILT_YET = ("slack", "whatsapp")
 
 
 def telegram_findings(telegram: TelegramConfig) -> list[Finding]:
     """Allowlist, token, allow-list entries that can never match, webhook settings."""
-    findings = _allowlist("telegram", telegram.allow_from)
-    findings += _missing("telegram", [("token", telegram.token)])
+    findings = allowlist_findings("telegram", telegram.allow_from)
+    findings += missing_findings("telegram", [("token", telegram.token)])
     try:
         AccessPolicy.from_settings(
             "telegram",
@@ -229,20 +197,16 @@ def channel_findings(config: Config) -> list[Finding]:
             )
     if channels.slack.enabled:
         slack = channels.slack
-        findings += _allowlist("slack", slack.allow_from)
-        findings += _missing(
+        findings += allowlist_findings("slack", slack.allow_from)
+        findings += missing_findings(
             "slack", [("bot_token", slack.bot_token), ("app_token", slack.app_token)]
         )
     if channels.whatsapp.enabled:
         whatsapp = channels.whatsapp
-        findings += _allowlist("whatsapp", whatsapp.allow_from)
+        findings += allowlist_findings("whatsapp", whatsapp.allow_from)
         findings += _whatsapp_bridge(whatsapp)
     if channels.zulip.enabled:
-        zulip = channels.zulip
-        findings += _allowlist("zulip", zulip.allow_from)
-        findings += _missing(
-            "zulip", [("site", zulip.site), ("email", zulip.email), ("api_key", zulip.api_key)]
-        )
+        findings += zulip_findings(channels.zulip)
     return findings
 
 

@@ -30,7 +30,7 @@ from autobot.channels.zulip.settings import (
     site_problem,
 )
 from autobot.config.schema import ZulipConfig
-from autobot.doctor.config_checks import _allowlist, _missing
+from autobot.doctor.channel_common import allowlist_findings, missing_findings
 from autobot.doctor.findings import Finding, error, info, quoted, untrusted, warning
 
 MAX_STREAM_NAME = 60  # Zulip's longest stream name
@@ -38,8 +38,8 @@ MAX_STREAM_NAME = 60  # Zulip's longest stream name
 
 def zulip_findings(zulip: ZulipConfig) -> list[Finding]:
     """Every finding about an enabled `channels.zulip` (see the module docstring)."""
-    findings = _allowlist("zulip", zulip.allow_from)
-    findings += _missing(
+    findings = allowlist_findings("zulip", zulip.allow_from)
+    findings += missing_findings(
         "zulip", [("site", zulip.site), ("email", zulip.email), ("api_key", zulip.api_key)]
     )
     findings += _site(zulip.site)

@@ -235,7 +235,7 @@ SCENARIOS = [
             },
             env=CLEAN_ENV + "ZK=zulip-key-value\n",
         ),
-        warnings=["channel_not_built", "channel_token_missing"],
+        warnings=["channel_token_missing"],
     ),
     Scenario(
         "whatsapp external bridge without a URL",

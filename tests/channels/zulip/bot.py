@@ -3,8 +3,8 @@
 `make_zulip_bot` writes a bot directory the way a user would (the scaffold,
 keys in `.env`, `config.yml` edited) with the Zulip channel enabled against
 the loopback Zulip fake and the model against the loopback Anthropic fake.
-`zulip_gateway` builds the real gateway for it with the Zulip channel (what
-`chat_channels` will do once the composition root knows Zulip).
+`zulip_gateway` builds the real gateway for it with the chat channels the
+composition root builds from its config (`chat_channels`: Zulip).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import Any
 
 import yaml
 
-from autobot.app import Gateway, build_gateway
-from autobot.channels.zulip.launch import zulip_channel
+from autobot.app import Gateway, build_gateway, chat_channels
 from autobot.config import LoadedConfig
 from autobot.scaffold.create import create_bot
 from autobot.testing.fake_zulip import FakeZulip
@@ -63,12 +62,13 @@ def zulip_gateway(
     serve_http: bool = True,
     wall_clock: Callable[[], float] = time.time,
 ) -> Gateway:
-    """The real gateway of `loaded` with its Zulip channel."""
-    channel = zulip_channel(loaded.config.channels.zulip, loaded, wall_clock=wall_clock)
+    """The real gateway of `loaded` with the channels its config enables."""
+    channels = chat_channels(loaded, wall_clock=wall_clock)
+    assert [spec.name for spec in channels] == ["zulip"]
     return build_gateway(
         loaded,
         echo=io.StringIO(),
         serve_http=serve_http,
         wall_clock=wall_clock,
-        channels=[channel],
+        channels=channels,
     )

@@ -1,7 +1,7 @@
 """`kill -9` of the real gateway mid-message: every message answered exactly once after a restart.
 
-The gateway runs as a child process (`gateway_worker.py`: the real tree with
-the Zulip channel) against the loopback Zulip fake and a slow model fake in
+The gateway runs as a child process (`python -m autobot --config ... gateway`,
+the real command, Zulip enabled in its config) against the loopback Zulip fake and a slow model fake in
 this test process. A user writes; the gateway is killed with SIGKILL and
 started again. The fake records every message the bot sends: each message
 must be answered exactly once. Two moments are killed:
@@ -42,7 +42,6 @@ from autobot.testing.zulip.faults import Fault
 from .bot import make_zulip_bot
 from .test_zulip_gateway import free_port
 
-WORKER = Path(__file__).with_name("gateway_worker.py")
 SLOW_MODEL_SECONDS = 5.0  # the turn the gateway is killed in never gets its answer
 START_BOUND = 60.0  # a real process on a loaded 2-core machine; nothing asserts a duration
 STEP_SECONDS = 30.0
@@ -80,7 +79,7 @@ async def gateway_process(config: Path, log: Path) -> AsyncIterator[trio.Process
     block ends while it still runs."""
     with log.open("ab") as stderr:
         process = await trio.lowlevel.open_process(
-            [sys.executable, str(WORKER), str(config)],
+            [sys.executable, "-m", "autobot", "--config", str(config), "gateway"],
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             env=_environ(),
