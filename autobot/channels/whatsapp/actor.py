@@ -190,7 +190,7 @@ class WhatsAppChannel:
                     await self._send_loop()
                     nursery.cancel_scope.cancel("whatsapp channel stopped")
             except* ChannelStopped as group:
-                stopped.append(str(group.exceptions[0]))
+                stopped.append(str(_first(group, ChannelStopped)))
             if stopped:
                 await drain_stopped(self.env, stopped[0], trio.TASK_STATUS_IGNORED)
 
@@ -234,7 +234,7 @@ class WhatsAppChannel:
                     self._unlinked()
                     await link.close()
         except* BridgeIncompatible as group:
-            raise ChannelStopped(str(group.exceptions[0])) from None
+            raise ChannelStopped(str(_first(group, BridgeIncompatible))) from None
         except* BridgeUnavailable as group:
             trouble.append(_first(group, BridgeUnavailable))
         except* ConnectionRejected as group:
@@ -485,13 +485,13 @@ _E = TypeVar("_E", bound=BaseException)
 
 
 def _first(group: BaseExceptionGroup[BaseException], kind: type[_E]) -> _E:
-    """The first `kind` in `group` (nested groups included)."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first(exc, kind)
-        if isinstance(exc, kind):
-            return exc
-    raise AssertionError("except* matched no exception")
+    """The first `kind` in `group`, however deeply nested (`except*` matched one)."""
+    found: BaseException | None = group.subgroup(kind)
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    if not isinstance(found, kind):
+        raise AssertionError("except* matched no exception of the kind")
+    return found
 
 
 def _rejected(exc: ConnectionRejected) -> BridgeUnavailable:

@@ -148,7 +148,7 @@ async def test_transient_errors_are_retried_after_exact_backoffs(
         assert run.health.journal_backlog == 0 and run.health.send_failures == 0
     attempts = [r for r in bridge.requests if isinstance(r, Send)]
     assert len(attempts) == 3
-    assert gaps(bridge.request_times) == retry_sleeps(2)
+    assert gaps(bridge.request_times) == pytest.approx(retry_sleeps(2), abs=1e-9)
     assert len({a.request_id for a in attempts}) == 1  # one request, retried
 
 
@@ -167,7 +167,7 @@ async def test_retries_run_out_and_the_message_waits_for_a_restart(
         assert run.health.journal_backlog == 1 and run.health.send_failures == 1
     assert bridge.sent_texts(CHAT) == []
     assert len(bridge.requests) == SEND_ATTEMPTS
-    assert gaps(bridge.request_times) == retry_sleeps(SEND_ATTEMPTS - 1)
+    assert gaps(bridge.request_times) == pytest.approx(retry_sleeps(SEND_ATTEMPTS - 1), abs=1e-9)
 
 
 async def test_a_refusal_is_not_retried_and_completes_the_turn(
@@ -193,7 +193,9 @@ async def test_a_stalled_request_times_out_and_is_retried(
         await run.reply(message, "slow")
         with trio.fail_after(STEP * 2):
             await bridge.until(lambda: bridge.sent_texts(CHAT) == ["slow"])
-    assert gaps(bridge.request_times) == [pytest.approx(ANSWER_SECONDS + retry_sleeps(1)[0])]
+    assert gaps(bridge.request_times) == [
+        pytest.approx(ANSWER_SECONDS + retry_sleeps(1)[0], abs=1e-9)
+    ]
 
 
 async def test_a_dropped_connection_mid_request_is_retried_after_the_reconnect(
