@@ -48,7 +48,11 @@ def add_cron_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     add.add_argument("--name", help="a short name (default: the start of the message or command)")
     what = add.add_mutually_exclusive_group(required=True)
     what.add_argument("--message", help="what the assistant does at each run (an agent turn)")
-    what.add_argument("--command", help="a shell command run in the sandbox; output to the chat")
+    what.add_argument(
+        "--command",
+        dest="job_command",  # `command` names the autobot command itself
+        help="a shell command run in the sandbox; output to the chat",
+    )
     when = add.add_mutually_exclusive_group(required=True)
     when.add_argument("--every", type=int, metavar="SECONDS", help="repeat every SECONDS")
     when.add_argument("--cron", metavar="EXPR", help="a 5-field cron expression or @daily...")

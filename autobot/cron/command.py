@@ -110,7 +110,7 @@ def _add(
     action: Action = (
         AgentTurn(message=args.message)
         if args.message is not None
-        else Command(command=args.command)
+        else Command(command=args.job_command)
     )
     name = args.name if args.name is not None else default_name(action)
     job = _change(

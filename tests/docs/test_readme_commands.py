@@ -97,7 +97,7 @@ def test_the_readme_has_the_command_lines_this_test_reads() -> None:
     assert "autobot new mybot --provider anthropic --channel telegram" in texts
     assert "autobot doctor --config mybot/config.yml" in texts
     assert "autobot --config mybot/config.yml agent -m What's in my workspace?" in texts
-    assert any(words.startswith("sudo -u autobot /srv/") for words in texts)  # Deployment
+    assert any(words.startswith("sudo /opt/autobot/bin/autobot --config /srv/") for words in texts)
     assert {_script(line.words) for line in SCRIPT_LINES} >= {
         "scripts/run",
         "scripts/test",
