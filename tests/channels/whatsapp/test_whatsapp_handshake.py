@@ -289,7 +289,7 @@ async def test_wss_is_verified_against_the_ca_file(tmp_path: Path) -> None:
             await connection.close()
         with pytest.RaisesGroup(
             pytest.RaisesExc(
-                BridgeUnavailable, match="TLS with the bridge failed: .*CERTIFICATE_VERIFY_FAILED"
+                BridgeUnavailable, match=r"TLS with the bridge failed: .*CERTIFICATE_VERIFY_FAILED"
             )
         ):
             async with trio.open_nursery() as client:
