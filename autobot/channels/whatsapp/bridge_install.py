@@ -12,8 +12,8 @@ dependencies would not work).
 
 `npm ci --ignore-scripts --no-audit --no-fund` runs there (`trio.run_process`,
 a minimal environment) only when the lockfile differs from the one recorded
-after the last successful install (`INSTALLED_STAMP`), or `node_modules` is
-missing; install scripts never run. A failure raises `BridgeInstallError`
+in `node_modules` after the last successful install (`INSTALLED_STAMP`; a
+deleted `node_modules` takes it along); install scripts never run. A failure raises `BridgeInstallError`
 naming the command, its directory and the end of its output.
 """
 
@@ -37,7 +37,9 @@ PACKAGE_FILES = ("package.json", "package-lock.json")
 SOURCE_SUFFIXES = (".mjs", ".js", ".cjs")
 LIBRARY_DIR = "lib"
 ENTRY_POINT = "bridge.mjs"
-INSTALLED_STAMP = ".autobot-installed-lock"  # sha256 of the lockfile npm ci installed
+# sha256 of the lockfile npm ci installed, kept inside node_modules: deleting
+# node_modules (or npm ci clearing it) removes the stamp with it.
+INSTALLED_STAMP = "node_modules/.autobot-installed-lock"
 NPM_CI = ("ci", "--ignore-scripts", "--no-audit", "--no-fund")
 SHOWN_OUTPUT = 2000  # characters of npm's output quoted in the error
 # What npm needs of the gateway's environment: where it is, its home (for
@@ -106,7 +108,7 @@ def is_installed(package: Path, target: Path) -> bool:
         stamp = (target / INSTALLED_STAMP).read_text().strip()
     except OSError:
         return False
-    return stamp == lock_digest(package) and (target / "node_modules").is_dir()
+    return stamp == lock_digest(package)
 
 
 def stage_bridge(package: Path, target: Path) -> bool:
@@ -189,7 +191,9 @@ class BridgeInstaller:
             raise BridgeInstallError(
                 f"{shown} failed (exit {result.returncode}): {output[-SHOWN_OUTPUT:].strip()}"
             )
-        stamp = lock_digest(self.package)
-        await trio.to_thread.run_sync(
-            write_private_file, self.target / INSTALLED_STAMP, stamp + "\n", limiter=self.limiter
-        )
+        await trio.to_thread.run_sync(self._stamp, limiter=self.limiter)
+
+    def _stamp(self) -> None:
+        stamp = self.target / INSTALLED_STAMP
+        ensure_private_dir(stamp.parent)  # npm ci makes none for a bridge without dependencies
+        write_private_file(stamp, lock_digest(self.package) + "\n")
