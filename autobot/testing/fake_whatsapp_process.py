@@ -21,6 +21,7 @@ JSON object per line each way (`control`):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -99,6 +100,9 @@ async def _serve_control(bridge: FakeBridge, path: Path, done: trio.MemorySendCh
             reply = await _control_op(bridge, request, done)
             await stream.send_all(json.dumps(reply).encode() + b"\n")
 
+    with contextlib.suppress(FileNotFoundError):  # left by a killed predecessor
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
     listener = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
     await listener.bind(str(path))
     os.chmod(path, 0o600)

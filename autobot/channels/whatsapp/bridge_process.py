@@ -103,7 +103,7 @@ def describe_exit(code: int) -> str:
     return f"exit {code}"
 
 
-def _start_time(pid: int) -> str | None:
+def process_start_time(pid: int) -> str | None:
     """The start time of the live process `pid` (/proc), None if it is gone or a zombie."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
@@ -184,30 +184,33 @@ class ManagedBridge:
             self.restarts += 1
 
     async def _run_once(self) -> int:
+        """Start the bridge and wait for it to end (terminated when cancelled)."""
         await self._thread(self._remove_stale_socket)
-        async with trio.open_nursery() as nursery:
-            process: trio.Process = await nursery.start(
-                functools.partial(
-                    trio.run_process,
-                    list(self.argv),
-                    env=dict(self.environ),
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                    check=False,
-                    deliver_cancel=_terminate,
+        try:
+            async with trio.open_nursery() as nursery:
+                process: trio.Process = await nursery.start(
+                    functools.partial(
+                        trio.run_process,
+                        list(self.argv),
+                        env=dict(self.environ),
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                        check=False,
+                        deliver_cancel=_terminate,
+                    )
                 )
-            )
-            await self._thread(self._write_pid_file, process.pid)
-            self.logger.info("whatsapp bridge started", pid=process.pid)
-            code = await process.wait()
-        await self._thread(self._remove_pid_file)
-        return code
+                await self._thread(self._write_pid_file, process.pid)
+                self.logger.info("whatsapp bridge started", pid=process.pid)
+                return await process.wait()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._thread(self._remove_pid_file)
 
     async def _thread(self, work: Callable[..., object], *args: object) -> None:
         await trio.to_thread.run_sync(work, *args, limiter=self.limiter)
 
     def _write_pid_file(self, pid: int) -> None:
-        started = _start_time(pid)
+        started = process_start_time(pid)
         if started is not None:
             write_private_file(self.pid_file, f"{pid} {started}\n")
 
@@ -229,7 +232,7 @@ class ManagedBridge:
         )
         if recorded is not None:
             pid, started = recorded
-            if _start_time(pid) == started:
+            if process_start_time(pid) == started:
                 self.logger.warn(
                     "stopping a WhatsApp bridge an earlier gateway left running", pid=pid
                 )
@@ -245,7 +248,7 @@ class ManagedBridge:
         except ProcessLookupError:
             return
         try:
-            if _start_time(pid) != started:  # it ended and the pid was reused meanwhile
+            if process_start_time(pid) != started:  # it ended and the pid was reused meanwhile
                 return
             with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
                 signal.pidfd_send_signal(pidfd, signal.SIGTERM)
