@@ -97,8 +97,14 @@ async def _serve_control(bridge: FakeBridge, path: Path, done: trio.MemorySendCh
                     return
                 line += chunk
             request = json.loads(line)
-            reply = await _control_op(bridge, request, done)
+            reply = await _control_op(bridge, request)
             await stream.send_all(json.dumps(reply).encode() + b"\n")
+        if request.get("op") == "logout":
+            await trio.sleep(0.2)  # real time: the status frame reaches the client
+            try:
+                done.send_nowait(EXIT_LOGGED_OUT)
+            except trio.WouldBlock:
+                pass  # already exiting for another reason
 
     with contextlib.suppress(FileNotFoundError):  # left by a killed predecessor
         if stat.S_ISSOCK(os.lstat(path).st_mode):
@@ -110,9 +116,7 @@ async def _serve_control(bridge: FakeBridge, path: Path, done: trio.MemorySendCh
     await trio.serve_listeners(answer, [trio.SocketListener(listener)])
 
 
-async def _control_op(
-    bridge: FakeBridge, request: dict[str, Any], done: trio.MemorySendChannel[int]
-) -> dict[str, Any]:
+async def _control_op(bridge: FakeBridge, request: dict[str, Any]) -> dict[str, Any]:
     op = request.get("op")
     if op == "post":
         message = direct_message(request["phone"], request["text"], message_id=request["id"])
@@ -120,12 +124,7 @@ async def _control_op(
         return {"id": message.id}
     if op == "logout":
         bridge.push_status(LinkState.LOGGED_OUT, "the phone unlinked this device")
-        await trio.sleep(0.2)  # real time: the status frame reaches the client
-        try:
-            done.send_nowait(EXIT_LOGGED_OUT)
-        except trio.WouldBlock:
-            pass  # already exiting for another reason
-        return {"ok": True}
+        return {"ok": True}  # then the process exits 3
     sent = [{"to": r.to, "text": r.text} for r in bridge.delivered if isinstance(r, Send)]
     return {
         "pid": os.getpid(),

@@ -43,6 +43,9 @@ from autobot.testing.telegram_channel import patient_clock
 
 SEED = 7
 STEP = 60.0
+# How often a test looks at a bridge process (virtual seconds: under the patient
+# clock each look costs a quarter second of real idle time, so not too often).
+POLL_SECONDS = 0.5
 SECRETS = {
     "ANTHROPIC_API_KEY": "sk-ant-api03-" + "s" * 40,
     "TELEGRAM_BOT_TOKEN": "123456:AAE" + "t" * 30,
@@ -111,7 +114,7 @@ async def state(bot_dir: Path, *, other_than: int | None = None) -> dict[str, An
                 found = None
             if found is not None and found["pid"] != other_than:
                 return found
-            await trio.sleep(0.05)
+            await trio.sleep(POLL_SECONDS)
 
 
 def gone(pid: int) -> bool:
@@ -275,7 +278,7 @@ async def test_termination_is_sigterm_then_sigkill_after_the_grace(
         )
         with trio.fail_after(STEP):
             while not ready.exists():  # noqa: ASYNC110 -- another process writes it
-                await trio.sleep(0.05)
+                await trio.sleep(POLL_SECONDS)
         cancelled_at = trio.current_time()
         nursery.cancel_scope.cancel()
     took = trio.current_time() - cancelled_at
