@@ -20,8 +20,9 @@
 A gateway killed with SIGKILL cannot stop its bridge, which would keep the
 WhatsApp session and the socket. So the child's pid and start time are kept
 in `pid_file`; the next start stops that process first if it still runs (the
-same pid with the same start time: never a recycled pid), and removes a
-stale socket file.
+same pid with the same start time: never a recycled pid). (A socket file a
+dead bridge left is the bridge's to replace: it does so once nothing answers
+on it.)
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import functools
 import os
 import random
 import signal
-import stat
 import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -137,8 +137,7 @@ class ManagedBridge:
     """The bridge process of one channel incarnation (module docstring).
 
     `argv` is the whole command; `prepare` (None: nothing) returns once it
-    can start; `socket_path` is the Unix socket it listens on (None: TCP).
-    `restarts` counts starts after the first.
+    can start. `restarts` counts starts after the first.
     """
 
     argv: Sequence[str]
@@ -147,7 +146,6 @@ class ManagedBridge:
     logger: Logger
     rng: random.Random
     prepare: Callable[[], Awaitable[object]] | None = None
-    socket_path: Path | None = None
     restarts: int = 0
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
 
@@ -185,7 +183,6 @@ class ManagedBridge:
 
     async def _run_once(self) -> int:
         """Start the bridge and wait for it to end (terminated when cancelled)."""
-        await self._thread(self._remove_stale_socket)
         try:
             async with trio.open_nursery() as nursery:
                 process: trio.Process = await nursery.start(
@@ -217,13 +214,6 @@ class ManagedBridge:
     def _remove_pid_file(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.pid_file)
-
-    def _remove_stale_socket(self) -> None:
-        if self.socket_path is None:
-            return
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISSOCK(os.lstat(self.socket_path).st_mode):
-                os.unlink(self.socket_path)
 
     async def _stop_orphan(self) -> None:
         """Stop a bridge an earlier gateway left running (module docstring)."""

@@ -189,5 +189,4 @@ class WhatsAppIncarnation:
             logger=self.env.logger.child("bridge"),
             rng=self.env.rng,
             prepare=None if installer is None else installer.install,
-            socket_path=endpoint.path if isinstance(endpoint, UnixEndpoint) else None,
         )

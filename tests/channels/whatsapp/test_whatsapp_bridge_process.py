@@ -90,7 +90,6 @@ def managed(bot_dir: Path, *, command: list[str] | None = None, **fields: Any) -
         pid_file=bot_dir / "state" / "whatsapp-bridge.pid",
         logger=logger,
         rng=random.Random(SEED),
-        socket_path=bot_dir / "state" / "whatsapp-bridge.sock",
         **fields,
     )
     LOGS[id(bridge)] = log
