@@ -9,9 +9,11 @@ It speaks protocol version 1 exactly as the contract says
 (`autobot.channels.whatsapp.protocol`), on loopback TCP and/or a Unix socket
 (created 0600), with trio-websocket:
 
-- an upgrade request carrying an `Origin` header is refused with HTTP 403
-  before any WebSocket exists; after `FAILURE_LIMIT` failed handshakes within
-  `FAILURE_WINDOW` seconds every upgrade gets HTTP 429 for `FAILURE_WINDOW`;
+- an upgrade request carrying an `Origin` (or `Sec-WebSocket-Origin`) header
+  is refused with HTTP 403 before any WebSocket exists (not counted as a
+  failure: a web page must not lock the real client out); after
+  `FAILURE_LIMIT` failed handshakes within `FAILURE_WINDOW` seconds every
+  upgrade gets HTTP 429 for `FAILURE_WINDOW`;
 - the handshake: a fresh `challenge`, the client's `auth` within
   `AUTH_SECONDS` (else close 4002), a wrong or malformed MAC (a replayed
   answer included) 4001, another frame 4003, another version 4004, frames
@@ -299,8 +301,10 @@ class FakeBridge:
         `FAILURE_WINDOW` blocks upgrades for `FAILURE_WINDOW` seconds."""
         now = trio.current_time()
         self.refusals.append(Refusal(code=code, at=now))
-        recent = [r for r in self.refusals if r.code != 429 and now - r.at < FAILURE_WINDOW]
-        if code != 429 and len(recent) >= FAILURE_LIMIT:
+        recent = [
+            r for r in self.refusals if r.code not in _UNCOUNTED and now - r.at < FAILURE_WINDOW
+        ]
+        if code not in _UNCOUNTED and len(recent) >= FAILURE_LIMIT:
             self._blocked_until = now + FAILURE_WINDOW
         self._changed()
 
@@ -310,8 +314,9 @@ class FakeBridge:
             self._refused(429)
             await request.reject(429, body=b"too many failed handshakes\n")
             return
-        if any(name.lower() == b"origin" for name, _ in request.headers):
-            self._refused(403)
+        if any(name.lower() in _ORIGINS for name, _ in request.headers):
+            self.refusals.append(Refusal(code=403, at=trio.current_time()))  # never counted:
+            self._changed()  # a web page must not lock the real client out
             await request.reject(403, body=b"no browsers\n")
             return
         socket_ = await request.accept()
@@ -490,6 +495,8 @@ class FakeBridge:
         client.outgoing.send_nowait(encode_frame(error))
 
 
+_ORIGINS = (b"origin", b"sec-websocket-origin")
+_UNCOUNTED = (403, 429)  # refusals that do not count toward the rate limit
 _REASONS: dict[int, str] = {
     CloseCode.AUTH_FAILED: "auth failed",
     CloseCode.AUTH_TIMEOUT: "auth timeout",

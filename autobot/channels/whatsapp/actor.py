@@ -20,13 +20,14 @@ One incarnation (built per start by the channel supervisor) runs these tasks:
    it again after a reconnect or a restart), then handed to the router. A
    message the journal already holds (pending or answered) is acknowledged
    again and never handed on twice. Refused and malformed messages are
-   acknowledged too (nothing would change on a second delivery); a refused
-   sender's reply goes through the notice queue.
+   acknowledged too (nothing would change on a second delivery), and the
+   media the bridge saved for them are removed from the inbox
+   (`inbox_cleanup`); a refused sender's reply goes through the notice queue.
 3. Sending (this channel's outbound mailbox): each reply is cut into chunks
    of at most `CHUNK_UNITS` UTF-16 units (`plain_chunks`), each a `send`
    request answered by `sent` or `error` within `ANSWER_SECONDS`; attached
    workspace files follow as `send_media`. Transient failures (no
-   connection, `not_connected`, `send_failed`, no answer) are retried
+   connection, `not_connected`, `send_failed`, `busy`, no answer) are retried
    `SEND_ATTEMPTS` times with backoff, then logged as an ERROR naming the
    chat; a refusal (`path_refused`, `too_large`, `bad_request`) is logged
    once. A final reply completes its journal entries once delivered or
@@ -49,6 +50,7 @@ import itertools
 import random
 import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import attrs
@@ -71,6 +73,7 @@ from autobot.channels.whatsapp.client import (
     BridgeUnavailable,
 )
 from autobot.channels.whatsapp.inbound import incoming
+from autobot.channels.whatsapp.inbox_cleanup import discard_media
 from autobot.channels.whatsapp.protocol import (
     Ack,
     BridgeError,
@@ -105,7 +108,7 @@ INBOUND_QUEUE_SIZE = 64
 # Replies to refused senders (at most one per sender per hour); beyond this
 # many waiting, more are dropped with a WARN (they are courtesy, not duty).
 NOTICE_QUEUE_SIZE = 64
-TRANSIENT_CODES = frozenset({ErrorCode.NOT_CONNECTED, ErrorCode.SEND_FAILED})
+TRANSIENT_CODES = frozenset({ErrorCode.NOT_CONNECTED, ErrorCode.SEND_FAILED, ErrorCode.BUSY})
 RESET_COMMAND = "/reset"
 
 Connect = Callable[[trio.Nursery], Awaitable[BridgeConnection]]
@@ -142,14 +145,18 @@ class WhatsAppChannel:
 
     `connect` opens an authenticated bridge connection whose reader runs in
     the given nursery (`client.connect_bridge` with the endpoint and key);
-    `bridge` is the managed bridge process, None for an external one.
+    `bridge` is the managed bridge process, None for an external one;
+    `workspace` is where the bridge saves media (the files of a message that
+    is not taken are removed; None: left alone).
     """
 
     env: ChannelEnv
     gate: ChannelGate
     connect: Connect
     bridge: BridgeRun | None = None
+    workspace: Path | None = None
     rng: random.Random = attrs.field(factory=random.Random)
+    _files: trio.CapacityLimiter = attrs.field(init=False, factory=lambda: trio.CapacityLimiter(1))
     _link: AsyncValue[BridgeConnection | None] = attrs.field(
         init=False, factory=lambda: AsyncValue(None)
     )
@@ -338,6 +345,7 @@ class WhatsAppChannel:
         if decision.action in (Action.REPLY_DENIED, Action.REPLY_PAIRING):
             self._notify(message.chat.id, decision.text)
         if decision.action is not Action.ALLOW:
+            await self._discard(message.arrival.message)
             await self._ack(frame.id)
             return
         if frame.text.strip().lower() == RESET_COMMAND:
@@ -347,6 +355,19 @@ class WhatsAppChannel:
         entries = await self.gate.accept([message.arrival])  # fsync: durable from here
         await self._ack(frame.id)
         await self.gate.dispatch(entries)
+
+    async def _discard(self, message: InboundMessage) -> None:
+        """Remove the inbox files of a message that is not taken (`inbox_cleanup`)."""
+        if self.workspace is None or not message.attachments:
+            return
+        paths = [attachment.path for attachment in message.attachments]
+        done = await trio.to_thread.run_sync(
+            discard_media, self.workspace, paths, limiter=self._files
+        )
+        for path, reason in done.failed:
+            self._log.warn(
+                "whatsapp: a refused message's file was not removed", path=path, error=reason
+            )
 
     async def _reset(self, message: InboundMessage) -> None:
         reset = attrs.evolve(message, content="", kind=InboundKind.RESET, attachments=())

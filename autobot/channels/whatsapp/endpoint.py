@@ -4,7 +4,8 @@ One rule for the channel and for `autobot doctor`, so they never disagree:
 
 - `bridge: managed` without `bridge_url`: the Unix socket
   `<bot_dir>/state/whatsapp-bridge.sock` (the gateway starts the bridge
-  there; only this user can reach it, the state directory being 0700);
+  there; only this user can reach it, the state directory being 0700),
+  whose path must fit a socket address (`MAX_SOCKET_PATH` bytes);
 - `bridge: managed` with `bridge_url`: a loopback `ws://HOST:PORT` (the
   managed bridge has no certificate settings, so no `wss://`);
 - `bridge: external`: `bridge_url` is required; `ws://` only to a loopback
@@ -18,6 +19,7 @@ path, which autobot always opens as `/`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +29,7 @@ from autobot.config.schema import BridgeMode, WhatsAppConfig
 from autobot.doctor.hosts import is_loopback_host
 
 SOCKET_NAME = "whatsapp-bridge.sock"
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes, the last one NUL
 
 
 class EndpointError(ValueError):
@@ -107,7 +110,16 @@ def bridge_endpoint(config: WhatsAppConfig, bot_dir: Path) -> BridgeEndpoint:
                 "Set bridge_url to the bridge's ws://127.0.0.1:<port> or wss:// URL, "
                 "or use bridge: managed",
             )
-        return UnixEndpoint(socket_path(bot_dir))
+        path = socket_path(bot_dir)
+        if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+            raise EndpointError(
+                "whatsapp_socket_path_too_long",
+                f"the managed bridge's Unix socket {path} is longer than the {MAX_SOCKET_PATH} "
+                "bytes a socket address holds",
+                "Move the bot directory to a shorter path, or set bridge_url: "
+                "ws://127.0.0.1:<port>",
+            )
+        return UnixEndpoint(path)
     endpoint = _parse_url(url)
     if not endpoint.tls and not is_loopback_host(endpoint.host):
         raise EndpointError(

@@ -95,6 +95,7 @@ class ErrorCode(enum.Enum):
     TOO_LARGE = "too_large"
     SEND_FAILED = "send_failed"
     UNKNOWN_TYPE = "unknown_type"
+    BUSY = "busy"  # too many requests in flight on the connection
     OTHER = "other"
 
 

@@ -15,11 +15,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import trio
 import trio.testing
 
-from autobot.channels.whatsapp.protocol import BridgeMessage
+from autobot.channels.base import AttachmentKind
+from autobot.channels.whatsapp.protocol import BridgeMessage, Media
 from autobot.config.schema import DmPolicy, GroupPolicy
 from autobot.logs.records import Level
 from autobot.testing.fake_whatsapp_bridge import (
@@ -201,8 +203,6 @@ async def test_malformed_messages_are_acknowledged_and_dropped(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     async with channel(tmp_path, allow_from=("*",)) as (bridge, run):
-        import attrs
-
         broken = bridge.post(
             attrs.evolve(
                 direct_message(ALICE, "hi", message_id=bridge.message_id()), chat="status@broadcast"
@@ -234,3 +234,57 @@ async def channel_without_link(tmp_path: Path, **settings: Any) -> AsyncIterator
         run_whatsapp_channel(external_config(bridge, **settings), bot_dir=tmp_path, key=KEY) as run,
     ):
         yield run
+
+
+def saved(run: WhatsAppRun, name: str) -> Media:
+    """A file the bridge saved into the workspace inbox for a message."""
+    inbox = run.workspace / "inbox"
+    inbox.mkdir(mode=0o700, exist_ok=True)
+    (inbox / name).write_bytes(b"\xff\xd8 jpeg")
+    return Media(kind=AttachmentKind.PHOTO, path=f"inbox/{name}", mime_type="image/jpeg", size=7)
+
+
+async def test_the_files_of_a_message_not_taken_are_removed_from_the_inbox(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    async with channel(tmp_path, allow_from=(ALICE,), group_allow_from=(GROUP,)) as (bridge, run):
+        inbox = run.workspace / "inbox"
+        stranger = bridge.post(
+            direct_message(BOB, "", message_id=bridge.message_id(), media=[saved(run, "b.jpg")])
+        )
+        chatter = bridge.post(
+            attrs.evolve(
+                group_message(GROUP, ALICE, "look", message_id=bridge.message_id()),
+                media=(saved(run, "g.jpg"),),
+            )
+        )
+        allowed = bridge.post(
+            direct_message(
+                ALICE, "mine", message_id=bridge.message_id(), media=[saved(run, "a.jpg")]
+            )
+        )
+        await settled(bridge, stranger, chatter, allowed)
+        with trio.fail_after(STEP):
+            routed = await run.routed.receive()
+        assert routed.message_id == allowed.id
+        assert [a.path for a in routed.attachments] == ["inbox/a.jpg"]
+        assert sorted(p.name for p in inbox.iterdir()) == ["a.jpg"]
+
+
+async def test_a_swapped_inbox_never_leads_the_removal_outside(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    async with channel(tmp_path, allow_from=(ALICE,)) as (bridge, run):
+        outside = tmp_path / "precious"
+        outside.mkdir()
+        (outside / "b.jpg").write_text("keep me")
+        (run.workspace / "inbox").symlink_to(outside)  # the model swapped the inbox
+        media = Media(kind=AttachmentKind.PHOTO, path="inbox/b.jpg", mime_type="", size=7)
+        message = bridge.post(
+            direct_message(BOB, "", message_id=bridge.message_id(), media=[media])
+        )
+        await settled(bridge, message)
+        with trio.fail_after(STEP):
+            [record] = await run.until_logged(Level.WARN, "file was not removed")
+        assert dict(record.fields)["path"] == "inbox/b.jpg"
+        assert (outside / "b.jpg").read_text() == "keep me"

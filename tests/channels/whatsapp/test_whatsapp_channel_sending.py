@@ -140,15 +140,16 @@ async def test_transient_errors_are_retried_after_exact_backoffs(
 ) -> None:
     async with channel(tmp_path) as (bridge, run):
         message = await asked(bridge, run)
-        bridge.faults.extend([SendFault.error("not_connected"), SendFault.error("send_failed")])
+        transient = ["not_connected", "send_failed", "busy"]
+        bridge.faults.extend(SendFault.error(code) for code in transient)
         await run.reply(message, "eventually")
         with trio.fail_after(STEP):
             await bridge.until(lambda: bridge.sent_texts(CHAT) == ["eventually"])
         await settle()
         assert run.health.journal_backlog == 0 and run.health.send_failures == 0
     attempts = [r for r in bridge.requests if isinstance(r, Send)]
-    assert len(attempts) == 3
-    assert gaps(bridge.request_times) == pytest.approx(retry_sleeps(2), abs=1e-9)
+    assert len(attempts) == 4
+    assert gaps(bridge.request_times) == pytest.approx(retry_sleeps(3), abs=1e-9)
     assert len({a.request_id for a in attempts}) == 1  # one request, retried
 
 

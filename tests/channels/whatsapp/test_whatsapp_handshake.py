@@ -171,6 +171,21 @@ async def test_an_origin_header_is_refused_with_403_before_any_websocket(
     assert bridge.refused_codes() == [403]
 
 
+async def test_origin_refusals_never_lock_the_real_client_out(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with serve_fake_bridge(KEY, tcp=True) as bridge:
+        for header in [b"Origin", b"Sec-WebSocket-Origin"] * FAILURE_LIMIT:
+            with pytest.raises(ConnectionRejected):
+                async with open_websocket_url(url(bridge), extra_headers=[(header, b"https://x")]):
+                    pass
+        async with trio.open_nursery() as nursery:
+            connection = await connect_bridge(nursery, bridge.endpoint, KEY)
+            await connection.close()
+    assert bridge.refused_codes() == [403] * 2 * FAILURE_LIMIT
+    assert len(bridge.handshakes) == 1
+
+
 async def test_five_failures_within_a_minute_block_upgrades_for_sixty_seconds(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
