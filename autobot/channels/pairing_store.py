@@ -2,14 +2,13 @@
 
 The file is the single source of truth shared by the gateway (which issues
 codes) and `autobot pairing` (which approves and revokes), possibly running
-at the same time:
+at the same time, so it is a `store.shared_file` (as the cron store is):
 
 - every change is a transaction under an exclusive `flock` on a separate lock
-  file (`.pairing.lock`, 0600, never replaced): read the file fresh, apply a
-  pure transition from `pairing`, write the successor atomically (0600 temp
+  file (`.pairing.lock`, 0600, never replaced): read the book, apply a pure
+  transition from `pairing`, write the successor atomically (0600 temp
   file, fsync, rename: `store.atomic.write_private_file`). Two writers never
-  lose each other's change; `flock` locks belong to the open file, so two
-  stores in one process exclude each other as two processes do;
+  lose each other's change;
 - reading needs no lock (a rename is atomic: readers see the old or the new
   book). `PairingStore.current` costs one `lstat` while the file is
   unchanged and reloads when its identity (device, inode) or its size,
@@ -30,16 +29,9 @@ manager.
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import json
 import math
-import os
-import stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -54,7 +46,10 @@ from autobot.channels.pairing import (
     check_username,
     normalize_code,
 )
-from autobot.store.atomic import PRIVATE_FILE_MODE, write_private_file
+from autobot.store.atomic import write_private_file
+from autobot.store.regular_file import FileRefused, FileTooLarge, SymlinkRefused
+from autobot.store.shared_file import SharedFile
+from autobot.store.strict_json import decode_document, encode_document, exact_fields, list_field
 
 PAIRING_FILE_NAME = "pairing.json"
 LOCK_FILE_NAME = ".pairing.lock"
@@ -79,49 +74,40 @@ class Transition(Protocol):
 
 T = TypeVar("T", bound=Transition)
 
-_Identity = tuple[int, int, int, int, int]  # device, inode, size, mtime_ns, ctime_ns
-
-
-def _identity(info: os.stat_result) -> _Identity:
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
-@attrs.define
-class _Loaded:
-    fd: int  # the loaded file, held open so its inode is not reused
-    identity: _Identity
-    book: PairingBook
-
 
 @attrs.define
 class PairingStore:
     """The pairing book of the bot in `bot_dir` (see module docstring)."""
 
     bot_dir: Path
-    _loaded: _Loaded | None = attrs.field(default=None, init=False)
+    _file: SharedFile[PairingBook] = attrs.field(init=False)
+
+    @_file.default
+    def _shared_file(self) -> SharedFile[PairingBook]:
+        return SharedFile(
+            path=self.bot_dir / PAIRING_FILE_NAME,
+            lock_path=self.bot_dir / LOCK_FILE_NAME,
+            limit=MAX_STORE_BYTES,
+            decode=decode_book,
+            empty=PairingBook(),
+            name="pairing",
+            until_fixed="no pairing approvals apply",
+            error=PairingStoreError,
+            refusal=_refusal,
+        )
 
     @property
     def path(self) -> Path:
-        return self.bot_dir / PAIRING_FILE_NAME
+        return self._file.path
 
     @property
     def lock_path(self) -> Path:
-        return self.bot_dir / LOCK_FILE_NAME
+        return self._file.lock_path
 
     def current(self) -> PairingBook:
         """The book as the file holds it now; an empty book when there is no
         file. Raises `PairingStoreError` (see module docstring)."""
-        try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            self._forget()
-            return PairingBook()
-        except OSError as error:
-            raise self._error(_reason(error)) from error
-        loaded = self._loaded
-        if loaded is not None and _identity(info) == loaded.identity:
-            return loaded.book
-        return self._load()
+        return self._file.load()
 
     def transact(self, change: Callable[[PairingBook], T]) -> T:
         """Apply `change` to the book under the store lock and write its
@@ -130,14 +116,15 @@ class PairingStore:
         `change` must be pure: it is first tried on `current()` without the
         lock, so a change that raises (e.g. `PairingError` for a bad code)
         propagates before the lock file is even created, then applied again
-        under the lock to the book read fresh. An exception from either run
-        propagates and nothing is written. Raises `PairingStoreError` when
-        the store is unusable (nothing is written either), `PairingError`
-        when the successor would exceed `MAX_STORE_BYTES`, and `OSError`
-        when the write fails (the old file is intact).
+        under the lock to the book as the file holds it then. An exception
+        from either run propagates and nothing is written. Raises
+        `PairingStoreError` when the store or its lock is unusable (nothing
+        is written either), `PairingError` when the successor would exceed
+        `MAX_STORE_BYTES`, and `OSError` when the write fails (the old file
+        is intact).
         """
         change(self.current())
-        with self._locked():
+        with self._file.locked():
             book = self.current()
             result = change(book)
             successor = result.book
@@ -152,91 +139,22 @@ class PairingStore:
 
     def close(self) -> None:
         """Release the loaded file (the store stays usable: it reloads)."""
-        self._forget()
+        self._file.close()
 
     def __enter__(self) -> PairingStore:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _forget(self) -> None:
-        if self._loaded is not None:
-            os.close(self._loaded.fd)
-            self._loaded = None
 
-    def _load(self) -> PairingBook:
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        try:
-            fd = os.open(self.path, flags)
-        except FileNotFoundError:
-            self._forget()
-            return PairingBook()
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise self._error("it is a symlink") from error
-            raise self._error(_reason(error)) from error
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise self._error("it is not a regular file")
-            if info.st_size > MAX_STORE_BYTES:
-                raise self._error(f"it is larger than {MAX_STORE_BYTES} bytes")
-            data = _read_all(fd, MAX_STORE_BYTES + 1)
-            if len(data) > MAX_STORE_BYTES:
-                raise self._error(f"it is larger than {MAX_STORE_BYTES} bytes")
-            try:
-                book = decode_book(data)
-            except ValueError as error:
-                raise self._error(str(error)) from error
-        except BaseException:
-            os.close(fd)
-            raise
-        self._forget()
-        self._loaded = _Loaded(fd=fd, identity=_identity(info), book=book)
-        return book
-
-    def _error(self, problem: str) -> PairingStoreError:
-        return PairingStoreError(
-            f"pairing store {self.path} is unusable: {problem}."
-            " It was left untouched; fix or remove it (until then no pairing approvals apply)"
-        )
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        try:
-            fd = os.open(self.lock_path, flags, PRIVATE_FILE_MODE)
-        except OSError as error:
-            raise PairingStoreError(
-                f"cannot open the pairing lock {self.lock_path}: {_reason(error)}"
-            ) from error
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
-            yield
-        finally:
-            os.close(fd)
-
-
-def _reason(error: OSError) -> str:
-    return error.strerror or str(error)
-
-
-def _read_all(fd: int, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = os.read(fd, limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+def _refusal(refused: FileRefused) -> str:
+    """A file the store does not read, in the words this store has always used."""
+    if isinstance(refused, SymlinkRefused):
+        return "it is a symlink"
+    if isinstance(refused, FileTooLarge):
+        return f"it is larger than {MAX_STORE_BYTES} bytes"
+    return "it is not a regular file"
 
 
 def encode_book(book: PairingBook) -> bytes:
@@ -263,31 +181,22 @@ def encode_book(book: PairingBook) -> bytes:
             for a in book.approved
         ],
     }
-    return (json.dumps(document, indent=1, ensure_ascii=True) + "\n").encode("ascii")
+    return encode_document(document, ascii_only=True)
 
 
 def decode_book(data: bytes) -> PairingBook:
     """The book in `data` (see `encode_book`). Raises `ValueError` naming the
     first problem: not UTF-8 JSON, duplicate or unknown keys, wrong types,
     another version, malformed codes or ids, a sender approved twice."""
-    try:
-        document = json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_unique_keys,
-            parse_constant=_no_constant,
-        )
-    except UnicodeDecodeError as error:
-        raise ValueError("it is not UTF-8") from error
-    except json.JSONDecodeError as error:
-        raise ValueError(f"it is not JSON ({error.msg} at line {error.lineno})") from error
-    fields = _fields(document, "the top level", {"version", "pending", "approved"})
+    document = decode_document(data, kind="a pairing store")
+    fields = exact_fields(document, "the top level", {"version", "pending", "approved"})
     if fields["version"] != STORE_VERSION or isinstance(fields["version"], bool):
         raise ValueError(f"version is {fields['version']!r}, expected {STORE_VERSION}")
     pending = tuple(
-        _pending(item, f"pending[{i}]") for i, item in enumerate(_list(fields, "pending"))
+        _pending(item, f"pending[{i}]") for i, item in enumerate(list_field(fields, "pending"))
     )
     approved = tuple(
-        _approval(item, f"approved[{i}]") for i, item in enumerate(_list(fields, "approved"))
+        _approval(item, f"approved[{i}]") for i, item in enumerate(list_field(fields, "approved"))
     )
     seen: set[tuple[str, str]] = set()
     for approval in approved:
@@ -296,37 +205,6 @@ def decode_book(data: bytes) -> PairingBook:
             raise ValueError(f"{approval.sender_id!r} is approved twice on {approval.channel}")
         seen.add(key)
     return PairingBook(pending=pending, approved=approved)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"key {key!r} appears twice")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a valid number")
-
-
-def _fields(value: object, where: str, names: set[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{where} is not an object")
-    if set(value) != names:
-        unknown = sorted(set(value) - names)
-        missing = sorted(names - set(value))
-        detail = f"unknown keys {unknown}" if unknown else f"missing keys {missing}"
-        raise ValueError(f"{where} has {detail}")
-    return value
-
-
-def _list(fields: dict[str, Any], name: str) -> list[Any]:
-    value = fields[name]
-    if not isinstance(value, list):
-        raise ValueError(f"{name} is not a list")
-    return value
 
 
 def _text(fields: dict[str, Any], name: str, where: str) -> str:
@@ -361,7 +239,7 @@ def _checked_ids(fields: dict[str, Any], where: str) -> tuple[str, str, str | No
 
 
 def _pending(item: object, where: str) -> PendingCode:
-    fields = _fields(item, where, {"channel", "sender_id", "code", "created_at", "username"})
+    fields = exact_fields(item, where, {"channel", "sender_id", "code", "created_at", "username"})
     channel, sender_id, username = _checked_ids(fields, where)
     code = _text(fields, "code", where)
     try:
@@ -379,7 +257,7 @@ def _pending(item: object, where: str) -> PendingCode:
 
 
 def _approval(item: object, where: str) -> Approval:
-    fields = _fields(item, where, {"channel", "sender_id", "approved_at", "username"})
+    fields = exact_fields(item, where, {"channel", "sender_id", "approved_at", "username"})
     channel, sender_id, username = _checked_ids(fields, where)
     return Approval(
         channel=channel,

@@ -2,22 +2,17 @@
 
 The file (`cron.store`, `./cron.json` in the bot directory) is
 `{"version": 1, "jobs": [...]}`, mode 0600. The gateway's scheduler and
-`autobot cron` may run at the same time, so it is handled like the pairing
-store (`autobot.channels.pairing_store`):
+`autobot cron` may run at the same time, so it is a `store.shared_file`
+(as the pairing store is):
 
 - every change is a transaction under an exclusive `flock` on a separate
   lock file (`.<name>.lock` beside it, 0600, never replaced): read the file
   fresh, apply a pure function of the book (`autobot.cron.book`), write the
-  successor atomically (`store.atomic.write_private_file`: 0600 temp file,
-  fsync, rename) only if it changed. Two writers never lose each other's
-  change; `flock` locks belong to the open file, so two stores in one process
-  exclude each other as two processes do;
-- reading needs no lock: a rename is atomic, readers see the old or the new
-  book. `stamp()` costs one `lstat`: the file's device, inode, size, mtime
-  and ctime, None when there is no file. It changes with every write autobot
-  makes (a new inode: the store holds the file it loaded open, so that inode
-  cannot be reused) and with an edit in place (size or times); `load()`
-  re-reads only when it changed;
+  successor atomically (`store.atomic.write_private_file`) only if it
+  changed. Two writers never lose each other's change;
+- reading needs no lock: `stamp()` costs one `lstat` and changes with every
+  write autobot makes and with an edit in place; `load()` re-reads only when
+  it changed;
 - a store that is not a regular file (a symlink is never followed, a FIFO
   never blocks), is larger than `MAX_STORE_BYTES`, is not a valid book or
   has another version raises `CronStoreError` naming the file, and is never
@@ -31,14 +26,8 @@ manager.
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 import attrs
@@ -58,8 +47,9 @@ from autobot.cron.jobs import (
     Schedule,
 )
 from autobot.cron.schedule import check_cron
-from autobot.store.atomic import PRIVATE_FILE_MODE, write_private_file
-from autobot.store.regular_file import FileRefused, file_kind, open_regular, read_fd
+from autobot.store.atomic import write_private_file
+from autobot.store.shared_file import SharedFile, Stamp, reason_of
+from autobot.store.strict_json import decode_document, encode_document, exact_fields, list_field
 
 # Hundreds of jobs at their largest (4000-character messages of 4-byte
 # characters), tens of thousands of ordinary ones; a larger file is refused,
@@ -68,7 +58,6 @@ MAX_STORE_BYTES = 8 << 20
 STORE_VERSION = BOOK_VERSION
 
 T = TypeVar("T")
-Stamp = tuple[int, int, int, int, int] | None  # device, inode, size, mtime_ns, ctime_ns
 
 
 class CronStoreError(Exception):
@@ -77,51 +66,42 @@ class CronStoreError(Exception):
     The message names the file and the problem; the file was left untouched."""
 
 
-def _stamp_of(info: os.stat_result) -> Stamp:
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
-@attrs.define
-class _Loaded:
-    fd: int  # the loaded file, held open so its inode is not reused
-    stamp: Stamp
-    book: JobBook
-
-
 @attrs.define
 class CronStore:
     """The job book in the file `path` (see the module docstring)."""
 
     path: Path
-    _loaded: _Loaded | None = attrs.field(default=None, init=False)
+    _file: SharedFile[JobBook] = attrs.field(init=False)
+
+    @_file.default
+    def _shared_file(self) -> SharedFile[JobBook]:
+        return SharedFile(
+            path=self.path,
+            lock_path=self.path.with_name(f".{self.path.name}.lock"),
+            limit=MAX_STORE_BYTES,
+            decode=decode_book,
+            empty=JobBook(),
+            name="cron",
+            until_fixed="no scheduled job runs",
+            error=CronStoreError,
+        )
 
     @property
     def lock_path(self) -> Path:
-        return self.path.with_name(f".{self.path.name}.lock")
+        return self._file.lock_path
 
-    def stamp(self) -> Stamp:
+    def stamp(self) -> Stamp | None:
         """What identifies the file's current version (None: no file): compare
         two stamps to learn whether anyone changed the book in between. Take
         it before `load()`. Raises `CronStoreError` when the file cannot be
         examined."""
-        try:
-            return _stamp_of(os.lstat(self.path))
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            raise self._error(_reason(error)) from error
+        return self._file.stamp()
 
     def load(self) -> JobBook:
         """The book as the file holds it now; an empty book when there is no
         file (nothing is created). Re-reads the file only when its stamp
         changed. Raises `CronStoreError` (see the module docstring)."""
-        stamp = self.stamp()
-        if stamp is None:
-            self._forget()
-            return JobBook()
-        if self._loaded is not None and self._loaded.stamp == stamp:
-            return self._loaded.book
-        return self._read()
+        return self._file.load()
 
     def transact(self, change: Callable[[JobBook], tuple[JobBook, T]]) -> T:
         """Apply `change` to the book read fresh under the store lock, write
@@ -133,8 +113,8 @@ class CronStore:
         fails (the old file is then intact), and `CronError` when the new book
         would exceed `MAX_STORE_BYTES`.
         """
-        with self._locked():
-            book = self._read()  # never the cached book: a write must start from the file
+        with self._file.locked():
+            book = self._file.read()  # never the cached book: a write must start from the file
             successor, result = change(book)
             if successor != book:
                 payload = encode_book(successor)
@@ -146,92 +126,20 @@ class CronStore:
                     write_private_file(self.path, payload)
                 except OSError as error:
                     raise CronStoreError(
-                        f"cannot write the cron store {self.path}: {_reason(error)}."
+                        f"cannot write the cron store {self.path}: {reason_of(error)}."
                         " The old file is intact"
                     ) from error
             return result
 
     def close(self) -> None:
         """Release the loaded file (the store stays usable: it reloads)."""
-        self._forget()
+        self._file.close()
 
     def __enter__(self) -> CronStore:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def _forget(self) -> None:
-        if self._loaded is not None:
-            os.close(self._loaded.fd)
-            self._loaded = None
-
-    def _read(self) -> JobBook:
-        try:
-            fd = open_regular(self.path, follow_symlinks=False)
-        except FileNotFoundError:
-            self._forget()
-            return JobBook()
-        except FileRefused as error:
-            raise self._error(f"it {error}") from None
-        except OSError as error:
-            raise self._error(_reason(error)) from error
-        try:
-            info = os.fstat(fd)
-            if info.st_size > MAX_STORE_BYTES:
-                raise self._error(f"it is larger than {MAX_STORE_BYTES} bytes")
-            try:
-                data = read_fd(fd, limit=MAX_STORE_BYTES)
-            except FileRefused as error:
-                raise self._error(f"it {error}") from None
-            except OSError as error:
-                raise self._error(_reason(error)) from error
-            try:
-                book = decode_book(data)
-            except ValueError as error:
-                raise self._error(str(error)) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        self._forget()
-        self._loaded = _Loaded(fd=fd, stamp=_stamp_of(info), book=book)
-        return book
-
-    def _error(self, problem: str) -> CronStoreError:
-        return CronStoreError(
-            f"cron store {self.path} is unusable: {problem}."
-            " It was left untouched; fix or remove it (until then no scheduled job runs)"
-        )
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        try:
-            fd = os.open(self.lock_path, flags, PRIVATE_FILE_MODE)
-        except OSError as error:
-            raise CronStoreError(
-                f"cannot open the cron lock {self.lock_path}: {_reason(error)}"
-            ) from error
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise CronStoreError(
-                    f"cannot use the cron lock {self.lock_path}: it is {file_kind(mode)},"
-                    " not a regular file"
-                )
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
-            yield
-        finally:
-            os.close(fd)
-
-
-def _reason(error: OSError) -> str:
-    return error.strerror or str(error)
 
 
 def _schedule_document(schedule: Schedule) -> dict[str, Any]:
@@ -280,7 +188,7 @@ def encode_book(book: JobBook) -> bytes:
             for job in book.jobs
         ],
     }
-    return (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    return encode_document(document, ascii_only=False)
 
 
 _JOB_KEYS = {
@@ -303,16 +211,7 @@ def decode_book(data: bytes) -> JobBook:
     first problem: not UTF-8 JSON, duplicate or unknown or missing keys,
     another version, a value a job cannot have (`CronError` is a
     `ValueError`), a job id used twice."""
-    try:
-        document = json.loads(
-            data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
-        )
-    except UnicodeDecodeError as error:
-        raise ValueError("it is not UTF-8") from error
-    except json.JSONDecodeError as error:
-        raise ValueError(f"it is not JSON ({error.msg} at line {error.lineno})") from error
-    except RecursionError:
-        raise ValueError("it is nested too deeply to be a cron store") from None
+    document = decode_document(data, kind="a cron store")
     if not isinstance(document, dict) or "version" not in document:
         raise ValueError("it has no version: it is not a cron store")
     version = document["version"]
@@ -321,10 +220,8 @@ def decode_book(data: bytes) -> JobBook:
             f"its version is {version!r}, and this autobot reads version {STORE_VERSION}"
             " (was it written by a newer autobot?)"
         )
-    fields = _fields(document, "the top level", {"version", "jobs"})
-    if not isinstance(fields["jobs"], list):
-        raise ValueError("jobs is not a list")
-    jobs = tuple(_job(item, f"jobs[{i}]") for i, item in enumerate(fields["jobs"]))
+    fields = exact_fields(document, "the top level", {"version", "jobs"})
+    jobs = tuple(_job(item, f"jobs[{i}]") for i, item in enumerate(list_field(fields, "jobs")))
     try:
         return JobBook(version=STORE_VERSION, jobs=jobs)
     except CronError as error:
@@ -332,7 +229,7 @@ def decode_book(data: bytes) -> JobBook:
 
 
 def _job(item: object, where: str) -> Job:
-    fields = _fields(item, where, _JOB_KEYS)
+    fields = exact_fields(item, where, _JOB_KEYS)
     try:
         return Job(
             id=fields["id"],
@@ -357,7 +254,7 @@ def _kind(item: object, where: str, kinds: dict[str, set[str]]) -> dict[str, Any
     kind = item.get("kind")
     if not isinstance(kind, str) or kind not in kinds:
         raise ValueError(f"{where}.kind is not one of {', '.join(kinds)}")
-    return _fields(item, where, {"kind", *kinds[kind]})
+    return exact_fields(item, where, {"kind", *kinds[kind]})
 
 
 def _schedule(item: object, where: str) -> Schedule:
@@ -387,7 +284,7 @@ def _action(item: object, where: str) -> Action:
 def _run(item: object, where: str) -> RunRecord | None:
     if item is None:
         return None
-    fields = _fields(item, where, {"at", "status", "error", "duration"})
+    fields = exact_fields(item, where, {"at", "status", "error", "duration"})
     try:
         status = RunStatus(fields["status"])
     except ValueError:
@@ -400,27 +297,3 @@ def _run(item: object, where: str) -> RunRecord | None:
         )
     except CronError as error:
         raise ValueError(f"{where}: {error}") from None
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"key {key!r} appears twice")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a valid number")
-
-
-def _fields(value: object, where: str, names: set[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{where} is not an object")
-    if set(value) != names:
-        unknown = sorted(set(value) - names)
-        missing = sorted(names - set(value))
-        detail = f"unknown keys {unknown}" if unknown else f"missing keys {missing}"
-        raise ValueError(f"{where} has {detail}")
-    return value

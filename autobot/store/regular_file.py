@@ -41,6 +41,14 @@ class FileRefused(ValueError):
     worded to follow the file's name ("is a directory, not a regular file")."""
 
 
+class SymlinkRefused(FileRefused):
+    """A symbolic link where none is followed."""
+
+
+class FileTooLarge(FileRefused):
+    """More bytes than the limit."""
+
+
 def file_kind(mode: int) -> str:
     """What `mode` (an `st_mode`) is, with its article: "a FIFO (named pipe)"."""
     for test, kind in _KINDS:
@@ -56,7 +64,7 @@ def open_regular(path: Path, *, flags: int = os.O_RDONLY, follow_symlinks: bool 
     `O_NOCTTY` and `O_CLOEXEC` are always added, and `O_NOFOLLOW` unless
     `follow_symlinks` (only the last component: a symbolic link there is
     refused, never followed). Raises `FileRefused` when the file is not a
-    regular file or is a refused symbolic link, `OSError` when it cannot be
+    regular file (`SymlinkRefused`: a refused symbolic link), `OSError` when it cannot be
     opened (`FileNotFoundError` when it does not exist).
     """
     extra = os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -66,7 +74,7 @@ def open_regular(path: Path, *, flags: int = os.O_RDONLY, follow_symlinks: bool 
         fd = os.open(path, flags | extra)
     except OSError as error:
         if error.errno == errno.ELOOP and not follow_symlinks and os.path.islink(path):
-            raise FileRefused("is a symbolic link, which is never followed") from None
+            raise SymlinkRefused("is a symbolic link, which is never followed") from None
         if error.errno == errno.ENXIO:  # a socket, or a FIFO opened for writing with no reader
             raise FileRefused(_not_regular(path, follow_symlinks)) from None
         raise
@@ -92,7 +100,7 @@ def _not_regular(path: Path, follow_symlinks: bool) -> str:
 def read_fd(fd: int, *, limit: int | None) -> bytes:
     """Everything left to read on `fd`, up to `limit` bytes (None: no limit).
 
-    Raises `FileRefused` once more than `limit` bytes arrive (at most
+    Raises `FileTooLarge` once more than `limit` bytes arrive (at most
     `limit + 1` are read), `OSError` when a read fails.
     """
     chunks: list[bytes] = []
@@ -105,7 +113,7 @@ def read_fd(fd: int, *, limit: int | None) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
         if limit is not None and total > limit:
-            raise FileRefused(f"is larger than the limit of {limit:,} bytes")
+            raise FileTooLarge(f"is larger than the limit of {limit:,} bytes")
 
 
 def read_regular_file(path: Path, *, limit: int | None) -> bytes:
