@@ -1,7 +1,7 @@
 """The `autobot` command line: argument parsing and exit codes only.
 
 Every command's logic lives in its own package, imported by the command's
-own branch below (under `autobot.entry.loading`, so that a SIGTERM during the
+own branch below (under `autobot.loading.loading`, so that a SIGTERM during the
 import is one line, not a death by signal): a command pays only for what it
 runs (`--help`, `new`, `doctor` and `pairing` never load the gateway, the
 HTTP server or the Anthropic SDK; see scripts/bench_cli.py). This module maps
@@ -29,7 +29,7 @@ from autobot.channels.pairing_command import add_pairing_parser, pairing_main
 from autobot.config import ConfigError, find_config_path, load_config
 from autobot.config.schema import CHANNEL_NAMES, PROVIDER_NAMES
 from autobot.cron.arguments import add_cron_parser
-from autobot.entry import interrupted, loading
+from autobot.loading import interrupted, loading
 from autobot.service.arguments import add_service_parser
 from autobot.status.arguments import add_status_parser
 

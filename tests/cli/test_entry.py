@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from autobot import __version__, cli
-from autobot.entry import INTERRUPTED_EXIT, TERMINATED_EXIT, Main, loading, run
+from autobot.entry import Main, run
+from autobot.loading import INTERRUPTED_EXIT, TERMINATED_EXIT, loading
 
 
 @pytest.fixture
