@@ -13,14 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from autobot.logs.records import Logger
-
-if TYPE_CHECKING:
-    from autobot.tools.spawn import SubagentLauncher
 
 
 @attrs.frozen
@@ -37,6 +34,13 @@ class ToolResult:
     @classmethod
     def error(cls, text: str) -> ToolResult:
         return cls(text, is_error=True)
+
+
+class SubagentLauncher(Protocol):
+    """Starts a subagent for the current session; returns None or a refusal.
+    The session's agent actor implements it; the `spawn` tool calls it."""
+
+    def launch(self, task: str, label: str) -> str | None: ...
 
 
 @attrs.frozen(kw_only=True)

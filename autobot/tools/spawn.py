@@ -3,7 +3,7 @@
 The tool only asks; the session's agent actor owns the subagent (it runs in
 the actor's nursery with a reduced tool set: no message, spawn or cron) and
 feeds its result back into the conversation as a new inbound message. The
-actor implements `SubagentLauncher` and passes itself as the call's
+actor implements `base.SubagentLauncher` and passes itself as the call's
 `ToolContext.launcher`, so one stateless `SpawnTool` serves every session;
 `launch` is synchronous and either starts the subagent or says why not (too
 many already running).
@@ -12,7 +12,7 @@ many already running).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -36,12 +36,6 @@ SPAWN_PARAMETERS: Mapping[str, Any] = {
     "required": ["task"],
     "additionalProperties": False,
 }
-
-
-class SubagentLauncher(Protocol):
-    """Starts a subagent for the current session; returns None or a refusal."""
-
-    def launch(self, task: str, label: str) -> str | None: ...
 
 
 @attrs.frozen(kw_only=True)
