@@ -38,7 +38,6 @@ from typing import Any
 import attrs
 import httpx
 import trio
-from trio_util import AsyncValue
 
 from autobot.testing.http_server import (
     HttpRequest,
@@ -47,19 +46,13 @@ from autobot.testing.http_server import (
     serve_http,
     single_exceptions_unwrapped,
 )
-from autobot.testing.telegram.chats import ChatBook
+from autobot.testing.telegram.delivery import deliver_updates
 from autobot.testing.telegram.entities import Entity, FormattedText, check_spans, find_entities
 from autobot.testing.telegram.faults import Fault, FaultKind, FaultPlan
-from autobot.testing.telegram.files import FileStore, StoredFile
+from autobot.testing.telegram.files import StoredFile
 from autobot.testing.telegram.methods import METHODS
 from autobot.testing.telegram.objects import BotProfile, TelegramChat, TelegramUser
-from autobot.testing.telegram.records import (
-    ApiCall,
-    ChatAction,
-    Download,
-    PollRecord,
-    SentMessage,
-)
+from autobot.testing.telegram.records import ApiCall, Download, SentMessage
 from autobot.testing.telegram.request import (
     ApiError,
     ApiRoute,
@@ -68,50 +61,26 @@ from autobot.testing.telegram.request import (
     parse_route,
     read_arguments,
 )
-from autobot.testing.telegram.updates import UpdateQueue
-from autobot.testing.telegram.webhook import WebhookState, deliver_updates
+from autobot.testing.telegram.state import TelegramState
 
 DEFAULT_TOKEN = "123456789:AAEfake-Token_for_the_loopback_Bot_API"
 TOKEN = re.compile(r"[0-9]{1,19}:[A-Za-z0-9_-]+")
-DATE_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
 WEBHOOK_RETRY_DELAY = 2.0  # seconds between two tries of an update the webhook refused
 WEBHOOK_TIMEOUT = 10.0  # seconds the fake waits for the webhook's answer
-TERMINATED_BY_OTHER_POLL = (
-    "Conflict: terminated by other getUpdates request; "
-    "make sure that only one bot instance is running"
-)
-
-
-@attrs.define
-class PollTicket:
-    """The waiting getUpdates call; `ended_by` is set when something ends it early."""
-
-    ended_by: str | None = None
 
 
 @attrs.define(kw_only=True, eq=False)
-class FakeTelegram:
-    """A running fake: its state, what it recorded, and the test's controls."""
+class FakeTelegram(TelegramState):
+    """A running fake: the server's state (`TelegramState`), the HTTP server,
+    what only the HTTP side records, and the test's controls."""
 
     server: LoopbackServer
     token: str
-    bot: BotProfile
-    webhook_retry_delay: float
-    webhook_timeout: float
-    updates: UpdateQueue = attrs.field(factory=UpdateQueue)
-    chats: ChatBook = attrs.field(factory=ChatBook)
-    files: FileStore = attrs.field(factory=FileStore)
     faults: FaultPlan = attrs.field(factory=FaultPlan)
-    webhook: WebhookState = attrs.field(factory=WebhookState)
     calls: list[ApiCall] = attrs.field(factory=list)
-    polls: list[PollRecord] = attrs.field(factory=list)
-    sent: list[SentMessage] = attrs.field(factory=list)
-    chat_actions: list[ChatAction] = attrs.field(factory=list)
     downloads: list[Download] = attrs.field(factory=list)
     token_revoked: bool = False
-    active_poll: PollTicket | None = None
     _returned: dict[int, int] = attrs.field(factory=dict)  # chat id -> messages next_message gave
-    _version: AsyncValue[int] = attrs.field(factory=lambda: AsyncValue(0))
 
     @property
     def base_url(self) -> str:
@@ -284,37 +253,6 @@ class FakeTelegram:
     def pending_update_ids(self) -> list[int]:
         """The updates not yet confirmed (by an offset or a webhook's 2xx)."""
         return [update["update_id"] for update in self.updates.pending]
-
-    # -- for the methods and the webhook loop -----------------------------------
-
-    def unix_time(self) -> int:
-        """The `date` of something happening now."""
-        return DATE_EPOCH + int(trio.current_time())
-
-    def changed(self) -> None:
-        """Wake everything waiting in `until` to re-check its condition."""
-        self._version.value += 1
-
-    async def until(self, condition: Callable[[], bool]) -> None:
-        """Return once `condition()` holds (checked now and after each change)."""
-        await self._version.wait_value(lambda _: condition())
-
-    def begin_poll(self) -> PollTicket:
-        """A getUpdates call starts: it ends the one waiting, if any, with 409."""
-        self.end_waiting_poll(TERMINATED_BY_OTHER_POLL)
-        self.active_poll = PollTicket()
-        return self.active_poll
-
-    def end_waiting_poll(self, reason: str) -> None:
-        """Make the waiting getUpdates (if any) answer 409 with `reason`."""
-        if self.active_poll is not None:
-            self.active_poll.ended_by = reason
-            self.active_poll = None
-            self.changed()
-
-    def record_sent(self, message: SentMessage) -> None:
-        self.sent.append(message)
-        self.changed()
 
     def _post(
         self,

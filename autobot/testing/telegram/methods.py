@@ -22,7 +22,6 @@ already set" when nothing changed; an empty url deletes the webhook.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import trio
 
@@ -35,16 +34,14 @@ from autobot.testing.telegram.sending import (
     send_chat_action,
     send_message,
 )
+from autobot.testing.telegram.state import TelegramState
 from autobot.testing.telegram.webhook import (
     WebhookSettings,
     check_secret_token,
     check_webhook_url,
 )
 
-if TYPE_CHECKING:
-    from autobot.testing.fake_telegram import FakeTelegram
-
-Method = Callable[["FakeTelegram", Arguments], Awaitable[HttpResponse]]
+Method = Callable[[TelegramState, Arguments], Awaitable[HttpResponse]]
 
 MAX_LIMIT = 100
 MAX_POLL_TIMEOUT = 50  # seconds, the real server's LONG_POLL_MAX_TIMEOUT
@@ -58,18 +55,18 @@ WEBHOOK_ACTIVE = (
 TERMINATED_BY_SET_WEBHOOK = "Conflict: terminated by setWebhook request"
 
 
-async def get_me(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
+async def get_me(state: TelegramState, arguments: Arguments) -> HttpResponse:
     """getMe: the bot's User with its capabilities."""
-    return ok_response(fake.bot.get_me())
+    return ok_response(state.bot.get_me())
 
 
-async def get_updates(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
+async def get_updates(state: TelegramState, arguments: Arguments) -> HttpResponse:
     """getUpdates: the unconfirmed updates from `offset`, waiting up to `timeout`."""
     offset = arguments.integer("offset")
     limit = arguments.integer("limit")
     timeout = arguments.integer("timeout")
     allowed = arguments.structured("allowed_updates")
-    fake.polls.append(
+    state.polls.append(
         PollRecord(
             offset=offset,
             limit=limit,
@@ -78,33 +75,33 @@ async def get_updates(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
             at=trio.current_time(),
         )
     )
-    if fake.webhook.settings is not None:
+    if state.webhook.settings is not None:
         raise ApiError(409, WEBHOOK_ACTIVE)
-    fake.updates.set_allowed(allowed)
-    fake.updates.confirm(offset or 0)
-    ticket = fake.begin_poll()
-    fake.changed()
+    state.updates.set_allowed(allowed)
+    state.updates.confirm(offset or 0)
+    ticket = state.begin_poll()
+    state.changed()
     wait = 0 if timeout is None else min(max(timeout, 0), MAX_POLL_TIMEOUT)
     try:
         with trio.move_on_after(wait):
-            await fake.until(lambda: bool(fake.updates.pending) or ticket.ended_by is not None)
+            await state.until(lambda: bool(state.updates.pending) or ticket.ended_by is not None)
     finally:
-        if fake.active_poll is ticket:
-            fake.active_poll = None
+        if state.active_poll is ticket:
+            state.active_poll = None
     if ticket.ended_by is not None:
         raise ApiError(409, ticket.ended_by)
     count = MAX_LIMIT if limit is None else min(max(limit, 1), MAX_LIMIT)
-    return ok_response(fake.updates.take(count))
+    return ok_response(state.updates.take(count))
 
 
-async def set_webhook(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
+async def set_webhook(state: TelegramState, arguments: Arguments) -> HttpResponse:
     """setWebhook: deliver updates to `url` from now on. Every argument is
     checked before anything changes."""
     url = arguments.string("url") or ""
     if not url:
-        return await delete_webhook(fake, arguments)
+        return await delete_webhook(state, arguments)
     now = trio.current_time()
-    if now < fake.webhook.next_set_allowed:
+    if now < state.webhook.next_set_allowed:
         raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
     check_webhook_url(url)
     secret = arguments.string("secret_token") or ""
@@ -121,35 +118,35 @@ async def set_webhook(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
             else min(max(connections, 1), MAX_CONNECTIONS)
         ),
     )
-    fake.webhook.next_set_allowed = now + SET_WEBHOOK_INTERVAL
-    allowed_before = fake.updates.allowed
-    fake.updates.set_allowed(allowed)
+    state.webhook.next_set_allowed = now + SET_WEBHOOK_INTERVAL
+    allowed_before = state.updates.allowed
+    state.updates.set_allowed(allowed)
     if drop_pending:
-        fake.updates.clear()
-    fake.end_waiting_poll(TERMINATED_BY_SET_WEBHOOK)
-    if fake.webhook.settings == settings and fake.updates.allowed == allowed_before:
+        state.updates.clear()
+    state.end_waiting_poll(TERMINATED_BY_SET_WEBHOOK)
+    if state.webhook.settings == settings and state.updates.allowed == allowed_before:
         return ok_response(True, "Webhook is already set")
-    fake.webhook.settings = settings
-    fake.changed()
+    state.webhook.settings = settings
+    state.changed()
     return ok_response(True, "Webhook was set")
 
 
-async def delete_webhook(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
+async def delete_webhook(state: TelegramState, arguments: Arguments) -> HttpResponse:
     """deleteWebhook: back to getUpdates; pending updates stay unless
     drop_pending_updates."""
     if arguments.flag("drop_pending_updates"):
-        fake.updates.clear()
-    was_set = fake.webhook.settings is not None
-    fake.webhook.settings = None
-    fake.changed()
+        state.updates.clear()
+    was_set = state.webhook.settings is not None
+    state.webhook.settings = None
+    state.changed()
     return ok_response(True, "Webhook was deleted" if was_set else "Webhook is already deleted")
 
 
-async def get_webhook_info(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
+async def get_webhook_info(state: TelegramState, arguments: Arguments) -> HttpResponse:
     """getWebhookInfo: the webhook, pending count and last delivery error."""
     return ok_response(
-        fake.webhook.info(
-            pending=len(fake.updates.pending), allowed=fake.updates.allowed_if_not_default
+        state.webhook.info(
+            pending=len(state.updates.pending), allowed=state.updates.allowed_if_not_default
         )
     )
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import trio
@@ -37,9 +37,7 @@ from autobot.testing.telegram.html import parse_html
 from autobot.testing.telegram.markdown import parse_markdown_v2
 from autobot.testing.telegram.records import ChatAction, SentMessage
 from autobot.testing.telegram.request import ApiError, Arguments, UploadedFile, ok_response
-
-if TYPE_CHECKING:
-    from autobot.testing.fake_telegram import FakeTelegram
+from autobot.testing.telegram.state import TelegramState
 
 MAX_TEXT_UNITS = 4096
 MAX_CAPTION_UNITS = 1024
@@ -66,7 +64,7 @@ MEDIA = {
 }
 
 
-async def send_message(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
+async def send_message(state: TelegramState, arguments: Arguments) -> HttpResponse:
     """sendMessage: the sent Message."""
     if not arguments.string("text"):
         raise ApiError(400, "Bad Request: message text is empty")
@@ -75,49 +73,49 @@ async def send_message(fake: FakeTelegram, arguments: Arguments) -> HttpResponse
         raise ApiError(400, "Bad Request: message text is empty")
     if utf16_len(formatted.text) > MAX_TEXT_UNITS:
         raise ApiError(400, "Bad Request: message is too long")
-    destination = _destination(fake, arguments)
+    destination = _destination(state, arguments)
     content = formatted.fields("text", "entities")
-    return _send(fake, arguments, "sendMessage", destination, content, formatted, upload=None)
+    return _send(state, arguments, "sendMessage", destination, content, formatted, upload=None)
 
 
-def media_sender(method: str) -> Callable[[FakeTelegram, Arguments], Awaitable[HttpResponse]]:
+def media_sender(method: str) -> Callable[[TelegramState, Arguments], Awaitable[HttpResponse]]:
     """The handler of sendPhoto, sendDocument or sendVoice."""
     field, folder, extension = MEDIA[method]
 
-    async def send_media(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
+    async def send_media(state: TelegramState, arguments: Arguments) -> HttpResponse:
         caption = FormattedText(text="")
         if arguments.string("caption"):
             caption = formatted_text(arguments, "caption", "caption_entities")
             if utf16_len(caption.text) > MAX_CAPTION_UNITS:
                 raise ApiError(400, "Bad Request: message caption is too long")
         duration = arguments.integer("duration") or 0
-        destination = _destination(fake, arguments)
-        stored, upload = _media_file(fake, arguments, field, folder, extension)
+        destination = _destination(state, arguments)
+        stored, upload = _media_file(state, arguments, field, folder, extension)
         content: dict[str, Any] = {field: _media_object(field, stored, upload, duration)}
         if caption.text:
             content.update(caption.fields("caption", "caption_entities"))
-        return _send(fake, arguments, method, destination, content, caption, upload=upload)
+        return _send(state, arguments, method, destination, content, caption, upload=upload)
 
     return send_media
 
 
-async def send_chat_action(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
+async def send_chat_action(state: TelegramState, arguments: Arguments) -> HttpResponse:
     """sendChatAction: true, and the action recorded with its time."""
     action = arguments.string("action")
     if action not in CHAT_ACTIONS:
         raise ApiError(400, "Bad Request: wrong parameter action in request")
-    chat = _writable_chat(fake, arguments)
+    chat = _writable_chat(state, arguments)
     thread_id = _thread(chat, arguments)
-    fake.chat_actions.append(
+    state.chat_actions.append(
         ChatAction(chat_id=chat.chat.id, action=action, thread_id=thread_id, at=trio.current_time())
     )
-    fake.changed()
+    state.changed()
     return ok_response(True)
 
 
-async def get_file(fake: FakeTelegram, arguments: Arguments) -> HttpResponse:
+async def get_file(state: TelegramState, arguments: Arguments) -> HttpResponse:
     """getFile: the File with a file_path valid for downloading for an hour."""
-    stored = fake.files.issue(arguments.string("file_id"), trio.current_time())
+    stored = state.files.issue(arguments.string("file_id"), trio.current_time())
     return ok_response({**stored.ids(), "file_path": stored.file_path})
 
 
@@ -153,13 +151,13 @@ class _Destination:
     reply_to: int | None
 
 
-def _destination(fake: FakeTelegram, arguments: Arguments) -> _Destination:
-    chat = _writable_chat(fake, arguments)
+def _destination(state: TelegramState, arguments: Arguments) -> _Destination:
+    chat = _writable_chat(state, arguments)
     return _Destination(chat, _thread(chat, arguments), _reply_target(chat, arguments))
 
 
 def _send(
-    fake: FakeTelegram,
+    state: TelegramState,
     arguments: Arguments,
     method: str,
     destination: _Destination,
@@ -170,13 +168,13 @@ def _send(
 ) -> HttpResponse:
     """Store the bot's message, record it, and answer it."""
     message = destination.chat.new_message(
-        sender=fake.bot.user,
-        date=fake.unix_time(),
+        sender=state.bot.user,
+        date=state.unix_time(),
         content=content,
         thread_id=destination.thread_id,
         reply_to=destination.reply_to,
     )
-    fake.record_sent(
+    state.record_sent(
         SentMessage(
             method=method,
             chat_id=destination.chat.chat.id,
@@ -194,7 +192,7 @@ def _send(
     return ok_response(message)
 
 
-def _writable_chat(fake: FakeTelegram, arguments: Arguments) -> ChatState:
+def _writable_chat(state: TelegramState, arguments: Arguments) -> ChatState:
     """The chat `chat_id` names; raises `ApiError` (400 unknown, 403 blocked)."""
     value = arguments.values.get("chat_id")
     reference: int | str | None
@@ -205,7 +203,7 @@ def _writable_chat(fake: FakeTelegram, arguments: Arguments) -> ChatState:
             reference = arguments.integer("chat_id")
         except ApiError:
             raise ApiError(400, "Bad Request: chat not found") from None
-    chat = fake.chats.resolve(reference)
+    chat = state.chats.resolve(reference)
     if chat.blocked:
         raise ApiError(403, "Forbidden: bot was blocked by the user")
     return chat
@@ -244,7 +242,7 @@ def _reply_target(chat: ChatState, arguments: Arguments) -> int | None:
 
 
 def _media_file(
-    fake: FakeTelegram, arguments: Arguments, field: str, folder: str, extension: str
+    state: TelegramState, arguments: Arguments, field: str, folder: str, extension: str
 ) -> tuple[StoredFile, UploadedFile | None]:
     """The file to send: a multipart upload (stored as a new file) or a known file_id."""
     upload = arguments.files.get(field)
@@ -252,11 +250,11 @@ def _media_file(
         if not upload.content:
             raise ApiError(400, "Bad Request: file must be non-empty")
         suffix = PurePosixPath(upload.file_name).suffix or extension
-        return fake.files.add(upload.content, folder=folder, extension=suffix), upload
+        return state.files.add(upload.content, folder=folder, extension=suffix), upload
     reference = arguments.string(field)
     if not reference:
         raise ApiError(400, f"Bad Request: there is no {field} in the request")
-    stored = fake.files.by_id.get(reference)
+    stored = state.files.by_id.get(reference)
     if stored is not None:
         return stored, None
     if "://" in reference:  # the fake has no Internet to fetch it from

@@ -1,36 +1,22 @@
-"""Webhook mode: settings checks, state, and the delivery loop.
+"""Webhook mode: settings checks and state (the delivery loop is `delivery`).
 
 `check_webhook_url` and `check_secret_token` refuse what setWebhook refuses,
 with the API's descriptions. One departure: a loopback URL may be plain HTTP
 on any port, because the receivers in tests (the gateway's HTTP actor) are;
 any other host needs HTTPS on port 443, 80, 88 or 8443 as on the real API.
-
-`deliver_updates` is the fake's sending side: while a webhook is set it POSTs
-the oldest pending update as JSON, with X-Telegram-Bot-Api-Secret-Token when
-a secret was set; a 2xx answer confirms the update, anything else (or no
-answer within the timeout) is recorded as the last error and the same update
-is retried after the retry delay. One delivery at a time, in update order
-(the real API may run up to max_connections in parallel).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import urllib.parse
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
-import httpx
-import trio
 
 from autobot.testing.telegram.records import WebhookDelivery
 from autobot.testing.telegram.request import ApiError
-
-if TYPE_CHECKING:
-    from autobot.testing.fake_telegram import FakeTelegram
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]*")
@@ -103,59 +89,3 @@ class WebhookState:
         if allowed is not None:
             info["allowed_updates"] = allowed
         return info
-
-
-async def deliver_updates(fake: FakeTelegram, client: httpx.AsyncClient) -> None:
-    """Deliver pending updates to the webhook, forever (until cancelled)."""
-    while True:
-        await fake.until(lambda: fake.webhook.settings is not None and bool(fake.updates.pending))
-        settings = fake.webhook.settings
-        assert settings is not None  # the condition above, with no checkpoint since
-        update = fake.updates.pending[0]
-        at = trio.current_time()
-        status: int | None = None
-        error: str | None = "Read timeout expired"
-        with trio.move_on_after(fake.webhook_timeout):
-            status, error = await _post(client, settings, update)
-        delivery = WebhookDelivery(
-            update_id=update["update_id"],
-            url=settings.url,
-            secret_token=settings.secret_token,
-            at=at,
-            status=status,
-            error=error,
-        )
-        fake.webhook.deliveries.append(delivery)
-        if delivery.accepted:
-            fake.updates.drop(update["update_id"])
-        else:
-            fake.webhook.last_error_date = fake.unix_time()
-            fake.webhook.last_error_message = delivery.error
-        fake.changed()
-        if not delivery.accepted:
-            await trio.sleep(fake.webhook_retry_delay)
-
-
-async def _post(
-    client: httpx.AsyncClient, settings: WebhookSettings, update: dict[str, Any]
-) -> tuple[int | None, str | None]:
-    """POST one update: the receiver's status, and the error to record (None on 2xx)."""
-    headers = {"content-type": "application/json"}
-    if settings.secret_token:
-        headers[SECRET_HEADER] = settings.secret_token
-    try:
-        response = await client.post(
-            settings.url, content=json.dumps(update).encode(), headers=headers
-        )
-    except httpx.ConnectError:
-        return None, "Connection refused"
-    except httpx.HTTPError as failure:
-        return None, f"Connection failed: {type(failure).__name__}"
-    status = response.status_code
-    if response.is_success:
-        return status, None
-    try:
-        reason = " " + HTTPStatus(status).phrase
-    except ValueError:  # a status code the standard does not name
-        reason = ""
-    return status, f"Wrong response from the webhook: {status}{reason}"
