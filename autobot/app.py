@@ -47,6 +47,7 @@ from autobot.channels.health import ChannelBoard
 from autobot.channels.outbound import OutboundRouter
 from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.channels.telegram.launch import telegram_channel
+from autobot.channels.whatsapp.launch import whatsapp_channel
 from autobot.channels.zulip.launch import zulip_channel
 from autobot.config import LoadedConfig
 from autobot.cron.runner import GatewayRunner
@@ -419,6 +420,8 @@ def chat_channels(
         specs.append(telegram_channel(channels.telegram, loaded, wall_clock=wall_clock))
     if channels.zulip.enabled:
         specs.append(zulip_channel(channels.zulip, loaded, wall_clock=wall_clock))
+    if channels.whatsapp.enabled:
+        specs.append(whatsapp_channel(channels.whatsapp, loaded, wall_clock=wall_clock))
     return specs
 
 

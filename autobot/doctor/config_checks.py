@@ -10,16 +10,14 @@ from __future__ import annotations
 from autobot.channels.access import AccessConfigError, AccessPolicy
 from autobot.config.schema import (
     PROVIDER_NAMES,
-    BridgeMode,
     Config,
     SandboxMode,
     TelegramConfig,
     TelegramMode,
-    WhatsAppConfig,
 )
 from autobot.doctor.channel_common import allowlist_findings, missing_findings
 from autobot.doctor.findings import Finding, error, info, quoted, untrusted, warning
-from autobot.doctor.hosts import is_loopback_host, url_host
+from autobot.doctor.hosts import is_loopback_host
 from autobot.doctor.zulip_checks import zulip_findings
 from autobot.llm.selection import (
     ProviderConfigError,
@@ -113,7 +111,7 @@ def gateway_findings(config: Config) -> list[Finding]:
     ]
 
 
-NOT_BUILT_YET = ("slack", "whatsapp")
+NOT_BUILT_YET = ("slack",)
 
 
 def telegram_findings(telegram: TelegramConfig) -> list[Finding]:
@@ -149,36 +147,6 @@ def telegram_findings(telegram: TelegramConfig) -> list[Finding]:
     return findings
 
 
-def _whatsapp_bridge(whatsapp: WhatsAppConfig) -> list[Finding]:
-    """An external bridge needs a URL; a `ws://` one must be on loopback
-    (plain WebSocket elsewhere can be read and hijacked on the network)."""
-    url = whatsapp.bridge_url
-    if url is None:
-        if whatsapp.bridge is BridgeMode.EXTERNAL:
-            return [
-                error(
-                    "whatsapp_bridge_url_missing",
-                    "channels.whatsapp.bridge is external but channels.whatsapp.bridge_url "
-                    "is not set",
-                    "Set bridge_url to the bridge's ws://127.0.0.1:<port> or wss:// URL, "
-                    "or use bridge: managed",
-                )
-            ]
-        return []
-    host = url_host(url)
-    if url.startswith("ws://") and (host is None or not is_loopback_host(host)):
-        return [
-            error(
-                "whatsapp_bridge_exposed",
-                f"WhatsApp bridge_url {quoted(url)} is plain ws:// off loopback: "
-                "the bridge connection can be read and hijacked on the network",
-                "Run the bridge on this machine (ws://127.0.0.1:<port>), or give it a "
-                "certificate and use wss://",
-            )
-        ]
-    return []
-
-
 def channel_findings(config: Config) -> list[Finding]:
     """Allowlist and credential problems of each enabled channel."""
     channels = config.channels
@@ -204,7 +172,6 @@ def channel_findings(config: Config) -> list[Finding]:
     if channels.whatsapp.enabled:
         whatsapp = channels.whatsapp
         findings += allowlist_findings("whatsapp", whatsapp.allow_from)
-        findings += _whatsapp_bridge(whatsapp)
     if channels.zulip.enabled:
         findings += zulip_findings(channels.zulip)
     return findings

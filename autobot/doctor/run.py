@@ -12,6 +12,7 @@ be read, else on the default `./workspace`).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,6 +34,7 @@ from autobot.doctor.findings import Finding, Report, error, info, untrusted, war
 from autobot.doctor.plaintext import plaintext_secret_findings
 from autobot.doctor.sandbox_check import SandboxProber, probe_sandbox_findings
 from autobot.doctor.sandbox_env_checks import sandbox_env_findings
+from autobot.doctor.whatsapp_checks import whatsapp_findings
 from autobot.logs.redact import Redactor
 from autobot.store.regular_file import FileRefused
 
@@ -254,4 +256,10 @@ async def run_checks(
         findings += await trio.to_thread.run_sync(
             pairing_findings, config_path.parent, limiter=fs_limiter
         )
+        whatsapp = checked.config.channels.whatsapp
+        if whatsapp.enabled:
+            findings += await trio.to_thread.run_sync(
+                functools.partial(whatsapp_findings, whatsapp, config_path.parent),
+                limiter=fs_limiter,
+            )
     return Report(redact_findings(findings, checked.secrets))

@@ -7,8 +7,7 @@ written 0600 with `key`), or `bridge: managed` when `bridge_url` is None
 (the gateway generates the secret). The gateway's HTTP actor listens on
 `http_port` (tests run side by side: 0 picks a free one).
 
-`python -m autobot.testing.whatsapp_gateway --config PATH` runs such a bot's
-gateway as a process (`autobot.testing.whatsapp_gateway`).
+`python -m autobot --config PATH gateway` runs such a bot's gateway.
 """
 
 from __future__ import annotations

@@ -242,12 +242,15 @@ SCENARIOS = [
         bot(
             {
                 "channels": {
-                    "whatsapp": {"enabled": True, "allow_from": ["4917"], "bridge": "external"}
+                    "whatsapp": {
+                        "enabled": True,
+                        "allow_from": ["+4917012345678"],
+                        "bridge": "external",
+                    }
                 }
             }
         ),
-        errors=["whatsapp_bridge_url_missing"],
-        warnings=["channel_not_built"],
+        errors=["whatsapp_bridge_url_missing", "whatsapp_secret_missing"],
     ),
     Scenario(
         "whatsapp bridge on the LAN",
@@ -256,15 +259,14 @@ SCENARIOS = [
                 "channels": {
                     "whatsapp": {
                         "enabled": True,
-                        "allow_from": ["4917"],
+                        "allow_from": ["+4917012345678"],
                         "bridge": "external",
                         "bridge_url": "ws://10.0.0.5:3001",
                     }
                 }
             },
         ),
-        errors=["whatsapp_bridge_exposed"],
-        warnings=["channel_not_built"],
+        errors=["whatsapp_bridge_exposed", "whatsapp_secret_missing"],
     ),
     Scenario(
         "missing .env with the key in the environment", bot(env=None), warnings=["env_missing"]

@@ -381,8 +381,8 @@ async def test_fresh_bot_with_channels_expected_warnings(tmp_path: Path) -> None
     assert report.codes(Severity.WARNING) == [
         "channel_allow_from_empty",  # telegram
         "channel_token_missing",
-        "channel_not_built",  # whatsapp: configurable, not connected by this version
-        "channel_allow_from_empty",
+        "channel_allow_from_empty",  # whatsapp
+        "whatsapp_bridge_not_installed",  # the gateway's first start runs npm ci
     ]
 
 

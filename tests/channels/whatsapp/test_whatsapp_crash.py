@@ -1,7 +1,7 @@
 """`kill -9` of a gateway with WhatsApp mid-turn: the message is answered once, after the restart.
 
-The gateway runs as a child process (`python -m autobot.testing.whatsapp_gateway`:
-`build_gateway` with `whatsapp_channel`) against the fake bridge and a slow
+The gateway runs as a child process (`python -m autobot --config ... gateway`,
+the real command, WhatsApp enabled in its config) against the fake bridge and a slow
 model fake in this test process. A user writes; once the model has the
 request (the turn is running) the gateway is killed with SIGKILL and started
 again. The bridge records every message it sent: the user must get exactly
@@ -74,7 +74,7 @@ async def gateway_process(config: Path, log: Path) -> AsyncIterator[trio.Process
     block ends while it still runs."""
     with log.open("ab") as stderr:
         process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "autobot.testing.whatsapp_gateway", "--config", str(config)],
+            [sys.executable, "-m", "autobot", "--config", str(config), "gateway"],
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             env=_environ(),
