@@ -31,6 +31,7 @@ import attrs
 import httpx
 import trio
 
+from autobot.channels.json_fields import is_int
 from autobot.channels.telegram.errors import (
     BadRequest,
     Conflict,
@@ -42,7 +43,6 @@ from autobot.channels.telegram.errors import (
     TelegramError,
     Unauthorized,
     answer_result,
-    is_int,
     is_transient,
 )
 from autobot.channels.telegram.render import Entity, utf16_len, valid_utf16

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeGuard
+from typing import Any
+
+from autobot.channels.json_fields import is_int
 
 _PARSE_ERROR = "can't parse entities"
 # "can't use getUpdates method while webhook is active", and what the poll that
@@ -106,11 +108,6 @@ class FileTooLarge(TelegramError):
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying later may succeed: network trouble, 5xx, 429, 409."""
     return isinstance(exc, NetworkTrouble | ServerError | RateLimited | Conflict)
-
-
-def is_int(value: object) -> TypeGuard[int]:
-    """A JSON integer (a bool is not one)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def answer_result(

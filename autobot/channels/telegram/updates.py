@@ -32,21 +32,30 @@ UTF-8 record can hold) becomes U+FFFD; names are made one printable line.
 from __future__ import annotations
 
 import re
-import unicodedata
-from typing import Any, Literal, NoReturn, cast
+from typing import Any, Literal, cast
 
 import attrs
 
 from autobot.channels.base import AttachmentKind
+from autobot.channels.json_fields import (
+    Malformed,
+    as_list,
+    as_object,
+    bool_field,
+    int_field,
+    malformed,
+    optional_bool,
+    optional_int,
+    optional_str,
+    str_field,
+)
+from autobot.channels.names import printable_name
 from autobot.channels.telegram.api import BotIdentity
-from autobot.channels.telegram.errors import is_int
 from autobot.channels.telegram.render import valid_utf16
 
 ChatType = Literal["private", "group", "supergroup"]
 CHAT_TYPES: frozenset[str] = frozenset({"private", "group", "supergroup"})
-MAX_DISPLAY_NAME = 64  # characters of a sender's name kept
 
-_JOINERS = frozenset({"\u200c", "\u200d"})  # zero-width non-joiner and joiner
 _COMMAND = re.compile(r"/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,32}))?")
 
 
@@ -101,53 +110,49 @@ class TelegramEvent:
         return (f"update:{self.update_id}", f"msg:{self.chat_id}:{self.message_id}")
 
 
-class _Malformed(Exception):
-    """Internal: the update does not have the Bot API's shape."""
-
-
 def parse_update(update: dict[str, Any], bot: BotIdentity) -> TelegramEvent | None:
     """The event `update` carries for `bot`, or None (see the module doc)."""
     try:
         return _parse(update, bot)
-    except _Malformed:
+    except Malformed:
         return None
 
 
 def _parse(update: dict[str, Any], bot: BotIdentity) -> TelegramEvent | None:
     if not isinstance(update, dict):
-        _malformed()
-    update_id = _int(update, "update_id")
+        malformed()
+    update_id = int_field(update, "update_id")
     message = update.get("message")
     if message is None:
         return None
-    message = _dict(message)
+    message = as_object(message)
     sender = message.get("from")
     if sender is None:
         return None
-    sender = _dict(sender)
-    if _bool(sender, "is_bot"):
+    sender = as_object(sender)
+    if bool_field(sender, "is_bot"):
         return None
-    chat = _dict(message.get("chat"))
-    chat_type = _str(chat, "type")
+    chat = as_object(message.get("chat"))
+    chat_type = str_field(chat, "type")
     if chat_type not in CHAT_TYPES:
         return None
     text, entities = _text_and_entities(message)
     media = _media(message)
     if not text and media is None:
         return None
-    thread_id = _optional_int(message, "message_thread_id")
-    if _optional_bool(message, "is_topic_message") is not True:
+    thread_id = optional_int(message, "message_thread_id")
+    if optional_bool(message, "is_topic_message") is not True:
         thread_id = None
     reply_to, replies_to_bot = _reply(message, thread_id, bot)
     command, command_addresses = _command(text, entities, bot)
-    username = _optional_str(sender, "username")
+    username = optional_str(sender, "username")
     return TelegramEvent(
         update_id=update_id,
-        chat_id=str(_int(chat, "id")),
+        chat_id=str(int_field(chat, "id")),
         chat_type=cast(ChatType, chat_type),
         thread_id=thread_id,
-        message_id=_int(message, "message_id"),
-        sender_id=str(_int(sender, "id")),
+        message_id=int_field(message, "message_id"),
+        sender_id=str(int_field(sender, "id")),
         username=None if username is None else valid_utf16(username),
         display_name=_display_name(sender),
         text=valid_utf16(text),
@@ -172,19 +177,17 @@ class _Entity:
 def _text_and_entities(message: dict[str, Any]) -> tuple[str, list[_Entity]]:
     """The text (or caption) and its entities with the text each covers."""
     if "text" in message:
-        text, key = _str(message, "text"), "entities"
+        text, key = str_field(message, "text"), "entities"
     elif "caption" in message:
-        text, key = _str(message, "caption"), "caption_entities"
+        text, key = str_field(message, "caption"), "caption_entities"
     else:
         return "", []
-    raw = message.get(key, [])
-    if not isinstance(raw, list):
-        _malformed()
+    raw = as_list(message.get(key, []))
     units = text.encode("utf-16-le", "surrogatepass")
     entities = []
     for item in raw:
-        entity = _dict(item)
-        offset, length = _int(entity, "offset"), _int(entity, "length")
+        entity = as_object(item)
+        offset, length = int_field(entity, "offset"), int_field(entity, "length")
         inside = offset >= 0 and length > 0 and offset + length <= len(units) // 2
         covered = (
             units[2 * offset : 2 * (offset + length)].decode("utf-16-le", "surrogatepass")
@@ -192,8 +195,8 @@ def _text_and_entities(message: dict[str, Any]) -> tuple[str, list[_Entity]]:
             else None
         )
         user = entity.get("user")
-        user_id = _int(_dict(user), "id") if user is not None else None
-        entities.append(_Entity(_str(entity, "type"), covered, offset, user_id))
+        user_id = int_field(as_object(user), "id") if user is not None else None
+        entities.append(_Entity(str_field(entity, "type"), covered, offset, user_id))
     return text, entities
 
 
@@ -233,33 +236,22 @@ def _reply(
     replied = message.get("reply_to_message")
     if replied is None:
         return None, False
-    replied = _dict(replied)
-    replied_id = _int(replied, "message_id")
+    replied = as_object(replied)
+    replied_id = int_field(replied, "message_id")
     if thread_id is not None and replied_id == thread_id:
         return None, False  # the topic's opening message: not a reply
     author = replied.get("from")
-    by_bot = author is not None and _int(_dict(author), "id") == bot.id
+    by_bot = author is not None and int_field(as_object(author), "id") == bot.id
     return replied_id, by_bot
 
 
 def _display_name(sender: dict[str, Any]) -> str:
-    parts = [_str(sender, "first_name"), _optional_str(sender, "last_name") or ""]
-    name = _one_line(" ".join(part for part in parts if part))
+    parts = [str_field(sender, "first_name"), optional_str(sender, "last_name") or ""]
+    name = printable_name(" ".join(part for part in parts if part))
     if name:
         return name
-    username = _optional_str(sender, "username")
-    return _one_line(f"@{username}") if username else str(_int(sender, "id"))
-
-
-def _one_line(text: str) -> str:
-    """`text` as one printable line: control, format (bidi overrides) and
-    separator characters become spaces (the joiners emoji and scripts need
-    stay), runs of spaces one, capped."""
-    cleaned = "".join(
-        " " if unicodedata.category(char)[0] in "CZ" and char not in _JOINERS else char
-        for char in valid_utf16(text)
-    )
-    return " ".join(cleaned.split())[:MAX_DISPLAY_NAME].strip()
+    username = optional_str(sender, "username")
+    return printable_name(f"@{username}") if username else str(int_field(sender, "id"))
 
 
 # ---- media --------------------------------------------------------------------------------
@@ -267,94 +259,44 @@ def _one_line(text: str) -> str:
 
 def _media(message: dict[str, Any]) -> MediaRef | None:
     if "photo" in message:
-        sizes = message["photo"]
-        if not isinstance(sizes, list) or not sizes:
-            _malformed()
-        photos = [_dict(size) for size in sizes]
+        photos = [as_object(size) for size in as_list(message["photo"])]
+        if not photos:
+            malformed()
         largest = max(
             enumerate(photos),
             key=lambda item: (
-                _int(item[1], "width") * _int(item[1], "height"),
-                _optional_int(item[1], "file_size") or 0,
+                int_field(item[1], "width") * int_field(item[1], "height"),
+                optional_int(item[1], "file_size") or 0,
                 item[0],
             ),
         )[1]
         return _file(AttachmentKind.PHOTO, largest)
     if "document" in message:
-        document = _dict(message["document"])
+        document = as_object(message["document"])
         return attrs.evolve(
             _file(AttachmentKind.DOCUMENT, document),
             file_name=_optional_text(document, "file_name"),
             mime_type=_optional_text(document, "mime_type"),
         )
     if "voice" in message:
-        voice = _dict(message["voice"])
+        voice = as_object(message["voice"])
         return attrs.evolve(
             _file(AttachmentKind.VOICE, voice),
             mime_type=_optional_text(voice, "mime_type"),
-            duration=_int(voice, "duration"),
+            duration=int_field(voice, "duration"),
         )
     return None
 
 
 def _file(kind: AttachmentKind, file: dict[str, Any]) -> MediaRef:
-    file_id = _str(file, "file_id")
-    size = _optional_int(file, "file_size")
+    file_id = str_field(file, "file_id")
+    size = optional_int(file, "file_size")
     if not file_id or (size is not None and size < 0):
-        _malformed()
+        malformed()
     return MediaRef(kind=kind, file_id=file_id, size=size)
-
-
-# ---- typed field access -------------------------------------------------------------------
-
-
-def _malformed() -> NoReturn:
-    raise _Malformed
-
-
-def _dict(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        _malformed()
-    return value
-
-
-def _int(container: dict[str, Any], key: str) -> int:
-    value = container.get(key)
-    if not is_int(value):
-        _malformed()
-    return value
-
-
-def _optional_int(container: dict[str, Any], key: str) -> int | None:
-    value = container.get(key)
-    return None if value is None else _int(container, key)
-
-
-def _str(container: dict[str, Any], key: str) -> str:
-    value = container.get(key)
-    if not isinstance(value, str):
-        _malformed()
-    return value
-
-
-def _optional_str(container: dict[str, Any], key: str) -> str | None:
-    value = container.get(key)
-    return None if value is None else _str(container, key)
 
 
 def _optional_text(container: dict[str, Any], key: str) -> str | None:
     """An optional string made safe to carry (no lone surrogates)."""
-    value = _optional_str(container, key)
+    value = optional_str(container, key)
     return None if value is None else valid_utf16(value)
-
-
-def _bool(container: dict[str, Any], key: str) -> bool:
-    value = container.get(key)
-    if not isinstance(value, bool):
-        _malformed()
-    return value
-
-
-def _optional_bool(container: dict[str, Any], key: str) -> bool | None:
-    value = container.get(key)
-    return None if value is None else _bool(container, key)

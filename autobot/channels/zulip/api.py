@@ -33,6 +33,7 @@ import attrs
 import httpx
 import trio
 
+from autobot.channels.json_fields import is_int
 from autobot.channels.zulip.errors import (
     BadRequest,
     FileTooLarge,
@@ -43,7 +44,6 @@ from autobot.channels.zulip.errors import (
     Unauthorized,
     ZulipError,
     answer_data,
-    is_int,
     is_transient,
     seconds,
 )

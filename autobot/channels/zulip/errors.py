@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import Any, TypeGuard
+from typing import Any
 
 
 class ZulipError(Exception):
@@ -89,11 +89,6 @@ class FileTooLarge(ZulipError):
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying later may succeed: network trouble, 5xx, 429."""
     return isinstance(exc, NetworkTrouble | ServerError | RateLimited)
-
-
-def is_int(value: object) -> TypeGuard[int]:
-    """A JSON integer (a bool is not one)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def seconds(value: object) -> float | None:

@@ -27,22 +27,27 @@ can hold) becomes U+FFFD; names are made one printable line.
 from __future__ import annotations
 
 import re
-import unicodedata
-from typing import Any, NoReturn
+from typing import Any
 
 import attrs
 
 from autobot.channels.access import email_key
+from autobot.channels.json_fields import (
+    Malformed,
+    as_list,
+    as_object,
+    int_field,
+    malformed,
+    str_field,
+)
+from autobot.channels.names import printable_name
 from autobot.channels.telegram.render import valid_utf16
 from autobot.channels.zulip.api import BotIdentity, upload_path_problem
-from autobot.channels.zulip.errors import is_int
 
 STREAM_TYPES = frozenset({"stream", "channel"})
 DIRECT_TYPES = frozenset({"private", "direct"})
-MAX_DISPLAY_NAME = 64  # characters of a sender's name kept
 MAX_UPLOADS = 5  # upload links of one message that are fetched
 
-_JOINERS = frozenset({"\u200c", "\u200d"})  # zero-width non-joiner and joiner
 # Zulip's mention syntax (zerver/lib/mention.py): `@` after the start, a
 # space, a quote or an opening bracket, then `**name**` (`_` first: silent).
 _USER_MENTION = re.compile(r"(?<![^\s'\"\(\{\[/<])@(?P<silent>_?)\*\*(?P<name>[^*]+)\*\*")
@@ -81,15 +86,11 @@ class ZulipMessage:
         return (f"msg:{self.message_id}",)
 
 
-class _Malformed(Exception):
-    """Internal: the event does not have Zulip's shape."""
-
-
 def parse_event(event: dict[str, Any], bot: BotIdentity) -> ZulipMessage | None:
     """The message `event` carries for `bot`, or None (see the module doc)."""
     try:
         return _parse(event, bot)
-    except _Malformed:
+    except Malformed:
         return None
 
 
@@ -124,39 +125,35 @@ def upload_paths(content: str) -> tuple[str, ...]:
 
 def _parse(event: dict[str, Any], bot: BotIdentity) -> ZulipMessage | None:
     if not isinstance(event, dict):
-        _malformed()
-    event_id = _int(event, "id")
+        malformed()
+    event_id = int_field(event, "id")
     if event.get("type") != "message":
         return None
-    message = _dict(event.get("message"))
-    sender_id = _int(message, "sender_id")
-    sender_email = _str(message, "sender_email")
+    message = as_object(event.get("message"))
+    sender_id = int_field(message, "sender_id")
+    sender_email = str_field(message, "sender_email")
     if sender_id == bot.user_id or email_key(sender_email) == email_key(bot.email):
         return None
-    kind = _str(message, "type")
-    content = valid_utf16(_str(message, "content"))
-    flags = event.get("flags", [])
-    if not isinstance(flags, list):
-        _malformed()
+    kind = str_field(message, "type")
+    content = valid_utf16(str_field(message, "content"))
+    flags = as_list(event.get("flags", []))
     mentioned = "mentioned" in flags or mentions(content, bot)
     if kind in STREAM_TYPES:
-        stream_id = _int(message, "stream_id")
-        stream_name = valid_utf16(_str(message, "display_recipient"))
+        stream_id = int_field(message, "stream_id")
+        stream_name = valid_utf16(str_field(message, "display_recipient"))
         topic_key = "subject" if "subject" in message else "topic"
-        topic: str | None = valid_utf16(_str(message, topic_key))
+        topic: str | None = valid_utf16(str_field(message, topic_key))
         others: tuple[int, ...] = ()
     elif kind in DIRECT_TYPES:
         stream_id, stream_name, topic = None, None, None
-        recipients = message.get("display_recipient")
-        if not isinstance(recipients, list):
-            _malformed()
-        ids = [_int(_dict(person), "id") for person in recipients]
+        recipients = as_list(message.get("display_recipient"))
+        ids = [int_field(as_object(person), "id") for person in recipients]
         others = tuple(sorted(set(ids) - {bot.user_id, sender_id}))
     else:
         return None
     return ZulipMessage(
         event_id=event_id,
-        message_id=_int(message, "id"),
+        message_id=int_field(message, "id"),
         sender_id=sender_id,
         sender_email=valid_utf16(sender_email),
         sender_name=_display_name(message, sender_email),
@@ -172,43 +169,5 @@ def _parse(event: dict[str, Any], bot: BotIdentity) -> ZulipMessage | None:
 
 def _display_name(message: dict[str, Any], email: str) -> str:
     name = message.get("sender_full_name")
-    shown = _one_line(name) if isinstance(name, str) else ""
-    return shown or _one_line(email)
-
-
-def _one_line(text: str) -> str:
-    """`text` as one printable line: control, format (bidi overrides) and
-    separator characters become spaces (the joiners emoji and scripts need
-    stay), runs of spaces one, capped."""
-    cleaned = "".join(
-        " " if unicodedata.category(char)[0] in "CZ" and char not in _JOINERS else char
-        for char in valid_utf16(text)
-    )
-    return " ".join(cleaned.split())[:MAX_DISPLAY_NAME].strip()
-
-
-# ---- typed field access -------------------------------------------------------------------
-
-
-def _malformed() -> NoReturn:
-    raise _Malformed
-
-
-def _dict(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        _malformed()
-    return value
-
-
-def _int(container: dict[str, Any], key: str) -> int:
-    value = container.get(key)
-    if not is_int(value):
-        _malformed()
-    return value
-
-
-def _str(container: dict[str, Any], key: str) -> str:
-    value = container.get(key)
-    if not isinstance(value, str):
-        _malformed()
-    return value
+    shown = printable_name(name) if isinstance(name, str) else ""
+    return shown or printable_name(email)

@@ -39,6 +39,7 @@ from typing import Any
 import attrs
 import trio
 
+from autobot.channels.json_fields import is_int
 from autobot.channels.zulip.api import (
     DEFAULT_MAX_MESSAGE_LENGTH,
     MAX_MESSAGE_LENGTH_RANGE,
@@ -47,7 +48,7 @@ from autobot.channels.zulip.api import (
     QueueGone,
     ZulipApi,
 )
-from autobot.channels.zulip.errors import is_int, seconds
+from autobot.channels.zulip.errors import seconds
 from autobot.logs.records import Logger
 from autobot.store.atomic import ensure_private_dir, write_private_file
 from autobot.store.regular_file import FileRefused, read_regular_file
