@@ -9,6 +9,10 @@ and its result comes back through a pipe. The paths it touches must be
 reachable by that user: `traversable_directory` makes a fresh directory
 others may pass through (mode 0711) but not list, outside pytest's private
 temporary tree.
+
+An attacker racing the code under test is a Python script of its own, run
+as another account: `racing` starts it (with `python_for_account`'s
+interpreter, through `as_account`) for the length of a block.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+import attrs
 
 NOBODY = 65534
 
@@ -32,9 +40,7 @@ def run_as_nobody(work: Callable[[], str]) -> str:
     if pid == 0:  # the child: never returns into the test
         try:
             os.close(read_end)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
+            as_account(NOBODY, NOBODY)()
             try:
                 result = work()
             except BaseException as exc:  # noqa: BLE001 -- reported to the parent
@@ -61,3 +67,59 @@ def traversable_directory() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path)
+
+
+def as_account(uid: int, gid: int) -> Callable[[], None]:
+    """What turns the calling process into `uid`:`gid` with no supplementary
+    groups (a `preexec_fn`). Only root can call what it returns."""
+
+    def become() -> None:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+
+    return become
+
+
+def python_for_account(uid: int, gid: int) -> str | None:
+    """An interpreter that `uid`:`gid` can run: this one (its real path), else
+    `/usr/bin/python3`; None when it can run neither (the caller skips)."""
+    for candidate in (os.path.realpath(sys.executable), "/usr/bin/python3"):
+        try:
+            subprocess.run([candidate, "-c", ""], preexec_fn=as_account(uid, gid), check=True)
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        return candidate
+    return None
+
+
+@attrs.define
+class Racer:
+    """The script `racing` ran: `cycles` is the last line it printed, once it ended."""
+
+    cycles: int | None = None
+
+
+@contextlib.contextmanager
+def racing(
+    python: str, script: str, *args: str, uid: int, gid: int, pass_fds: Sequence[int]
+) -> Iterator[Racer]:
+    """`python -c script args...` run as `uid`:`gid` (inheriting `pass_fds`)
+    for the length of the block, which starts once the script printed
+    "ready". At the end the script gets SIGTERM, and the last line it prints
+    (how many rounds it raced) becomes the yielded `Racer.cycles`."""
+    process = subprocess.Popen(
+        [python, "-c", script, *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_account(uid, gid),
+        pass_fds=tuple(pass_fds),
+    )
+    racer = Racer()
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        yield racer
+    finally:
+        process.terminate()
+        output, _ = process.communicate()
+        racer.cycles = int(output.split()[-1]) if output.split() else None

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from autobot.doctor.env_move import EnvMoveRefused, move_env_out_of_workspace
 from autobot.doctor.fix import fix, fix_main
+from autobot.testing.unprivileged import python_for_account, racing
 
 from .botdir import ANTHROPIC_KEY, CLEAN_ENV, Bot, make_bot, probe_ok
 
@@ -229,22 +228,6 @@ finally:
 ACCOUNT = 4242  # the workspace's owner, and the attacker: the model's account
 
 
-def _become_the_account() -> None:
-    os.setgroups([])
-    os.setgid(ACCOUNT)
-    os.setuid(ACCOUNT)
-
-
-def _python_for_the_account() -> str:
-    for candidate in (os.path.realpath(sys.executable), "/usr/bin/python3"):
-        try:
-            subprocess.run([candidate, "-c", ""], preexec_fn=_become_the_account, check=True)
-        except (OSError, subprocess.CalledProcessError):
-            continue
-        return candidate
-    pytest.skip("no interpreter another account may run")
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="the attacker runs as another account")
 def test_a_racing_swapper_never_gets_an_outside_file_moved_in(tmp_path: Path) -> None:
     """A process of the workspace's owner swaps the workspace's .env between
@@ -260,33 +243,30 @@ def test_a_racing_swapper_never_gets_an_outside_file_moved_in(tmp_path: Path) ->
     secret.parent.mkdir(mode=0o755)
     secret.write_text("ROOT_PASSWORD=never-for-the-bot\n")
     os.chmod(secret, 0o666)  # linkable by the account whatever fs.protected_hardlinks says
+    python = python_for_account(ACCOUNT, ACCOUNT)
+    if python is None:
+        pytest.skip("no interpreter another account may run")
     workspace_fd = os.open(bot.workspace, os.O_RDONLY | os.O_DIRECTORY)
     outside_fd = os.open(secret.parent, os.O_RDONLY | os.O_DIRECTORY)
-    swapper = subprocess.Popen(
-        [_python_for_the_account(), "-c", SWAPPER, str(workspace_fd), str(outside_fd), str(secret)],
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=_become_the_account,
-        pass_fds=(workspace_fd, outside_fd),
-    )
+    fds = (workspace_fd, outside_fd)
     moved = refused = 0
     try:
-        assert swapper.stdout is not None and swapper.stdout.readline() == "ready\n"
-        for _ in range(1000):
-            try:
-                move_env_out_of_workspace(bot.workspace, bot.root, as_root=True)
-            except (EnvMoveRefused, OSError):
-                refused += 1
-                continue
-            moved += 1
-            assert bot.env.read_text() == "MODEL=own-file\n"
-            bot.env.unlink()
+        with racing(
+            python, SWAPPER, *map(str, fds), str(secret), uid=ACCOUNT, gid=ACCOUNT, pass_fds=fds
+        ) as swapper:
+            for _ in range(1000):
+                try:
+                    move_env_out_of_workspace(bot.workspace, bot.root, as_root=True)
+                except (EnvMoveRefused, OSError):
+                    refused += 1
+                    continue
+                moved += 1
+                assert bot.env.read_text() == "MODEL=own-file\n"
+                bot.env.unlink()
     finally:
-        swapper.terminate()
-        cycles, _ = swapper.communicate()
         os.close(workspace_fd)
         os.close(outside_fd)
-    assert int(cycles) > 0  # the swapper really swapped
+    assert swapper.cycles  # the swapper really swapped
     assert moved and refused  # and the move went both ways
     assert secret.read_text() == "ROOT_PASSWORD=never-for-the-bot\n"
     assert os.stat(secret).st_uid == 0

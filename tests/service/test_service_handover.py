@@ -12,6 +12,7 @@ import pytest
 
 from autobot.service import handover
 from autobot.service.handover import hand_over, survey
+from autobot.testing.unprivileged import as_account, python_for_account, racing
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
 
@@ -179,20 +180,11 @@ finally:
 """
 
 
-def _become_the_account() -> None:
-    os.setgroups([])
-    os.setgid(GID)
-    os.setuid(UID)
-
-
-def _python_for_the_account() -> str:
-    for candidate in (os.path.realpath(sys.executable), "/usr/bin/python3"):
-        try:
-            subprocess.run([candidate, "-c", ""], preexec_fn=_become_the_account, check=True)
-        except (OSError, subprocess.CalledProcessError):
-            continue
-        return candidate
-    pytest.skip("no interpreter another account may run")
+def python_for_the_account() -> str:
+    python = python_for_account(UID, GID)
+    if python is None:
+        pytest.skip("no interpreter another account may run")
+    return python
 
 
 ATTACK = """
@@ -225,7 +217,7 @@ def test_while_files_are_handed_over_no_other_account_can_change_a_name(
     hand_over(bot, UID, GID)  # the account owns the workspace, as when its gateway ran
     deep_fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
     outside_fd = os.open(secret.parent, os.O_RDONLY | os.O_DIRECTORY)
-    python = _python_for_the_account()
+    python = python_for_the_account()
     seen: list[str] = []
     give_files = handover._give_files
 
@@ -234,7 +226,7 @@ def test_while_files_are_handed_over_no_other_account_can_change_a_name(
             [python, "-c", ATTACK, str(deep_fd), str(outside_fd)],
             capture_output=True,
             text=True,
-            preexec_fn=_become_the_account,
+            preexec_fn=as_account(UID, GID),
             pass_fds=(deep_fd, outside_fd),
             check=True,
         )
@@ -263,25 +255,20 @@ def test_a_racing_swapper_never_gets_the_outside_file_handed_over(
     bot, secret = layout
     deep = bot / "workspace" / "deep"
     hand_over(bot, UID, GID)  # the account owns the workspace, as when its gateway ran
+    python = python_for_the_account()
     deep_fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
     outside_fd = os.open(secret.parent, os.O_RDONLY | os.O_DIRECTORY)
-    swapper = subprocess.Popen(
-        [_python_for_the_account(), "-c", SWAPPER, str(deep_fd), str(outside_fd), str(secret)],
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=_become_the_account,
-        pass_fds=(deep_fd, outside_fd),
-    )
+    fds = (deep_fd, outside_fd)
     try:
-        assert swapper.stdout is not None and swapper.stdout.readline() == "ready\n"
-        for _ in range(2000):  # the unlocked design of this module lost within ~1000
-            hand_over(bot, UID, GID)
-            assert owner(secret) == (0, 0)
+        with racing(
+            python, SWAPPER, *map(str, fds), str(secret), uid=UID, gid=GID, pass_fds=fds
+        ) as swapper:
+            for _ in range(2000):  # the unlocked design of this module lost within ~1000
+                hand_over(bot, UID, GID)
+                assert owner(secret) == (0, 0)
     finally:
-        swapper.terminate()
-        cycles, _ = swapper.communicate()
         os.close(deep_fd)
         os.close(outside_fd)
-    assert int(cycles) > 0  # it did swap between the hand-overs
+    assert swapper.cycles  # it did swap between the hand-overs
     assert owner(secret) == (0, 0)
     assert mode(secret) == 0o666
