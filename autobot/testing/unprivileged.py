@@ -93,9 +93,27 @@ def python_for_account(uid: int, gid: int) -> str | None:
     return None
 
 
+# What `racing` appends to a script: its rounds, until SIGTERM; then how many completed.
+_RACE_LOOP = """
+import signal as _signal, sys as _sys
+_signal.signal(_signal.SIGTERM, lambda *_: _sys.exit(0))
+_cycles = 0
+print("ready", flush=True)
+try:
+    while True:
+        try:
+            race_once()
+            _cycles += 1
+        except OSError:
+            pass
+finally:
+    print(_cycles, flush=True)
+"""
+
+
 @attrs.define
 class Racer:
-    """The script `racing` ran: `cycles` is the last line it printed, once it ended."""
+    """The script `racing` ran: `cycles` is how many rounds it completed, once it ended."""
 
     cycles: int | None = None
 
@@ -104,12 +122,15 @@ class Racer:
 def racing(
     python: str, script: str, *args: str, uid: int, gid: int, pass_fds: Sequence[int]
 ) -> Iterator[Racer]:
-    """`python -c script args...` run as `uid`:`gid` (inheriting `pass_fds`)
-    for the length of the block, which starts once the script printed
-    "ready". At the end the script gets SIGTERM, and the last line it prints
-    (how many rounds it raced) becomes the yielded `Racer.cycles`."""
+    """Race the block with `script` run by `python` as `uid`:`gid`, with
+    `args` as its `sys.argv[1:]` and the descriptors `pass_fds` inherited.
+
+    The script defines `race_once()`, one round of the attack; it is called
+    again and again (a round that fails with `OSError` is simply not counted)
+    from before the block starts until the block ends. Then the process gets
+    SIGTERM, and `Racer.cycles` is how many rounds it completed."""
     process = subprocess.Popen(
-        [python, "-c", script, *args],
+        [python, "-c", script + _RACE_LOOP, *args],
         stdout=subprocess.PIPE,
         text=True,
         preexec_fn=as_account(uid, gid),

@@ -201,27 +201,18 @@ def test_the_bot_directory_inside_the_workspace_is_refused(tmp_path: Path) -> No
 
 
 SWAPPER = """
-import os, signal, sys
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+import os, sys
 workspace, outside = int(sys.argv[1]), int(sys.argv[2])  # inherited directory descriptors
-cycles = 0
-print("ready", flush=True)
-try:
-    while True:
-        try:
-            fd = os.open("fresh", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=workspace)
-            os.write(fd, b"MODEL=own-file\\n")
-            os.close(fd)
-            os.rename("fresh", ".env", src_dir_fd=workspace, dst_dir_fd=workspace)
-            os.symlink(sys.argv[3], "soft", dir_fd=workspace)
-            os.rename("soft", ".env", src_dir_fd=workspace, dst_dir_fd=workspace)
-            os.link("shadow", "hard", src_dir_fd=outside, dst_dir_fd=workspace)
-            os.rename("hard", ".env", src_dir_fd=workspace, dst_dir_fd=workspace)
-            cycles += 1
-        except OSError:
-            pass
-finally:
-    print(cycles, flush=True)
+
+def race_once():
+    fd = os.open("fresh", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=workspace)
+    os.write(fd, b"MODEL=own-file\\n")
+    os.close(fd)
+    os.rename("fresh", ".env", src_dir_fd=workspace, dst_dir_fd=workspace)
+    os.symlink(sys.argv[3], "soft", dir_fd=workspace)
+    os.rename("soft", ".env", src_dir_fd=workspace, dst_dir_fd=workspace)
+    os.link("shadow", "hard", src_dir_fd=outside, dst_dir_fd=workspace)
+    os.rename("hard", ".env", src_dir_fd=workspace, dst_dir_fd=workspace)
 """
 
 
