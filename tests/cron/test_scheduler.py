@@ -319,24 +319,12 @@ async def test_a_stop_lets_a_short_run_finish_and_records_a_cancelled_one_as_int
     add_job(path, "short", EverySchedule(seconds=60), now=BASE)
     add_job(path, "long", EverySchedule(seconds=60), now=BASE)
     runner = FakeRunner(Wall(), durations={"short": 5.0, "long": 500.0})
-    logger, _ = capture_logger("gateway")
-    wake_send, wake_receive = open_wake_channel()
-    scheduler = CronScheduler(
-        store_path=path,
-        runner=runner,
-        wall_clock=runner.wall,
-        default_tz="UTC",
-        logger=logger,
-        wake=wake_receive,
-        disk=run_inline,
-    )
-    with wake_send:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(scheduler.run)
+    with trio.CancelScope() as supervisor:
+        async with scheduling(path, runner) as run:
             await trio.sleep(61)
-            scheduler.stopping.set()  # what the supervisor does first...
+            run.scheduler.stopping.set()  # what the supervisor does first...
             await trio.sleep(10)  # ...then, after the child's grace...
-            nursery.cancel_scope.cancel("grace over")  # ...it cancels
+            supervisor.cancel("grace over")  # ...it cancels
     jobs = stored(path)
     assert jobs["short"].last_run is not None and jobs["short"].last_run.status is RunStatus.OK
     long = jobs["long"]
