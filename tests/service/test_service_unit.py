@@ -127,6 +127,17 @@ def test_the_budget_is_what_root_gateway_cgroups_give_each_worker_plus_the_gatew
     assert parse_unit(render_unit(spec(memory_max=MIB + 1)))["Service"]["MemoryMax"] == "2M"
 
 
+def verify(unit_file: Path) -> subprocess.CompletedProcess[str]:
+    """`systemd-analyze verify` on `unit_file` (it reads the unit, changes nothing)."""
+    return subprocess.run(
+        ["systemd-analyze", "verify", str(unit_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
 def test_systemd_analyze_verify_accepts_the_unit_without_a_warning(tmp_path: Path) -> None:
     bot = tmp_path / "mybot"
@@ -141,23 +152,11 @@ def test_systemd_analyze_verify_accepts_the_unit_without_a_warning(tmp_path: Pat
         )
     )
     unit_file.write_text(text)
-    done = subprocess.run(
-        ["systemd-analyze", "verify", str(unit_file)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = verify(unit_file)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     # and it does complain about a key it does not know (the check is real)
     unit_file.write_text(text.replace("UMask=0077", "UMask=0077\nUmask=0077"))
-    done = subprocess.run(
-        ["systemd-analyze", "verify", str(unit_file)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = verify(unit_file)
     assert "Unknown key 'Umask'" in done.stderr
 
 
