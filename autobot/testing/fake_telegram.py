@@ -39,6 +39,7 @@ import attrs
 import httpx
 import trio
 
+from autobot.testing.faults import instead_of_answer
 from autobot.testing.http_server import (
     HttpRequest,
     HttpResponse,
@@ -48,7 +49,7 @@ from autobot.testing.http_server import (
 )
 from autobot.testing.telegram.delivery import deliver_updates
 from autobot.testing.telegram.entities import Entity, FormattedText, check_spans, find_entities
-from autobot.testing.telegram.faults import Fault, FaultKind, FaultPlan
+from autobot.testing.telegram.faults import Fault, FaultPlan
 from autobot.testing.telegram.files import StoredFile
 from autobot.testing.telegram.methods import METHODS
 from autobot.testing.telegram.objects import BotProfile, TelegramChat, TelegramUser
@@ -362,13 +363,9 @@ async def _respond(fake: FakeTelegram, request: HttpRequest) -> HttpResponse:
         return ApiError(404, "Not Found").response()
     if problem is not None:
         return problem.response()
-    fault = fake.faults.take(route.method)
-    if fault is not None and fault.kind is FaultKind.DROP:
-        return HttpResponse.dropped()
-    if fault is not None and fault.kind is FaultKind.ANSWER:
-        return fault.api_error().response()
-    if fault is not None:
-        await trio.sleep(fault.seconds)
+    replaced = await instead_of_answer(fake.faults.take(route.method))
+    if replaced is not None:
+        return replaced
     try:
         return await method(fake, arguments)
     except ApiError as error:

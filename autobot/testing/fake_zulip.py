@@ -59,8 +59,9 @@ import attrs
 import trio
 from trio_util import AsyncValue
 
+from autobot.testing.faults import FaultPlan, instead_of_answer
 from autobot.testing.http_server import HttpRequest, HttpResponse, LoopbackServer, serve_http
-from autobot.testing.zulip.faults import Fault, FaultKind, FaultPlan
+from autobot.testing.zulip.faults import Fault
 from autobot.testing.zulip.queues import FakeEventQueue, QueueRefusal
 from autobot.testing.zulip.records import (
     ApiCall,
@@ -102,7 +103,7 @@ class FakeZulip:
     calls: list[ApiCall] = attrs.field(factory=list)
     downloads: list[Download] = attrs.field(factory=list)
     uploads: dict[str, bytes] = attrs.field(factory=dict)
-    faults: FaultPlan = attrs.field(factory=FaultPlan)
+    faults: FaultPlan[Fault] = attrs.field(factory=FaultPlan)
     revoked: bool = False
     registered: int = 0
     _returned: dict[tuple[Any, ...], int] = attrs.field(factory=dict)
@@ -365,13 +366,9 @@ async def _respond(fake: FakeZulip, request: HttpRequest) -> HttpResponse:
         )
     )
     fake.changed()
-    fault = fake.faults.take(endpoint) if problem is None else None
-    if fault is not None and fault.kind is FaultKind.DROP:
-        return HttpResponse.dropped()
-    if fault is not None and fault.kind is FaultKind.ANSWER:
-        return fault.response()
-    if fault is not None:
-        await trio.sleep(fault.seconds)
+    replaced = await instead_of_answer(fake.faults.take(endpoint) if problem is None else None)
+    if replaced is not None:
+        return replaced
     if endpoint == "download":
         return _download(fake, urllib.parse.unquote(target.path), authenticated=problem is None)
     if problem is not None:

@@ -4,37 +4,28 @@ A `Fault` replaces the normal answer of one call: an error answer (429 with
 `retry_after`, a 5xx, "can't parse entities", any status and description), a
 stall (the fake sleeps `seconds` of trio time, far longer than any client
 timeout, then answers normally if anyone still listens), or a dropped
-connection (closed without an answer). `FaultPlan` queues them per method
-(case-insensitive, as the API's method names are).
+connection (closed without an answer): see `autobot.testing.faults`.
+`FaultPlan` queues them per method (case-insensitive, as the API's method
+names are).
 """
 
 from __future__ import annotations
 
-import collections
-import enum
-
 import attrs
 
+from autobot.testing import faults
+from autobot.testing.faults import CallFault, FaultKind
+from autobot.testing.http_server import HttpResponse
 from autobot.testing.telegram.request import ApiError
-
-STALL_SECONDS = 24 * 3600.0  # longer than any client timeout or test deadline
-
-
-class FaultKind(enum.Enum):
-    ANSWER = "answer"  # an error answer instead of the normal one
-    STALL = "stall"  # sleep, then the normal answer
-    DROP = "drop"  # close the connection without answering
 
 
 @attrs.frozen(kw_only=True)
-class Fault:
+class Fault(CallFault):
     """What one call gets instead of its normal answer."""
 
-    kind: FaultKind
     status: int = 0
     description: str = ""
     retry_after: int | None = None
-    seconds: float = 0.0
 
     @classmethod
     def error(cls, status: int, description: str, *, retry_after: int | None = None) -> Fault:
@@ -68,41 +59,15 @@ class Fault:
         """400 "Bad Request: can't parse entities: <detail>" whatever the text was."""
         return cls.error(400, f"Bad Request: can't parse entities: {detail}")
 
-    @classmethod
-    def stall(cls, seconds: float = STALL_SECONDS) -> Fault:
-        """Answer normally, but only after `seconds` of trio time."""
-        if seconds <= 0:
-            raise ValueError(f"a stall needs a positive duration, not {seconds}")
-        return cls(kind=FaultKind.STALL, seconds=seconds)
-
-    @classmethod
-    def dropped_connection(cls) -> Fault:
-        """Close the connection without answering."""
-        return cls(kind=FaultKind.DROP)
-
-    def api_error(self) -> ApiError:
-        """The error answer of an ANSWER fault."""
-        return ApiError(self.status, self.description, retry_after=self.retry_after)
+    def response(self) -> HttpResponse:
+        """The error answer of an ANSWER fault, in the API's envelope."""
+        return ApiError(self.status, self.description, retry_after=self.retry_after).response()
 
 
 @attrs.define
-class FaultPlan:
-    """Faults waiting for the next calls of each method, in order."""
+class FaultPlan(faults.FaultPlan[Fault]):
+    """Faults waiting for the next calls of each method, in order; the
+    method names are case-insensitive."""
 
-    queued: dict[str, collections.deque[Fault]] = attrs.field(factory=dict)
-
-    def add(self, method: str, fault: Fault, count: int = 1) -> None:
-        """The next `count` calls of `method` get `fault`; raises `ValueError`
-        for a count below 1."""
-        if count < 1:
-            raise ValueError(f"a fault needs a count of at least 1, not {count}")
-        self.queued.setdefault(method.lower(), collections.deque()).extend([fault] * count)
-
-    def take(self, method: str) -> Fault | None:
-        """The fault for this call of `method`, or None to answer normally."""
-        queue = self.queued.get(method.lower())
-        return queue.popleft() if queue else None
-
-    def remaining(self, method: str) -> int:
-        """How many calls of `method` still get a fault."""
-        return len(self.queued.get(method.lower(), ()))
+    def key(self, method: str) -> str:
+        return method.lower()
