@@ -8,7 +8,6 @@ the real Anthropic SDK to the fake model.
 from __future__ import annotations
 
 import io
-import socket
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,19 +22,13 @@ from autobot.app import Gateway, build_gateway, chat_channels
 from autobot.config import LoadedConfig, load_config
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.fake_telegram import FakeTelegram, serve_fake_telegram
+from autobot.testing.gateway_process import free_port
 from autobot.testing.telegram.objects import TelegramChat, TelegramUser
 from autobot.testing.telegram_bot import echo_model, make_telegram_bot
 
 ALICE = TelegramUser(id=1001, first_name="Alice", username="alice")
 BOB = TelegramUser(id=1002, first_name="Bob", username="bob_b")
 STEP_SECONDS = 30.0  # generous bound for one exchange on a loaded CI machine
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _any_port(loaded: LoadedConfig) -> LoadedConfig:

@@ -19,111 +19,29 @@ In normal operation too, many messages from several users get one reply each.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
 
-from autobot.channels.inbound_journal import InboundJournal, inbound_journal_path
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.fake_zulip import serve_fake_zulip
-from autobot.testing.llm_script import ScriptedReply, Step
-from autobot.testing.processes import host_processes_with
+from autobot.testing.gateway_process import (
+    POLL_SECONDS,
+    STEP_SECONDS,
+    free_port,
+    gateway_process,
+    killed,
+    pending_journal_entries,
+    slow_first_echo,
+    stop_gracefully,
+    until,
+)
+from autobot.testing.llm_script import ScriptedReply
 from autobot.testing.telegram_bot import last_user_text
 from autobot.testing.zulip.faults import Fault
 
 from .bot import make_zulip_bot
-from .test_zulip_gateway import free_port
-
-SLOW_MODEL_SECONDS = 5.0  # the turn the gateway is killed in never gets its answer
-START_BOUND = 60.0  # a real process on a loaded 2-core machine; nothing asserts a duration
-STEP_SECONDS = 30.0
-POLL_SECONDS = 0.05  # how often the test looks at the fakes while a process works
-
-
-def echo_last_line(body: Mapping[str, Any]) -> str:
-    return "echo: " + last_user_text(body).splitlines()[-1]
-
-
-def slow_first_echo() -> Callable[[Mapping[str, Any]], Step]:
-    """A model that takes `SLOW_MODEL_SECONDS` for its first request, then
-    answers every request at once (`echo_last_line`)."""
-    requests = 0
-
-    def answer(body: Mapping[str, Any]) -> Step:
-        nonlocal requests
-        requests += 1
-        latency = SLOW_MODEL_SECONDS if requests == 1 else 0.0
-        return ScriptedReply(text=echo_last_line(body), latency=latency)
-
-    return answer
-
-
-def _environ() -> dict[str, str]:
-    """This environment without API keys: the bot's `.env` provides its own."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-@asynccontextmanager
-async def gateway_process(config: Path, log: Path) -> AsyncIterator[trio.Process]:
-    """The gateway for `config`, its stderr appended to `log`; killed if the
-    block ends while it still runs."""
-    with log.open("ab") as stderr:
-        process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "autobot", "--config", str(config), "gateway"],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=_environ(),
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        with trio.CancelScope(shield=True):
-            await process.wait()
-
-
-def output(log: Path) -> str:
-    """What the gateway processes wrote to stderr (for failure messages)."""
-    return log.read_text()
-
-
-async def until(condition: Callable[[], bool], process: trio.Process, log: Path) -> None:
-    """Wait (real time) until `condition()` holds while `process` keeps running."""
-    with trio.fail_after(START_BOUND):
-        while not condition():
-            assert process.poll() is None, f"the gateway exited:\n{output(log)}"
-            await trio.sleep(POLL_SECONDS)
-
-
-async def stop_gracefully(process: trio.Process, log: Path) -> None:
-    process.send_signal(signal.SIGTERM)
-    with trio.fail_after(START_BOUND):
-        assert await process.wait() == 0, output(log)
-
-
-def pending_journal_entries(config: Path) -> int:
-    with InboundJournal.open(inbound_journal_path(config.parent, "zulip")).journal as journal:
-        return journal.backlog
-
-
-async def killed(config: Path, process: trio.Process) -> None:
-    process.kill()
-    assert await process.wait() == -signal.SIGKILL
-    workspace = str(config.parent / "workspace")
-    with trio.fail_after(STEP_SECONDS):  # its sandbox workers die with it
-        while host_processes_with(workspace):  # noqa: ASYNC110 -- other processes
-            await trio.sleep(POLL_SECONDS)
 
 
 @pytest.mark.parametrize("journaled", [True, False], ids=["journaled", "not-yet-journaled"])
@@ -165,7 +83,7 @@ async def test_kill_9_then_restart_answers_the_message_once(
             await stop_gracefully(second, log)
     assert [m.content for m in zulip.direct_to(alice)] == [f"echo: {text}", "echo: and eggs"]
     assert zulip.registered == 1  # the restarted gateway resumed the same queue
-    assert pending_journal_entries(config) == 0
+    assert pending_journal_entries(config, "zulip") == 0
     asked = [last_user_text(r.json()).splitlines()[-1] for r in model.requests]
     killed_turn = [text] if journaled else []  # asked again after the restart
     assert asked == [*killed_turn, text, "and eggs"]
@@ -211,4 +129,4 @@ async def test_many_messages_are_each_answered_once(tmp_path: Path) -> None:
             "echo: last",
         ]
     assert len(model.requests) == len(people) * (per_user + 1)
-    assert pending_journal_entries(config) == 0
+    assert pending_journal_entries(config, "zulip") == 0

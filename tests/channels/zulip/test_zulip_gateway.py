@@ -12,7 +12,6 @@ loopback exchange or sandbox call takes, so their instants are exact.
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +28,7 @@ from autobot.app import Gateway
 from autobot.config import LoadedConfig, load_config
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.fake_zulip import FakeZulip, serve_fake_zulip
+from autobot.testing.gateway_process import free_port
 from autobot.testing.llm_script import FakeLLM, ScriptedReply, Step
 from autobot.testing.telegram_bot import last_user_text
 from autobot.testing.zulip.faults import Fault
@@ -47,13 +47,6 @@ INJECTION = (
 )
 # Zulip's own mention patterns (zerver/lib/mention.py)
 PINGS = re.compile(r"(?<![^\s'\"\(\{\[/<])@_?\*")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def model(body: Mapping[str, Any]) -> Step:
