@@ -2,24 +2,14 @@
 
 The file is the single source of truth shared by the gateway (which issues
 codes) and `autobot pairing` (which approves and revokes), possibly running
-at the same time, so it is a `store.shared_file` (as the cron store is):
-
-- every change is a transaction under an exclusive `flock` on a separate lock
-  file (`.pairing.lock`, 0600, never replaced): read the book, apply a pure
-  transition from `pairing`, write the successor atomically (0600 temp
-  file, fsync, rename: `store.atomic.write_private_file`). Two writers never
-  lose each other's change;
-- reading needs no lock (a rename is atomic: readers see the old or the new
-  book). `PairingStore.current` costs one `lstat` while the file is
-  unchanged and reloads when its identity (device, inode) or its size,
-  mtime or ctime changes. The store keeps the loaded file open, so its inode
-  cannot be reused by a later version: a replacement (every write autobot
-  makes) is always seen. An edit in place by hand is seen through its size
-  or timestamps (one of the same size within the same timestamp tick would
-  wait for the next change);
-- a store file that is not a regular file, is larger than `MAX_STORE_BYTES`
-  or is not a valid book raises `PairingStoreError` and is never written
-  over: access decisions must then fail closed (no approvals).
+at the same time, so it is a `store.shared_file.SharedFile` (as the cron
+store is): a change is a transaction under the lock `.pairing.lock`, which
+applies a pure transition from `pairing` to the book and writes the
+successor atomically; reading needs no lock, and `PairingStore.current`
+costs one `lstat` while the file is unchanged. A store file that is not a
+regular file, is larger than `MAX_STORE_BYTES` or is not a valid book
+raises `PairingStoreError` and is never written over: access decisions must
+then fail closed (no approvals).
 
 All methods block (file I/O, `flock`): Trio code calls them through
 `trio.to_thread.run_sync` with a named `CapacityLimiter`. A store has one

@@ -2,21 +2,15 @@
 
 The file (`cron.store`, `./cron.json` in the bot directory) is
 `{"version": 1, "jobs": [...]}`, mode 0600. The gateway's scheduler and
-`autobot cron` may run at the same time, so it is a `store.shared_file`
-(as the pairing store is):
-
-- every change is a transaction under an exclusive `flock` on a separate
-  lock file (`.<name>.lock` beside it, 0600, never replaced): read the file
-  fresh, apply a pure function of the book (`autobot.cron.book`), write the
-  successor atomically (`store.atomic.write_private_file`) only if it
-  changed. Two writers never lose each other's change;
-- reading needs no lock: `stamp()` costs one `lstat` and changes with every
-  write autobot makes and with an edit in place; `load()` re-reads only when
-  it changed;
-- a store that is not a regular file (a symlink is never followed, a FIFO
-  never blocks), is larger than `MAX_STORE_BYTES`, is not a valid book or
-  has another version raises `CronStoreError` naming the file, and is never
-  written over: no job runs until it is fixed or removed.
+`autobot cron` may change it at the same time, so it is a
+`store.shared_file.SharedFile` (as the pairing store is): a change is a
+transaction under the lock `.<name>.lock` beside it, which reads the file
+fresh, applies a pure function of the book (`autobot.cron.book`) and writes
+the successor only if it changed; reading needs no lock, and `stamp()` tells
+whether anyone changed the book since. A store that is not a regular file,
+is larger than `MAX_STORE_BYTES`, is not a valid book or has another version
+raises `CronStoreError` naming the file, and is never written over: no job
+runs until it is fixed or removed.
 
 All methods block (file I/O, `flock`): Trio code calls them through
 `trio.to_thread.run_sync` with a named `CapacityLimiter`. A store has one

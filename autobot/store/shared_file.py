@@ -15,8 +15,9 @@ and an `autobot` command may change it at the same moment.
   version. `stamp()` costs one `lstat`: the file's device, inode, size,
   mtime and ctime, None when there is no file. It changes with every
   replacement (a new inode: the loaded file is held open, so its inode cannot
-  be reused by a later version) and with an edit in place (size or times);
-  `load()` reads the file again only when its stamp changed.
+  be reused by a later version) and with an edit in place (size or times;
+  an edit of the same size within one timestamp tick shows at the next
+  change); `load()` reads the file again only when its stamp changed.
 - A file that is not a regular file (a symbolic link is never followed, a
   FIFO never blocks the reader), is larger than `limit` or is refused by
   `decode` raises the owner's error naming the file and the problem; it is
