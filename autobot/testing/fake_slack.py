@@ -290,6 +290,7 @@ class FakeSlack:
         (default `CLOSE_AFTER_SECONDS`; at once for `link_disabled`), unless the
         client closed it first."""
         target = self._connection(connection)
+        target.draining = True
         await target.send({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}})
         self.changed()
         delay = (

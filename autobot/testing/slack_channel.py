@@ -42,6 +42,8 @@ from autobot.runtime import Actor, ChildEnv, ChildSpec, Mailbox, Supervisor
 from autobot.testing.fake_slack import FakeSlack
 from autobot.testing.logs import capture_logger, drain
 
+HEALTH_POLL_SECONDS = 0.01
+
 
 def channel_config(slack: FakeSlack, **settings: Any) -> SlackConfig:
     """`channels.slack` enabled against `slack` (its tokens and API base), with
@@ -109,6 +111,16 @@ class SlackRun:
     async def connected(self, count: int = 1) -> None:
         """Wait until the fake has seen `count` socket connections open."""
         await self.slack.until(lambda: len(self.slack.connections) >= count)
+
+    async def up(self) -> None:
+        """Wait until the channel says it is connected (it has read a hello)."""
+        await self.health_until(lambda health: health.up)
+
+    async def health_until(self, condition: Callable[[ChannelHealth], bool]) -> None:
+        """Wait until `condition(health)` holds: looks every `HEALTH_POLL_SECONDS`
+        (virtual time moves by that much)."""
+        while not condition(self.health):  # noqa: ASYNC110 -- health is plain data
+            await trio.sleep(HEALTH_POLL_SECONDS)
 
     async def settled(self) -> None:
         """Wait until every event queued in the fake was acknowledged (each was

@@ -67,7 +67,7 @@ from autobot.channels.slack.socket import (
     SocketConnection,
     SocketDisabled,
     SocketTrouble,
-    open_socket,
+    run_socket,
 )
 from autobot.channels.spec import ChannelEnv
 from autobot.channels.stopped import drain_stopped
@@ -142,7 +142,7 @@ class SlackChannel:
                     loops.start_soon(self._receive_events)
                     loops.start_soon(self._send_loop)
             except* ChannelStopped as stopped:
-                reason = str(stopped.exceptions[0])
+                reason = str(_first_leaf(stopped))
             if reason is not None:
                 await drain_stopped(self.env, reason, trio.TASK_STATUS_IGNORED)
 
@@ -178,10 +178,17 @@ class SlackChannel:
         self._log.warn(f"slack unreachable; retrying in {delay:.1f} s", error=str(exc))
         await trio.sleep(delay)
 
-    async def _open(self, number: int, nursery: trio.Nursery) -> SocketConnection:
-        """A new socket; raises ChannelStopped for what retrying cannot fix."""
+    async def _open(
+        self, number: int, nursery: trio.Nursery, deliver: trio.MemorySendChannel[Received]
+    ) -> SocketConnection:
+        """A new socket, served in `nursery`; raises ChannelStopped for what
+        retrying cannot fix."""
+        socket = functools.partial(
+            run_socket, self.api, number=number, deliver=deliver, on_unknown=self._unknown_frame
+        )
         try:
-            return await open_socket(self.api, nursery, number=number)
+            connection: SocketConnection = await nursery.start(socket)
+            return connection
         except AuthFailed as exc:
             raise ChannelStopped(
                 f"Slack rejected the app token ({exc.error}): check SLACK_APP_TOKEN in .env"
@@ -205,13 +212,12 @@ class SlackChannel:
                     number += 1
                     live = current is not None and not current.ended.is_set()
                     try:
-                        new = await self._open(number, sockets)
+                        new = await self._open(number, sockets, deliver)
                     except (SlackError, SocketTrouble) as exc:
                         await self._cool_down(exc, attempt, mark=not live)
                         attempt += 1
                         continue
                     self._sockets = [s for s in self._sockets if not s.ended.is_set()] + [new]
-                    sockets.start_soon(new.serve, deliver, self._unknown_frame)
                     self.env.health.mark_up(trio.current_time())
                     if current is not None and not current.ended.is_set():
                         self._log.info("slack socket refreshed", old=current.number, new=number)
@@ -440,6 +446,14 @@ class SlackChannel:
         raise ChannelStopped(
             f"Slack rejected the bot token ({exc.error}): check SLACK_BOT_TOKEN in .env"
         ) from exc
+
+
+def _first_leaf(group: BaseExceptionGroup[ChannelStopped]) -> BaseException:
+    """The first exception of `group` that is not itself a group (nurseries nest)."""
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
 
 
 def _thread(thread_id: str | None) -> str | None:

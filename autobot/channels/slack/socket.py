@@ -1,14 +1,15 @@
 """One Socket Mode WebSocket: opened, read, acknowledged on, closed (the I/O shell).
 
-`open_socket(api, nursery, number=...)` calls apps.connections.open (app
-token), connects to the URL it returned with trio-websocket (the
-connection's reader task runs in `nursery`) and waits for the `hello`
-frame; raises `SocketTrouble` (transient: connect failure, no hello in
-`HELLO_SECONDS`, closed at once), `SocketDisabled` (the first frame is a
-`link_disabled` disconnect) or the `SlackError` of the open call.
+`run_socket(api, number=..., deliver=..., on_unknown=...)` (a task started
+with `nursery.start`) calls apps.connections.open (app token), connects to
+the URL it returned with trio-websocket and waits for the `hello` frame,
+reports the `SocketConnection` started, then serves it until it closes.
+Before it is started it raises `SocketTrouble` (transient: connect failure,
+no hello in `HELLO_SECONDS`, closed at once), `SocketDisabled` (the first
+frame is a `link_disabled` disconnect) or the `SlackError` of the open call.
 
-`SocketConnection.serve(deliver, on_unknown)` reads frames until the
-connection closes, and pings every `PING_SECONDS`: a ping without a pong
+Serving (`SocketConnection.serve`) reads frames until the connection
+closes, and pings every `PING_SECONDS`: a ping without a pong
 within `PONG_SECONDS` (a silent, half-open connection) closes it, so a stall
 is noticed and the channel reconnects. It reads:
 each envelope goes to `deliver` (the channel acknowledges it once it is
@@ -16,9 +17,10 @@ journaled, with `ack`, on this same connection), a `disconnect` frame is
 noted: `warning` and `refresh_requested` set `replace` (the channel opens
 the next socket before this one closes, so nothing is lost in between);
 `link_disabled` sets `disabled` and `replace`. `ended` is set when the
-connection is gone, `close_code` says how. `in_flight` counts envelopes
-delivered and not yet acknowledged: `retire` waits (bounded) for them
-before closing, so an overlap refresh does not make Slack redeliver.
+connection is gone, `close_code` says how. A replaced socket is `retire`d:
+read until Slack closes it (bounded), so nothing Slack sent on it is lost;
+`in_flight` counts envelopes delivered and not yet acknowledged, which a
+retiring socket waits for (bounded) before it closes itself.
 """
 
 from __future__ import annotations
@@ -29,15 +31,17 @@ from collections.abc import Callable
 import attrs
 import trio
 import trio_websocket
+import wsproto.utilities
 
 from autobot.channels.slack.api import SlackApi
 from autobot.channels.slack.events import Disconnect, Envelope, Hello, Unknown, parse_frame
 
 HELLO_SECONDS = 30.0  # connect plus the first frame
-PING_SECONDS = 30.0  # between two pings of an idle or busy connection
-PONG_SECONDS = 10.0  # a ping unanswered this long means the connection is dead
+PING_SECONDS = 10.0  # between two pings (Slack's own SDKs ping every 5-10 s)
+PONG_SECONDS = 5.0  # a ping unanswered this long means the connection is dead
 CLOSE_SECONDS = 5.0  # the closing handshake, after which the socket is just dropped
-RETIRE_ACK_SECONDS = 5.0  # an old socket waits this long for its envelopes' acks
+RETIRE_SECONDS = 20.0  # a replaced socket is read until Slack closes it (~10 s), or this long
+RETIRE_ACK_SECONDS = 5.0  # then it waits this long for its envelopes' acks
 MAX_FRAME_BYTES = 1024 * 1024  # Slack's payloads are a few KB; 1 MiB is generous
 REFRESH_REASONS = frozenset({"warning", "refresh_requested"})
 LINK_DISABLED = "link_disabled"
@@ -150,8 +154,11 @@ class SocketConnection:
         return True
 
     async def retire(self) -> None:
-        """Wait (at most `RETIRE_ACK_SECONDS`) until every envelope read here is
-        acknowledged, then close (see `close`)."""
+        """A replaced socket: keep reading (and acknowledging) until Slack closes
+        it, at most `RETIRE_SECONDS`; then wait (at most `RETIRE_ACK_SECONDS`)
+        until every envelope read here is acknowledged, and close it."""
+        with trio.move_on_after(RETIRE_SECONDS):
+            await self.ended.wait()
         with trio.move_on_after(RETIRE_ACK_SECONDS):
             await self._settled.wait()
         await self.close()
@@ -163,11 +170,43 @@ class SocketConnection:
             await self.ws.aclose()
 
 
-async def open_socket(api: SlackApi, nursery: trio.Nursery, *, number: int) -> SocketConnection:
-    """A new connection, after its hello (see the module docstring)."""
+async def run_socket(
+    api: SlackApi,
+    *,
+    number: int,
+    deliver: trio.MemorySendChannel[Received],
+    on_unknown: Callable[[SocketConnection, str], None],
+    task_status: trio.TaskStatus[SocketConnection],
+) -> None:
+    """Open a connection (see the module docstring), report it `started` after
+    its hello, then `serve` it until it closes. Raises, before it is started,
+    the `SlackError` of apps.connections.open, `SocketTrouble` or
+    `SocketDisabled`."""
     url = await api.open_connection()
+    failure: Exception | None = None
+    try:
+        async with trio.open_nursery() as nursery:  # owns the WebSocket's reader task
+            try:
+                connection = await _connect(nursery, url, number)
+            except (SocketTrouble, SocketDisabled) as exc:
+                failure = exc
+            else:
+                task_status.started(connection)
+                await connection.serve(deliver, on_unknown)
+            nursery.cancel_scope.cancel("the socket is closed")
+    except* wsproto.utilities.LocalProtocolError:
+        # trio-websocket answering a ping on a connection that is closing: it is
+        # gone either way, and `serve` has noted that (its reader ended)
+        pass
+    if failure is not None:
+        raise failure
+
+
+async def _connect(nursery: trio.Nursery, url: str, number: int) -> SocketConnection:
+    """Connect to `url` and read its first frame, which must be hello."""
     ws: trio_websocket.WebSocketConnection | None = None
     failure: Exception | None = None
+    first: object = None
     try:
         with trio.fail_after(HELLO_SECONDS):
             ws = await trio_websocket.connect_websocket_url(

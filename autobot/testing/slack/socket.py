@@ -7,7 +7,8 @@ Each accepted connection gets `hello` first; what the client sends is read
 as acknowledgements (`{"envelope_id": ...}`).
 
 `deliver_envelopes(fake)` sends every queued event, one envelope per try,
-round-robin over the open connections (Slack may use any of them). An event
+round-robin over the open connections (Slack may use any of them), except
+that a connection sent a `disconnect` is used only while no other is open. An event
 not acknowledged within `fake.retry_seconds` of a try is sent again with
 `retry_attempt` 1, 2, ... and `retry_reason` "timeout", at most
 `fake.max_retries` times, then given up (`fake.lost`). An event waits while
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 import trio_websocket
+import wsproto.utilities
 
 from autobot.testing.slack.events import APP_ID
 from autobot.testing.slack.records import Ack, Delivery
@@ -40,7 +42,8 @@ MAX_FRAME_BYTES = 1024 * 1024
 @attrs.define(eq=False, kw_only=True)
 class FakeConnection:
     """One client connection: its number (1, 2, ...), its WebSocket and stream,
-    when it opened and closed, the close code the fake saw."""
+    when it opened and closed, the close code the fake saw, and how many
+    connections were open when it opened (itself included)."""
 
     number: int
     ws: trio_websocket.WebSocketConnection
@@ -48,6 +51,8 @@ class FakeConnection:
     opened_at: float
     closed_at: float | None = None
     close_code: int | None = None
+    open_at_hello: int = 1
+    draining: bool = False  # sent a disconnect: used only while no other connection is open
     send_lock: trio.Lock = attrs.field(factory=trio.Lock)
     delivered: dict[str, str] = attrs.field(factory=dict)  # envelope id -> event id
 
@@ -86,7 +91,13 @@ async def serve_sockets(fake: FakeSlack, *, task_status: trio.TaskStatus[int]) -
 
 
 async def _serve_connection(fake: FakeSlack, tcp: trio.SocketStream) -> None:
-    stream = FaultyStream(tcp)
+    try:
+        await _serve_websocket(fake, FaultyStream(tcp))
+    except* wsproto.utilities.LocalProtocolError:
+        pass  # trio-websocket answering a ping while it closes: the connection is gone
+
+
+async def _serve_websocket(fake: FakeSlack, stream: FaultyStream) -> None:
     async with trio.open_nursery() as nursery:
         request = await trio_websocket.wrap_server_stream(
             nursery, stream, max_message_size=MAX_FRAME_BYTES
@@ -102,10 +113,11 @@ async def _serve_connection(fake: FakeSlack, tcp: trio.SocketStream) -> None:
             number=len(fake.connections) + 1, ws=ws, stream=stream, opened_at=trio.current_time()
         )
         fake.connections.append(connection)
+        connection.open_at_hello = len(fake.open_connections())
         await connection.send(
             {
                 "type": "hello",
-                "num_connections": len(fake.open_connections()),
+                "num_connections": connection.open_at_hello,
                 "debug_info": {"host": "fake-slack", "approximate_connection_time": 18060},
                 "connection_info": {"app_id": APP_ID},
             }
@@ -159,7 +171,8 @@ async def deliver_envelopes(fake: FakeSlack) -> None:
             fake.changed()
             continue
         ready = [p for p in fake.pending if p.due <= now and p.attempt <= fake.max_retries]
-        targets = fake.open_connections()
+        targets = [c for c in fake.open_connections() if not c.draining]
+        targets = targets or fake.open_connections()
         if ready and targets:
             connection = targets[turn % len(targets)]
             turn += 1
