@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * autobot's WhatsApp bridge (protocol version 1): keeps the WhatsApp Web session (Baileys)
+ * autobot's WhatsApp bridge (protocol version 2): keeps the WhatsApp Web session (Baileys)
  * and serves one authenticated client (the gateway) over a WebSocket.
  *
  *   node bridge.mjs --listen unix:/abs/path.sock|ws://127.0.0.1:PORT|wss://HOST:PORT

@@ -4,6 +4,7 @@
  *
  * `parseClientFrame(text)` returns one of
  *   { type: 'ack', id }
+ *   { type: 'fetch_media', requestId, id }
  *   { type: 'send', requestId, to, text, replyTo }
  *   { type: 'send_media', requestId, to, path, caption, kind }
  * or raises FrameError carrying the protocol error code (`bad_request`, `unknown_type`) and
@@ -23,6 +24,7 @@ export const TRUNCATION_MARK = '\n[truncated by the bridge]';
 const JID = /^(?:[0-9]{1,20}@s\.whatsapp\.net|[0-9]{1,20}@lid|[0-9]{1,20}(?:-[0-9]{1,20})?@g\.us)$/;
 const FIELDS = {
   ack: { required: ['type', 'id'], optional: [] },
+  fetch_media: { required: ['type', 'request_id', 'id'], optional: [] },
   send: { required: ['type', 'request_id', 'to', 'text'], optional: ['reply_to'] },
   send_media: { required: ['type', 'request_id', 'to', 'path', 'kind'], optional: ['caption'] },
 };
@@ -71,6 +73,9 @@ export function parseClientFrame(text) {
   if (frame.type === 'ack') {
     return { type: 'ack', id: boundedString(frame, 'id', MAX_ID_CHARS, null) };
   }
+  if (frame.type === 'fetch_media') {
+    return { type: 'fetch_media', requestId, id: boundedString(frame, 'id', MAX_ID_CHARS, requestId) };
+  }
   const to = frame.to;
   if (!isSendableJid(to)) {
     throw new FrameError(
@@ -104,6 +109,11 @@ export function parseClientFrame(text) {
 /** `{"type":"error",...}` for `requestId` (or null). */
 export function errorFrame(requestId, code, message) {
   return { type: 'error', request_id: requestId, code, message: String(message).slice(0, 1000) };
+}
+
+/** `{"type":"media",...}`: the answer to fetch_media `requestId` for message `id`. */
+export function mediaFrame(requestId, id, media) {
+  return { type: 'media', request_id: requestId, id, media };
 }
 
 /**

@@ -1,15 +1,16 @@
 /**
- * The challenge-response of protocol version 1, as pure functions (no I/O, no clock).
+ * The challenge-response of the protocol (version 2), as pure functions (no I/O, no clock).
  *
  * Owns the MAC construction (`HMAC-SHA256(key, "autobot-whatsapp-bridge/1\n<role>\n" + nonce +
- * "\n" + client_nonce + "\n" + resource)`), the frames of the handshake and the verdict on a
+ * "\n" + client_nonce + "\n" + resource)`: the label names the handshake, which is unchanged
+ * since version 1, so its known-answer vector still holds), the frames of the handshake and the verdict on a
  * client's `auth` frame. The key is the 32 bytes of the secret file; it never leaves this
  * process. Comparisons are constant-time (`crypto.timingSafeEqual` on two 32-byte buffers);
  * anything that is not exactly 64 lowercase hex characters is refused before comparing.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2; // 2: media fetched on request (fetch_media)
 export const AUTH_TIMEOUT_MS = 5000;
 export const KEY_BYTES = 32;
 export const NONCE_BYTES = 32;
@@ -73,7 +74,7 @@ export function welcomeFrame(key, nonce, clientNonce, resource) {
 /**
  * The verdict on the first frame a client sent (`frame`: the parsed JSON value, or undefined
  * when the text was not JSON). Returns `{ ok: true, clientNonce }` or `{ ok: false, code,
- * reason }` with the close code: not an `auth` frame -> 4003; a version other than 1 -> 4004;
+ * reason }` with the close code: not an `auth` frame -> 4003; a version other than PROTOCOL_VERSION -> 4004;
  * a malformed auth frame (missing, extra or ill-typed fields) or a wrong mac -> 4001.
  */
 export function verifyAuth(frame, { key, nonce, resource }) {

@@ -5,18 +5,23 @@
  * `saveToInbox` opens the workspace root once as a directory and reaches everything below it
  * from that descriptor (`/proc/self/fd/<fd>/<name>`, the fd-relative path Linux offers to a
  * program without openat): `inbox` is created 0700 if missing and opened O_DIRECTORY |
- * O_NOFOLLOW (a symlinked inbox is refused), the file is created O_CREAT | O_EXCL |
- * O_NOFOLLOW 0600 under a generated name (`inboxName`: nothing the sender chose but a
- * checked extension), a taken name gets `-2`, `-3`... and what was there is never touched.
- * The content is streamed with a byte cap: more than `maxBytes` empties and removes the file
- * and raises InboxRefused('too_large'). Run as root with a workspace owned by another account
- * (the sandbox's), the directory and file are given the workspace owner with fchown.
+ * O_NOFOLLOW (a symlinked inbox is refused). A file's name is made from its message
+ * (`inboxName`: nothing the sender chose but a checked extension), so the same message always
+ * gets the same name. The content is streamed, with a byte cap, into `.<name>.part` (created
+ * O_CREAT | O_EXCL | O_NOFOLLOW 0600; a leftover of an interrupted download of the same
+ * message is removed first, as a name: unlink never follows it), fsync-ed, then renamed over
+ * `<name>` and the inbox fsync-ed. So a file appears whole or not at all, and fetching a
+ * message again (after a crash of either side) replaces its file instead of adding a copy:
+ * whatever stood at the name (a symlink the model planted included) is replaced, never
+ * followed or written through. More than `maxBytes` removes the partial file and raises
+ * InboxRefused('too_large'). Run as root with a workspace owned by another account (the
+ * sandbox's), the directory and file are given the workspace owner with fchown.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 
 export const INBOX_DIR = 'inbox';
-export const MAX_NAMES = 100; // numbered names tried before giving up on a flooded inbox
+export const PART_SUFFIX = '.part';
 
 const DIRECTORY_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY;
 const CREATE_FLAGS =
@@ -32,20 +37,20 @@ export class InboxRefused extends Error {
   }
 }
 
-/** `whatsapp-<chat>-<message>-<kind>[-<number>].<ext>`, every part reduced to A-Z a-z 0-9 -. */
-export function inboxName({ chat, messageId, kind, extension }, number = 1) {
+/** `whatsapp-<chat>-<message>-<kind>.<ext>`, every part reduced to A-Z a-z 0-9 -. */
+export function inboxName({ chat, messageId, kind, extension }) {
   const chatPart = String(chat).split('@')[0].replace(UNSAFE, '_').slice(0, 32) || '_';
   const idPart = String(messageId).replace(UNSAFE, '_').slice(0, 64) || '_';
-  const counter = number === 1 ? '' : `-${number}`;
-  return `whatsapp-${chatPart}-${idPart}-${kind}${counter}.${extension}`;
+  return `whatsapp-${chatPart}-${idPart}-${kind}.${extension}`;
 }
 
 /**
- * Store the chunks of `source` (an async iterable of Buffers) as a new file in the inbox of
- * `workspace`; `name` is the inboxName fields. Returns `{ path, size }` with `path` relative
- * to the workspace. Raises InboxRefused ('too_large' over `maxBytes`; 'refused' for an inbox
- * that is a symlink or not a directory, or when every numbered name is taken); an error of
- * `source` propagates after the partial file is removed.
+ * Store the chunks of `source` (an async iterable of Buffers) in the inbox of `workspace`
+ * under the name `name` (the inboxName fields) gives, replacing what is there. Returns
+ * `{ path, size }` with `path` relative to the workspace. Raises InboxRefused ('too_large'
+ * over `maxBytes`; 'refused' for an inbox that is a symlink or not a directory, or a
+ * directory standing at the name); an error of `source` propagates after the partial file is
+ * removed.
  */
 export async function saveToInbox({ workspace, name, source, maxBytes }) {
   const root = await open(workspace, DIRECTORY_FLAGS);
@@ -53,22 +58,27 @@ export async function saveToInbox({ workspace, name, source, maxBytes }) {
     const owner = await ownerToGive(root);
     const inbox = await openInbox(root, owner);
     try {
-      const { handle, fileName } = await createUnique(inbox, name);
-      const path = `/proc/self/fd/${inbox.fd}/${fileName}`;
+      const fileName = inboxName(name);
+      const inInbox = (entry) => `/proc/self/fd/${inbox.fd}/${entry}`;
+      const part = inInbox(`.${fileName}${PART_SUFFIX}`);
+      const handle = await createPart(part);
+      let size;
       try {
         if (owner !== null) {
           await handle.chown(owner.uid, owner.gid);
         }
-        const size = await writeCapped(handle, source, maxBytes);
+        size = await writeCapped(handle, source, maxBytes);
         await handle.sync();
-        return { path: `${INBOX_DIR}/${fileName}`, size };
       } catch (error) {
         await handle.truncate(0).catch(() => {});
-        await unlink(path).catch(() => {});
+        await unlink(part).catch(() => {});
         throw error;
       } finally {
         await handle.close();
       }
+      await placed(part, inInbox(fileName));
+      await inbox.sync();
+      return { path: `${INBOX_DIR}/${fileName}`, size };
     } finally {
       await inbox.close();
     }
@@ -108,19 +118,35 @@ async function openInbox(root, owner) {
   return inbox;
 }
 
-async function createUnique(inbox, name) {
-  for (let number = 1; number <= MAX_NAMES; number += 1) {
-    const fileName = inboxName(name, number);
-    try {
-      const handle = await open(`/proc/self/fd/${inbox.fd}/${fileName}`, CREATE_FLAGS, 0o600);
-      return { handle, fileName };
-    } catch (error) {
-      if (error.code !== 'EEXIST') {
-        throw error;
-      }
+/** A new private file at `part`; a leftover there (an interrupted download) is removed first. */
+async function createPart(part) {
+  try {
+    return await open(part, CREATE_FLAGS, 0o600);
+  } catch (error) {
+    if (error.code !== 'EEXIST') {
+      throw error;
     }
   }
-  throw new InboxRefused('refused', `${inboxName(name)} and ${MAX_NAMES - 1} numbered names are taken`);
+  await unlink(part).catch((error) => {
+    throw new InboxRefused('refused', `a leftover download cannot be removed (${error.code ?? error.message})`);
+  });
+  return open(part, CREATE_FLAGS, 0o600);
+}
+
+/**
+ * Rename `part` over `target`: replaces a file or symlink there (never following it); a
+ * directory there is refused and `part` removed.
+ */
+async function placed(part, target) {
+  try {
+    await rename(part, target);
+  } catch (error) {
+    await unlink(part).catch(() => {});
+    if (error.code === 'EISDIR' || error.code === 'ENOTEMPTY' || error.code === 'EEXIST') {
+      throw new InboxRefused('refused', 'a directory stands where the file goes');
+    }
+    throw error;
+  }
 }
 
 async function writeCapped(handle, source, maxBytes) {

@@ -6,10 +6,12 @@
  *
  * `describeMessage` returns null for what the gateway never sees (the bot's own messages,
  * status broadcasts, newsletters, reactions, stickers, protocol messages, anything without
- * text or a supported media), else `{ frame, media }`: the frame with an empty `media` list,
- * and the media to download (or null). A media's download location is checked here
- * (`mediaLocation`): the sender writes the message, so its `url` and `directPath` are
- * attacker-controlled; only a plain path on a whatsapp.net host is ever fetched.
+ * text or a supported media), else the frame; its `media` lists what the message carries
+ * (kind, MIME type, the size the sender declared), never a file: nothing is downloaded
+ * before the gateway asks (`fetch_media`). `mediaOf` describes that media for the download:
+ * its download location is checked here (`mediaLocation`): the sender writes the message,
+ * so its `url` and `directPath` are attacker-controlled; only a plain path on a whatsapp.net
+ * host is ever fetched.
  */
 import { MAX_ID_CHARS, isSendableJid } from './frames.mjs';
 import { DEFAULT_MIME, cleanMime } from './media.mjs';
@@ -93,7 +95,7 @@ export function mediaLocation(media) {
 }
 
 /**
- * The frame and media of `message` (see the module doc). `content` is the unwrapped message
+ * The frame of `message` (see the module doc), or null. `content` is the unwrapped message
  * content, `bots` the bot's JIDs (botJids), `now()` milliseconds for a missing timestamp.
  */
 export function describeMessage(message, content, { bots, now }) {
@@ -113,7 +115,7 @@ export function describeMessage(message, content, { bots, now }) {
   const quotedAuthor = userJid(context?.participant);
   const alternative = isGroup ? key.participantAlt : key.remoteJidAlt;
   const pushName = typeof message.pushName === 'string' && message.pushName !== '' ? message.pushName : null;
-  const frame = {
+  return {
     type: 'message',
     id: key.id,
     chat,
@@ -127,13 +129,25 @@ export function describeMessage(message, content, { bots, now }) {
     reply_to_bot: quotedAuthor !== null && bots.has(quotedAuthor),
     reply_to:
       typeof context?.stanzaId === 'string' && context.stanzaId !== '' ? context.stanzaId.slice(0, MAX_ID_CHARS) : null,
-    media: [],
+    media: media === null ? [] : [{ kind: media.kind, mime_type: media.mimeType, size: media.declaredSize }],
   };
-  return { frame, media };
+}
+
+/**
+ * The media of `content` (the unwrapped message content) as the download needs it:
+ * `{ kind, mediaType, mimeType, fileName, declaredSize, location }` (`declaredSize` a
+ * non-negative integer or null; `location` from mediaLocation, null when unsafe), or null
+ * for a message without a supported media.
+ */
+export function mediaOf(content) {
+  return parts(content).media;
 }
 
 /** The text, the sub-message holding the context, and the media description of `content`. */
 function parts(content) {
+  if (content === null || typeof content !== 'object') {
+    return { text: null, inner: null, media: null };
+  }
   if (typeof content.conversation === 'string' && content.conversation !== '') {
     return { text: content.conversation, inner: null, media: null };
   }
@@ -146,6 +160,7 @@ function parts(content) {
     if (!inner || typeof inner !== 'object') continue;
     const kind = field === 'audioMessage' && inner.ptt ? 'voice' : baseKind;
     const caption = typeof inner.caption === 'string' && inner.caption !== '' ? inner.caption : null;
+    const declaredSize = longToNumber(inner.fileLength);
     return {
       text: caption,
       inner,
@@ -154,7 +169,7 @@ function parts(content) {
         mediaType,
         mimeType: cleanMime(inner.mimetype) ?? cleanMime(DEFAULT_MIME[kind]),
         fileName: typeof inner.fileName === 'string' ? inner.fileName : null,
-        declaredSize: longToNumber(inner.fileLength),
+        declaredSize: Number.isSafeInteger(declaredSize) && declaredSize >= 0 ? declaredSize : null,
         location: mediaLocation(inner),
       },
     };

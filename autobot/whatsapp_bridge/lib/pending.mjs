@@ -1,16 +1,19 @@
 /**
  * The messages delivered to the client and not yet acknowledged, kept on disk.
  *
- * `PendingStore` owns one directory (the bridge's --state-dir): one file per message,
- * `m<16-digit sequence>.json`, holding its `message` frame. A message is written atomically
- * (atomic.mjs: a 0600 temp file, fsync-ed, renamed into place) before it is sent, so
- * neither a bridge restart nor a crash loses it; an ack removes its file. The order of the
- * sequence numbers is the order of arrival, and redelivery follows it, oldest first. At
- * most `limit` (1000) messages are kept: a message with that many newer ones is dropped,
- * with a warning naming its id.
+ * `PendingStore` keeps, in one directory (the bridge's --state-dir), one file per message,
+ * `m<16-digit sequence>.json`, holding `{ frame, source }`: its `message` frame and, for a
+ * message with media, the source the session downloads them from when the client asks
+ * (`fetch_media`), else null. A message is written atomically (atomic.mjs: a 0600 temp file,
+ * fsync-ed, renamed into place) before it is sent, so neither a bridge restart nor a crash
+ * loses it, nor the means to fetch its media; an ack removes its file (a message acked
+ * without a fetch is never downloaded). The order of the sequence numbers is the order of
+ * arrival, and redelivery follows it, oldest first. At most `limit` (1000) messages are kept:
+ * a message with that many newer ones is dropped, with a warning naming its id.
  *
  * In memory it keeps only the index (id -> sequence), never the frames. Writes and removals
- * run one at a time, in call order.
+ * run one at a time, in call order. Opening it removes the temp files every interrupted
+ * atomic write left in the directory (the outcome log's, outcomes.mjs, included).
  */
 import { constants } from 'node:fs';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
@@ -59,14 +62,17 @@ export class PendingStore {
     return [...this.#index.keys()];
   }
 
-  /** Keep `frame` (a message frame) durably; false when its id is already kept. */
-  add(frame) {
+  /**
+   * Keep `frame` (a message frame) and its media `source` (a string, or null) durably; false
+   * when its id is already kept.
+   */
+  add(frame, source = null) {
     return this.#serialized(async () => {
       if (this.#index.has(frame.id)) {
         return false;
       }
       const sequence = this.#nextSequence++;
-      await writeFileAtomic(join(this.#dir, fileName(sequence)), JSON.stringify(frame));
+      await writeFileAtomic(join(this.#dir, fileName(sequence)), JSON.stringify({ frame, source }));
       this.#index.set(frame.id, sequence);
       while (this.#index.size > this.#limit) {
         const [oldest, oldestSequence] = this.#index.entries().next().value;
@@ -76,6 +82,15 @@ export class PendingStore {
       }
       return true;
     });
+  }
+
+  /** `{ frame, source }` of the kept message `id`; null when it is not (or no longer) kept. */
+  async record(id) {
+    const sequence = this.#index.get(id);
+    if (sequence === undefined) {
+      return null;
+    }
+    return this.#readKept(sequence);
   }
 
   /** Forget the message `id` (idempotent): true when it was kept. */
@@ -101,16 +116,21 @@ export class PendingStore {
       if (this.#index.get(id) !== sequence) {
         continue;
       }
-      const frame = await this.#read(fileName(sequence)).catch((error) => {
-        if (error.code === 'ENOENT') {
-          return null;
-        }
-        throw error;
-      });
-      if (frame !== null) {
-        yield frame;
+      const record = await this.#readKept(sequence);
+      if (record !== null) {
+        yield record.frame;
       }
     }
+  }
+
+  /** The record of `sequence`; null when its file is gone (acknowledged meanwhile). */
+  async #readKept(sequence) {
+    return this.#read(fileName(sequence)).catch((error) => {
+      if (error.code === 'ENOENT') {
+        return null;
+      }
+      throw error;
+    });
   }
 
   #serialized(work) {
@@ -132,19 +152,19 @@ export class PendingStore {
       }
       const sequence = Number(match[1]);
       this.#nextSequence = Math.max(this.#nextSequence, sequence + 1);
-      let frame;
+      let record;
       try {
-        frame = await this.#read(name);
+        record = await this.#read(name);
       } catch (error) {
         await rename(join(this.#dir, name), join(this.#dir, `${name}.corrupt`));
         this.#log('warn', `pending message file ${name} is unreadable (${error.message}): kept as ${name}.corrupt`);
         continue;
       }
-      if (this.#index.has(frame.id)) {
+      if (this.#index.has(record.frame.id)) {
         await unlink(join(this.#dir, name));
         continue;
       }
-      this.#index.set(frame.id, sequence);
+      this.#index.set(record.frame.id, sequence);
     }
     if (this.#index.size > 0) {
       this.#log('info', `${this.#index.size} unacknowledged message(s) kept from a previous run`);
@@ -153,16 +173,20 @@ export class PendingStore {
 
   async #read(name) {
     const handle = await open(join(this.#dir, name), READ_FLAGS);
-    let frame;
+    let record;
     try {
-      frame = JSON.parse(await readFile(handle, 'utf8'));
+      record = JSON.parse(await readFile(handle, 'utf8'));
     } finally {
       await handle.close();
     }
+    const frame = record?.frame;
     if (typeof frame !== 'object' || frame === null || frame.type !== 'message' || typeof frame.id !== 'string') {
-      throw new Error('not a message frame');
+      throw new Error('not a kept message frame');
     }
-    return frame;
+    if (record.source !== null && typeof record.source !== 'string') {
+      throw new Error('the media source is neither text nor null');
+    }
+    return record;
   }
 
   async #remove(sequence) {

@@ -3,7 +3,7 @@
  *
  * `runBridge(argv, { openSession })` checks everything before it starts anything (Node >= 20,
  * the arguments, the secret file, the workspace, the TLS files, the private auth and state
- * directories), then opens the pending store, the session (`openSession(options)`: Baileys
+ * directories), then opens the pending store and the outcome log, the session (`openSession(options)`: Baileys
  * in production, a stub in tests), the service and the server, and waits. It returns the
  * exit code: 0 after SIGTERM or SIGINT (a second signal kills at once: the handlers are
  * installed once), 3 when WhatsApp logged the bridge out (the operator must link again:
@@ -16,6 +16,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { parseBridgeArgs } from './args.mjs';
 import { ensurePrivateDir } from './dirs.mjs';
 import { ConfigError } from './errors.mjs';
+import { OutcomeLog } from './outcomes.mjs';
 import { PendingStore } from './pending.mjs';
 import { FailedHandshakeLimiter } from './ratelimit.mjs';
 import { readSecretFile } from './secret.mjs';
@@ -42,11 +43,13 @@ export async function runBridge(argv, { openSession, stderr = process.stderr }) 
     const tls = options.tls === null ? null : await readTls(options.tls);
     await ensurePrivateDir(options.authDir, 'the auth directory');
     const pending = await PendingStore.open(options.stateDir, { log });
+    const outcomes = await OutcomeLog.open(options.stateDir, { log });
     const session = await openSession({ ...options, log, stderr });
     parts = { session };
     const service = new BridgeService({
       session,
       pending,
+      outcomes,
       workspace: options.workspace,
       maxFileBytes: options.maxFileBytes,
       log,

@@ -1,25 +1,32 @@
 /**
  * The protocol after authentication: what the bridge does for its one client.
  *
- * `BridgeService` owns the link between the WhatsApp session, the pending store and the
- * authenticated client (a `{ send(frame) }` object the server gives it; `send` on a closed
- * client does nothing). It
- * - keeps every received message (pending store, written before it is sent) and sends it to
- *   the client, or keeps it for the next one;
+ * `BridgeService` owns the link between the WhatsApp session, the pending store, the outcome
+ * log and the authenticated client (a `{ send(frame) }` object the server gives it; `send` on
+ * a closed client does nothing). It
+ * - keeps every received message with its media source (pending store, written before it is
+ *   sent) and sends it to the client, or keeps it for the next one; nothing is downloaded;
  * - on `attach` (after a welcome) sends the session's status, then every unacknowledged
  *   message, oldest first, each once; only then are new messages sent live (one delivery
  *   queue: a message kept before the redelivery runs is sent by it, not twice);
  * - forwards `status` and `qr` events;
- * - answers every `send` / `send_media` with exactly one `sent` or `error` frame; at most
- *   MAX_IN_FLIGHT requests per client at once (more: `busy`); `send_media` one at a time,
- *   through the workspace path check (paths.mjs) and the file size cap;
- * - forgets a message on `ack`.
+ * - answers `fetch_media` for a kept message by downloading its media into the workspace
+ *   inbox (the session's `fetchMedia`, one download at a time) with one `media` frame (a
+ *   saved file or the reason per media), or `error` `unknown_message` for a message it does
+ *   not keep (acknowledged, dropped, never received);
+ * - answers every `send` / `send_media` with exactly one `sent` or `error` frame, through the
+ *   outcome log: a request id answered before is answered the same way without sending again
+ *   (outcomes.mjs); `send_media` one at a time, through the workspace path check (paths.mjs)
+ *   and the file size cap;
+ * - at most MAX_IN_FLIGHT requests (of any kind) per client at once (more: `busy`);
+ * - forgets a message (and its media source) on `ack`.
  * Bad frames get an `error` frame (`bad_request`, `unknown_type`) and change nothing.
  */
 import { basename } from 'node:path';
 
-import { FrameError, errorFrame, fitMessageFrame, parseClientFrame } from './frames.mjs';
+import { FrameError, errorFrame, fitMessageFrame, mediaFrame, parseClientFrame } from './frames.mjs';
 import { mimeForFile } from './media.mjs';
+import { requestDigest } from './outcomes.mjs';
 import { PathRefused, readWorkspaceFile } from './paths.mjs';
 import { NotConnected, qrFrame, statusFrame } from './session.mjs';
 
@@ -28,6 +35,7 @@ export const MAX_IN_FLIGHT = 32;
 export class BridgeService {
   #session;
   #pending;
+  #outcomes;
   #workspace;
   #maxFileBytes;
   #log;
@@ -35,19 +43,21 @@ export class BridgeService {
   #caughtUp = null; // the client once it has been sent every kept message: it gets new ones live
   #deliveries = Promise.resolve(); // received messages and redeliveries, in order
   #media = Promise.resolve(); // send_media requests, one at a time
+  #fetches = Promise.resolve(); // fetch_media downloads, one at a time
   #inFlight = new WeakMap(); // client -> requests not yet answered
 
   /**
-   * `session` (see session.mjs), `pending` (a PendingStore), `workspace` (directory path),
-   * `maxFileBytes` (send_media cap), `log(level, text)`.
+   * `session` (see session.mjs), `pending` (a PendingStore), `outcomes` (an OutcomeLog),
+   * `workspace` (directory path), `maxFileBytes` (send_media cap), `log(level, text)`.
    */
-  constructor({ session, pending, workspace, maxFileBytes, log }) {
+  constructor({ session, pending, outcomes, workspace, maxFileBytes, log }) {
     this.#session = session;
     this.#pending = pending;
+    this.#outcomes = outcomes;
     this.#workspace = workspace;
     this.#maxFileBytes = maxFileBytes;
     this.#log = log;
-    session.on('message', (frame) => this.#received(frame));
+    session.on('message', (frame, source) => this.#received(frame, source ?? null));
     session.on('status', (status) => this.#client?.send(statusFrame(status)));
     session.on('qr', (qr) => this.#client?.send(qrFrame(qr)));
   }
@@ -104,21 +114,61 @@ export class BridgeService {
     }
     this.#inFlight.set(client, inFlight + 1);
     try {
-      const id = request.type === 'send' ? await this.#sendText(request) : await this.#sendMedia(request);
-      client.send({ type: 'sent', request_id: request.requestId, id });
-    } catch (error) {
-      client.send(this.#failure(request, error));
+      client.send(request.type === 'fetch_media' ? await this.#fetchMedia(request) : await this.#answerSend(request));
     } finally {
       this.#inFlight.set(client, this.#inFlight.get(client) - 1);
     }
   }
 
-  #received(frame) {
+  /** The `sent` or `error` answer to a send request, at most one real send per request id. */
+  #answerSend(request) {
+    const perform = async () => {
+      try {
+        const id = request.type === 'send' ? await this.#sendText(request) : await this.#sendMedia(request);
+        return { type: 'sent', request_id: request.requestId, id };
+      } catch (error) {
+        return this.#failure(request, error);
+      }
+    };
+    const unrecorded = (error) => {
+      this.#log('error', `the outcome of ${request.requestId} was not written (${error.message}): kept in memory`);
+    };
+    return this.#outcomes.answer(request.requestId, requestDigest(request), perform, unrecorded);
+  }
+
+  /** The `media` answer (or `error`) to fetch_media: the kept message's media, downloaded now. */
+  async #fetchMedia({ requestId, id }) {
+    const record = await this.#pending.record(id).catch((error) => {
+      this.#log('error', `kept message ${id} cannot be read: ${error.message}`);
+      return null;
+    });
+    if (record === null) {
+      return errorFrame(requestId, 'unknown_message', `no usable unacknowledged message ${id}`);
+    }
+    const { frame, source } = record;
+    const unsaved = (reason) => frame.media.map(({ kind }) => ({ kind, error: reason }));
+    if (frame.media.length === 0) {
+      return mediaFrame(requestId, id, []);
+    }
+    if (source === null) {
+      return mediaFrame(requestId, id, unsaved('the message was not kept in a form its media can be fetched from'));
+    }
+    const work = this.#fetches.then(() => this.#session.fetchMedia({ id, chat: frame.chat, source }));
+    this.#fetches = work.catch(() => {});
+    try {
+      return mediaFrame(requestId, id, await work);
+    } catch (error) {
+      this.#log('warn', `the media of message ${id} could not be fetched: ${error.message}`);
+      return mediaFrame(requestId, id, unsaved(`cannot be fetched: ${String(error.message).slice(0, 200)}`));
+    }
+  }
+
+  #received(frame, source) {
     const fitted = fitMessageFrame(frame);
     this.#queueDelivery(async () => {
       let fresh = true;
       try {
-        fresh = await this.#pending.add(fitted);
+        fresh = await this.#pending.add(fitted, source);
       } catch (error) {
         this.#log('error', `message ${fitted.id} could not be kept on disk (${error.message}): sent unprotected`);
       }

@@ -8,10 +8,18 @@
  *   connected                -> boolean: true while WhatsApp is open (sending is possible)
  *   sendText({ to, text, replyTo })                           -> Promise<message id>
  *   sendMedia({ to, kind, data, mimeType, fileName, caption }) -> Promise<message id>
+ *   fetchMedia({ id, chat, source })
+ *                            -> Promise<[{ kind, path, mime_type, size } | { kind, error }]>:
+ *                               downloads the media of the message `source` describes into
+ *                               the workspace inbox (one entry per media: the saved file, or
+ *                               why it was not saved); raises when `source` is unusable
  *   start()                  begin connecting (after the listeners are in place)
  *   close()                  -> Promise: stop for good (no reconnect)
  * and the events
- *   'message' (frame)        a protocol `message` frame, media already in the workspace inbox
+ *   'message' (frame, source) a protocol `message` frame (its media described, nothing
+ *                            downloaded) and, when it lists media, `source`: a string the
+ *                            session can download them from later (`fetchMedia`), to be kept
+ *                            with the frame until it is acknowledged; else null
  *   'status' ({ state, detail })
  *   'qr' ({ qr, png })       the QR payload and the PNG written (or null)
  *   'fatal' (error)          the session cannot go on (the bridge exits 1)

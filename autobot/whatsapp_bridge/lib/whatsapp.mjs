@@ -10,13 +10,20 @@
  * - reconnects after any close with exponential backoff and full jitter (backoff.mjs), at
  *   once when WhatsApp asks for a restart; a logout (401) is final: status `logged_out`;
  * - received messages (`notify` upserts only: no history) become protocol frames
- *   (normalize.mjs), in arrival order; their media is downloaded (only from a checked
- *   whatsapp.net location, at most `maxFileBytes`, within DOWNLOAD_TIMEOUT_MS) into the
- *   workspace inbox (inbox.mjs); a media that cannot be saved is logged and the message
- *   goes on without it;
+ *   (normalize.mjs), in arrival order, at once: their media is only described. A message
+ *   with media comes with its source, the Baileys message serialised with Baileys'
+ *   BufferJSON (at most MAX_SOURCE_BYTES; a bigger one is logged and its media cannot be
+ *   fetched);
+ * - `fetchMedia` downloads the media of such a source when the gateway asks for it (after
+ *   its access decision): only from a checked whatsapp.net location, at most
+ *   `maxFileBytes`, within DOWNLOAD_TIMEOUT_MS, into the workspace inbox (inbox.mjs, under
+ *   a name made from the message, so fetching again replaces the file); a media that cannot
+ *   be saved is logged and answered with the reason;
  * - sends text (no link preview: the bridge fetches no URL a message names) and media
  *   (no thumbnail generation: no image library runs on workspace files), quoting a recent
- *   received message when asked.
+ *   received message when asked. A caption that must follow an audio as its own message and
+ *   fails is logged: the audio went out, so the request is not failed (a retry would send
+ *   the audio twice).
  * Logs carry no message content, key or QR payload.
  */
 import { EventEmitter } from 'node:events';
@@ -25,11 +32,12 @@ import { unlink } from 'node:fs/promises';
 import { reconnectDelayMs } from './backoff.mjs';
 import { saveToInbox } from './inbox.mjs';
 import { extensionFor } from './media.mjs';
-import { botJids, describeMessage } from './normalize.mjs';
+import { botJids, describeMessage, mediaOf } from './normalize.mjs';
 import { showQr } from './qr.mjs';
 import { NotConnected } from './session.mjs';
 
 export const DOWNLOAD_TIMEOUT_MS = 120_000;
+export const MAX_SOURCE_BYTES = 1 << 20; // a kept Baileys message (thumbnails included); far above a real one
 const RECENT_LIMIT = 256; // received messages kept to quote, sent ones kept for retries
 
 /**
@@ -106,9 +114,25 @@ class WhatsAppSession extends EventEmitter {
     const id = this.#rememberSent(await sock.sendMessage(to, content));
     if (caption !== null && (kind === 'audio' || kind === 'voice')) {
       // WhatsApp audio has no caption: the text follows as its own message.
-      this.#rememberSent(await sock.sendMessage(to, { text: caption, linkPreview: null }));
+      try {
+        this.#rememberSent(await sock.sendMessage(to, { text: caption, linkPreview: null }));
+      } catch (error) {
+        this.#log('warn', `the caption of ${kind} message ${id} was not sent: ${error.message}`);
+      }
     }
     return id;
+  }
+
+  async fetchMedia({ id, chat, source }) {
+    const { BufferJSON, normalizeMessageContent, proto } = this.#baileys;
+    // BufferJSON gives back the bytes Baileys kept as Buffers; fromObject those the
+    // protobuf message kept as base64 text (its own JSON form), and its 64-bit numbers.
+    const raw = JSON.parse(source, BufferJSON.reviver);
+    const media = mediaOf(normalizeMessageContent(proto.Message.fromObject(raw?.message ?? {})));
+    if (media === null) {
+      throw new Error('the kept message holds no media');
+    }
+    return [await this.#download({ id, chat }, media)];
   }
 
   #openSocket() {
@@ -199,25 +223,37 @@ class WhatsAppSession extends EventEmitter {
   }
 
   async #receive(sock, message) {
-    const described = describeMessage(message, this.#baileys.normalizeMessageContent(message.message), {
+    const frame = describeMessage(message, this.#baileys.normalizeMessageContent(message.message), {
       bots: botJids(sock.user),
       now: Date.now,
     });
-    if (described === null) return;
-    const { frame, media } = described;
+    if (frame === null) return;
     remember(this.#recent, frame.id, message);
-    if (media !== null) {
-      frame.media = await this.#download(frame, media);
-    }
-    this.emit('message', frame);
+    this.emit('message', frame, frame.media.length > 0 ? this.#source(frame, message) : null);
   }
 
-  /** The media list of `frame`: the saved file, or empty (logged) when it was not saved. */
-  async #download(frame, media) {
+  /** `message` serialised for a later `fetchMedia`, or null (logged) when it cannot be kept. */
+  #source(frame, message) {
+    let source;
+    try {
+      source = JSON.stringify(message, this.#baileys.BufferJSON.replacer);
+    } catch (error) {
+      this.#log('warn', `message ${frame.id} cannot be kept for its media: ${error.message}`);
+      return null;
+    }
+    if (Buffer.byteLength(source, 'utf8') > MAX_SOURCE_BYTES) {
+      this.#log('warn', `message ${frame.id} is over ${MAX_SOURCE_BYTES} bytes: its media cannot be fetched`);
+      return null;
+    }
+    return source;
+  }
+
+  /** The answer entry of `media` (of message `id` in `chat`): the saved file, or why not (logged). */
+  async #download({ id, chat }, media) {
     const { workspace, maxFileBytes } = this.#options;
     const refuse = (reason) => {
-      this.#log('warn', `the ${media.kind} of message ${frame.id} was not saved: ${reason}`);
-      return [];
+      this.#log('warn', `the ${media.kind} of message ${id} was not saved: ${reason}`);
+      return { kind: media.kind, error: reason };
     };
     if (media.location === null) {
       return refuse('it names no safe download location');
@@ -243,13 +279,13 @@ class WhatsAppSession extends EventEmitter {
       const extension = extensionFor(media.kind, media.mimeType, media.fileName);
       const saved = await saveToInbox({
         workspace,
-        name: { chat: frame.chat, messageId: frame.id, kind: media.kind, extension },
+        name: { chat, messageId: id, kind: media.kind, extension },
         source: stream,
         maxBytes: maxFileBytes,
       });
-      return [{ kind: media.kind, path: saved.path, mime_type: media.mimeType, size: saved.size }];
+      return { kind: media.kind, path: saved.path, mime_type: media.mimeType, size: saved.size };
     } catch (error) {
-      return refuse(error.message);
+      return refuse(String(error.message).slice(0, 200));
     } finally {
       clearTimeout(timer);
       timeout.catch(() => {});

@@ -24,8 +24,13 @@ function refused(frame) {
   assert.fail(`accepted ${JSON.stringify(frame)}`);
 }
 
-test('the three client frames are parsed', () => {
+test('the client frames are parsed', () => {
   assert.deepEqual(parseClientFrame('{"type":"ack","id":"3EB0A1"}'), { type: 'ack', id: '3EB0A1' });
+  assert.deepEqual(parseClientFrame('{"type":"fetch_media","request_id":"f","id":"3EB0A1"}'), {
+    type: 'fetch_media',
+    requestId: 'f',
+    id: '3EB0A1',
+  });
   assert.deepEqual(
     parseClientFrame(JSON.stringify({ type: 'send', request_id: 'r', to: TO, text: 'hi', reply_to: 'Q1' })),
     {
@@ -92,6 +97,10 @@ test('bad frames are refused with a code and the request id when readable', () =
     { type: 'send_media', request_id: 'r', to: TO, path: 'a', kind: 'sticker' },
     { type: 'send_media', request_id: 'r', to: TO, path: '', kind: 'photo' },
     { type: 'send_media', request_id: 'r', to: TO, path: 'a', kind: 'photo', caption: 1 },
+    { type: 'fetch_media', request_id: 'r' },
+    { type: 'fetch_media', request_id: 'r', id: 7 },
+    { type: 'fetch_media', request_id: 'r', id: 'x'.repeat(129) },
+    { type: 'fetch_media', request_id: 'r', id: 'A', to: TO },
   ];
   for (const frame of cases) {
     const error = refused(frame);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { CLOSE, computeMac, macMatches, verifyAuth, welcomeFrame } from '../lib/handshake.mjs';
+import { CLOSE, PROTOCOL_VERSION, computeMac, macMatches, verifyAuth, welcomeFrame } from '../lib/handshake.mjs';
 
 // The known-answer vector of the protocol (/tmp/prompts/whatsapp_protocol.md, "Test vector"),
 // computed once with Python's hmac: both sides must produce exactly these bytes.
@@ -14,7 +14,7 @@ const BRIDGE_MAC = '302b5322e2db607b87e99e6b9a99e7f998ddf2a03b143b4fa2e0499a5ee4
 test('the MACs match the cross-language known-answer vector', () => {
   assert.equal(computeMac(KEY, 'client', NONCE, CLIENT_NONCE, '/'), CLIENT_MAC);
   assert.equal(computeMac(KEY, 'bridge', NONCE, CLIENT_NONCE, '/'), BRIDGE_MAC);
-  assert.deepEqual(welcomeFrame(KEY, NONCE, CLIENT_NONCE, '/'), { type: 'welcome', version: 1, mac: BRIDGE_MAC });
+  assert.deepEqual(welcomeFrame(KEY, NONCE, CLIENT_NONCE, '/'), { type: 'welcome', version: 2, mac: BRIDGE_MAC });
 });
 
 test('the MAC binds the role, both nonces and the resource', () => {
@@ -45,7 +45,7 @@ test('macMatches refuses anything but 64 lowercase hex before comparing', () => 
 });
 
 const context = { key: KEY, nonce: NONCE, resource: '/' };
-const good = { type: 'auth', version: 1, client_nonce: CLIENT_NONCE, mac: CLIENT_MAC };
+const good = { type: 'auth', version: PROTOCOL_VERSION, client_nonce: CLIENT_NONCE, mac: CLIENT_MAC };
 
 test('a correct auth frame is accepted', () => {
   assert.deepEqual(verifyAuth(good, context), { ok: true, clientNonce: CLIENT_NONCE });
@@ -57,8 +57,9 @@ test('each refusal has its own close code', () => {
     [null, CLOSE.PROTOCOL_ERROR],
     [[good], CLOSE.PROTOCOL_ERROR],
     [{ type: 'send', request_id: '1', to: 'x', text: 'hi' }, CLOSE.PROTOCOL_ERROR],
-    [{ ...good, version: 2 }, CLOSE.UNSUPPORTED_VERSION],
-    [{ ...good, version: '1' }, CLOSE.UNSUPPORTED_VERSION],
+    [{ ...good, version: 1 }, CLOSE.UNSUPPORTED_VERSION], // a version 1 client (media paths in messages)
+    [{ ...good, version: 3 }, CLOSE.UNSUPPORTED_VERSION],
+    [{ ...good, version: '2' }, CLOSE.UNSUPPORTED_VERSION],
     [{ type: 'auth', client_nonce: CLIENT_NONCE, mac: CLIENT_MAC }, CLOSE.UNSUPPORTED_VERSION],
     [{ ...good, mac: BRIDGE_MAC }, CLOSE.AUTH_FAILED],
     [{ ...good, mac: CLIENT_MAC.toUpperCase() }, CLOSE.AUTH_FAILED],
@@ -66,7 +67,7 @@ test('each refusal has its own close code', () => {
     [{ ...good, mac: 7 }, CLOSE.AUTH_FAILED],
     [{ ...good, client_nonce: 'zz'.repeat(32) }, CLOSE.AUTH_FAILED],
     [{ ...good, client_nonce: '33'.repeat(32) }, CLOSE.AUTH_FAILED],
-    [{ type: 'auth', version: 1, mac: CLIENT_MAC }, CLOSE.AUTH_FAILED],
+    [{ type: 'auth', version: PROTOCOL_VERSION, mac: CLIENT_MAC }, CLOSE.AUTH_FAILED],
     [{ ...good, extra: true }, CLOSE.AUTH_FAILED],
   ];
   for (const [frame, code] of cases) {

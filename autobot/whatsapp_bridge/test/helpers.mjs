@@ -10,7 +10,9 @@ import { join } from 'node:path';
 
 import { WebSocket } from 'ws';
 
-import { computeMac } from '../lib/handshake.mjs';
+import { PROTOCOL_VERSION, computeMac } from '../lib/handshake.mjs';
+import { saveToInbox } from '../lib/inbox.mjs';
+import { OutcomeLog } from '../lib/outcomes.mjs';
 import { PendingStore } from '../lib/pending.mjs';
 import { FailedHandshakeLimiter } from '../lib/ratelimit.mjs';
 import { startServer } from '../lib/server.mjs';
@@ -24,16 +26,28 @@ export async function tempDir(t, prefix = 'wa-bridge-') {
   return dir;
 }
 
-/** A session that records what it is asked to send; `failNext` makes the next send throw. */
+/**
+ * A session that records what it is asked to send and to download; `failNext` makes the next
+ * send throw, `failFetch` every fetch. Its media sources are `mediaMessage`'s: a fetch saves
+ * the content they carry into the inbox of `workspace` (the real inbox code, real names).
+ */
 export class StubSession extends EventEmitter {
   connected = true;
   sentTexts = [];
   sentMedia = [];
+  downloads = []; // every fetchMedia call: { id, chat, source }
   failNext = null;
+  failFetch = null;
   started = false;
   closed = false;
   #status = { state: 'open', detail: 'stub session' };
   #counter = 0;
+  #workspace;
+
+  constructor({ workspace = null } = {}) {
+    super();
+    this.#workspace = workspace;
+  }
 
   status() {
     return this.#status;
@@ -62,6 +76,19 @@ export class StubSession extends EventEmitter {
     this.#check();
     this.sentMedia.push(request);
     return `SENT${++this.#counter}`;
+  }
+
+  async fetchMedia({ id, chat, source }) {
+    this.downloads.push({ id, chat, source });
+    if (this.failFetch !== null) throw this.failFetch;
+    const { kind, content } = JSON.parse(source);
+    const saved = await saveToInbox({
+      workspace: this.#workspace,
+      name: { chat, messageId: id, kind, extension: 'bin' },
+      source: [Buffer.from(content)],
+      maxBytes: 1 << 20,
+    });
+    return [{ kind, path: saved.path, mime_type: 'application/octet-stream', size: saved.size }];
   }
 
   #check() {
@@ -94,21 +121,33 @@ export function messageFrame(id, text = `text of ${id}`) {
 }
 
 /**
+ * A message with one media, as the session emits it: `[frame, source]`, the frame listing the
+ * media (nothing downloaded) and the source StubSession.fetchMedia saves `content` from.
+ */
+export function mediaMessage(id, { kind = 'photo', content = `${kind} of ${id}` } = {}) {
+  const frame = { ...messageFrame(id, ''), media: [{ kind, mime_type: 'image/jpeg', size: content.length }] };
+  return [frame, JSON.stringify({ kind, content })];
+}
+
+/**
  * A bridge (service + server, stub session) on a Unix socket in a fresh temp directory, or
  * on `options.listen` (with `options.tls`). `now` feeds the failed-handshake limiter;
- * `stateDir` lets two bridges share pending files.
+ * `stateDir` lets two bridges share pending messages and recorded outcomes.
  */
 export async function startTestBridge(t, options = {}) {
   const dir = options.dir ?? (await tempDir(t));
   const key = options.key ?? randomBytes(32);
   const logs = [];
   const log = (level, text) => logs.push(`${level}: ${text}`);
-  const session = options.session ?? new StubSession();
-  const pending = await PendingStore.open(options.stateDir ?? join(dir, 'state'), { log, limit: options.limit });
   const workspace = options.workspace ?? dir;
+  const session = options.session ?? new StubSession({ workspace });
+  const stateDir = options.stateDir ?? join(dir, 'state');
+  const pending = await PendingStore.open(stateDir, { log, limit: options.limit });
+  const outcomes = await OutcomeLog.open(stateDir, { log, limit: options.outcomeLimit });
   const service = new BridgeService({
     session,
     pending,
+    outcomes,
     workspace,
     maxFileBytes: options.maxFileBytes ?? 1024 * 1024,
     log,
@@ -130,7 +169,7 @@ export async function startTestBridge(t, options = {}) {
   });
   const scheme = listen.kind === 'wss' ? 'wss' : 'ws';
   const base = listen.kind === 'unix' ? `ws+unix:${socketPath}:` : `${scheme}://${listen.host}:${server.address.port}`;
-  const bridge = { dir, key, session, pending, service, server, socketPath, base, logs, clock, workspace };
+  const bridge = { dir, key, session, pending, outcomes, service, server, socketPath, base, logs, clock, workspace };
   let closed = false;
   bridge.close = async () => {
     if (closed) return;
@@ -183,7 +222,7 @@ export function connect(bridge, { path = '/', headers = {}, ca } = {}) {
 export function answer(key, challenge, { resource = '/', clientNonce = randomBytes(32).toString('hex') } = {}) {
   return {
     type: 'auth',
-    version: 1,
+    version: PROTOCOL_VERSION,
     client_nonce: clientNonce,
     mac: computeMac(key, 'client', challenge.nonce, clientNonce, resource),
   };

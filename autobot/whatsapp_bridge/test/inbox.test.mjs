@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { chown, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { InboxRefused, inboxName, saveToInbox } from '../lib/inbox.mjs';
+import { InboxRefused, PART_SUFFIX, inboxName, saveToInbox } from '../lib/inbox.mjs';
 import { extensionFor, mimeForFile } from '../lib/media.mjs';
 import { tempDir } from './helpers.mjs';
 
@@ -22,17 +22,48 @@ test('a received file lands in inbox/ (created 0700) as a new 0600 file', async 
   assert.equal((await stat(join(workspace, saved.path))).mode & 0o777, 0o600);
 });
 
-test('a taken name (a file or a planted symlink) gets the next number; what was there is untouched', async (t) => {
+test('the same message saved again replaces its file: one file, the new content, nothing left over', async (t) => {
+  const workspace = await tempDir(t);
+  await saveToInbox({ workspace, name: NAME, source: chunks('first'), maxBytes: 10 });
+  const again = await saveToInbox({ workspace, name: NAME, source: chunks('second'), maxBytes: 10 });
+  assert.deepEqual(again, { path: 'inbox/whatsapp-15551234567-3EB0ABC-photo.jpg', size: 6 });
+  assert.deepEqual(await readdir(join(workspace, 'inbox')), ['whatsapp-15551234567-3EB0ABC-photo.jpg']);
+  assert.equal(await readFile(join(workspace, again.path), 'utf8'), 'second');
+});
+
+test('a symlink planted at the name (or at its partial name) is replaced, never followed', async (t) => {
   const workspace = await tempDir(t);
   const outside = join(await tempDir(t), 'target');
   await writeFile(outside, 'ORIGINAL');
   await mkdir(join(workspace, 'inbox'), { mode: 0o700 });
   await symlink(outside, join(workspace, 'inbox', inboxName(NAME)));
-  await writeFile(join(workspace, 'inbox', inboxName(NAME, 2)), 'MODEL');
+  await symlink(outside, join(workspace, 'inbox', `.${inboxName(NAME)}${PART_SUFFIX}`));
   const saved = await saveToInbox({ workspace, name: NAME, source: chunks('new'), maxBytes: 10 });
-  assert.equal(saved.path, 'inbox/whatsapp-15551234567-3EB0ABC-photo-3.jpg');
+  assert.equal(saved.path, `inbox/${inboxName(NAME)}`);
   assert.equal(await readFile(outside, 'utf8'), 'ORIGINAL');
-  assert.equal(await readFile(join(workspace, 'inbox', inboxName(NAME, 2)), 'utf8'), 'MODEL');
+  assert.ok((await lstat(join(workspace, saved.path))).isFile());
+  assert.equal(await readFile(join(workspace, saved.path), 'utf8'), 'new');
+  assert.deepEqual(await readdir(join(workspace, 'inbox')), [inboxName(NAME)]);
+});
+
+test('the partial file of a download killed midway is replaced by the next one', async (t) => {
+  const workspace = await tempDir(t);
+  await mkdir(join(workspace, 'inbox'), { mode: 0o700 });
+  await writeFile(join(workspace, 'inbox', `.${inboxName(NAME)}${PART_SUFFIX}`), 'HALF');
+  await saveToInbox({ workspace, name: NAME, source: chunks('whole'), maxBytes: 10 });
+  assert.deepEqual(await readdir(join(workspace, 'inbox')), [inboxName(NAME)]);
+});
+
+test('a directory standing at the name is refused and left alone; nothing else remains', async (t) => {
+  const workspace = await tempDir(t);
+  await mkdir(join(workspace, 'inbox', inboxName(NAME)), { recursive: true });
+  await writeFile(join(workspace, 'inbox', inboxName(NAME), 'inside'), 'MODEL');
+  await assert.rejects(
+    saveToInbox({ workspace, name: NAME, source: chunks('x'), maxBytes: 10 }),
+    (error) => error instanceof InboxRefused && error.code === 'refused',
+  );
+  assert.deepEqual(await readdir(join(workspace, 'inbox')), [inboxName(NAME)]);
+  assert.equal(await readFile(join(workspace, 'inbox', inboxName(NAME), 'inside'), 'utf8'), 'MODEL');
 });
 
 test('a symlinked inbox/ is refused: nothing is written where it points', async (t) => {
@@ -89,8 +120,8 @@ test(
 
 test('names: only A-Z a-z 0-9 - from the sender, an allowlisted extension', () => {
   assert.equal(
-    inboxName({ chat: '../../etc@g.us', messageId: 'a/b c', kind: 'document', extension: 'pdf' }, 2),
-    'whatsapp-______etc-a_b_c-document-2.pdf',
+    inboxName({ chat: '../../etc@g.us', messageId: 'a/b c', kind: 'document', extension: 'pdf' }),
+    'whatsapp-______etc-a_b_c-document.pdf',
   );
   assert.equal(extensionFor('photo', 'image/png', 'x.exe'), 'jpg');
   assert.equal(extensionFor('document', 'application/pdf', 'report.PDF'), 'pdf');

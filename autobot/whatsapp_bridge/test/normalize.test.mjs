@@ -7,6 +7,7 @@ import {
   describeMessage,
   longToNumber,
   mediaLocation,
+  mediaOf,
   phoneOf,
   userJid,
 } from '../lib/normalize.mjs';
@@ -44,8 +45,7 @@ test('JIDs: devices and agents dropped, phones only from phone-number JIDs', () 
 });
 
 test('a direct text message', () => {
-  const { frame, media } = describe(dm({ conversation: 'hello' }));
-  assert.equal(media, null);
+  const frame = describe(dm({ conversation: 'hello' }));
   assert.deepEqual(frame, {
     type: 'message',
     id: '3EB0AA',
@@ -64,18 +64,18 @@ test('a direct text message', () => {
 });
 
 test('a LID-addressed direct message takes its phone from the phone-number alternative', () => {
-  const { frame } = describe(
+  const frame = describe(
     dm({ conversation: 'hi' }, { remoteJid: '4455667788@lid', remoteJidAlt: '15551234567@s.whatsapp.net' }),
   );
   assert.equal(frame.chat, '4455667788@lid');
   assert.equal(frame.sender, '4455667788@lid');
   assert.equal(frame.phone, '+15551234567');
   const unknown = describe(dm({ conversation: 'hi' }, { remoteJid: '4455667788@lid' }));
-  assert.equal(unknown.frame.phone, null);
+  assert.equal(unknown.phone, null);
 });
 
 test('a group message mentioning the bot and replying to it', () => {
-  const { frame } = describe(
+  const frame = describe(
     dm(
       {
         extendedTextMessage: {
@@ -104,7 +104,7 @@ test('a group message mentioning the bot and replying to it', () => {
 });
 
 test('mentions and replies of someone else are not the bot', () => {
-  const { frame } = describe(
+  const frame = describe(
     dm(
       {
         extendedTextMessage: {
@@ -140,21 +140,21 @@ test('what the gateway never sees', () => {
   for (const input of skipped) assert.equal(describe(input), null, JSON.stringify(input.content));
 });
 
-test('a photo with a caption: the media to download, from a checked location', () => {
-  const { frame, media } = describe(
-    dm({
-      imageMessage: {
-        caption: 'look',
-        mimetype: 'image/jpeg',
-        fileLength: { low: 1234, high: 0 },
-        directPath: '/v/t62.7118-24/123_456_n.enc?ccb=11-4&oh=01_Q5&oe=65F&_nc_sid=5e03e0',
-        url: 'https://mmg.whatsapp.net/v/t62.7118-24/123_456_n.enc?x=1',
-        mediaKey: KEY,
-      },
-    }),
-  );
+test('a photo with a caption: described in the frame, never downloaded; its media from a checked location', () => {
+  const content = {
+    imageMessage: {
+      caption: 'look',
+      mimetype: 'image/jpeg',
+      fileLength: { low: 1234, high: 0 },
+      directPath: '/v/t62.7118-24/123_456_n.enc?ccb=11-4&oh=01_Q5&oe=65F&_nc_sid=5e03e0',
+      url: 'https://mmg.whatsapp.net/v/t62.7118-24/123_456_n.enc?x=1',
+      mediaKey: KEY,
+    },
+  };
+  const frame = describe(dm(content));
   assert.equal(frame.text, 'look');
-  assert.deepEqual(media, {
+  assert.deepEqual(frame.media, [{ kind: 'photo', mime_type: 'image/jpeg', size: 1234 }]);
+  assert.deepEqual(mediaOf(content), {
     kind: 'photo',
     mediaType: 'image',
     mimeType: 'image/jpeg',
@@ -166,28 +166,34 @@ test('a photo with a caption: the media to download, from a checked location', (
       mediaKey: KEY,
     },
   });
+  assert.equal(mediaOf({ conversation: 'text only' }), null);
+  assert.equal(mediaOf(null), null);
+});
+
+test('a declared size that is no usable byte count is sent as null', () => {
+  const base = { directPath: '/v/a.enc', mediaKey: KEY };
+  for (const fileLength of [undefined, -5, 2 ** 60, 'big', { low: 0, high: 2 ** 31 }]) {
+    const frame = describe(dm({ documentMessage: { ...base, fileLength } }));
+    assert.equal(frame.media[0].size, null, String(fileLength));
+  }
 });
 
 test('voice notes, audio, documents and video', () => {
   const base = { directPath: '/v/a.enc', mediaKey: KEY };
-  assert.equal(
-    describe(dm({ audioMessage: { ...base, ptt: true, mimetype: 'audio/ogg; codecs=opus' } })).media.kind,
-    'voice',
-  );
-  assert.equal(
-    describe(dm({ audioMessage: { ...base, ptt: true, mimetype: 'audio/ogg; codecs=opus' } })).media.mimeType,
-    'audio/ogg',
-  );
-  assert.equal(describe(dm({ audioMessage: { ...base } })).media.kind, 'audio');
-  const document = describe(
-    dm({ documentMessage: { ...base, fileName: 'report.pdf', mimetype: 'application/pdf', caption: 'q3' } }),
-  );
+  const voice = { audioMessage: { ...base, ptt: true, mimetype: 'audio/ogg; codecs=opus' } };
+  assert.deepEqual(describe(dm(voice)).media, [{ kind: 'voice', mime_type: 'audio/ogg', size: null }]);
+  assert.equal(mediaOf(voice).mimeType, 'audio/ogg');
+  assert.equal(mediaOf({ audioMessage: { ...base } }).kind, 'audio');
+  const documentContent = {
+    documentMessage: { ...base, fileName: 'report.pdf', mimetype: 'application/pdf', caption: 'q3' },
+  };
+  const document = describe(dm(documentContent));
   assert.deepEqual(
-    [document.media.kind, document.media.fileName, document.frame.text],
+    [document.media[0].kind, mediaOf(documentContent).fileName, document.text],
     ['document', 'report.pdf', 'q3'],
   );
   const video = describe(dm({ videoMessage: { ...base, mimetype: 'BAD MIME' } }));
-  assert.deepEqual([video.media.kind, video.media.mimeType, video.frame.text], ['video', 'video/mp4', '']);
+  assert.deepEqual([video.media[0].kind, video.media[0].mime_type, video.text], ['video', 'video/mp4', '']);
 });
 
 test('a sender-chosen download location is never trusted', () => {
@@ -231,7 +237,7 @@ test('a missing timestamp is now; a long push name is cut', () => {
   const input = dm({ conversation: 'x' });
   delete input.message.messageTimestamp;
   input.message.pushName = 'n'.repeat(1000);
-  const { frame } = describe(input);
+  const frame = describe(input);
   assert.equal(frame.timestamp, 1_767_225_600);
   assert.equal(frame.push_name.length, 256);
 });

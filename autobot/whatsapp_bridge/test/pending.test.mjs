@@ -5,7 +5,7 @@ import { test } from 'node:test';
 
 import { ConfigError } from '../lib/errors.mjs';
 import { PendingStore } from '../lib/pending.mjs';
-import { authenticated, messageFrame, startTestBridge, tempDir, until } from './helpers.mjs';
+import { authenticated, mediaMessage, messageFrame, startTestBridge, tempDir, until } from './helpers.mjs';
 
 const collect = async (store) => {
   const frames = [];
@@ -25,7 +25,7 @@ test('messages are kept on disk 0600 until acknowledged, and survive a reopen', 
   const files = await readdir(dir);
   assert.deepEqual(files, ['m0000000000000001.json', 'm0000000000000002.json']);
   assert.equal((await stat(join(dir, files[0]))).mode & 0o777, 0o600);
-  assert.deepEqual(JSON.parse(await readFile(join(dir, files[0]), 'utf8')), messageFrame('A'));
+  assert.deepEqual(JSON.parse(await readFile(join(dir, files[0]), 'utf8')), { frame: messageFrame('A'), source: null });
 
   const reopened = await PendingStore.open(dir, { log });
   assert.deepEqual(reopened.ids(), ['A', 'B']);
@@ -37,6 +37,21 @@ test('messages are kept on disk 0600 until acknowledged, and survive a reopen', 
   const third = await PendingStore.open(dir, { log });
   assert.deepEqual(third.ids(), ['B', 'C'], 'sequence numbers continue after a reopen');
   assert.ok(logs.some((line) => line.includes('2 unacknowledged message(s) kept')));
+});
+
+test('a media source is kept with its frame until the ack, across a reopen; never sent', async (t) => {
+  const dir = join(await tempDir(t), 'state');
+  const store = await PendingStore.open(dir, { log: () => {} });
+  const [frame, source] = mediaMessage('P');
+  await store.add(frame, source);
+  await store.add(messageFrame('T'));
+  const reopened = await PendingStore.open(dir, { log: () => {} });
+  assert.deepEqual(await reopened.record('P'), { frame, source });
+  assert.deepEqual(await reopened.record('T'), { frame: messageFrame('T'), source: null });
+  assert.deepEqual(await collect(reopened), [frame, messageFrame('T')], 'frames only');
+  await reopened.ack('P');
+  assert.equal(await reopened.record('P'), null);
+  assert.equal(await reopened.record('never-seen'), null);
 });
 
 test('a message with 1000 newer ones is dropped, with a warning', async (t) => {
@@ -68,14 +83,22 @@ test('leftovers of an interrupted write are removed, a corrupt file is set aside
   await mkdir(dir, { mode: 0o700 });
   await writeFile(join(dir, '.tmp-m0000000000000009.json'), '{"type":"mess');
   await writeFile(join(dir, 'm0000000000000003.json'), 'not json');
-  await writeFile(join(dir, 'm0000000000000004.json'), JSON.stringify(messageFrame('OK')));
+  await writeFile(join(dir, 'm0000000000000004.json'), JSON.stringify({ frame: messageFrame('OK'), source: null }));
+  await writeFile(join(dir, 'm0000000000000006.json'), JSON.stringify({ frame: messageFrame('BAD'), source: 7 }));
+  await writeFile(join(dir, 'm0000000000000007.json'), JSON.stringify(messageFrame('BARE'))); // no record
   const logs = [];
   const store = await PendingStore.open(dir, { log: (level, text) => logs.push(text) });
   assert.deepEqual(store.ids(), ['OK']);
-  assert.deepEqual((await readdir(dir)).sort(), ['m0000000000000003.json.corrupt', 'm0000000000000004.json']);
+  assert.deepEqual((await readdir(dir)).sort(), [
+    'm0000000000000003.json.corrupt',
+    'm0000000000000004.json',
+    'm0000000000000006.json.corrupt',
+    'm0000000000000007.json.corrupt',
+  ]);
   assert.ok(logs.some((line) => line.includes('m0000000000000003.json is unreadable')));
+  assert.ok(logs.some((line) => line.includes('m0000000000000006.json is unreadable (the media source')));
   await store.add(messageFrame('NEXT'));
-  assert.ok((await readdir(dir)).includes('m0000000000000005.json'));
+  assert.ok((await readdir(dir)).includes('m0000000000000008.json'));
 });
 
 test('a state directory that is a symlink or open to others is refused', async (t) => {

@@ -13,14 +13,14 @@ test('a correct answer gets a welcome with a correct bridge mac, then the status
   const client = connect(bridge);
   const challenge = await client.next();
   assert.equal(challenge.type, 'challenge');
-  assert.equal(challenge.version, 1);
+  assert.equal(challenge.version, 2);
   assert.match(challenge.nonce, /^[0-9a-f]{64}$/);
   const auth = answer(bridge.key, challenge);
   client.send(auth);
   const welcome = await client.next();
   assert.deepEqual(welcome, {
     type: 'welcome',
-    version: 1,
+    version: 2,
     mac: computeMac(bridge.key, 'bridge', challenge.nonce, auth.client_nonce, '/'),
   });
   assert.deepEqual(await client.next(), { type: 'status', state: 'open', detail: 'stub session' });
@@ -62,7 +62,7 @@ test('a malformed auth frame closes with 4001', async (t) => {
   const bridge = await startTestBridge(t);
   const client = connect(bridge);
   await client.next();
-  client.send({ type: 'auth', version: 1, client_nonce: 'nope', mac: 'nope' });
+  client.send({ type: 'auth', version: 2, client_nonce: 'nope', mac: 'nope' });
   assert.equal((await client.closed).code, CLOSE.AUTH_FAILED);
 });
 
@@ -100,11 +100,11 @@ test('any frame other than auth first closes with 4003', async (t) => {
   assert.equal(bridge.session.sentTexts.length, 0);
 });
 
-test('a wrong version closes with 4004', async (t) => {
+test('a client of another version (1: media paths in messages) closes with 4004', async (t) => {
   const bridge = await startTestBridge(t);
   const client = connect(bridge);
   const auth = answer(bridge.key, await client.next());
-  client.send({ ...auth, version: 2 });
+  client.send({ ...auth, version: 1 });
   assert.deepEqual(await client.closed, { code: CLOSE.UNSUPPORTED_VERSION, reason: 'unsupported version' });
 });
 
@@ -171,7 +171,7 @@ test('5 failed handshakes within 60 s: new upgrades get 429 for 60 s', async (t)
     bridge.clock.now = i * 10_000; // 0 .. 40 s: all within the window
     const client = connect(bridge);
     await client.next();
-    client.send({ type: 'auth', version: 1, client_nonce: '00'.repeat(32), mac: '00'.repeat(32) });
+    client.send({ type: 'auth', version: 2, client_nonce: '00'.repeat(32), mac: '00'.repeat(32) });
     assert.equal((await client.closed).code, CLOSE.AUTH_FAILED);
   }
   // Blocked even for the right key: the flood limit is global.

@@ -11,11 +11,27 @@ import { Readable } from 'node:stream';
 import { mock, test } from 'node:test';
 
 import { NotConnected } from '../lib/session.mjs';
-import { openWhatsAppSession } from '../lib/whatsapp.mjs';
+import { MAX_SOURCE_BYTES, openWhatsAppSession } from '../lib/whatsapp.mjs';
 import { tempDir, until } from './helpers.mjs';
 
 const KEY = new Uint8Array(32).fill(9);
 const ALICE = '15551234567@s.whatsapp.net';
+
+/**
+ * Baileys' BufferJSON as Baileys defines it (bytes as `{ type: 'Buffer', data: <base64> }`).
+ * The stand-in's messages are plain objects, so `proto.Message.fromObject` has nothing to
+ * convert back (the real one turns the base64 text of protobuf bytes into bytes again).
+ */
+const bufferJson = {
+  replacer: (key, value) =>
+    Buffer.isBuffer(value) || value instanceof Uint8Array || value?.type === 'Buffer'
+      ? { type: 'Buffer', data: Buffer.from(value?.data || value).toString('base64') }
+      : value,
+  reviver: (key, value) =>
+    value !== null && typeof value === 'object' && value.type === 'Buffer' && typeof value.data === 'string'
+      ? Buffer.from(value.data, 'base64')
+      : value,
+};
 
 function fakeBaileys() {
   const baileys = {
@@ -23,6 +39,8 @@ function fakeBaileys() {
     downloads: [],
     media: Buffer.from('IMAGEBYTES'),
     DisconnectReason: { loggedOut: 401, restartRequired: 515 },
+    BufferJSON: bufferJson,
+    proto: { Message: { fromObject: (object) => object } },
     useMultiFileAuthState: async (dir) => ({ state: { creds: { dir }, keys: {} }, saveCreds: () => {} }),
     makeCacheableSignalKeyStore: (keys) => keys,
     normalizeMessageContent: (content) => content?.ephemeralMessage?.message ?? content,
@@ -73,7 +91,12 @@ async function session(t, extra = {}) {
     },
     baileys,
   );
-  for (const name of ['status', 'qr', 'message', 'fatal']) whatsapp.on(name, (value) => events.push([name, value]));
+  for (const name of ['status', 'qr', 'fatal']) whatsapp.on(name, (value) => events.push([name, value]));
+  const sources = new Map(); // message id -> the source emitted with it
+  whatsapp.on('message', (frame, source) => {
+    events.push(['message', frame]);
+    sources.set(frame.id, source);
+  });
   t.after(() => whatsapp.close());
   whatsapp.start();
   await until(() => baileys.sockets.length === 1, 'the first socket');
@@ -82,7 +105,11 @@ async function session(t, extra = {}) {
     last().ev.emit('connection.update', { connection: 'open' });
     await until(() => whatsapp.connected, 'open');
   };
-  return { whatsapp, baileys, logs, events, dir, workspace, last, open, printed: () => printed };
+  const received = async (count) => {
+    await until(() => events.filter(([name]) => name === 'message').length === count, `${count} message(s)`);
+    return events.filter(([name]) => name === 'message').map(([, frame]) => frame);
+  };
+  return { whatsapp, baileys, logs, events, sources, received, dir, workspace, last, open, printed: () => printed };
 }
 
 function incoming(id, content, key = {}) {
@@ -212,41 +239,59 @@ test('received messages become frames in arrival order; history and own messages
   );
 });
 
-test('a photo is downloaded from its checked location into the inbox', async (t) => {
-  const { baileys, last, events, open, workspace } = await session(t);
+const PHOTO = {
+  imageMessage: {
+    caption: 'look',
+    mimetype: 'image/jpeg',
+    fileLength: 10,
+    directPath: '/v/t62/abc.enc?x=1',
+    url: 'https://mmg.whatsapp.net/v/t62/abc.enc?x=1',
+    mediaKey: KEY,
+  },
+};
+
+test('a photo arrives described, with its source, and is not downloaded', async (t) => {
+  const { baileys, last, open, received, sources, workspace } = await session(t);
   await open();
   last().ev.emit('messages.upsert', {
     type: 'notify',
-    messages: [
-      incoming('P1', {
-        imageMessage: {
-          caption: 'look',
-          mimetype: 'image/jpeg',
-          fileLength: 10,
-          directPath: '/v/t62/abc.enc?x=1',
-          url: 'https://mmg.whatsapp.net/v/t62/abc.enc?x=1',
-          mediaKey: KEY,
-        },
-      }),
-    ],
+    messages: [incoming('P1', PHOTO), incoming('T1', { conversation: 'text' })],
   });
-  await until(() => events.some(([name]) => name === 'message'), 'the message');
-  const frame = events.find(([name]) => name === 'message')[1];
-  assert.deepEqual(frame.media, [
-    { kind: 'photo', path: 'inbox/whatsapp-15551234567-P1-photo.jpg', mime_type: 'image/jpeg', size: 10 },
-  ]);
-  assert.equal(await readFile(join(workspace, frame.media[0].path), 'utf8'), 'IMAGEBYTES');
+  const [photo, text] = await received(2);
+  assert.deepEqual(photo.media, [{ kind: 'photo', mime_type: 'image/jpeg', size: 10 }]);
+  assert.deepEqual(text.media, []);
+  assert.equal(sources.get('T1'), null, 'no source without media');
+  const kept = JSON.parse(sources.get('P1'), bufferJson.reviver);
+  assert.deepEqual(kept.key, incoming('P1', PHOTO).key);
+  assert.deepEqual(new Uint8Array(kept.message.imageMessage.mediaKey), KEY);
+  assert.deepEqual(baileys.downloads, []);
+  assert.deepEqual(await readdir(workspace), []);
+});
+
+test('fetchMedia downloads from the checked location into the inbox; again, it replaces the file', async (t) => {
+  const { whatsapp, baileys, last, open, received, sources, workspace } = await session(t);
+  await open();
+  last().ev.emit('messages.upsert', { type: 'notify', messages: [incoming('P1', PHOTO)] });
+  const [frame] = await received(1);
+  const request = { id: frame.id, chat: frame.chat, source: sources.get('P1') };
+  const path = 'inbox/whatsapp-15551234567-P1-photo.jpg';
+  assert.deepEqual(await whatsapp.fetchMedia(request), [{ kind: 'photo', path, mime_type: 'image/jpeg', size: 10 }]);
+  assert.equal(await readFile(join(workspace, path), 'utf8'), 'IMAGEBYTES');
   assert.deepEqual(baileys.downloads, [
     {
-      location: { directPath: '/v/t62/abc.enc?x=1', mediaKey: KEY },
+      location: { directPath: '/v/t62/abc.enc?x=1', mediaKey: Buffer.from(KEY) }, // the key kept, as bytes
       type: 'image',
       options: { host: 'mmg.whatsapp.net' },
     },
   ]);
+  baileys.media = Buffer.from('FRESHBYTES');
+  assert.equal((await whatsapp.fetchMedia(request))[0].path, path);
+  assert.deepEqual(await readdir(join(workspace, 'inbox')), ['whatsapp-15551234567-P1-photo.jpg']);
+  assert.equal(await readFile(join(workspace, path), 'utf8'), 'FRESHBYTES');
 });
 
-test('media with an unsafe location, too large, or over the cap is not saved; the message still arrives', async (t) => {
-  const { baileys, last, events, open, logs, workspace } = await session(t);
+test('media with an unsafe location, too large, or over the cap is not saved: the answer says why', async (t) => {
+  const { whatsapp, baileys, last, open, received, sources, logs, workspace } = await session(t);
   await open();
   baileys.media = Buffer.alloc(1001); // more than maxFileBytes, whatever the message claimed
   last().ev.emit('messages.upsert', {
@@ -259,13 +304,34 @@ test('media with an unsafe location, too large, or over the cap is not saved; th
       incoming('U3', { documentMessage: { directPath: '/v/y.enc', mediaKey: KEY, fileLength: 10, fileName: 'b.pdf' } }),
     ],
   });
-  await until(() => events.filter(([name]) => name === 'message').length === 3, 'three messages');
-  for (const [, frame] of events.filter(([name]) => name === 'message')) assert.deepEqual(frame.media, []);
+  const frames = await received(3);
+  const answers = [];
+  for (const frame of frames) {
+    answers.push(...(await whatsapp.fetchMedia({ id: frame.id, chat: frame.chat, source: sources.get(frame.id) })));
+  }
+  assert.deepEqual(answers, [
+    { kind: 'photo', error: 'it names no safe download location' },
+    { kind: 'document', error: 'it is 5000 bytes, more than 1000' },
+    { kind: 'document', error: 'the file is more than 1000 bytes' },
+  ]);
   assert.equal(baileys.downloads.length, 1, 'only U3 was fetched');
   assert.ok(logs.includes('warn: the photo of message U1 was not saved: it names no safe download location'));
-  assert.ok(logs.includes('warn: the document of message U2 was not saved: it is 5000 bytes, more than 1000'));
   assert.ok(logs.includes('warn: the document of message U3 was not saved: the file is more than 1000 bytes'));
   assert.deepEqual(await readdir(join(workspace, 'inbox')), []);
+});
+
+test('a source without media is refused; a message too big to keep comes without a source', async (t) => {
+  const { whatsapp, last, open, received, sources, logs } = await session(t);
+  await open();
+  const huge = { imageMessage: { ...PHOTO.imageMessage, jpegThumbnail: Buffer.alloc(MAX_SOURCE_BYTES) } };
+  last().ev.emit('messages.upsert', { type: 'notify', messages: [incoming('H1', huge)] });
+  const [frame] = await received(1);
+  assert.deepEqual(frame.media, [{ kind: 'photo', mime_type: 'image/jpeg', size: 10 }]);
+  assert.equal(sources.get('H1'), null);
+  assert.ok(logs.includes(`warn: message H1 is over ${MAX_SOURCE_BYTES} bytes: its media cannot be fetched`));
+  const textOnly = JSON.stringify(incoming('T', { conversation: 'no media' }));
+  await assert.rejects(whatsapp.fetchMedia({ id: 'T', chat: ALICE, source: textOnly }), /holds no media/);
+  await assert.rejects(whatsapp.fetchMedia({ id: 'T', chat: ALICE, source: 'not json' }), SyntaxError);
 });
 
 test('sending: not connected is NotConnected; text without link preview, quoting a received message', async (t) => {
@@ -316,6 +382,20 @@ test('sending media: no thumbnails; a caption on a voice note follows as text', 
       { text: 'transcript', linkPreview: null },
     ],
   );
+});
+
+test('a voice note whose caption then fails is still sent: the request must not be retried', async (t) => {
+  const { whatsapp, last, open, logs } = await session(t);
+  await open();
+  const sock = last();
+  const send = sock.sendMessage;
+  sock.sendMessage = async (to, content, options) => {
+    if (content.text !== undefined) throw new Error('connection lost');
+    return send(to, content, options);
+  };
+  const voice = { to: ALICE, kind: 'voice', data: Buffer.from('V'), mimeType: 'audio/ogg', fileName: 'v.ogg' };
+  assert.equal(await whatsapp.sendMedia({ ...voice, caption: 'words' }), 'OUT1');
+  assert.ok(logs.includes('warn: the caption of voice message OUT1 was not sent: connection lost'));
 });
 
 test('close ends the socket for good', async (t) => {
