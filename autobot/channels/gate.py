@@ -106,6 +106,11 @@ class ChannelGate:
     def _book(self) -> PairingBook:
         return self.pairing.current()
 
+    async def journaled(self, arrival: Arrival) -> bool:
+        """Whether the journal already holds `arrival` (a redelivery): `accept`
+        would leave it out. Lets a channel skip work for it (a media download)."""
+        return await self.journal.holds(arrival.dedup_keys)
+
     async def accept(self, arrivals: Sequence[Arrival]) -> list[JournalEntry]:
         """Journal `arrivals` (one fsync); the new entries, duplicates left out."""
         if not arrivals:

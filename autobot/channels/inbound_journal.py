@@ -535,6 +535,12 @@ class InboundJournal:
         """The highest platform position ever journaled (None: none had one)."""
         return self._index.highest_position
 
+    def holds(self, dedup_keys: Iterable[str]) -> bool:
+        """Whether an entry with one of `dedup_keys` is pending or among the
+        answered ones remembered: `append` would find it a duplicate."""
+        with self._lock:
+            return self._index.knows(dedup_keys)
+
     def append(
         self, message: InboundMessage, dedup_keys: tuple[str, ...], position: int | None = None
     ) -> JournalEntry | None:
@@ -681,6 +687,10 @@ class AsyncInboundJournal:
     @property
     def highest_position(self) -> int | None:
         return self.journal.highest_position
+
+    async def holds(self, dedup_keys: Iterable[str]) -> bool:
+        result: bool = await self.runner(self.journal.holds, tuple(dedup_keys))
+        return result
 
     async def append(
         self, message: InboundMessage, dedup_keys: tuple[str, ...], position: int | None = None

@@ -5,7 +5,7 @@
         bridge.post(direct_message("+15551234567", "hello"))
         await bridge.until(lambda: bridge.sent_texts("15551234567@s.whatsapp.net"))
 
-It speaks protocol version 1 exactly as the contract says
+It speaks protocol version 2 exactly as the contract says
 (`autobot.channels.whatsapp.protocol`), on loopback TCP and/or a Unix socket
 (created 0600), with trio-websocket:
 
@@ -27,10 +27,21 @@ It speaks protocol version 1 exactly as the contract says
   (unless `ignore_acks`: an acknowledgement lost on the way; `on_ack` sees
   each one as it arrives),
   at most `KEEP_PENDING` (persisted in `state_file` when given, so a restart
-  of a subprocess fake keeps them); `send` / `send_media` requests are
-  recorded and answered `sent`, or as the next queued `SendFault` says
-  (an error code, no answer at all, a dropped connection); `send_media` paths
-  are checked like the real bridge (a regular file strictly inside
+  of a subprocess fake keeps them);
+- `fetch_media` for a kept message "downloads" the bytes the test posted
+  with it (`post(..., content=...)`) into `workspace/inbox/` under a name
+  made from the message (`inbox_name`; written aside, then renamed over it:
+  fetching again replaces the file) and answers `media` (a failure entry for
+  a media without content or over `max_file_bytes`); each download is
+  recorded (`fetches`); a message not kept gets `unknown_message`; the next
+  queued `fetch_faults` entry can make it fail instead (`SendFault`);
+- `send` / `send_media` requests are recorded and answered `sent`, or as the
+  next queued `SendFault` says (an error code, no answer at all, a dropped
+  connection before or after sending); like the real bridge it remembers
+  the last `KEEP_OUTCOMES` final answers (`sent`, `path_refused`,
+  `too_large`; persisted with the pending messages) and answers a repeated
+  request id with its recorded answer without sending again; `send_media`
+  paths are checked like the real bridge (a regular file strictly inside
   `workspace`, at most `max_file_bytes`); unknown types get `unknown_type`.
 
 Everything timed runs on trio's clock (`autojump_clock` tests assert exact
@@ -46,6 +57,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import secrets
 import socket
 import stat
@@ -77,11 +89,15 @@ from autobot.channels.whatsapp.protocol import (
     Challenge,
     CloseCode,
     ErrorCode,
+    FetchedMedia,
+    FetchMedia,
     FrameTooLarge,
     LinkState,
     Media,
+    MediaFailure,
     ProtocolError,
     Qr,
+    SavedMedia,
     Send,
     SendMedia,
     Sent,
@@ -90,6 +106,7 @@ from autobot.channels.whatsapp.protocol import (
     Welcome,
     bridge_mac,
     client_mac,
+    decode_bridge_frame,
     decode_client_frame,
     encode_frame,
     mac_matches,
@@ -100,6 +117,8 @@ AUTH_SECONDS = 5.0
 FAILURE_LIMIT = 5
 FAILURE_WINDOW = 60.0
 KEEP_PENDING = 1000
+KEEP_OUTCOMES = 1000
+FINAL_ERRORS = frozenset({ErrorCode.PATH_REFUSED, ErrorCode.TOO_LARGE})  # recorded like `sent`
 OUTGOING_FRAMES = 4096  # frames queued for the client; far above any test's volume
 FRAME_QUEUE_SIZE = 32
 DEFAULT_PHONE = "+15551234567"
@@ -112,12 +131,16 @@ def user_jid(phone: str) -> str:
 
 @attrs.frozen
 class SendFault:
-    """How the fake answers one `send`/`send_media`: an `error` frame with
-    `code`, no answer at all (`stall`), or a dropped connection (`drop`)."""
+    """How the fake answers one request (`send`/`send_media`, or
+    `fetch_media` from `fetch_faults`): an `error` frame with `code`, no
+    answer at all (`stall`), a dropped connection before acting (`drop`), or
+    (a send) a dropped connection after sending, the answer lost with it
+    (`drop_after_send`)."""
 
     code: str | None = None
     stall: bool = False
     drop: bool = False
+    drop_after_send: bool = False
 
     @classmethod
     def error(cls, code: str) -> SendFault:
@@ -149,7 +172,7 @@ def direct_message(
     timestamp: float = 1_760_000_000.0,
 ) -> BridgeMessage:
     """A private message from `phone` (`phone_known=False`: the bridge sends
-    no phone field, only the sender JID)."""
+    no phone field, only the sender JID), listing `media` (nothing downloaded)."""
     jid = user_jid(phone)
     return BridgeMessage(
         id=message_id,
@@ -199,17 +222,22 @@ class FakeBridge:
     link_state: LinkState = LinkState.OPEN
     ignore_acks: bool = False
     on_ack: Callable[[str], None] | None = None
+    on_fetch: Callable[[str], None] | None = None
     drops_after_welcome: int = 0
     endpoints: list[UnixEndpoint | UrlEndpoint] = attrs.field(factory=list)
     pending: dict[str, BridgeMessage] = attrs.field(factory=dict)
+    content: dict[str, bytes] = attrs.field(factory=dict)  # message id -> its media's bytes
     acks: list[str] = attrs.field(factory=list)
+    fetches: list[str] = attrs.field(factory=list)  # message ids whose media were downloaded
     requests: list[Send | SendMedia] = attrs.field(factory=list)
     request_times: list[float] = attrs.field(factory=list)
     delivered: list[Send | SendMedia] = attrs.field(factory=list)
+    outcomes: dict[str, Sent | BridgeError] = attrs.field(factory=dict)
     refusals: list[Refusal] = attrs.field(factory=list)
     handshakes: list[float] = attrs.field(factory=list)
     auth_frames: list[str] = attrs.field(factory=list)
     faults: collections.deque[SendFault] = attrs.field(factory=collections.deque)
+    fetch_faults: collections.deque[SendFault] = attrs.field(factory=collections.deque)
     _client: _Client | None = attrs.field(default=None, init=False)
     _blocked_until: float = attrs.field(default=float("-inf"), init=False)
     _next_id: int = attrs.field(default=0, init=False)
@@ -218,7 +246,14 @@ class FakeBridge:
     def __attrs_post_init__(self) -> None:
         if self.state_file is not None and self.state_file.exists():
             saved = json.loads(self.state_file.read_text())
-            self.pending = {item["id"]: _message(item) for item in saved}
+            messages = [decode_bridge_frame(json.dumps(item)) for item in saved["pending"]]
+            self.pending = {m.id: m for m in messages if isinstance(m, BridgeMessage)}
+            answers = [decode_bridge_frame(json.dumps(item)) for item in saved["outcomes"]]
+            self.outcomes = {
+                a.request_id: a
+                for a in answers
+                if isinstance(a, Sent | BridgeError) and a.request_id is not None
+            }
 
     # ---- what the test does ---------------------------------------------------------
 
@@ -236,10 +271,13 @@ class FakeBridge:
         self._next_id += 1
         return f"3EB0{self._next_id:016X}"
 
-    def post(self, message: BridgeMessage) -> BridgeMessage:
+    def post(self, message: BridgeMessage, *, content: bytes | None = None) -> BridgeMessage:
         """A WhatsApp message arrives: kept until acknowledged, delivered now
-        if a client is connected."""
+        if a client is connected; `content` is what a fetch of its media
+        downloads (kept in memory only: not in `state_file`)."""
         self.pending[message.id] = message
+        if content is not None:
+            self.content[message.id] = content
         while len(self.pending) > KEEP_PENDING:
             self.pending.pop(next(iter(self.pending)))
         self._save()
@@ -291,10 +329,14 @@ class FakeBridge:
             self._client.outgoing.send_nowait(text)
 
     def _save(self) -> None:
-        """Persist the pending messages (a test fake: a tiny file, written at once)."""
+        """Persist the pending messages and the recorded outcomes (a test
+        fake: a tiny file, written at once)."""
         if self.state_file is not None:
-            items = [json.loads(encode_frame(m)) for m in self.pending.values()]
-            write_private_file(self.state_file, json.dumps(items))
+            state = {
+                "pending": [json.loads(encode_frame(m)) for m in self.pending.values()],
+                "outcomes": [json.loads(encode_frame(a)) for a in self.outcomes.values()],
+            }
+            write_private_file(self.state_file, json.dumps(state))
 
     def _refused(self, code: int) -> None:
         """Record a failed handshake; the `FAILURE_LIMIT`th within
@@ -430,6 +472,9 @@ class FakeBridge:
                 continue
             if isinstance(frame, Ack):
                 self._ack(frame.id)
+            elif isinstance(frame, FetchMedia):
+                if not await self._fetch(client, frame):
+                    return
             elif isinstance(frame, Send | SendMedia):
                 if not await self._request(client, frame):
                     return
@@ -441,14 +486,66 @@ class FakeBridge:
         if self.on_ack is not None:
             self.on_ack(message_id)
         if not self.ignore_acks and self.pending.pop(message_id, None) is not None:
+            self.content.pop(message_id, None)
             self._save()
         self._changed()
+
+    async def _fetch(self, client: _Client, frame: FetchMedia) -> bool:
+        """Download (write) the media of a kept message and answer; False when
+        a fault drops the connection."""
+        fault = self.fetch_faults.popleft() if self.fetch_faults else None
+        if fault is not None and fault.drop:
+            await self.drop_client(1011, "bridge failure")
+            return False
+        message = self.pending.get(frame.id)
+        if message is None:
+            self._answer(client, frame.request_id, ErrorCode.UNKNOWN_MESSAGE, "not kept")
+            return True
+        media = tuple(self._download(message, m) for m in message.media)
+        self.fetches.append(frame.id)
+        self._changed()
+        if self.on_fetch is not None:
+            self.on_fetch(frame.id)
+        if fault is not None and fault.stall:
+            return True
+        if fault is not None and fault.code is not None:
+            self._answer(client, frame.request_id, _code(fault.code), "injected failure")
+            return True
+        answer = FetchedMedia(request_id=frame.request_id, id=frame.id, media=media)
+        client.outgoing.send_nowait(encode_frame(answer))
+        return True
+
+    def _download(self, message: BridgeMessage, media: Media) -> SavedMedia | MediaFailure:
+        """Write the bytes posted with `message` into the workspace inbox (as the
+        real bridge names them: one file per message and kind, replaced)."""
+        data = self.content.get(message.id)
+        if self.workspace is None or data is None:
+            return MediaFailure(kind=media.kind, error="the media is no longer available")
+        if len(data) > self.max_file_bytes:
+            return MediaFailure(
+                kind=media.kind, error=f"the file is more than {self.max_file_bytes} bytes"
+            )
+        name = inbox_name(message.chat, message.id, media.kind)
+        inbox = self.workspace / "inbox"
+        inbox.mkdir(mode=0o700, exist_ok=True)
+        part = inbox / f".{name}.part"
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+        write_private_file(part, data)
+        os.replace(part, inbox / name)
+        return SavedMedia(
+            kind=media.kind, path=f"inbox/{name}", mime_type=media.mime_type, size=len(data)
+        )
 
     async def _request(self, client: _Client, frame: Send | SendMedia) -> bool:
         """Record and answer one request; False when the fault drops the connection."""
         self.requests.append(frame)
         self.request_times.append(trio.current_time())
         self._changed()
+        recorded = self.outcomes.get(frame.request_id)
+        if recorded is not None:  # a repeat: answered again, never sent again
+            client.outgoing.send_nowait(encode_frame(recorded))
+            return True
         fault = self.faults.popleft() if self.faults else None
         if fault is not None and fault.drop:
             await self.drop_client(1011, "bridge failure")
@@ -467,10 +564,22 @@ class FakeBridge:
             self._answer(client, frame.request_id, ErrorCode.NOT_CONNECTED, "not linked")
             return True
         self.delivered.append(frame)
-        self._changed()
         sent = Sent(request_id=frame.request_id, id=self.message_id())
+        self._record(sent)
+        if fault is not None and fault.drop_after_send:
+            await self.drop_client(1011, "bridge failure")
+            return False
         client.outgoing.send_nowait(encode_frame(sent))
         return True
+
+    def _record(self, answer: Sent | BridgeError) -> None:
+        """Remember a final answer (at most `KEEP_OUTCOMES`, persisted)."""
+        assert answer.request_id is not None
+        self.outcomes[answer.request_id] = answer
+        while len(self.outcomes) > KEEP_OUTCOMES:
+            self.outcomes.pop(next(iter(self.outcomes)))
+        self._save()
+        self._changed()
 
     def _media_refusal(self, path: str) -> tuple[ErrorCode, str] | None:
         """Why the real bridge would refuse to read `path`, if it would."""
@@ -492,6 +601,8 @@ class FakeBridge:
 
     def _answer(self, client: _Client, request_id: str | None, code: ErrorCode, text: str) -> None:
         error = BridgeError(request_id=request_id, code=code, message=text)
+        if code in FINAL_ERRORS:
+            self._record(error)
         client.outgoing.send_nowait(encode_frame(error))
 
 
@@ -523,15 +634,15 @@ def _request_id(text: str) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= 64 else None
 
 
-def _message(item: dict[str, Any]) -> BridgeMessage:
-    media = tuple(
-        Media(
-            kind=AttachmentKind(m["kind"]), path=m["path"], mime_type=m["mime_type"], size=m["size"]
-        )
-        for m in item["media"]
-    )
-    fields = {k: v for k, v in item.items() if k not in ("type", "media")}
-    return BridgeMessage(**fields, media=media)
+_EXTENSIONS = {AttachmentKind.PHOTO: "jpg", AttachmentKind.VOICE: "ogg"}  # else "bin"
+
+
+def inbox_name(chat: str, message_id: str, kind: AttachmentKind) -> str:
+    """The inbox file name of a message's media, as the real bridge makes it
+    (`whatsapp-<chat>-<message>-<kind>.<ext>`, parts reduced to A-Z a-z 0-9 -)."""
+    chat_part = re.sub(r"[^A-Za-z0-9-]", "_", chat.split("@")[0])[:32] or "_"
+    id_part = re.sub(r"[^A-Za-z0-9-]", "_", message_id)[:64] or "_"
+    return f"whatsapp-{chat_part}-{id_part}-{kind.value}.{_EXTENSIONS.get(kind, 'bin')}"
 
 
 UPGRADE_SECONDS = 10.0  # a Unix-socket client must send its upgrade request within this
@@ -585,10 +696,12 @@ async def serve_fake_bridge(
     *,
     unix: Path | None = None,
     tcp: bool = False,
+    port: int = 0,
     **settings: Any,
 ) -> AsyncIterator[FakeBridge]:
     """A running fake (any other `FakeBridge` field in `settings`), on the
-    Unix socket `unix` and/or a loopback TCP port (`tcp`), until the block ends."""
+    Unix socket `unix` and/or a loopback TCP port (`tcp`; `port`, else any
+    free one: a restarted fake takes its predecessor's), until the block ends."""
     bridge = FakeBridge(key=key, **settings)
     async with trio.open_nursery() as nursery:
         if unix is not None:
@@ -599,7 +712,7 @@ async def serve_fake_bridge(
                 lambda task_status: serve_websocket(
                     bridge.handle,
                     "127.0.0.1",
-                    0,
+                    port,
                     None,
                     message_queue_size=FRAME_QUEUE_SIZE,
                     max_message_size=MAX_FRAME_BYTES,

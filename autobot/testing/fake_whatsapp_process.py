@@ -6,8 +6,9 @@
 
 It refuses to start (exit 2, a line on stderr) on a malformed `--listen` or a
 secret file that is not a private regular file holding 64 hex characters,
-as the real bridge does; keeps its unacknowledged messages in
-`<state-dir>/pending.json` (so a `kill -9` loses none); exits 0 on
+as the real bridge does; keeps its unacknowledged messages and the answers
+it recorded in `<state-dir>/fake-bridge-state.json` (so a `kill -9` loses
+none, and repeats none); exits 0 on
 SIGTERM/SIGINT. The test drives it over the `--control` Unix socket, one
 JSON object per line each way (`control`):
 
@@ -49,6 +50,7 @@ from autobot.testing.fake_whatsapp_bridge import (
 )
 
 EXIT_BAD_CONFIG = 2
+STATE_FILE = "fake-bridge-state.json"
 EXIT_LOGGED_OUT = 3
 CONTROL_LINE_LIMIT = 1 << 20  # one control request or answer
 
@@ -150,7 +152,7 @@ async def _run(arguments: argparse.Namespace) -> int:
     key = read_secret_file(arguments.secret_file)
     listen: str = arguments.listen
     port = _tcp_port(listen)
-    state_file = None if arguments.state_dir is None else arguments.state_dir / "pending.json"
+    state_file = None if arguments.state_dir is None else arguments.state_dir / STATE_FILE
     if state_file is not None:
         state_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     bridge = FakeBridge(

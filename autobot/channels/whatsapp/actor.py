@@ -15,14 +15,23 @@ One incarnation (built per start by the channel supervisor) runs these tasks:
    never the payload); `logged_out` stops the channel.
 2. Inbound (fed by the link through `INBOUND_QUEUE_SIZE`): each `message`
    frame is checked (`inbound.incoming`) and judged by the gate (access,
-   pairing, groups by mention); an allowed one is journaled (fsync) and only
-   then acknowledged to the bridge (which keeps it until then and delivers
-   it again after a reconnect or a restart), then handed to the router. A
-   message the journal already holds (pending or answered) is acknowledged
-   again and never handed on twice. Refused and malformed messages are
-   acknowledged too (nothing would change on a second delivery), and the
-   media the bridge saved for them are removed from the inbox
-   (`inbox_cleanup`); a refused sender's reply goes through the notice queue.
+   pairing, groups by mention). Refused and malformed messages are
+   acknowledged at once, their media never downloaded (the bridge forgets
+   them); a refused sender's reply goes through the notice queue. For an
+   allowed message with media the bridge is asked to download them now
+   (`fetch_media`, answered within `FETCH_SECONDS`): the files arrive as
+   attachments, a media the bridge could not save as a note the model reads
+   (a WARN too), and a fetch that fails altogether (an `error`, no answer)
+   leaves a note for each media: the text is never lost. If the connection
+   drops meanwhile the message is left alone: the bridge delivers it again
+   and it is fetched again (into the same file). Then it is journaled
+   (fsync) and only then acknowledged to the bridge (which keeps it until
+   then and delivers it again after a reconnect or a restart), then handed
+   to the router. A message the journal already holds (pending or answered)
+   is acknowledged again, never fetched or handed on twice. While the queue
+   is full the link takes no more messages (they stay unacknowledged) and,
+   once the queue is drained, reconnects so the bridge delivers them again:
+   reading never stops, so the answer to a fetch always gets through.
 3. Sending (this channel's outbound mailbox): each reply is cut into chunks
    of at most `CHUNK_UNITS` UTF-16 units (`plain_chunks`), each a `send`
    request answered by `sent` or `error` within `ANSWER_SECONDS`; attached
@@ -30,9 +39,12 @@ One incarnation (built per start by the channel supervisor) runs these tasks:
    connection, `not_connected`, `send_failed`, `busy`, no answer) are retried
    `SEND_ATTEMPTS` times with backoff, then logged as an ERROR naming the
    chat; a refusal (`path_refused`, `too_large`, `bad_request`) is logged
-   once. A final reply completes its journal entries once delivered or
-   refused for good; after a transient failure that outlasted the retries
-   they stay, so a restart answers them.
+   once. Every attempt of a request, across reconnects, carries the same
+   request id, and the bridge answers a repeated id with the outcome it
+   recorded without sending again: a reply whose `sent` was lost with the
+   connection goes out once. A final reply completes its journal entries
+   once delivered or refused for good; after a transient failure that
+   outlasted the retries they stay, so a restart answers them.
 4. The managed bridge process (`bridge_process.ManagedBridge`), when the
    gateway runs it: its end for good (logged out, configuration refused)
    stops the channel.
@@ -46,16 +58,12 @@ until the mailbox is empty (the supervisor's grace bounds that).
 
 from __future__ import annotations
 
-import itertools
 import random
-import secrets
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Protocol, TypeVar
 
 import attrs
 import trio
-from trio_util import AsyncValue
 from trio_websocket import ConnectionRejected, HandshakeError
 
 from autobot.channels.access import Action
@@ -72,22 +80,26 @@ from autobot.channels.whatsapp.client import (
     BridgeReplaced,
     BridgeUnavailable,
 )
-from autobot.channels.whatsapp.inbound import incoming
-from autobot.channels.whatsapp.inbox_cleanup import discard_media
+from autobot.channels.whatsapp.inbound import incoming, with_media
 from autobot.channels.whatsapp.protocol import (
     Ack,
     BridgeError,
     BridgeFrame,
     BridgeMessage,
     ErrorCode,
+    FetchedMedia,
+    FetchMedia,
     LinkState,
+    MediaFailure,
     ProtocolError,
     Qr,
+    SavedMedia,
     Send,
     SendMedia,
     Sent,
     Status,
 )
+from autobot.channels.whatsapp.requests import Answer, BridgeRequests, RequestLost
 from autobot.logs.records import Logger
 from autobot.runtime import attempt_after, backoff_delay
 
@@ -98,12 +110,13 @@ BACKOFF_CAP = 60.0
 REFUSED_BASE = 15.0  # secrets differ, an impostor, another client: a retry soon fails again
 REFUSED_CAP = 300.0
 ANSWER_SECONDS = 30.0  # for a request's `sent` / `error` (a media upload takes a while)
+FETCH_SECONDS = 150.0  # for a `media` answer: the bridge gives a download 120 s
 SEND_ATTEMPTS = 5
 SEND_BACKOFF_BASE = 1.0
 SEND_BACKOFF_CAP = 30.0
 CHUNK_UNITS = 4096  # per message: readable on a phone, far under the bridge's 65,536
 # Message frames read from the bridge but not yet journaled; when full the
-# link stops reading and TCP holds the bridge back.
+# link takes no more (the bridge keeps them) and reconnects once it drained.
 INBOUND_QUEUE_SIZE = 64
 # Replies to refused senders (at most one per sender per hour); beyond this
 # many waiting, more are dropped with a WARN (they are courtesy, not duty).
@@ -112,16 +125,10 @@ TRANSIENT_CODES = frozenset({ErrorCode.NOT_CONNECTED, ErrorCode.SEND_FAILED, Err
 RESET_COMMAND = "/reset"
 
 Connect = Callable[[trio.Nursery], Awaitable[BridgeConnection]]
-Answer = Sent | BridgeError
-Request = Send | SendMedia
 
 
 class ChannelStopped(Exception):
     """The channel cannot work until the operator changes something."""
-
-
-class SendTrouble(Exception):
-    """A request got no answer (no connection, connection lost, timeout): transient."""
 
 
 @attrs.frozen
@@ -145,26 +152,19 @@ class WhatsAppChannel:
 
     `connect` opens an authenticated bridge connection whose reader runs in
     the given nursery (`client.connect_bridge` with the endpoint and key);
-    `bridge` is the managed bridge process, None for an external one;
-    `workspace` is where the bridge saves media (the files of a message that
-    is not taken are removed; None: left alone).
+    `bridge` is the managed bridge process, None for an external one.
     """
 
     env: ChannelEnv
     gate: ChannelGate
     connect: Connect
     bridge: BridgeRun | None = None
-    workspace: Path | None = None
     rng: random.Random = attrs.field(factory=random.Random)
-    _files: trio.CapacityLimiter = attrs.field(init=False, factory=lambda: trio.CapacityLimiter(1))
-    _link: AsyncValue[BridgeConnection | None] = attrs.field(
-        init=False, factory=lambda: AsyncValue(None)
-    )
-    _answers: dict[str, trio.MemorySendChannel[Answer]] = attrs.field(init=False, factory=dict)
-    _request_ids: itertools.count[int] = attrs.field(init=False, factory=itertools.count)
-    _request_prefix: str = attrs.field(init=False, factory=lambda: secrets.token_hex(4))
+    _requests: BridgeRequests = attrs.field(init=False, factory=BridgeRequests)
     _state: LinkState | None = attrs.field(init=False, default=None)
     _idle: trio.CancelScope | None = attrs.field(init=False, default=None)
+    _reading: trio.CancelScope | None = attrs.field(init=False, default=None)
+    _behind: bool = attrs.field(init=False, default=False)  # messages left to a reconnect
     _frames: tuple[
         trio.MemorySendChannel[BridgeMessage], trio.MemoryReceiveChannel[BridgeMessage]
     ] = attrs.field(
@@ -224,11 +224,14 @@ class WhatsAppChannel:
             began = trio.current_time()
             trouble = await self._connected_session()
             attempt = attempt_after(attempt, trio.current_time() - began, HEALTHY_SECONDS)
+            if trouble is None:  # renewed on purpose: connect again at once
+                continue
             await self._cool_down(trouble, attempt)
             attempt += 1
 
-    async def _connected_session(self) -> BridgeUnavailable:
-        """One connection, from connecting to its end: why it ended."""
+    async def _connected_session(self) -> BridgeUnavailable | None:
+        """One connection, from connecting to its end: why it ended (None:
+        `_renew` ended it)."""
         trouble: list[BridgeUnavailable] = []
         try:
             async with trio.open_nursery() as nursery:
@@ -236,10 +239,14 @@ class WhatsAppChannel:
                     link = await self.connect(nursery)
                 try:
                     self._linked(link)
-                    await self._read(link)
+                    with trio.CancelScope() as self._reading:
+                        await self._read(link)
                 finally:
+                    self._reading = None
                     self._unlinked()
                     await link.close()
+                nursery.cancel_scope.cancel("whatsapp bridge connection renewed")
+            return None
         except* BridgeIncompatible as group:
             raise ChannelStopped(str(_first(group, BridgeIncompatible))) from None
         except* BridgeUnavailable as group:
@@ -251,15 +258,21 @@ class WhatsAppChannel:
         return trouble[0]
 
     def _linked(self, link: BridgeConnection) -> None:
-        self._link.value = link
+        self._requests.linked(link)
         self._state = None
+        self._behind = False  # the bridge delivers every unacknowledged message again
         self._log.info("whatsapp bridge connected")
 
     def _unlinked(self) -> None:
         """The connection is gone: every request waiting for an answer fails."""
-        self._link.value = None
-        for waiting in self._answers.values():
-            waiting.close()
+        self._requests.unlinked()
+
+    def _renew(self) -> None:
+        """End the connection (the link connects again at once), so the bridge
+        delivers again the messages it sent while the queue was full."""
+        if self._reading is not None:
+            self._log.info("whatsapp: reconnecting to take the messages the queue could not hold")
+            self._reading.cancel("whatsapp messages left to a reconnect")
 
     async def _read(self, link: BridgeConnection) -> None:
         """Frames until the connection ends (raises BridgeUnavailable then)."""
@@ -269,16 +282,13 @@ class WhatsAppChannel:
             except ProtocolError as exc:  # the bridge's bug: skip the frame, keep the link
                 self._log.warn("whatsapp bridge sent an unusable frame", error=str(exc))
                 continue
-            await self._handle(frame)
+            self._handle(frame)
 
-    async def _handle(self, frame: BridgeFrame) -> None:
+    def _handle(self, frame: BridgeFrame) -> None:
         if isinstance(frame, BridgeMessage):
-            if not self.env.stopping.is_set():  # else the bridge keeps it for next time
-                await self._frames[0].send(frame)
-        elif isinstance(frame, Sent | BridgeError) and frame.request_id is not None:
-            waiting = self._answers.pop(frame.request_id, None)
-            if waiting is not None:
-                waiting.send_nowait(frame)
+            self._take(frame)
+        elif isinstance(frame, Sent | FetchedMedia | BridgeError) and frame.request_id is not None:
+            self._requests.answered(frame)
         elif isinstance(frame, BridgeError):
             self._log.warn("whatsapp bridge error", code=frame.code.value, error=frame.message)
         elif isinstance(frame, Status):
@@ -292,6 +302,17 @@ class WhatsAppChannel:
             )
         else:
             self._log.warn("whatsapp bridge repeated a handshake frame", frame=type(frame).__name__)
+
+    def _take(self, frame: BridgeMessage) -> None:
+        """Queue `frame` for the inbound loop, unless the channel is stopping,
+        the queue is full, or messages were left since it was (the bridge keeps
+        them all, unacknowledged: `_renew` has them delivered again, in order)."""
+        if self.env.stopping.is_set() or self._behind:
+            return
+        try:
+            self._frames[0].send_nowait(frame)
+        except trio.WouldBlock:
+            self._behind = True
 
     def _status(self, status: Status) -> None:
         now = trio.current_time()
@@ -332,9 +353,12 @@ class WhatsAppChannel:
     async def _inbound_loop(self) -> None:
         async for frame in self._frames[1]:
             await self._receive(frame)
+            if self._behind and self._frames[1].statistics().current_buffer_used == 0:
+                self._behind = False
+                self._renew()
 
     async def _receive(self, frame: BridgeMessage) -> None:
-        """Judge, journal, acknowledge, hand over (see the module docstring)."""
+        """Judge, fetch, journal, acknowledge, hand over (see the module docstring)."""
         try:
             message = incoming(frame, self.env.name)
         except ProtocolError as exc:
@@ -344,30 +368,59 @@ class WhatsAppChannel:
         decision = await self.gate.check(message.sender, message.chat)
         if decision.action in (Action.REPLY_DENIED, Action.REPLY_PAIRING):
             self._notify(message.chat.id, decision.text)
-        if decision.action is not Action.ALLOW:
-            await self._discard(message.arrival.message)
+        if decision.action is not Action.ALLOW:  # never downloaded: the bridge forgets it
             await self._ack(frame.id)
             return
         if frame.text.strip().lower() == RESET_COMMAND:
             await self._reset(message.arrival.message)
             await self._ack(frame.id)
             return
-        entries = await self.gate.accept([message.arrival])  # fsync: durable from here
+        arrival = message.arrival
+        if frame.media:
+            if await self.gate.journaled(arrival):  # delivered again: nothing to fetch
+                await self._ack(frame.id)
+                return
+            try:
+                fetched = await self._fetch(frame)
+            except RequestLost:
+                self._log.info(
+                    "whatsapp message left for redelivery: the bridge connection ended "
+                    "before its media were fetched",
+                    message_id=frame.id,
+                )
+                return
+            arrival, failures = with_media(arrival, fetched)
+            for failure in failures:
+                self._log.warn(
+                    "whatsapp media not saved",
+                    chat_id=frame.chat,
+                    message_id=frame.id,
+                    kind=failure.kind.value,
+                    reason=failure.error[:200],
+                )
+        entries = await self.gate.accept([arrival])  # fsync: durable from here
         await self._ack(frame.id)
         await self.gate.dispatch(entries)
 
-    async def _discard(self, message: InboundMessage) -> None:
-        """Remove the inbox files of a message that is not taken (`inbox_cleanup`)."""
-        if self.workspace is None or not message.attachments:
-            return
-        paths = [attachment.path for attachment in message.attachments]
-        done = await trio.to_thread.run_sync(
-            discard_media, self.workspace, paths, limiter=self._files
-        )
-        for path, reason in done.failed:
-            self._log.warn(
-                "whatsapp: a refused message's file was not removed", path=path, error=reason
+    async def _fetch(self, frame: BridgeMessage) -> tuple[SavedMedia | MediaFailure, ...]:
+        """The media of `frame`, downloaded by the bridge now: what it saved or
+        not, or (a fetch that failed altogether) a failure for each media.
+        Raises RequestLost when there is no connection or it ends meanwhile."""
+        link = self._requests.link.value
+        if link is None:
+            raise RequestLost("no bridge connection")
+        reason = f"the bridge did not answer within {FETCH_SECONDS:.0f} s"
+        with trio.move_on_after(FETCH_SECONDS):
+            answer = await self._requests.ask(
+                link, FetchMedia(request_id=self._requests.new_id(), id=frame.id)
             )
+            if isinstance(answer, FetchedMedia) and answer.id == frame.id:
+                return answer.media
+            if isinstance(answer, BridgeError):
+                reason = f"the bridge refused ({answer.raw_code or answer.code.value})"
+            else:
+                reason = "the bridge answered for another message"
+        return tuple(MediaFailure(kind=media.kind, error=reason) for media in frame.media)
 
     async def _reset(self, message: InboundMessage) -> None:
         reset = attrs.evolve(message, content="", kind=InboundKind.RESET, attachments=())
@@ -378,7 +431,7 @@ class WhatsAppChannel:
         """Tell the bridge it may forget `message_id`. Without a connection
         nothing is lost: it delivers the message again, and the journal
         recognises it."""
-        link = self._link.value
+        link = self._requests.link.value
         if link is None:
             return
         try:
@@ -438,12 +491,12 @@ class WhatsAppChannel:
             await self.gate.delivered(message)
 
     async def _send_with_retries(
-        self, chat_id: str, build: Callable[[str], Request]
+        self, chat_id: str, build: Callable[[str], Send | SendMedia]
     ) -> SendFailure | None:
         """One request until answered `sent` (None) or given up (the failure,
         logged). Every attempt carries the same request id."""
         try:
-            frame = build(f"{self._request_prefix}-{next(self._request_ids)}")
+            frame = build(self._requests.new_id())
         except ProtocolError as exc:  # not sendable at all (a chat that is no JID)
             return self._give_up(chat_id, SendFailure(f"cannot be sent: {exc}", permanent=True))
         for attempt in range(SEND_ATTEMPTS):
@@ -461,41 +514,35 @@ class WhatsAppChannel:
         self._log.error("whatsapp message not delivered", chat_id=chat_id, error=failure.reason)
         return failure
 
-    async def _attempt(self, frame: Request) -> SendFailure | None:
+    async def _attempt(self, frame: Send | SendMedia) -> SendFailure | None:
         try:
             answer = await self._request(frame)
-        except SendTrouble as exc:
+        except RequestLost as exc:
             return SendFailure(str(exc), permanent=False)
         if isinstance(answer, Sent):
             return None
+        if not isinstance(answer, BridgeError):
+            return SendFailure("the bridge answered with a media frame", permanent=True)
         permanent = answer.code not in TRANSIENT_CODES
         code = answer.raw_code or answer.code.value
         return SendFailure(f"bridge error {code}: {answer.message[:200]}", permanent=permanent)
 
-    async def _request(self, frame: Request) -> Answer:
+    async def _request(self, frame: Send | SendMedia) -> Answer:
         """Send `frame` and wait for its answer, at most `ANSWER_SECONDS` in
-        all (waiting for a connection included). Raises SendTrouble."""
-        answer_send, answer_receive = trio.open_memory_channel[Answer](1)  # exactly one answer
-        with answer_receive, trio.move_on_after(ANSWER_SECONDS):
-            link = await self._link.wait_value(lambda value: value is not None)
+        all (waiting for a connection included). Raises RequestLost."""
+        with trio.move_on_after(ANSWER_SECONDS):
+            link = await self._requests.link.wait_value(lambda value: value is not None)
             assert link is not None
-            self._answers[frame.request_id] = answer_send
-            try:
-                await link.send(frame)
-                return await answer_receive.receive()
-            except (trio.EndOfChannel, BridgeUnavailable, BridgeIncompatible) as exc:
-                raise SendTrouble(f"the bridge connection was lost ({exc})") from None
-            finally:
-                self._answers.pop(frame.request_id, None)
-        raise SendTrouble(f"no answer from the bridge within {ANSWER_SECONDS:.0f} s")
+            return await self._requests.ask(link, frame)
+        raise RequestLost(f"no answer from the bridge within {ANSWER_SECONDS:.0f} s")
 
 
-def _text(chat_id: str, text: str, reply_to: str | None) -> Callable[[str], Request]:
+def _text(chat_id: str, text: str, reply_to: str | None) -> Callable[[str], Send | SendMedia]:
     """The `send` request of `text` to `chat_id`, given its request id."""
     return lambda request_id: Send(request_id=request_id, to=chat_id, text=text, reply_to=reply_to)
 
 
-def _media(chat_id: str, attachment: Attachment) -> Callable[[str], Request]:
+def _media(chat_id: str, attachment: Attachment) -> Callable[[str], Send | SendMedia]:
     """The `send_media` request of a workspace file, given its request id."""
     return lambda request_id: SendMedia(
         request_id=request_id, to=chat_id, path=attachment.path, kind=attachment.kind

@@ -148,7 +148,6 @@ class WhatsAppIncarnation:
                     connect_bridge, endpoint=endpoint, key=key, ssl_context=ssl_context
                 ),
                 bridge=self._managed_bridge(endpoint) if launcher.managed else None,
-                workspace=launcher.workspace,
                 rng=self.env.rng,
             )
             await channel.run(task_status=task_status)

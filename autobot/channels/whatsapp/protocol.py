@@ -1,4 +1,4 @@
-"""The WhatsApp bridge protocol, version 1: frames and the handshake's MACs (pure).
+"""The WhatsApp bridge protocol, version 2: frames and the handshake's MACs (pure).
 
 The contract shared with the Node bridge (README "WhatsApp bridge protocol"):
 every frame is one JSON object with a string `type`, sent as a WebSocket text
@@ -13,6 +13,12 @@ failure is a `ProtocolError` whose text names the frame type and field, never
 a value (a message's text must not reach the log). Client frames are checked
 when they are built: a `Send` whose text is longer than the bridge accepts, or
 whose recipient is not a full JID, cannot exist.
+
+Version 2 (version 1 sent media already downloaded): a `message` frame only
+describes its media (`Media`: kind, MIME type, declared size); the client asks
+for them with `FetchMedia` once it has admitted the message, and the bridge
+answers `FetchedMedia` (a `SavedMedia` or a `MediaFailure` per media). The
+handshake is unchanged (its MAC label still names version 1).
 """
 
 from __future__ import annotations
@@ -30,10 +36,10 @@ import attrs
 
 from autobot.channels.base import AttachmentKind
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_FRAME_BYTES = 262_144  # 256 KiB, in either direction
 RESOURCE = "/"  # the request path autobot opens (part of the MAC)
-MAC_LABEL = "autobot-whatsapp-bridge/1"
+MAC_LABEL = "autobot-whatsapp-bridge/1"  # names the handshake, unchanged since version 1
 SECRET_BYTES = 32
 MAX_TEXT_UNITS = 65_536  # UTF-16 code units (JavaScript's `text.length`) per `send`
 MAX_REQUEST_ID = 64
@@ -96,6 +102,7 @@ class ErrorCode(enum.Enum):
     SEND_FAILED = "send_failed"
     UNKNOWN_TYPE = "unknown_type"
     BUSY = "busy"  # too many requests in flight on the connection
+    UNKNOWN_MESSAGE = "unknown_message"  # fetch_media for a message the bridge does not keep
     OTHER = "other"
 
 
@@ -205,12 +212,30 @@ class Welcome:
 
 @attrs.frozen(kw_only=True)
 class Media:
-    """A file of an inbound message, already saved under the workspace's `inbox/`."""
+    """A media of an inbound message, as it arrives: nothing is downloaded yet.
+    `size` is what the sender declared (None: unknown)."""
+
+    kind: AttachmentKind
+    mime_type: str
+    size: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SavedMedia:
+    """A media the bridge downloaded on request, saved under the workspace's `inbox/`."""
 
     kind: AttachmentKind
     path: str
     mime_type: str
     size: int
+
+
+@attrs.frozen(kw_only=True)
+class MediaFailure:
+    """A media the bridge could not download, and why (its words, for the log and the model)."""
+
+    kind: AttachmentKind
+    error: str
 
 
 @attrs.frozen(kw_only=True)
@@ -258,6 +283,16 @@ class Sent:
 
 
 @attrs.frozen(kw_only=True)
+class FetchedMedia:
+    """Bridge -> client: the answer to fetch_media `request_id`, for message
+    `id`: one entry per media of the message."""
+
+    request_id: str
+    id: str
+    media: tuple[SavedMedia | MediaFailure, ...]
+
+
+@attrs.frozen(kw_only=True)
 class BridgeError:
     """Bridge -> client: a request failed (`request_id` None: not tied to one)."""
 
@@ -271,6 +306,14 @@ class BridgeError:
 class Ack:
     """Client -> bridge: message `id` is journaled; the bridge may forget it."""
 
+    id: str = attrs.field(validator=_field)
+
+
+@attrs.frozen(kw_only=True)
+class FetchMedia:
+    """Client -> bridge: download the media of message `id` (it was admitted)."""
+
+    request_id: str = attrs.field(validator=_request_id)
     id: str = attrs.field(validator=_field)
 
 
@@ -300,8 +343,8 @@ class SendMedia:
             _text(self, attribute, value)
 
 
-BridgeFrame = Challenge | Welcome | BridgeMessage | Status | Qr | Sent | BridgeError
-ClientFrame = Auth | Ack | Send | SendMedia
+BridgeFrame = Challenge | Welcome | BridgeMessage | Status | Qr | Sent | FetchedMedia | BridgeError
+ClientFrame = Auth | Ack | FetchMedia | Send | SendMedia
 
 
 # --- decoding ----------------------------------------------------------------------
@@ -358,21 +401,51 @@ def _built(frame: str, build: Callable[[], Any]) -> Any:
         raise ProtocolError(f"{frame} frame: {exc}") from None
 
 
+def _kind(data: Mapping[str, Any], frame: str) -> AttachmentKind:
+    """The `kind` of a `send_media` frame or of a media item of `frame`."""
+    try:
+        return AttachmentKind(_get(data, frame, "kind", str))
+    except ValueError:
+        raise ProtocolError(f"{frame} frame: unknown kind") from None
+
+
+def _size(item: Mapping[str, Any], frame: str, *, optional: bool) -> Any:
+    kinds = (int, type(None)) if optional else (int,)
+    size = _get(item, frame, "size", *kinds)
+    if size is not None and size < 0:
+        raise ProtocolError(f"{frame} frame: a media item has a negative size")
+    return size
+
+
 def _media(item: Any) -> Media:
     if not isinstance(item, dict):
         raise ProtocolError("message frame: a media item is not an object")
-    try:
-        kind = AttachmentKind(_get(item, "media", "kind", str))
-    except ValueError:
-        raise ProtocolError("message frame: a media item has an unknown kind") from None
-    size = _get(item, "media", "size", int)
-    if size < 0:
-        raise ProtocolError("message frame: a media item has a negative size")
     return Media(
+        kind=_kind(item, "message"),
+        mime_type=_get(item, "message", "mime_type", str),
+        size=_size(item, "message", optional=True),
+    )
+
+
+def _fetched_item(item: Any) -> SavedMedia | MediaFailure:
+    if not isinstance(item, dict):
+        raise ProtocolError("media frame: a media item is not an object")
+    kind = _kind(item, "media")
+    if "error" in item:
+        return MediaFailure(kind=kind, error=_get(item, "media", "error", str))
+    return SavedMedia(
         kind=kind,
         path=_string(item, "media", "path"),
         mime_type=_get(item, "media", "mime_type", str),
-        size=size,
+        size=_size(item, "media", optional=False),
+    )
+
+
+def _fetched(data: Mapping[str, Any]) -> FetchedMedia:
+    return FetchedMedia(
+        request_id=_string(data, "media", "request_id"),
+        id=_string(data, "media", "id"),
+        media=tuple(_fetched_item(item) for item in _get(data, "media", "media", list)),
     )
 
 
@@ -437,6 +510,7 @@ _BRIDGE_DECODERS: dict[str, Callable[[Mapping[str, Any]], BridgeFrame]] = {
     "sent": lambda d: Sent(
         request_id=_string(d, "sent", "request_id"), id=_string(d, "sent", "id")
     ),
+    "media": _fetched,
     "error": _error,
 }
 
@@ -451,13 +525,6 @@ def decode_bridge_frame(text: str) -> BridgeFrame:
     return decoder(data)
 
 
-def _kind(data: Mapping[str, Any], frame: str) -> AttachmentKind:
-    try:
-        return AttachmentKind(_get(data, frame, "kind", str))
-    except ValueError:
-        raise ProtocolError(f"{frame} frame: unknown kind") from None
-
-
 _CLIENT_DECODERS: dict[str, Callable[[Mapping[str, Any]], ClientFrame]] = {
     "auth": lambda d: _built(
         "auth",
@@ -468,6 +535,12 @@ _CLIENT_DECODERS: dict[str, Callable[[Mapping[str, Any]], ClientFrame]] = {
         ),
     ),
     "ack": lambda d: Ack(id=_string(d, "ack", "id")),
+    "fetch_media": lambda d: _built(
+        "fetch_media",
+        lambda: FetchMedia(
+            request_id=_get(d, "fetch_media", "request_id", str), id=_string(d, "fetch_media", "id")
+        ),
+    ),
     "send": lambda d: _built(
         "send",
         lambda: Send(
@@ -510,6 +583,8 @@ def _fields(frame: BridgeFrame | ClientFrame) -> dict[str, Any]:
         return {"type": kind, **attrs.asdict(frame)}
     if isinstance(frame, Ack):
         return {"type": "ack", "id": frame.id}
+    if isinstance(frame, FetchMedia):
+        return {"type": "fetch_media", "request_id": frame.request_id, "id": frame.id}
     if isinstance(frame, Send):
         return {"type": "send", **attrs.asdict(frame)}
     if isinstance(frame, SendMedia):
@@ -523,6 +598,9 @@ def _fields(frame: BridgeFrame | ClientFrame) -> dict[str, Any]:
         return {"type": "qr", "qr": frame.payload, "png": frame.png}
     if isinstance(frame, Sent):
         return {"type": "sent", "request_id": frame.request_id, "id": frame.id}
+    if isinstance(frame, FetchedMedia):
+        media = [{**attrs.asdict(m), "kind": m.kind.value} for m in frame.media]
+        return {"type": "media", "request_id": frame.request_id, "id": frame.id, "media": media}
     code = frame.raw_code or frame.code.value
     return {"type": "error", "request_id": frame.request_id, "code": code, "message": frame.message}
 

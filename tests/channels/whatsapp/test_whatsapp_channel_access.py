@@ -5,7 +5,8 @@ person (also when the bridge knows only the JID); a stranger is told their
 id once an hour; groups answer only when addressed (a mention or a reply to
 the bot), only in listed groups and only to allowed senders, and never say
 a word to a refused one there. Every message, refused or not, is
-acknowledged: the bridge must not deliver it again.
+acknowledged: the bridge must not deliver it again. (Media of refused
+messages are never downloaded: test_whatsapp_channel_media.py.)
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import pytest
 import trio
 import trio.testing
 
-from autobot.channels.base import AttachmentKind
-from autobot.channels.whatsapp.protocol import BridgeMessage, Media
+from autobot.channels.whatsapp.protocol import BridgeMessage
 from autobot.config.schema import DmPolicy, GroupPolicy
 from autobot.logs.records import Level
 from autobot.testing.fake_whatsapp_bridge import (
@@ -234,57 +234,3 @@ async def channel_without_link(tmp_path: Path, **settings: Any) -> AsyncIterator
         run_whatsapp_channel(external_config(bridge, **settings), bot_dir=tmp_path, key=KEY) as run,
     ):
         yield run
-
-
-def saved(run: WhatsAppRun, name: str) -> Media:
-    """A file the bridge saved into the workspace inbox for a message."""
-    inbox = run.workspace / "inbox"
-    inbox.mkdir(mode=0o700, exist_ok=True)
-    (inbox / name).write_bytes(b"\xff\xd8 jpeg")
-    return Media(kind=AttachmentKind.PHOTO, path=f"inbox/{name}", mime_type="image/jpeg", size=7)
-
-
-async def test_the_files_of_a_message_not_taken_are_removed_from_the_inbox(
-    tmp_path: Path, clock: trio.testing.MockClock
-) -> None:
-    async with channel(tmp_path, allow_from=(ALICE,), group_allow_from=(GROUP,)) as (bridge, run):
-        inbox = run.workspace / "inbox"
-        stranger = bridge.post(
-            direct_message(BOB, "", message_id=bridge.message_id(), media=[saved(run, "b.jpg")])
-        )
-        chatter = bridge.post(
-            attrs.evolve(
-                group_message(GROUP, ALICE, "look", message_id=bridge.message_id()),
-                media=(saved(run, "g.jpg"),),
-            )
-        )
-        allowed = bridge.post(
-            direct_message(
-                ALICE, "mine", message_id=bridge.message_id(), media=[saved(run, "a.jpg")]
-            )
-        )
-        await settled(bridge, stranger, chatter, allowed)
-        with trio.fail_after(STEP):
-            routed = await run.routed.receive()
-        assert routed.message_id == allowed.id
-        assert [a.path for a in routed.attachments] == ["inbox/a.jpg"]
-        assert sorted(p.name for p in inbox.iterdir()) == ["a.jpg"]
-
-
-async def test_a_swapped_inbox_never_leads_the_removal_outside(
-    tmp_path: Path, clock: trio.testing.MockClock
-) -> None:
-    async with channel(tmp_path, allow_from=(ALICE,)) as (bridge, run):
-        outside = tmp_path / "precious"
-        outside.mkdir()
-        (outside / "b.jpg").write_text("keep me")
-        (run.workspace / "inbox").symlink_to(outside)  # the model swapped the inbox
-        media = Media(kind=AttachmentKind.PHOTO, path="inbox/b.jpg", mime_type="", size=7)
-        message = bridge.post(
-            direct_message(BOB, "", message_id=bridge.message_id(), media=[media])
-        )
-        await settled(bridge, message)
-        with trio.fail_after(STEP):
-            [record] = await run.until_logged(Level.WARN, "file was not removed")
-        assert dict(record.fields)["path"] == "inbox/b.jpg"
-        assert (outside / "b.jpg").read_text() == "keep me"

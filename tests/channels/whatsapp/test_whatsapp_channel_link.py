@@ -177,7 +177,7 @@ async def test_another_protocol_version_stops_the_channel(
         await bridge.drop_client(CloseCode.UNSUPPORTED_VERSION, "unsupported version")
         with trio.fail_after(STEP):
             await run.until_logged(Level.ERROR, "whatsapp channel stopped")
-        assert "protocol version 1" in run.health.reason and run.health.stopped
+        assert "protocol version 2" in run.health.reason and run.health.stopped
 
 
 async def test_unusable_frames_are_skipped_and_the_link_stays(

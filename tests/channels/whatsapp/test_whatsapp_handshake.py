@@ -40,6 +40,7 @@ from autobot.channels.whatsapp.client import (
 from autobot.channels.whatsapp.endpoint import UnixEndpoint, UrlEndpoint
 from autobot.channels.whatsapp.protocol import (
     MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
     CloseCode,
     LinkState,
     Status,
@@ -65,12 +66,12 @@ def url(bridge: FakeBridge) -> str:
 
 async def challenge_of(socket: WebSocketConnection) -> str:
     frame = json.loads(await socket.get_message())
-    assert frame["type"] == "challenge" and frame["version"] == 1
+    assert frame["type"] == "challenge" and frame["version"] == PROTOCOL_VERSION
     nonce: str = frame["nonce"]
     return nonce
 
 
-def auth(nonce: str, *, key: bytes = KEY, version: int = 1) -> str:
+def auth(nonce: str, *, key: bytes = KEY, version: int = PROTOCOL_VERSION) -> str:
     client_nonce = "22" * 32
     mac = client_mac(key, nonce, client_nonce)
     return json.dumps(
@@ -112,14 +113,16 @@ async def test_wrong_mac_malformed_auth_other_frames_and_versions_are_refused(
                 await socket.get_message()
         assert wrong.value.reason is not None
         assert wrong.value.reason.code == CloseCode.AUTH_FAILED
-        malformed = json.dumps({"type": "auth", "version": 1, "client_nonce": "x", "mac": "y"})
+        malformed = json.dumps(
+            {"type": "auth", "version": PROTOCOL_VERSION, "client_nonce": "x", "mac": "y"}
+        )
         assert await closed_with(bridge, malformed) == CloseCode.AUTH_FAILED
         ack = json.dumps({"type": "ack", "id": "x"})
         assert await closed_with(bridge, ack) == CloseCode.PROTOCOL_ERROR
         assert await closed_with(bridge, "not json") == CloseCode.PROTOCOL_ERROR
         async with open_websocket_url(url(bridge)) as socket:
             nonce = await challenge_of(socket)
-            await socket.send_message(auth(nonce, version=2))
+            await socket.send_message(auth(nonce, version=1))  # a client of version 1
             with pytest.raises(ConnectionClosed) as version:
                 await socket.get_message()
         assert version.value.reason is not None
@@ -262,7 +265,7 @@ async def test_another_protocol_version_is_not_retried(
 
     async def newer_bridge(request: WebSocketRequest) -> None:
         socket = await request.accept()
-        challenge = {"type": "challenge", "version": 2, "nonce": "1" * 64}
+        challenge = {"type": "challenge", "version": 3, "nonce": "1" * 64}
         await socket.send_message(json.dumps(challenge))
         with pytest.raises(ConnectionClosed) as caught:
             await socket.get_message()
@@ -273,7 +276,7 @@ async def test_another_protocol_version_is_not_retried(
         endpoint = UrlEndpoint(
             url=f"ws://127.0.0.1:{server.port}", host="127.0.0.1", port=server.port, tls=False
         )
-        with pytest.RaisesGroup(pytest.RaisesExc(BridgeIncompatible, match="version 2")):
+        with pytest.RaisesGroup(pytest.RaisesExc(BridgeIncompatible, match="version 3")):
             async with trio.open_nursery() as client:
                 await connect_bridge(client, endpoint, KEY)
         nursery.cancel_scope.cancel()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from autobot.channels.access import AccessConfigError, Chat, Sender, decide_access
 from autobot.channels.base import AttachmentKind
 from autobot.channels.pairing import PairingBook
-from autobot.channels.whatsapp.inbound import display_name, inbox_path, incoming
+from autobot.channels.whatsapp.inbound import display_name, inbox_path, incoming, with_media
 from autobot.channels.whatsapp.jids import person_id, sender_id, whatsapp_policy
 from autobot.channels.whatsapp.protocol import (
     MAX_FRAME_BYTES,
@@ -25,10 +25,14 @@ from autobot.channels.whatsapp.protocol import (
     BridgeError,
     BridgeMessage,
     ErrorCode,
+    FetchedMedia,
+    FetchMedia,
     FrameTooLarge,
     Media,
+    MediaFailure,
     ProtocolError,
     Qr,
+    SavedMedia,
     SecretFormatError,
     Send,
     SendMedia,
@@ -115,9 +119,51 @@ def message_fields(**changes: object) -> dict[str, object]:
 
 
 def test_a_message_frame_round_trips() -> None:
-    media = Media(kind=AttachmentKind.PHOTO, path="inbox/a.jpg", mime_type="image/jpeg", size=3)
-    message = direct_message(ALICE, "caption", message_id="3EB0A1", media=[media])
+    photo = Media(kind=AttachmentKind.PHOTO, mime_type="image/jpeg", size=3)
+    voice = Media(kind=AttachmentKind.VOICE, mime_type="audio/ogg")  # no declared size
+    message = direct_message(ALICE, "caption", message_id="3EB0A1", media=[photo, voice])
     assert decode_bridge_frame(encode_frame(message)) == message
+    assert json.loads(encode_frame(message))["media"] == [
+        {"kind": "photo", "mime_type": "image/jpeg", "size": 3},
+        {"kind": "voice", "mime_type": "audio/ogg", "size": None},
+    ]
+
+
+def test_a_media_answer_round_trips_and_is_checked() -> None:
+    answer = FetchedMedia(
+        request_id="f-1",
+        id="3EB0A1",
+        media=(
+            SavedMedia(
+                kind=AttachmentKind.PHOTO, path="inbox/a.jpg", mime_type="image/jpeg", size=3
+            ),
+            MediaFailure(kind=AttachmentKind.DOCUMENT, error="it is 9 bytes, more than 3"),
+        ),
+    )
+    assert decode_bridge_frame(encode_frame(answer)) == answer
+    fields = json.loads(encode_frame(answer))
+    assert fields["media"][1] == {"kind": "document", "error": "it is 9 bytes, more than 3"}
+    for item, complaint in (
+        ({"kind": "photo", "path": "inbox/a", "mime_type": "", "size": None}, "size"),
+        ({"kind": "photo", "path": "", "mime_type": "", "size": 1}, "path is empty"),
+        ({"kind": "photo", "mime_type": "", "size": 1}, "missing field path"),
+        ({"kind": "gif", "error": "x"}, "unknown kind"),
+        ({"kind": "photo", "error": 5}, "error has the wrong type"),
+        ("inbox/a", "not an object"),
+    ):
+        with pytest.raises(ProtocolError, match=complaint):
+            decode_bridge_frame(json.dumps({**fields, "media": [item]}))
+    request = FetchMedia(request_id="f-1", id="3EB0A1")
+    assert json.loads(encode_frame(request)) == {
+        "type": "fetch_media",
+        "request_id": "f-1",
+        "id": "3EB0A1",
+    }
+    assert decode_client_frame(encode_frame(request)) == request
+    with pytest.raises(ProtocolError, match="request_id"):
+        FetchMedia(request_id="a b", id="3EB0A1")
+    with pytest.raises(ProtocolError, match="id must be a non-empty string"):
+        FetchMedia(request_id="f-1", id="")
 
 
 @pytest.mark.parametrize(
@@ -128,8 +174,10 @@ def test_a_message_frame_round_trips() -> None:
         ({"timestamp": True}, "field timestamp has the wrong type"),
         ({"timestamp": -1}, "timestamp is negative"),
         ({"is_group": 1}, "field is_group has the wrong type"),
-        ({"media": [{"kind": "sticker", "path": "inbox/x", "mime_type": "", "size": 1}]}, "kind"),
-        ({"media": [{"kind": "photo", "path": "inbox/x", "mime_type": "", "size": -1}]}, "neg"),
+        ({"media": [{"kind": "sticker", "mime_type": "", "size": 1}]}, "kind"),
+        ({"media": [{"kind": "photo", "mime_type": "", "size": -1}]}, "neg"),
+        ({"media": [{"kind": "photo", "mime_type": "", "size": "1"}]}, "size has the wrong"),
+        ({"media": [{"kind": "photo", "size": 1}]}, "missing field mime_type"),
         ({"media": ["inbox/x"]}, "not an object"),
     ],
 )
@@ -326,6 +374,48 @@ def test_media_paths_must_be_files_under_inbox(path: str) -> None:
 def test_media_paths_under_inbox_are_kept() -> None:
     assert inbox_path("inbox/whatsapp-3EB0-photo.jpg") == "inbox/whatsapp-3EB0-photo.jpg"
     assert inbox_path("inbox/sub/a.pdf") == "inbox/sub/a.pdf"
+
+
+def test_a_message_arrives_without_attachments_until_its_media_are_fetched() -> None:
+    photo = Media(kind=AttachmentKind.PHOTO, mime_type="image/jpeg", size=3)
+    frame = direct_message(ALICE, "look", message_id="3EB0A1", media=[photo])
+    arrival = incoming(frame, "whatsapp").arrival
+    assert arrival.message.attachments == () and arrival.message.content == "look"
+    saved = SavedMedia(
+        kind=AttachmentKind.PHOTO, path="inbox/a.jpg", mime_type="image/jpeg", size=3
+    )
+    fetched, failures = with_media(arrival, [saved])
+    assert failures == ()
+    assert fetched.message.content == "look"
+    [attachment] = fetched.message.attachments
+    assert (attachment.kind, attachment.path, attachment.mime_type, attachment.size) == (
+        AttachmentKind.PHOTO,
+        "inbox/a.jpg",
+        "image/jpeg",
+        3,
+    )
+    assert fetched.dedup_keys == arrival.dedup_keys
+
+
+def test_media_that_could_not_be_saved_become_notes_before_the_text() -> None:
+    arrival = incoming(direct_message(ALICE, "the report", message_id="1"), "whatsapp").arrival
+    too_big = MediaFailure(kind=AttachmentKind.DOCUMENT, error="it is 9 bytes,\nmore than 3")
+    outside = SavedMedia(kind=AttachmentKind.PHOTO, path="../x.jpg", mime_type="", size=1)
+    fetched, failures = with_media(arrival, [too_big, outside])
+    assert fetched.message.attachments == ()
+    assert fetched.message.content.splitlines() == [
+        "[a document came with this message but could not be downloaded: "
+        "it is 9 bytes, more than 3]",
+        "[a photo came with this message but could not be downloaded: "
+        "the bridge named an unusable path]",
+        "the report",
+    ]
+    assert [f.kind for f in failures] == [AttachmentKind.DOCUMENT, AttachmentKind.PHOTO]
+    silent = incoming(direct_message(ALICE, "", message_id="2"), "whatsapp").arrival
+    bare, _ = with_media(silent, [MediaFailure(kind=AttachmentKind.VOICE, error="")])
+    assert bare.message.content == (
+        "[a voice note came with this message but could not be downloaded: no reason given]"
+    )
 
 
 def test_push_names_become_one_short_printable_line() -> None:
