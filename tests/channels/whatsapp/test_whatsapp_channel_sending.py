@@ -1,7 +1,9 @@
 """Replies on WhatsApp: chunked, retried when the failure is transient, given up when not.
 
 Every reply is a `send` request answered by `sent` or `error`; the fake
-bridge records what it sent. Timings are exact virtual seconds: the channel's
+bridge records what it sent. Every attempt of a request carries its one
+request id, so a retry after a lost answer (a dropped connection, a bridge
+restart) is answered from the bridge's record instead of sent twice. Timings are exact virtual seconds: the channel's
 jitter comes from a seeded `random.Random`, and no real time passes.
 """
 
@@ -26,6 +28,7 @@ from autobot.channels.whatsapp.actor import (
     SEND_BACKOFF_BASE,
     SEND_BACKOFF_CAP,
 )
+from autobot.channels.whatsapp.endpoint import UrlEndpoint
 from autobot.channels.whatsapp.protocol import Send, SendMedia, utf16_units
 from autobot.logs.records import Level, LogRecord
 from autobot.runtime import backoff_delay
@@ -210,6 +213,52 @@ async def test_a_dropped_connection_mid_request_is_retried_after_the_reconnect(
             await bridge.until(lambda: bridge.sent_texts(CHAT) == ["survives"])
         assert len(bridge.handshakes) == 2
         assert run.health.reconnects == 1 and run.health.send_failures == 0
+
+
+async def test_a_reply_whose_sent_was_lost_with_the_connection_goes_out_once(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    async with channel(tmp_path) as (bridge, run):
+        message = await asked(bridge, run)
+        bridge.faults.append(SendFault(drop_after_send=True))  # sent, then the link broke
+        await run.reply(message, "exactly once")
+        with trio.fail_after(STEP):
+            await bridge.until(lambda: len(bridge.requests) == 2)  # retried after the reconnect
+        await settle()
+        assert run.health.send_failures == 0 and run.health.journal_backlog == 0
+    assert bridge.sent_texts(CHAT) == ["exactly once"]
+    first, retry = bridge.requests
+    assert first == retry  # the same request id: the bridge answered from its record
+    assert len(bridge.handshakes) == 2
+
+
+async def test_a_reply_sent_just_before_the_bridge_restarted_goes_out_once(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    settings: dict[str, Any] = {
+        "workspace": tmp_path / "workspace",
+        "state_file": tmp_path / "bridge-state.json",  # what the bridge keeps across restarts
+    }
+    async with serve_fake_bridge(KEY, tcp=True) as probe:  # a free port for both incarnations
+        config = external_config(probe, allow_from=(ALICE,))
+        endpoint = probe.endpoint
+        assert isinstance(endpoint, UrlEndpoint)
+    async with run_whatsapp_channel(config, bot_dir=tmp_path, key=KEY) as run:
+        async with serve_fake_bridge(KEY, port=endpoint.port, **settings) as first:
+            message = await asked(first, run)
+            first.faults.append(SendFault(drop_after_send=True))
+            await run.reply(message, "across a restart")
+            with trio.fail_after(STEP):
+                await first.until(lambda: len(first.delivered) == 1)
+        # the bridge process ended right after sending; a new one starts on its state
+        async with serve_fake_bridge(KEY, port=endpoint.port, **settings) as second:
+            with trio.fail_after(STEP):
+                await second.until(lambda: len(second.requests) == 1)
+            await settle()
+            assert run.health.send_failures == 0 and run.health.journal_backlog == 0
+    assert first.sent_texts(CHAT) == ["across a restart"]
+    assert second.delivered == []  # answered from the outcome it found on disk
+    assert second.requests == first.requests[-1:]  # the same request id
 
 
 async def test_attachments_follow_the_text_and_the_bridge_guards_the_path(
