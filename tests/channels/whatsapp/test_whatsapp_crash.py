@@ -8,7 +8,10 @@ again. The bridge records every message it sent: the user must get exactly
 one answer. Two moments are killed: after the bridge received the channel's
 acknowledgement (the inbound journal is then the only copy: nothing is
 delivered again) and with the acknowledgement lost (the bridge delivers the
-message again after the restart: the journal drops the duplicate).
+message again after the restart: the journal drops the duplicate). And a
+message with a file, killed after the bridge downloaded it but before the
+journal held it: the bridge delivers it again, it is fetched again into the
+same file (no second copy), and answered once.
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ from typing import Any
 import pytest
 import trio
 
+from autobot.channels.base import AttachmentKind
 from autobot.channels.inbound_journal import InboundJournal, inbound_journal_path
 from autobot.channels.whatsapp.endpoint import UrlEndpoint
+from autobot.channels.whatsapp.protocol import Media
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.fake_whatsapp_bridge import (
     FakeBridge,
+    SendFault,
     direct_message,
+    inbox_name,
     serve_fake_bridge,
     user_jid,
 )
@@ -59,6 +66,11 @@ def slow_first_echo() -> Callable[[Mapping[str, Any]], Step]:
         return ScriptedReply(text="echo: " + last_user_text(body).splitlines()[-1], latency=latency)
 
     return answer
+
+
+def echo(body: Mapping[str, Any]) -> Step:
+    """A model that echoes the last line of every request at once."""
+    return ScriptedReply(text="echo: " + last_user_text(body).splitlines()[-1])
 
 
 def _environ() -> dict[str, str]:
@@ -156,3 +168,45 @@ async def test_kill_9_mid_turn_then_restart_answers_the_message_once(
     # the model was asked again after the restart (the killed turn had no answer)
     asked = [last_user_text(r.json()).splitlines()[-1] for r in model.requests]
     assert asked == ["remember the milk", "remember the milk", "and eggs"]
+
+
+async def test_kill_9_between_the_fetch_and_the_journal_fetches_again_into_the_same_file(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "gateway.log"
+    chat = user_jid(ALICE)
+    document = Media(kind=AttachmentKind.DOCUMENT, mime_type="application/pdf", size=8)
+    async with (
+        serve_fake_bridge(KEY, tcp=True) as bridge,
+        serve_fake_anthropic(handler=echo) as model,
+    ):
+        config = bot(tmp_path, bridge, model)
+        inbox = config.parent / "workspace" / "inbox"
+        bridge.workspace = config.parent / "workspace"
+        bridge.fetch_faults.append(SendFault(stall=True))  # downloaded; the answer never leaves
+        async with gateway_process(config, log) as first:
+            await until(lambda: bridge.connected, first, log)
+            message = bridge.post(
+                direct_message(
+                    ALICE, "the report", message_id=bridge.message_id(), media=[document]
+                ),
+                content=b"%PDF-1.4",
+            )
+            await until(lambda: bridge.fetches == [message.id], first, log)
+            first.kill()
+            assert await first.wait() == -signal.SIGKILL
+        assert pending_journal_entries(config) == 0  # never journaled, never acknowledged
+        assert message.id in bridge.pending and bridge.acks == []
+        name = inbox_name(message.chat, message.id, AttachmentKind.DOCUMENT)
+        assert [p.name for p in inbox.iterdir()] == [name]
+        async with gateway_process(config, log) as second:
+            await until(lambda: len(bridge.sent_texts(chat)) == 1, second, log)
+            second.send_signal(signal.SIGTERM)
+            with trio.fail_after(START_BOUND):
+                assert await second.wait() == 0, output(log)
+    assert bridge.fetches == [message.id, message.id]  # redelivered, fetched again
+    assert [p.name for p in inbox.iterdir()] == [name]  # into the same file: no copy
+    assert bridge.sent_texts(chat) == ["echo: the report"]
+    assert bridge.pending == {} and bridge.acks == [message.id]
+    [request] = model.requests
+    assert f"inbox/{name}" in last_user_text(request.json())
