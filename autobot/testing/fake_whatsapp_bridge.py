@@ -492,11 +492,15 @@ class FakeBridge:
 
     async def _fetch(self, client: _Client, frame: FetchMedia) -> bool:
         """Download (write) the media of a kept message and answer; False when
-        a fault drops the connection."""
+        a fault drops the connection. A `stall` fault downloads, then never
+        answers; a `code` fault answers that error instead of downloading."""
         fault = self.fetch_faults.popleft() if self.fetch_faults else None
         if fault is not None and fault.drop:
             await self.drop_client(1011, "bridge failure")
             return False
+        if fault is not None and fault.code is not None:
+            self._answer(client, frame.request_id, _code(fault.code), "injected failure")
+            return True
         message = self.pending.get(frame.id)
         if message is None:
             self._answer(client, frame.request_id, ErrorCode.UNKNOWN_MESSAGE, "not kept")
@@ -507,9 +511,6 @@ class FakeBridge:
         if self.on_fetch is not None:
             self.on_fetch(frame.id)
         if fault is not None and fault.stall:
-            return True
-        if fault is not None and fault.code is not None:
-            self._answer(client, frame.request_id, _code(fault.code), "injected failure")
             return True
         answer = FetchedMedia(request_id=frame.request_id, id=frame.id, media=media)
         client.outgoing.send_nowait(encode_frame(answer))
