@@ -11,9 +11,10 @@
  *   queue: a message kept before the redelivery runs is sent by it, not twice);
  * - forwards `status` and `qr` events;
  * - answers `fetch_media` for a kept message by downloading its media into the workspace
- *   inbox (the session's `fetchMedia`, one download at a time) with one `media` frame (a
- *   saved file or the reason per media), or `error` `unknown_message` for a message it does
- *   not keep (acknowledged, dropped, never received);
+ *   inbox (the session's `fetchMedia`, one download at a time; requests for a message being
+ *   downloaded share that download) with one `media` frame (a saved file or the reason per
+ *   media), or `error` `unknown_message` for a message it does not keep (acknowledged,
+ *   dropped, never received);
  * - answers every `send` / `send_media` with exactly one `sent` or `error` frame, through the
  *   outcome log: a request id answered before is answered the same way without sending again
  *   (outcomes.mjs); `send_media` one at a time, through the workspace path check (paths.mjs)
@@ -44,6 +45,7 @@ export class BridgeService {
   #deliveries = Promise.resolve(); // received messages and redeliveries, in order
   #media = Promise.resolve(); // send_media requests, one at a time
   #fetches = Promise.resolve(); // fetch_media downloads, one at a time
+  #downloading = new Map(); // message id -> the entries of its download in progress
   #inFlight = new WeakMap(); // client -> requests not yet answered
 
   /**
@@ -145,22 +147,35 @@ export class BridgeService {
     if (record === null) {
       return errorFrame(requestId, 'unknown_message', `no usable unacknowledged message ${id}`);
     }
-    const { frame, source } = record;
+    return mediaFrame(requestId, id, await this.#download(record));
+  }
+
+  /**
+   * The `media` entries of a kept message: its media downloaded (one download at a time; a
+   * message already being downloaded, for an earlier request, is not downloaded twice: both
+   * get that download's entries), or the reason for each media.
+   */
+  #download({ frame, source }) {
     const unsaved = (reason) => frame.media.map(({ kind }) => ({ kind, error: reason }));
     if (frame.media.length === 0) {
-      return mediaFrame(requestId, id, []);
+      return [];
     }
     if (source === null) {
-      return mediaFrame(requestId, id, unsaved('the message was not kept in a form its media can be fetched from'));
+      return unsaved('the message was not kept in a form its media can be fetched from');
     }
-    const work = this.#fetches.then(() => this.#session.fetchMedia({ id, chat: frame.chat, source }));
+    const running = this.#downloading.get(frame.id);
+    if (running !== undefined) {
+      return running;
+    }
+    const work = this.#fetches.then(() => this.#session.fetchMedia({ id: frame.id, chat: frame.chat, source }));
     this.#fetches = work.catch(() => {});
-    try {
-      return mediaFrame(requestId, id, await work);
-    } catch (error) {
-      this.#log('warn', `the media of message ${id} could not be fetched: ${error.message}`);
-      return mediaFrame(requestId, id, unsaved(`cannot be fetched: ${String(error.message).slice(0, 200)}`));
-    }
+    const entries = work.catch((error) => {
+      this.#log('warn', `the media of message ${frame.id} could not be fetched: ${error.message}`);
+      return unsaved(`cannot be fetched: ${String(error.message).slice(0, 200)}`);
+    });
+    this.#downloading.set(frame.id, entries);
+    entries.finally(() => this.#downloading.delete(frame.id));
+    return entries;
   }
 
   #received(frame, source) {

@@ -66,6 +66,38 @@ test('fetch_media downloads into the inbox and answers with the file; a second f
   assert.deepEqual(await inbox(bridge), ['whatsapp-15551234567-P1-photo.bin'], 'replaced, not copied');
 });
 
+test('a fetch of a message already being downloaded shares that download', async (t) => {
+  const bridge = await startTestBridge(t);
+  let release;
+  const gate = new Promise((resolve) => {
+    release = resolve;
+  });
+  const fetchMedia = bridge.session.fetchMedia.bind(bridge.session);
+  let started = 0;
+  bridge.session.fetchMedia = async (request) => {
+    started += 1;
+    await gate;
+    return fetchMedia(request);
+  };
+  const first = await authenticated(bridge);
+  bridge.session.emit('message', ...mediaMessage('P1'));
+  await first.client.next();
+  first.client.send({ type: 'fetch_media', request_id: 'f1', id: 'P1' });
+  await until(() => started === 1, 'the first download under way');
+  const second = await authenticated(bridge); // the gateway reconnected and asks again
+  await second.client.next(); // the redelivery
+  second.client.send({ type: 'fetch_media', request_id: 'f2', id: 'P1' });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(started, 1, 'still the one download');
+  release();
+  const answer = await second.client.next();
+  assert.deepEqual([answer.request_id, answer.media.map((media) => media.path)], ['f2', [PATH]]);
+  assert.equal(bridge.session.downloads.length, 1, 'downloaded once');
+  second.client.send({ type: 'fetch_media', request_id: 'f3', id: 'P1' });
+  assert.equal((await second.client.next()).media[0].path, PATH);
+  assert.equal(bridge.session.downloads.length, 2, 'a later request downloads again');
+});
+
 test('a failing download is answered with the reason for each media; nothing is left', async (t) => {
   const bridge = await startTestBridge(t);
   const { client } = await authenticated(bridge);
