@@ -72,6 +72,7 @@ from autobot.channels.gate import ChannelGate
 from autobot.channels.spec import ChannelEnv
 from autobot.channels.stopped import drain_stopped
 from autobot.channels.telegram.chunks import plain_chunks
+from autobot.channels.whatsapp.bridge_requests import Answer, BridgeRequests, RequestLost
 from autobot.channels.whatsapp.client import (
     BridgeConnection,
     BridgeImpostor,
@@ -99,7 +100,6 @@ from autobot.channels.whatsapp.protocol import (
     Sent,
     Status,
 )
-from autobot.channels.whatsapp.requests import Answer, BridgeRequests, RequestLost
 from autobot.logs.records import Logger
 from autobot.runtime import attempt_after, backoff_delay
 
