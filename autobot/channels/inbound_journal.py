@@ -130,7 +130,9 @@ _TRANSCRIBED_KEYS = _ATTACHMENT_KEYS | {"transcript"}  # a transcribed voice not
 
 def encode_inbound(message: InboundMessage) -> dict[str, Any]:
     """A JSON-ready dict of `message`, every field but `journal_id` (the
-    journal entry's id is that). Inverse of `decode_inbound`."""
+    journal entry's id is that) and `scheduled` (a cron run's completion
+    channel, never journaled: `_check_arrival` refuses it). Inverse of
+    `decode_inbound`."""
     return {
         "channel": message.channel,
         "chat_id": message.chat_id,
@@ -297,6 +299,8 @@ def _check_arrival(arrival: Arrival) -> None:
     message = arrival.message
     if message.journal_id is not None:
         raise ValueError(f"message is already journaled as {message.journal_id!r}")
+    if message.scheduled is not None:
+        raise ValueError("a scheduled run is not a chat message: it is never journaled")
     try:
         decode_inbound(encode_inbound(message), None)
     except (AttributeError, TypeError) as error:  # e.g. a kind that is no enum member
