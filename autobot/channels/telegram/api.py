@@ -45,7 +45,8 @@ from autobot.channels.telegram.errors import (
     answer_result,
     is_transient,
 )
-from autobot.channels.telegram.render import Entity, utf16_len, valid_utf16
+from autobot.channels.telegram.render import Entity, utf16_len
+from autobot.channels.utf16 import valid_utf16
 from autobot.config.secret import REDACTED, Secret
 from autobot.http.body import BodyTooLarge, Overflow, declared_over, read_capped
 

@@ -31,7 +31,8 @@ from collections.abc import Iterator
 
 import attrs
 
-from autobot.channels.telegram.render import Entity, RenderedText, utf16_offsets, valid_utf16
+from autobot.channels.telegram.render import Entity, RenderedText, utf16_offsets
+from autobot.channels.utf16 import valid_utf16
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -101,7 +102,7 @@ def split_caption(rendered: RenderedText) -> tuple[RenderedText, list[RenderedTe
 def plain_chunks(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """`text` without formatting, cut by the same rules as `split_rendered`.
 
-    Surrogates are cleaned as `render.valid_utf16` does. Raises ValueError
+    Surrogates are cleaned as `utf16.valid_utf16` does. Raises ValueError
     when `limit` is below `MIN_LIMIT`.
     """
     return [chunk.text for chunk in split_rendered(RenderedText(valid_utf16(text)), limit)]

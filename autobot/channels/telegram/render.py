@@ -48,6 +48,8 @@ import attrs
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from autobot.channels.utf16 import LONE_SURROGATE, valid_utf16
+
 ENTITY_TYPES = frozenset(
     {"bold", "italic", "strikethrough", "code", "pre", "text_link", "blockquote"}
 )
@@ -65,7 +67,6 @@ _ORDER = {
     "strikethrough": 6,
 }
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]{1,32}")
 _SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _TG_HOST = re.compile(r"[A-Za-z0-9_-]+")
@@ -89,13 +90,6 @@ def utf16_len(text: str) -> int:
     if text.isascii():
         return len(text)
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def valid_utf16(text: str) -> str:
-    """`text` with surrogate code points paired up and every lone one replaced by U+FFFD."""
-    if _LONE_SURROGATE.search(text) is None:
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def utf16_offsets(text: str) -> list[int]:
@@ -162,7 +156,7 @@ class RenderedText:
     entities: tuple[Entity, ...] = ()
 
     def __attrs_post_init__(self) -> None:
-        lone = _LONE_SURROGATE.search(self.text)
+        lone = LONE_SURROGATE.search(self.text)
         if lone is not None:
             raise ValueError(f"text holds a lone surrogate at index {lone.start()}")
         if not self.entities:

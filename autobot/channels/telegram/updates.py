@@ -51,7 +51,7 @@ from autobot.channels.json_fields import (
 )
 from autobot.channels.names import printable_name
 from autobot.channels.telegram.api import BotIdentity
-from autobot.channels.telegram.render import valid_utf16
+from autobot.channels.utf16 import valid_utf16
 
 ChatType = Literal["private", "group", "supergroup"]
 CHAT_TYPES: frozenset[str] = frozenset({"private", "group", "supergroup"})

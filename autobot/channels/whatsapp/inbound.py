@@ -19,7 +19,6 @@ side) is recognised as long as the journal remembers it
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
@@ -28,7 +27,8 @@ import attrs
 from autobot.channels.access import Chat, Sender
 from autobot.channels.base import Attachment, AttachmentKind, InboundMessage
 from autobot.channels.inbound_journal import Arrival, default_dedup_keys
-from autobot.channels.telegram.render import valid_utf16
+from autobot.channels.names import one_line, printable_name
+from autobot.channels.utf16 import valid_utf16
 from autobot.channels.whatsapp.jids import is_group_jid, person_id, sender_id
 from autobot.channels.whatsapp.protocol import (
     BridgeMessage,
@@ -38,7 +38,6 @@ from autobot.channels.whatsapp.protocol import (
 )
 
 INBOX = "inbox"
-MAX_DISPLAY_NAME = 64
 MAX_REASON = 200  # of a media the bridge could not save, as the model reads it
 _NOUNS = {
     AttachmentKind.PHOTO: "a photo",
@@ -47,7 +46,6 @@ _NOUNS = {
     AttachmentKind.AUDIO: "an audio file",
     AttachmentKind.VIDEO: "a video",
 }
-_JOINERS = frozenset("\u200c\u200d")  # emoji sequences and some scripts need them
 
 
 @attrs.frozen(kw_only=True)
@@ -57,22 +55,6 @@ class Incoming:
     sender: Sender
     chat: Chat
     arrival: Arrival
-
-
-def one_line(text: str, limit: int) -> str:
-    """`text` as one printable line of at most `limit` characters: control,
-    format and separator characters become spaces, runs of spaces one."""
-    cleaned = "".join(
-        " " if unicodedata.category(char)[0] in "CZ" and char not in _JOINERS else char
-        for char in valid_utf16(text)
-    )
-    return " ".join(cleaned.split())[:limit].strip()
-
-
-def display_name(text: str) -> str:
-    """`text` as a name to show: one line of at most `MAX_DISPLAY_NAME`
-    characters (a push name is chosen by its owner and lands in the model's prompt)."""
-    return one_line(text, MAX_DISPLAY_NAME)
 
 
 def inbox_path(path: str) -> str:
@@ -99,7 +81,7 @@ def incoming(frame: BridgeMessage, channel: str) -> Incoming:
         chat_id=frame.chat,
         content=valid_utf16(frame.text),
         sender_id=author,
-        sender_name=display_name(frame.push_name or "") or author,
+        sender_name=printable_name(frame.push_name or "") or author,
         message_id=frame.id,
         reply_to_id=frame.reply_to,
         is_group=frame.is_group,

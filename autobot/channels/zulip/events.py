@@ -41,7 +41,7 @@ from autobot.channels.json_fields import (
     str_field,
 )
 from autobot.channels.names import printable_name
-from autobot.channels.telegram.render import valid_utf16
+from autobot.channels.utf16 import valid_utf16
 from autobot.channels.zulip.api import BotIdentity, upload_path_problem
 
 STREAM_TYPES = frozenset({"stream", "channel"})

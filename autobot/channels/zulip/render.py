@@ -40,7 +40,7 @@ import re
 
 import attrs
 
-from autobot.channels.telegram.render import valid_utf16
+from autobot.channels.utf16 import valid_utf16
 
 MIN_LIMIT = 16  # code points: room for a fence pair and some text
 ZERO_WIDTH_SPACE = "\u200b"

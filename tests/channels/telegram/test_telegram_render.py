@@ -15,8 +15,8 @@ from autobot.channels.telegram.render import (
     telegram_link,
     utf16_len,
     utf16_offsets,
-    valid_utf16,
 )
+from autobot.channels.utf16 import valid_utf16
 
 from .entity_rules import violations
 from .samples import FAMILY, markdown_text
