@@ -12,7 +12,6 @@ written 0600 with `key`), or `bridge: managed` when `bridge_url` is None
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,9 @@ from typing import Any
 import yaml
 
 from autobot.scaffold.create import create_bot
+from autobot.testing.gateway_process import free_port
 from autobot.testing.telegram_bot import TEST_API_KEY
 from autobot.testing.whatsapp_channel import write_secret
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def make_whatsapp_bot(

@@ -18,8 +18,9 @@ from pathlib import Path
 import yaml
 
 from autobot.config.schema import RateLimitConfig
+from autobot.testing.gateway_process import free_port
 from autobot.testing.telegram_bot import make_telegram_bot
-from bench.launch import Fakes, GatewayLaunch, clean_environment, free_port
+from bench.launch import Fakes, GatewayLaunch, clean_environment
 
 NAME = "autobot"
 

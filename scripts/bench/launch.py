@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,14 +38,6 @@ class GatewayLaunch:
 
 class PeerUnavailable(Exception):
     """A peer cannot be installed or pointed at the fakes; the message says why."""
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (for a gateway's HTTP side)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def clean_environment(**overrides: str) -> dict[str, str]:

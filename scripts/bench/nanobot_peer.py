@@ -32,7 +32,8 @@ from typing import Any
 import attrs
 import trio
 
-from bench.launch import Fakes, GatewayLaunch, PeerUnavailable, clean_environment, free_port
+from autobot.testing.gateway_process import free_port
+from bench.launch import Fakes, GatewayLaunch, PeerUnavailable, clean_environment
 
 NAME = "nanobot"
 DEFAULT_VERSION = "0.3.5"  # the release the launcher and the config keys were checked against

@@ -27,18 +27,11 @@ from autobot.demo.provider import demo_key
 from autobot.demo.scenario import MALLORY, TEAM, demo_token
 from autobot.scaffold.create import create_bot
 from autobot.testing.fake_telegram import serve_fake_telegram
+from autobot.testing.gateway_process import free_port
 
 RUN_BOUND = 60.0
 README = Path(__file__).resolve().parents[2] / "README.md"
 NOTE = "- buy oat milk, and call the plumber on Friday."
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def make_bot(parent: Path, port: int, channels: Sequence[str] = ()) -> Path:

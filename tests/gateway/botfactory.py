@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import yaml
@@ -10,14 +9,6 @@ import yaml
 from autobot.scaffold.create import create_bot
 
 API_KEY = "sk-ant-api03-" + "k" * 40
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def make_gateway_bot(parent: Path, *, port: int) -> Path:

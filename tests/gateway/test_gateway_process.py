@@ -12,7 +12,9 @@ import httpx
 import pytest
 import trio
 
-from .botfactory import free_port, make_gateway_bot
+from autobot.testing.gateway_process import free_port
+
+from .botfactory import make_gateway_bot
 
 # Generous bounds for a real process on a loaded 2-core machine; nothing asserts a duration.
 START_BOUND = 60.0

@@ -17,8 +17,9 @@ from autobot.config.schema import ToolsConfig
 from autobot.gateway.main import serve
 from autobot.runtime.lifetime import SIGNAL_EXIT_BASE
 from autobot.sandbox.probe import SandboxProbe
+from autobot.testing.gateway_process import free_port
 
-from .botfactory import free_port, make_gateway_bot
+from .botfactory import make_gateway_bot
 
 
 def _signalling_probe(*signums: int):  # type: ignore[no-untyped-def]

@@ -13,8 +13,9 @@ import trio
 
 from autobot.app import build_gateway
 from autobot.config import LoadedConfig, load_config
+from autobot.testing.gateway_process import free_port
 
-from .botfactory import API_KEY, free_port, make_gateway_bot
+from .botfactory import API_KEY, make_gateway_bot
 
 
 def _any_port(loaded: LoadedConfig) -> LoadedConfig:
