@@ -45,9 +45,9 @@ It speaks protocol version 2 exactly as the contract says
   `workspace`, at most `max_file_bytes`); unknown types get `unknown_type`.
 
 Everything timed runs on trio's clock (`autojump_clock` tests assert exact
-virtual times). `python -m autobot.testing.fake_whatsapp_bridge` runs it as a
-process with the real bridge's command line (`fake_bridge_main`), for the
-managed-bridge and `kill -9` tests.
+virtual times). `python -m autobot.testing.fake_whatsapp_process` runs it as
+a process with the real bridge's command line, for the managed-bridge and
+`kill -9` tests.
 """
 
 from __future__ import annotations
@@ -726,9 +726,3 @@ async def serve_fake_bridge(
             )
         yield bridge
         nursery.cancel_scope.cancel("fake bridge closed")
-
-
-if __name__ == "__main__":
-    from autobot.testing.fake_whatsapp_process import fake_bridge_main
-
-    raise SystemExit(fake_bridge_main())

@@ -1,6 +1,6 @@
 """The fake WhatsApp bridge as a process, with the real bridge's command line.
 
-    python -m autobot.testing.fake_whatsapp_bridge --listen unix:/abs/bridge.sock \\
+    python -m autobot.testing.fake_whatsapp_process --listen unix:/abs/bridge.sock \\
         --secret-file S --auth-dir A --state-dir D --workspace W --qr-png P \\
         --max-file-bytes N [--control /abs/control.sock]
 
@@ -218,3 +218,7 @@ async def control(path: Path, op: str, **fields: Any) -> dict[str, Any]:
             data += chunk
     reply: dict[str, Any] = json.loads(data)
     return reply
+
+
+if __name__ == "__main__":
+    raise SystemExit(fake_bridge_main())

@@ -14,7 +14,7 @@ why), opens the gate (inbound journal, pairing store) and runs the
   lockfile) and run from there as a child process (`bridge_process`):
   `<node> <bot_dir>/state/whatsapp-bridge/bridge.mjs --listen ...`. Tests
   pass `bridge_command` (e.g. `[sys.executable, "-m",
-  "autobot.testing.fake_whatsapp_bridge"]`): that command runs instead of
+  "autobot.testing.fake_whatsapp_process"]`): that command runs instead of
   `node bridge.mjs`, with the same arguments, and nothing is installed.
 """
 

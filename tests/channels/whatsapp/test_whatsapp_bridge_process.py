@@ -53,7 +53,7 @@ SECRETS = {
     "GITHUB_TOKEN": "ghp_" + "g" * 36,
 }
 PARENT_ENVIRON = {**os.environ, **SECRETS, "LANG": "C.UTF-8"}
-FAKE_BRIDGE = [sys.executable, "-m", "autobot.testing.fake_whatsapp_bridge"]
+FAKE_BRIDGE = [sys.executable, "-m", "autobot.testing.fake_whatsapp_process"]
 
 
 @pytest.fixture

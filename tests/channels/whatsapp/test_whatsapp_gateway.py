@@ -163,7 +163,7 @@ async def test_a_managed_bridge_runs_with_the_gateway_and_stops_with_it(short_di
     command = [
         sys.executable,
         "-m",
-        "autobot.testing.fake_whatsapp_bridge",
+        "autobot.testing.fake_whatsapp_process",
         "--control",
         str(control_socket),
     ]

@@ -54,7 +54,7 @@ def command(bot_dir: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "autobot.testing.fake_whatsapp_bridge",
+        "autobot.testing.fake_whatsapp_process",
         "--control",
         str(bot_dir / "control.sock"),
     ]
