@@ -179,7 +179,7 @@ class FakeSlack:
         `url_private_download` serves `content` with the bot token, or
         redirects to `redirect_to`). `size` overrides the reported size."""
         file_id = f"F{next(self._sequence):08d}"
-        quoted = urllib.parse.quote(name)
+        quoted = urllib.parse.quote(name, safe="")
         path = f"/files-pri/{TEAM_ID}-{file_id}/download/{quoted}"
         self.files[path] = StoredFile(content=content, redirect_to=redirect_to)
         return {
