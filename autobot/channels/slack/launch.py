@@ -105,7 +105,7 @@ class SlackIncarnation:
                     app_token=config.app_token,
                 )
             except ValueError as exc:
-                await drain_stopped(self.env, f"channels.slack.api_base: {exc}", task_status)
+                await drain_stopped(self.env, f"channels.slack.{exc}", task_status)
                 return
             channel = SlackChannel(
                 env=self.env,

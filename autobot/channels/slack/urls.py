@@ -48,7 +48,14 @@ def is_slack_host(host: str) -> bool:
 
 def check_api_base(url: str) -> str:
     """`url` without a trailing slash; raises ValueError unless it is https, or
-    http to a loopback host, without user information, query or fragment."""
+    http to a loopback host, without user information (never echoed), query
+    or fragment."""
+    try:
+        userinfo = "@" in urllib.parse.urlsplit(url).netloc
+    except ValueError:
+        userinfo = False
+    if userinfo:
+        raise ValueError("api_base must not carry user information")
     parts = _split(url)
     if parts is None or parts.scheme not in ("http", "https") or parts.query or parts.fragment:
         raise ValueError(f"api_base must be an http(s) URL without query, not {url!r}")
