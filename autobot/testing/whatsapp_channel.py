@@ -7,13 +7,11 @@
         message = await run.routed.receive()     # what the router would get
         await run.reply(message, "Hi!")          # what a session would answer
 
-`run_whatsapp_channel` builds what the composition root builds for one chat
-channel (its outbound `Mailbox`, its `ChannelHealth` on a `ChannelBoard`,
-the channel supervisor with one child whose factory is the real
-`WhatsAppLauncher`); the session router is a memory channel the test reads,
-replies go into the channel's mailbox from the test, the log is kept in
-memory. The bridge's secret file is written into the bot directory (0600)
-when a `key` is given; a managed bridge runs `bridge_command`.
+`run_whatsapp_channel` runs the real `WhatsAppLauncher` under a channel
+supervisor as the gateway does, with the session router played by the test
+(`channel_run.run_channel`). The bridge's secret file is written into the
+bot directory (0600) when a `key` is given; a managed bridge runs
+`bridge_command`.
 """
 
 from __future__ import annotations
@@ -27,22 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import trio
 
-from autobot.agent.router import ROUTER_MAILBOX_SIZE
-from autobot.app import CHANNEL_MAILBOX_SIZE, CHANNELS_SHUTDOWN_GRACE
-from autobot.channels.base import InboundMessage, OutboundMessage
-from autobot.channels.health import ChannelBoard, ChannelHealth
-from autobot.channels.spec import ChannelEnv
+from autobot.channels.base import InboundMessage
 from autobot.channels.whatsapp.endpoint import UrlEndpoint
 from autobot.channels.whatsapp.jids import CHANNEL
 from autobot.channels.whatsapp.launch import WhatsAppLauncher
 from autobot.config.schema import BridgeMode, WhatsAppConfig
-from autobot.logs.records import Level, LogRecord
-from autobot.runtime import Actor, ChildEnv, ChildSpec, Mailbox, Supervisor
 from autobot.store.atomic import ensure_private_dir, write_private_file
+from autobot.testing.channel_run import ChannelRun, run_channel
 from autobot.testing.fake_whatsapp_bridge import FakeBridge
-from autobot.testing.logs import capture_logger, drain
 
 SECRET_FILE = "state/whatsapp-bridge-secret"
 
@@ -64,58 +55,16 @@ def external_config(bridge: FakeBridge, **settings: Any) -> WhatsAppConfig:
 
 
 @attrs.define(kw_only=True, eq=False)
-class WhatsAppRun:
-    """A running channel and the test's handles on it."""
-
-    board: ChannelBoard
-    supervisor: Supervisor
-    routed: trio.MemoryReceiveChannel[InboundMessage]
-    outbox: trio.MemorySendChannel[OutboundMessage]
-    bot_dir: Path
-    workspace: Path
-    _log: trio.MemoryReceiveChannel[LogRecord]
-    _records: list[LogRecord] = attrs.field(factory=list)
-
-    @property
-    def health(self) -> ChannelHealth:
-        return self.board[CHANNEL]
-
-    def records(self) -> list[LogRecord]:
-        """Every record the channel logged so far, in order."""
-        self._records.extend(drain(self._log))
-        return list(self._records)
-
-    def logged(self, level: Level, text: str) -> list[LogRecord]:
-        """The records at `level` whose message contains `text`."""
-        return [r for r in self.records() if r.level is level and text in r.message]
-
-    async def until_logged(self, level: Level, text: str, count: int = 1) -> list[LogRecord]:
-        """Wait until `count` records at `level` whose message contains
-        `text` were logged (since the start); all of them so far."""
-        while len(found := self.logged(level, text)) < count:
-            self._records.append(await self._log.receive())
-        return found
-
-    def routed_so_far(self) -> list[InboundMessage]:
-        """What the router was handed and the test has not received yet."""
-        found: list[InboundMessage] = []
-        while True:
-            try:
-                found.append(self.routed.receive_nowait())
-            except trio.WouldBlock:
-                return found
+class WhatsAppRun(ChannelRun):
+    """A running WhatsApp channel (`ChannelRun`); the test holds the fake bridge."""
 
     async def reply(self, answered: InboundMessage, content: str, **fields: Any) -> None:
         """A session's final reply to `answered` (quoting it in a group,
         completing its journal entry; `fields` override)."""
-        values: dict[str, Any] = {
-            "final": True,
-            "reply_to_id": answered.message_id if answered.is_group else None,
-            "completes": () if answered.journal_id is None else (answered.journal_id,),
-            **fields,
-        }
-        await self.outbox.send(
-            OutboundMessage(channel=CHANNEL, chat_id=answered.chat_id, content=content, **values)
+        await self.send_final(
+            answered,
+            content,
+            **{"reply_to_id": answered.message_id if answered.is_group else None, **fields},
         )
 
 
@@ -138,11 +87,6 @@ async def run_whatsapp_channel(
     workspace.mkdir(parents=True, exist_ok=True)
     if key is not None:
         write_secret(bot_dir, key, config.bridge_secret_file)
-    logger, log = capture_logger("gateway")
-    board = ChannelBoard.for_channels([CHANNEL], now=trio.current_time())
-    mailbox = Mailbox(CHANNEL, CHANNEL_MAILBOX_SIZE)
-    # The session router's mailbox, read by the test instead of the router.
-    router_send, routed = trio.open_memory_channel[InboundMessage](ROUTER_MAILBOX_SIZE)
     launcher = WhatsAppLauncher(
         config=config,
         bot_dir=bot_dir,
@@ -151,39 +95,7 @@ async def run_whatsapp_channel(
         bridge_command=None if bridge_command is None else tuple(bridge_command),
         environ=dict(os.environ if environ is None else environ),
     )
-    channel_rng = rng or random.Random()
-
-    def incarnation(env: ChildEnv) -> Actor:
-        return launcher(
-            ChannelEnv(
-                name=CHANNEL,
-                outbox=mailbox.inbox(),
-                router=router_send.clone(),
-                health=board[CHANNEL],
-                logger=logger.child(CHANNEL),
-                stopping=env.stopping,
-                rng=channel_rng,
-            )
-        )
-
-    supervisor = Supervisor(
-        name="channels",
-        children=[
-            ChildSpec(id=CHANNEL, factory=incarnation, shutdown_grace=CHANNELS_SHUTDOWN_GRACE)
-        ],
-        rng=random.Random(0),  # restarts are failures in these tests: their jitter is moot
-    )
-    with router_send, routed, mailbox.sender() as outbox:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(supervisor.run)
-            yield WhatsAppRun(
-                board=board,
-                supervisor=supervisor,
-                routed=routed,
-                outbox=outbox,
-                bot_dir=bot_dir,
-                workspace=workspace,
-                log=log,
-            )
-            supervisor.stop()
-    mailbox.close()
+    async with run_channel(
+        WhatsAppRun, CHANNEL, launcher, bot_dir=bot_dir, workspace=workspace, rng=rng
+    ) as run:
+        yield run

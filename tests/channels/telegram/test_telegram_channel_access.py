@@ -31,7 +31,7 @@ from autobot.logs.records import ACCESS_DENIED, Level
 from autobot.testing.fake_telegram import serve_fake_telegram
 from autobot.testing.telegram.entities import Entity, utf16_len
 from autobot.testing.telegram.objects import TelegramChat, TelegramUser
-from autobot.testing.telegram_channel import ChannelRun, channel_config, run_telegram_channel
+from autobot.testing.telegram_channel import TelegramRun, channel_config, run_telegram_channel
 
 STEP_SECONDS = 30.0  # generous bound for one exchange on a loaded CI machine
 ALICE = TelegramUser(id=1001, first_name="Alice", username="Alice_W")
@@ -46,7 +46,7 @@ BOT_HANDLE = "@autobot_test_bot"  # the fake's default bot profile
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, **settings: object) -> AsyncIterator[ChannelRun]:
+async def running(tmp_path: Path, **settings: object) -> AsyncIterator[TelegramRun]:
     async with (
         serve_fake_telegram() as fake,
         run_telegram_channel(channel_config(fake, **settings), fake, bot_dir=tmp_path) as run,
@@ -54,7 +54,7 @@ async def running(tmp_path: Path, **settings: object) -> AsyncIterator[ChannelRu
         yield run
 
 
-async def settled(run: ChannelRun) -> None:
+async def settled(run: TelegramRun) -> None:
     with trio.fail_after(STEP_SECONDS):
         await run.settled()
 
@@ -66,16 +66,16 @@ def denial(user: TelegramUser) -> str:
     )
 
 
-def denied_ids(run: ChannelRun) -> list[str]:
+def denied_ids(run: TelegramRun) -> list[str]:
     return [dict(r.fields)["sender_id"] for r in run.logged(Level.WARN, ACCESS_DENIED)]
 
 
-def journal_text(run: ChannelRun) -> str:
+def journal_text(run: TelegramRun) -> str:
     path = inbound_journal_path(run.bot_dir, "telegram")
     return path.read_text() if path.exists() else ""
 
 
-def texts(run: ChannelRun, chat_id: int) -> list[str]:
+def texts(run: TelegramRun, chat_id: int) -> list[str]:
     return [message.text for message in run.telegram.messages_in(chat_id)]
 
 
@@ -141,7 +141,7 @@ async def test_an_allow_list_that_can_never_match_stops_the_channel(tmp_path: Pa
     assert run.supervisor.statistics().total_restarts == 0
 
 
-async def pairing_code(run: ChannelRun, user: TelegramUser) -> str:
+async def pairing_code(run: TelegramRun, user: TelegramUser) -> str:
     with trio.fail_after(STEP_SECONDS):
         reply = await run.telegram.next_message(user.id)
     assert reply.text.startswith("Your pairing code is ")

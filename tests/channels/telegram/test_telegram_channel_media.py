@@ -22,7 +22,7 @@ from autobot.channels.base import AttachmentKind, InboundMessage
 from autobot.logs.records import Level
 from autobot.testing.fake_telegram import serve_fake_telegram
 from autobot.testing.telegram.objects import TelegramUser
-from autobot.testing.telegram_channel import ChannelRun, channel_config, run_telegram_channel
+from autobot.testing.telegram_channel import TelegramRun, channel_config, run_telegram_channel
 
 STEP_SECONDS = 30.0  # generous bound for one exchange in real time
 CAP = 4096  # max_file_bytes in these tests
@@ -30,14 +30,14 @@ ALICE = TelegramUser(id=1001, first_name="Alice", username="alice")
 
 
 @asynccontextmanager
-async def running(tmp_path: Path) -> AsyncIterator[ChannelRun]:
+async def running(tmp_path: Path) -> AsyncIterator[TelegramRun]:
     async with serve_fake_telegram() as fake:
         config = channel_config(fake, allow_from=("1001",), max_file_bytes=CAP)
         async with run_telegram_channel(config, fake, bot_dir=tmp_path / "bot") as run:
             yield run
 
 
-async def routed(run: ChannelRun) -> InboundMessage:
+async def routed(run: TelegramRun) -> InboundMessage:
     with trio.fail_after(STEP_SECONDS):
         return await run.routed.receive()
 

@@ -39,7 +39,7 @@ from autobot.testing.telegram.faults import Fault
 from autobot.testing.telegram.objects import TelegramUser
 from autobot.testing.telegram_channel import (
     TEST_POLL_TIMEOUT,
-    ChannelRun,
+    TelegramRun,
     channel_config,
     patient_clock,
     run_telegram_channel,
@@ -58,7 +58,7 @@ def clock() -> trio.testing.MockClock:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, *poll_faults: Fault) -> AsyncIterator[ChannelRun]:
+async def running(tmp_path: Path, *poll_faults: Fault) -> AsyncIterator[TelegramRun]:
     """The channel with a seeded rng; its first getUpdates calls get `poll_faults`."""
     async with serve_fake_telegram() as fake:
         for fault in poll_faults:
@@ -84,7 +84,7 @@ def schedule(start: float, sleeps: list[float]) -> list[float]:
     return list(itertools.accumulate(sleeps, initial=start))
 
 
-def no_restarts(run: ChannelRun) -> bool:
+def no_restarts(run: TelegramRun) -> bool:
     return run.supervisor.statistics().total_restarts == 0
 
 

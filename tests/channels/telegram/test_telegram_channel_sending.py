@@ -38,7 +38,7 @@ from autobot.testing.telegram.faults import Fault
 from autobot.testing.telegram.objects import TelegramChat, TelegramUser
 from autobot.testing.telegram.records import SentMessage
 from autobot.testing.telegram_channel import (
-    ChannelRun,
+    TelegramRun,
     channel_config,
     patient_clock,
     run_telegram_channel,
@@ -55,7 +55,7 @@ MARKER = "end of mailbox"  # a reply that says everything sent before it was del
 
 
 @asynccontextmanager
-async def running(tmp_path: Path) -> AsyncIterator[ChannelRun]:
+async def running(tmp_path: Path) -> AsyncIterator[TelegramRun]:
     async with serve_fake_telegram() as fake:
         config = channel_config(fake, allow_from=("1001", "1002"), group_allow_from=("*",))
         async with run_telegram_channel(
@@ -65,7 +65,7 @@ async def running(tmp_path: Path) -> AsyncIterator[ChannelRun]:
 
 
 async def message_from(
-    run: ChannelRun,
+    run: TelegramRun,
     user: TelegramUser,
     text: str,
     *,
@@ -78,7 +78,7 @@ async def message_from(
         return await run.routed.receive()
 
 
-async def delivered_so_far(run: ChannelRun, chat_id: int) -> list[SentMessage]:
+async def delivered_so_far(run: TelegramRun, chat_id: int) -> list[SentMessage]:
     """Everything sent to `chat_id` once the mailbox holds nothing older than
     a marker sent now (the channel delivers its mailbox in order)."""
     marker = f"{MARKER} {len(run.telegram.messages_in(chat_id))}"  # new in this chat
