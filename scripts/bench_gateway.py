@@ -1,8 +1,13 @@
-"""Benchmark the real `autobot gateway` process over Telegram, side by side with nanobot.
+"""Benchmark the real `autobot gateway` process over Telegram (or Slack), side by side with nanobot.
 
     .venv/bin/python scripts/bench_gateway.py --users 50 --messages 4 --latency 1.0 --peer nanobot
+    .venv/bin/python scripts/bench_gateway.py --channel slack --users 50 --messages 4
 
-M users talk to the gateway through a loopback Telegram Bot API fake; the
+M users talk to the gateway through a loopback Telegram Bot API fake (with
+`--channel slack`: the loopback Slack fake, Web API and Socket Mode, each
+user writing to the bot in a DM; the gateway is `autobot gateway` with the
+Slack channel in its tree, `autobot.testing.slack_gateway`, and the peer
+comparison is Telegram's only); the
 model is a loopback Anthropic Messages API fake. Both fakes run in child
 processes of their own (the gateway is measured as a process, with its
 own CPU; the fakes' CPU is not its), and each peer meets the very same fakes
@@ -53,6 +58,7 @@ from bench.nanobot_peer import DEFAULT_VERSION, NanobotSetup, nanobot_launch, pr
 from bench.report import limits, render, rows
 
 PEERS = ("none", "nanobot")
+CHANNELS = ("telegram", "slack")
 VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,3}((a|b|rc|\.post|\.dev)[0-9]+)?")
 MAX_USERS = 1000  # distinct Telegram users (sessions) per round
 MAX_MESSAGES = 100  # per user in the throughput round
@@ -75,6 +81,9 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--latency", type=float, default=1.0, help="model latency L of the burst, s (default 1)"
     )
+    parser.add_argument(
+        "--channel", choices=CHANNELS, default="telegram", help="chat network (default telegram)"
+    )
     parser.add_argument("--peer", choices=PEERS, default="none", help="compare with (default none)")
     parser.add_argument("--peer-version", default=DEFAULT_VERSION, help="nanobot-ai version")
     parser.add_argument(
@@ -94,13 +103,17 @@ def parse_options(argv: list[str] | None = None) -> Options:
         parser.error(f"--latency must be within 0-{MAX_LATENCY:g} s, got {args.latency}")
     if args.workdir is not None and (not args.workdir.is_dir() or any(args.workdir.iterdir())):
         parser.error(f"--workdir must be an existing empty directory: {args.workdir}")
+    if args.channel != "telegram" and args.peer != "none":
+        parser.error("--peer compares over Telegram only: use it without --channel slack")
     if not VERSION.fullmatch(args.peer_version):
         parser.error(f"--peer-version must be a release number like 0.3.5: {args.peer_version!r}")
     venv = args.peer_venv
     if venv is not None and venv.exists() and not (venv / "pyvenv.cfg").is_file():
         parser.error(f"--peer-venv exists and is not a venv (no pyvenv.cfg): {venv}")
     return Options(
-        plan=Plan(users=args.users, messages=args.messages, latency=args.latency),
+        plan=Plan(
+            users=args.users, messages=args.messages, latency=args.latency, channel=args.channel
+        ),
         peer=args.peer,
         peer_version=args.peer_version,
         peer_venv=args.peer_venv,
@@ -140,7 +153,10 @@ async def run(options: Options, scratch: Path) -> int:
         print("autobot: measuring ...", flush=True)
         try:
             autobot = await measure_peer(
-                autobot_dir, lambda fakes: autobot_launch(autobot_dir, fakes, calls), model, plan
+                autobot_dir,
+                lambda fakes: autobot_launch(autobot_dir, fakes, calls, plan.channel),
+                model,
+                plan,
             )
         except MeasurementFailed as error:
             print(f"autobot could not be measured: {error}")
@@ -181,7 +197,8 @@ def print_report(
 ) -> None:
     print()
     print(
-        f"gateway benchmark: M={plan.users} users, K={plan.messages} messages each (model "
+        f"gateway benchmark over {plan.channel}: M={plan.users} users, K={plan.messages} "
+        "messages each (model "
         f"latency 0), then a burst of {plan.users} users at model latency L={plan.latency:g} s"
     )
     for line in _describe("autobot", autobot) + (

@@ -19,21 +19,40 @@ import yaml
 
 from autobot.config.schema import RateLimitConfig
 from autobot.testing.gateway_process import free_port
+from autobot.testing.slack_bot import make_slack_bot
 from autobot.testing.telegram_bot import make_telegram_bot
 from bench.launch import Fakes, GatewayLaunch, clean_environment
 
 NAME = "autobot"
 
 
-def autobot_launch(directory: Path, fakes: Fakes, llm_calls_per_minute: int) -> GatewayLaunch:
-    """A fresh bot under `directory` (which must exist) pointed at `fakes`."""
-    config_path = make_telegram_bot(
-        directory,
-        telegram_url=fakes.telegram_url,
-        model_url=fakes.model_url,
-        allow_from=["*"],
-        token=fakes.telegram_token,
-    )
+def autobot_launch(
+    directory: Path, fakes: Fakes, llm_calls_per_minute: int, channel: str = "telegram"
+) -> GatewayLaunch:
+    """A fresh bot under `directory` (which must exist) pointed at `fakes`,
+    talking over `channel` (telegram, or slack)."""
+    if channel == "slack":
+        config_path = make_slack_bot(
+            directory,
+            api_base=fakes.telegram_url,
+            model_url=fakes.model_url,
+            allow_from=["*"],
+            bot_token=fakes.telegram_token,
+            app_token=fakes.app_token,
+        )
+        # `autobot gateway` with the Slack channel in its tree (testing.slack_gateway)
+        command = ("-m", "autobot.testing.slack_gateway", "--config", str(config_path))
+        made = "make_slack_bot (autobot new + Slack at the fake"
+    else:
+        config_path = make_telegram_bot(
+            directory,
+            telegram_url=fakes.telegram_url,
+            model_url=fakes.model_url,
+            allow_from=["*"],
+            token=fakes.telegram_token,
+        )
+        command = ("-m", "autobot", "--config", str(config_path), "gateway")
+        made = "make_telegram_bot (autobot new + Telegram at the fake"
     config = yaml.safe_load(config_path.read_text())
     port = free_port()
     config["gateway"]["port"] = port
@@ -44,13 +63,12 @@ def autobot_launch(directory: Path, fakes: Fakes, llm_calls_per_minute: int) -> 
     config_path.write_text(yaml.safe_dump(config))
     defaults = RateLimitConfig()
     return GatewayLaunch(
-        argv=(sys.executable, "-m", "autobot", "--config", str(config_path), "gateway"),
+        argv=(sys.executable, *command),
         env=clean_environment(),
         cwd=config_path.parent,
         stop_signal=signal.SIGTERM,
         settings=(
-            "bot made by make_telegram_bot (autobot new + Telegram at the fake, "
-            "allow_from ['*']); everything else the scaffold's defaults",
+            f"bot made by {made}, allow_from ['*']); everything else the scaffold's defaults",
             f"rate limits raised: llm {defaults.llm.max_calls} -> {llm_calls_per_minute}"
             f"/min per session, global_llm {defaults.global_llm.max_calls} -> "
             f"{llm_calls_per_minute}/min",

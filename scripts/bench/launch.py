@@ -18,11 +18,14 @@ import attrs
 
 @attrs.frozen(kw_only=True)
 class Fakes:
-    """The fakes one measurement uses: the Bot API (its token) and the model."""
+    """The fakes one measurement uses: the chat network's API (Telegram: the Bot
+    API base URL and the bot token; Slack: the Web API base, the bot token and
+    the app-level `app_token`) and the model."""
 
     telegram_url: str
     telegram_token: str
     model_url: str
+    app_token: str = ""
 
 
 @attrs.frozen(kw_only=True)

@@ -1,8 +1,8 @@
 """Measure one peer's gateway process against fresh fakes: start-up, memory, rounds of messages.
 
 For one peer, `measure_peer`:
-1. starts a fresh Bot API fake with its users (`bench.telegram_users`, a
-   child process), and builds the peer's launch against it and the shared
+1. starts a fresh chat fake with its users (`bench.telegram_users`, or
+   `bench.slack_users` for `Plan.channel` slack, a child process), and builds the peer's launch against it and the shared
    model fake;
 2. starts the gateway in a new session (its own process group) and takes
    the time from just before the spawn to the fake receiving the first
@@ -43,17 +43,19 @@ STOP_SECONDS = 30.0  # graceful stop, then SIGKILL to the process group
 ROUND_BASE_SECONDS = 60.0  # a round's bound: this plus ROUND_PER_MESSAGE_SECONDS each
 ROUND_PER_MESSAGE_SECONDS = 0.5
 LOG_TAIL_LINES = 12
+USERS_MODULES = {"telegram": "bench.telegram_users", "slack": "bench.slack_users"}
 FIRST_USER_IDS = {"w": 7_000_000, "t": 7_100_000, "b": 7_200_000}  # per round, apart
 
 
 @attrs.frozen(kw_only=True)
 class Plan:
     """The rounds: `users` x `messages` at zero latency, then a burst of
-    `users` messages at `latency` seconds."""
+    `users` messages at `latency` seconds, over `channel` (telegram or slack)."""
 
     users: int
     messages: int
     latency: float
+    channel: str = attrs.field(default="telegram", validator=attrs.validators.in_(USERS_MODULES))
 
 
 @attrs.frozen(kw_only=True)
@@ -259,11 +261,12 @@ async def measure_peer(
     """Measure the peer `launch_for` describes (see the module docstring).
     Raises `MeasurementFailed`, or `PeerUnavailable` from `launch_for`."""
     log = directory / "gateway.log"
-    async with open_child("bench.telegram_users") as telegram:
+    async with open_child(USERS_MODULES[plan.channel]) as telegram:
         fakes = Fakes(
             telegram_url=telegram.hello["base_url"],
             telegram_token=telegram.hello["token"],
             model_url=model.hello["base_url"],
+            app_token=telegram.hello.get("app_token", ""),
         )
         launch = launch_for(fakes)
         with log.open("wb") as output:

@@ -23,6 +23,8 @@ BURST_GOAL_USERS = 50
 BURST_GOAL_LATENCY = 1.0
 START_GOAL_SECONDS = 0.75
 LOWER, HIGHER = "lower", "higher"
+FIRST_CONTACT = {"telegram": "first getUpdates", "slack": "first socket hello"}
+API_NAME = {"telegram": "Bot API", "slack": "Slack Web API"}
 
 
 @attrs.frozen(kw_only=True)
@@ -71,7 +73,7 @@ def rows(plan: Plan, autobot: Measured, peer: Measured | None) -> list[Row]:
     burst = f"burst {plan.users} users x 1 msg, L={plan.latency:g} s"
     return [
         row(
-            "start -> first getUpdates (s)",
+            f"start -> {FIRST_CONTACT[plan.channel]} (s)",
             lambda m: m.start_to_first_poll,
             LOWER,
             3,
@@ -110,7 +112,7 @@ def rows(plan: Plan, autobot: Measured, peer: Measured | None) -> list[Row]:
             LOWER,
             1,
         ),
-        row("Bot API calls per message", bot_api_calls_per_message, LOWER, 2),
+        row(f"{API_NAME[plan.channel]} calls per message", bot_api_calls_per_message, LOWER, 2),
     ]
 
 
@@ -174,11 +176,13 @@ def limits(plan: Plan, measured: Measured) -> list[str]:
         f"keeping {rate * cpu:.0%} of a core busy (the fakes used "
         f"{measured.fakes_cpu_seconds / measured.throughput.figures.sent * 1e3:.2f} ms per "
         "message)",
-        f"per message: {bot_api_calls_per_message(measured):.2f} Bot API calls ({calls}); "
+        f"per message: {bot_api_calls_per_message(measured):.2f} {API_NAME[plan.channel]} "
+        f"calls ({calls}); "
         f"{model_calls:.2f} model calls, "
         f"{measured.model_request_bytes / max(1, measured.model_calls) / 1024:.1f} KB each",
         f"burst: {measured.burst.figures.wall:.3f} s wall = the model's {plan.latency:g} s + "
-        f"{overhead:.3f} s of gateway and Bot API round trips for {plan.users} users",
+        f"{overhead:.3f} s of gateway and {API_NAME[plan.channel]} round trips for "
+        f"{plan.users} users",
         *unexpected,
     ]
 
