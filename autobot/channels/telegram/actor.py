@@ -47,6 +47,7 @@ from autobot.channels.access import Action, Chat, Sender
 from autobot.channels.base import Attachment, InboundKind, InboundMessage, OutboundMessage
 from autobot.channels.gate import ChannelGate
 from autobot.channels.inbound_journal import Arrival
+from autobot.channels.reply_pump import ReplyPump
 from autobot.channels.spec import ChannelEnv
 from autobot.channels.stopped import drain_stopped
 from autobot.channels.telegram.api import (
@@ -125,7 +126,7 @@ class TelegramChannel:
     _typing: dict[tuple[str, str | None], _Typing] = attrs.field(init=False, factory=dict)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _polling: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
-    _idle: trio.CancelScope | None = attrs.field(init=False, default=None)
+    _replies: ReplyPump = attrs.field(init=False, factory=ReplyPump)
 
     @property
     def _log(self) -> Logger:
@@ -221,8 +222,7 @@ class TelegramChannel:
         """On a graceful stop: stop polling now, and sending once the mailbox is empty."""
         await self.env.stopping.wait()
         self._polling.cancel("telegram channel asked to stop")
-        if self._idle is not None:
-            self._idle.cancel("telegram channel asked to stop")
+        self._replies.stop("telegram channel asked to stop")
 
     async def _receive_updates(self) -> None:
         """Replayed messages first, then new ones (polled, or posted to the webhook),
@@ -400,22 +400,7 @@ class TelegramChannel:
 
     async def _send_loop(self) -> None:
         """Deliver replies as they come; once stopping, those already queued, then end."""
-        while not self.env.stopping.is_set():
-            with trio.CancelScope() as idle:
-                self._idle = idle
-                try:
-                    message = await self.env.outbox.receive()
-                finally:
-                    self._idle = None
-            if idle.cancelled_caught:
-                break
-            await self._deliver(message)
-        while True:
-            try:
-                message = self.env.outbox.receive_nowait()
-            except trio.WouldBlock:
-                return
-            await self._deliver(message)
+        await self._replies.run(self.env.outbox, self.env.stopping, self._deliver)
 
     async def _deliver(self, message: OutboundMessage) -> None:
         """Send `message`; a final reply then completes its journal entries, also

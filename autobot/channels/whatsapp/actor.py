@@ -69,6 +69,7 @@ from trio_websocket import ConnectionRejected, HandshakeError
 from autobot.channels.access import Action
 from autobot.channels.base import Attachment, InboundKind, InboundMessage, OutboundMessage
 from autobot.channels.gate import ChannelGate
+from autobot.channels.reply_pump import ReplyPump
 from autobot.channels.spec import ChannelEnv
 from autobot.channels.stopped import drain_stopped
 from autobot.channels.telegram.chunks import plain_chunks
@@ -162,7 +163,7 @@ class WhatsAppChannel:
     rng: random.Random = attrs.field(factory=random.Random)
     _requests: BridgeRequests = attrs.field(init=False, factory=BridgeRequests)
     _state: LinkState | None = attrs.field(init=False, default=None)
-    _idle: trio.CancelScope | None = attrs.field(init=False, default=None)
+    _replies: ReplyPump = attrs.field(init=False, factory=ReplyPump)
     _reading: trio.CancelScope | None = attrs.field(init=False, default=None)
     _behind: bool = attrs.field(init=False, default=False)  # messages left to a reconnect
     _frames: tuple[
@@ -204,8 +205,7 @@ class WhatsAppChannel:
     async def _watch_stopping(self) -> None:
         """On a graceful stop: stop sending once the mailbox is empty."""
         await self.env.stopping.wait()
-        if self._idle is not None:
-            self._idle.cancel("whatsapp channel asked to stop")
+        self._replies.stop("whatsapp channel asked to stop")
 
     async def _run_bridge(self, bridge: BridgeRun) -> None:
         raise ChannelStopped(await bridge.run())
@@ -454,22 +454,7 @@ class WhatsAppChannel:
 
     async def _send_loop(self) -> None:
         """Deliver replies as they come; once stopping, those already queued, then end."""
-        while not self.env.stopping.is_set():
-            with trio.CancelScope() as idle:
-                self._idle = idle
-                try:
-                    message = await self.env.outbox.receive()
-                finally:
-                    self._idle = None
-            if idle.cancelled_caught:
-                break
-            await self._deliver(message)
-        while True:
-            try:
-                message = self.env.outbox.receive_nowait()
-            except trio.WouldBlock:
-                return
-            await self._deliver(message)
+        await self._replies.run(self.env.outbox, self.env.stopping, self._deliver)
 
     async def _deliver(self, message: OutboundMessage) -> None:
         """Text chunks, then attachments (see the module docstring)."""

@@ -53,6 +53,7 @@ from autobot.channels.access import Action, Chat, Sender
 from autobot.channels.base import Attachment, InboundMessage, OutboundMessage
 from autobot.channels.gate import ChannelGate
 from autobot.channels.inbound_journal import Arrival
+from autobot.channels.reply_pump import ReplyPump
 from autobot.channels.spec import ChannelEnv
 from autobot.channels.stopped import drain_stopped
 from autobot.channels.zulip.api import (
@@ -110,7 +111,7 @@ class ZulipChannel:
     rng: random.Random = attrs.field(factory=random.Random)
     _bot: BotIdentity | None = attrs.field(init=False, default=None)
     _polling: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
-    _idle: trio.CancelScope | None = attrs.field(init=False, default=None)
+    _replies: ReplyPump = attrs.field(init=False, factory=ReplyPump)
 
     @property
     def _log(self) -> Logger:
@@ -172,8 +173,7 @@ class ZulipChannel:
         """On a graceful stop: stop polling now, and sending once the mailbox is empty."""
         await self.env.stopping.wait()
         self._polling.cancel("zulip channel asked to stop")
-        if self._idle is not None:
-            self._idle.cancel("zulip channel asked to stop")
+        self._replies.stop("zulip channel asked to stop")
 
     async def _receive_events(self) -> None:
         """Replayed messages first, then new ones, until a graceful stop cancels `_polling`."""
@@ -280,22 +280,7 @@ class ZulipChannel:
 
     async def _send_loop(self) -> None:
         """Deliver replies as they come; once stopping, those already queued, then end."""
-        while not self.env.stopping.is_set():
-            with trio.CancelScope() as idle:
-                self._idle = idle
-                try:
-                    message = await self.env.outbox.receive()
-                finally:
-                    self._idle = None
-            if idle.cancelled_caught:
-                break
-            await self._deliver(message)
-        while True:
-            try:
-                message = self.env.outbox.receive_nowait()
-            except trio.WouldBlock:
-                return
-            await self._deliver(message)
+        await self._replies.run(self.env.outbox, self.env.stopping, self._deliver)
 
     async def _deliver(self, message: OutboundMessage) -> None:
         """Send `message`; a final reply then completes its journal entries, also
