@@ -45,6 +45,7 @@ from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import InboundMessage
 from autobot.channels.health import ChannelBoard
 from autobot.channels.outbound import OutboundRouter
+from autobot.channels.slack.launch import slack_channel
 from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.channels.telegram.launch import telegram_channel
 from autobot.channels.whatsapp.launch import whatsapp_channel
@@ -418,6 +419,8 @@ def chat_channels(
     specs: list[ChannelSpec] = []
     if channels.telegram.enabled:
         specs.append(telegram_channel(channels.telegram, loaded, wall_clock=wall_clock))
+    if channels.slack.enabled:
+        specs.append(slack_channel(channels.slack, loaded, wall_clock=wall_clock))
     if channels.zulip.enabled:
         specs.append(zulip_channel(channels.zulip, loaded, wall_clock=wall_clock))
     if channels.whatsapp.enabled:

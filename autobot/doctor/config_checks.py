@@ -18,6 +18,7 @@ from autobot.config.schema import (
 from autobot.doctor.channel_common import allowlist_findings, missing_findings
 from autobot.doctor.findings import Finding, error, info, quoted, untrusted, warning
 from autobot.doctor.hosts import is_loopback_host
+from autobot.doctor.slack_checks import slack_findings
 from autobot.doctor.zulip_checks import zulip_findings
 from autobot.llm.selection import (
     ProviderConfigError,
@@ -111,9 +112,6 @@ def gateway_findings(config: Config) -> list[Finding]:
     ]
 
 
-NOT_BUILT_YET = ("slack",)
-
-
 def telegram_findings(telegram: TelegramConfig) -> list[Finding]:
     """Allowlist, token, allow-list entries that can never match, webhook settings."""
     findings = allowlist_findings("telegram", telegram.allow_from)
@@ -153,22 +151,8 @@ def channel_findings(config: Config) -> list[Finding]:
     findings: list[Finding] = []
     if channels.telegram.enabled:
         findings += telegram_findings(channels.telegram)
-    for name in NOT_BUILT_YET:
-        if getattr(channels, name).enabled:
-            findings.append(
-                warning(
-                    "channel_not_built",
-                    f"Channel '{name}' is enabled but this version of autobot cannot run it yet: "
-                    "the gateway does not connect to it",
-                    f"Set channels.{name}.enabled: false, or use Telegram",
-                )
-            )
     if channels.slack.enabled:
-        slack = channels.slack
-        findings += allowlist_findings("slack", slack.allow_from)
-        findings += missing_findings(
-            "slack", [("bot_token", slack.bot_token), ("app_token", slack.app_token)]
-        )
+        findings += slack_findings(channels.slack)
     if channels.whatsapp.enabled:
         whatsapp = channels.whatsapp
         findings += allowlist_findings("whatsapp", whatsapp.allow_from)

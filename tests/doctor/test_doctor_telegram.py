@@ -39,12 +39,6 @@ def test_webhook_mode_needs_a_url() -> None:
     assert _codes(attrs.evolve(telegram, webhook_url="https://bot.example.com/tg")) == []
 
 
-def test_channels_not_built_yet_are_named() -> None:
-    slack = attrs.evolve(Config().channels.slack, enabled=True, allow_from=("U1",))
-    codes = _codes(TelegramConfig(), slack=slack)
-    assert "channel_not_built" in codes
-
-
 def test_pairing_approvals_are_counted_per_channel(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from autobot.channels.pairing import Approval, PairingBook
     from autobot.channels.pairing_store import PairingStore, encode_book
