@@ -243,10 +243,11 @@ class SlackChannel:
                     await self._cool_down(dropped, attempt)
                     attempt += 1
             finally:
-                with trio.CancelScope(shield=True):
-                    for socket in self._sockets:
-                        if not socket.ended.is_set():
-                            await socket.close()
+                with trio.CancelScope(shield=True):  # each close is bounded: together too
+                    async with trio.open_nursery() as closing:
+                        for socket in self._sockets:
+                            if not socket.ended.is_set():
+                                closing.start_soon(socket.close)
 
     def _unknown_frame(self, connection: SocketConnection, what: str) -> None:
         self._log.debug("slack frame ignored", socket=connection.number, what=what)

@@ -239,7 +239,8 @@ def _inline(children: Sequence[Token]) -> str:
         elif kind == "image":
             href = str(token.attrGet("src") or "")
             label = _inline(token.children or []).replace("\n", " ")
-            out.append(_link(href, slack_link(href), label))
+            # inside a link's label an image is its alt text: links never nest
+            out.append(label if links else _link(href, slack_link(href), label))
     return "".join(out)
 
 
