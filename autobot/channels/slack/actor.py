@@ -71,7 +71,6 @@ from autobot.channels.slack.socket import (
 )
 from autobot.channels.spec import ChannelEnv
 from autobot.channels.stopped import drain_stopped
-from autobot.config.schema import SlackConfig
 from autobot.logs.records import Logger
 from autobot.runtime import backoff_delay
 
@@ -108,7 +107,6 @@ class SlackChannel:
     """
 
     env: ChannelEnv
-    config: SlackConfig
     api: SlackApi
     gate: ChannelGate
     save_files: SaveFiles
