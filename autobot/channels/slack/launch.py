@@ -109,6 +109,7 @@ class SlackIncarnation:
                 return
             channel = SlackChannel(
                 env=self.env,
+                config=config,
                 api=api,
                 gate=gate,
                 save_files=SlackInbox(
