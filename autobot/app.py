@@ -51,6 +51,7 @@ from autobot.channels.telegram.launch import telegram_channel
 from autobot.channels.whatsapp.launch import whatsapp_channel
 from autobot.channels.zulip.launch import zulip_channel
 from autobot.config import LoadedConfig
+from autobot.config.state_files import state_permissions
 from autobot.cron.runner import GatewayRunner
 from autobot.cron.scheduler import CronScheduler, open_wake_channel
 from autobot.cron.settings import cron_limits
@@ -81,7 +82,7 @@ from autobot.runtime import (
 from autobot.runtime.gc_policy import serving_gc
 from autobot.sandbox.leaser import PoolRef
 from autobot.sandbox.pool import SandboxPool
-from autobot.store.permissions import PermissionFix, state_permissions, tighten_permissions
+from autobot.store.permissions import PermissionFix, tighten_permissions
 from autobot.tools.cron import CronSetup
 from autobot.tools.registry import ToolRegistry
 

@@ -17,7 +17,6 @@ from autobot.config.schema import (
 )
 from autobot.doctor.channel_common import allowlist_findings, missing_findings
 from autobot.doctor.findings import Finding, error, info, quoted, untrusted, warning
-from autobot.doctor.hosts import is_loopback_host
 from autobot.doctor.slack_checks import slack_findings
 from autobot.doctor.zulip_checks import zulip_findings
 from autobot.llm.selection import (
@@ -27,6 +26,7 @@ from autobot.llm.selection import (
     provider_endpoint,
     select_provider,
 )
+from autobot.security.hosts import is_loopback_host
 
 
 def _no_provider_at_all(config: Config) -> bool:

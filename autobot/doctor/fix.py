@@ -30,6 +30,7 @@ import trio
 from autobot.config.environment import ENV_FILE_NAME
 from autobot.config.errors import ConfigError
 from autobot.config.load import LoadedConfig, load_config, read_config_bytes
+from autobot.config.state_files import state_permissions
 from autobot.doctor.env_move import EnvMoveRefused, move_env_out_of_workspace
 from autobot.doctor.findings import Report
 from autobot.doctor.render import render_text
@@ -37,7 +38,7 @@ from autobot.doctor.run import fallback_workspace, run_checks
 from autobot.doctor.sandbox_check import SandboxProber
 from autobot.sandbox.probe import probe_configured
 from autobot.store.atomic import PRIVATE_DIR_MODE
-from autobot.store.permissions import state_permissions, tighten_permissions
+from autobot.store.permissions import tighten_permissions
 
 # Findings whose fix this module applies (the rest stay for the operator).
 ENV_MOVE_CODES = frozenset({"dotenv_in_workspace"})

@@ -1,9 +1,9 @@
 """Tighten autobot's own files to 0600 and directories to 0700 (sync).
 
 The gateway calls `tighten_permissions` at start with the bot's private paths
-(`state_permissions`: `.env`, `config.yml`, session and cron stores, `logs/`,
-`sessions/`) and logs each returned `PermissionFix`; `autobot doctor --fix`
-applies the same.
+(`autobot.config.state_files.state_permissions`: `.env`, `config.yml`,
+session and cron stores, `logs/`, `sessions/`) and logs each returned
+`PermissionFix`; `autobot doctor --fix` applies the same.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 
 import attrs
 
-from autobot.config.load import LoadedConfig
 from autobot.store.atomic import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 
 
@@ -86,19 +85,3 @@ def tighten_permissions(files: Iterable[Path], dirs: Iterable[Path]) -> list[Per
     finally:
         for fd, *_ in planned:
             os.close(fd)
-
-
-def state_permissions(loaded: LoadedConfig) -> tuple[list[Path], list[Path]]:
-    """The files and directories holding autobot's state, which must be 0600/0700."""
-    state = loaded.bot_dir / "state"
-    files = [loaded.path, loaded.env_file, loaded.cron_store, loaded.bot_dir / "pairing.json"]
-    for directory, pattern in (
-        (loaded.sessions_dir, "*.jsonl"),
-        (loaded.logs_dir, "autobot.log*"),
-        (state, "*"),
-        (state / "inbound", "*.jsonl"),
-    ):
-        if directory.is_dir():
-            files.extend(path for path in directory.glob(pattern) if path.is_file())
-    dirs = [loaded.sessions_dir, loaded.logs_dir, state, state / "inbound"]
-    return [path for path in files if path.is_file()], [path for path in dirs if path.is_dir()]

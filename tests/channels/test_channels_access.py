@@ -306,7 +306,9 @@ def test_empty_group_allow_from_allows_no_group_and_star_any(group_policy: Group
 
 
 def test_allowlist_group_policy_refuses_a_star_in_group_allow_from() -> None:
-    with pytest.raises(AccessConfigError, match=r"'\*' is not allowed with group_policy: allowlist"):
+    with pytest.raises(
+        AccessConfigError, match=r"'\*' is not allowed with group_policy: allowlist"
+    ):
         telegram("@alice", group_policy=GroupPolicy.ALLOWLIST, group_allow_from=["*"])
 
 

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from autobot.config.schema import SandboxMode, ToolsConfig
 from autobot.doctor.bot_files import inspect_workspace
-from autobot.doctor.hosts import is_loopback_host
 from autobot.doctor.plaintext import plaintext_secret_findings, secret_field_paths
 from autobot.doctor.sandbox_check import PROBE_TIMEOUT, probe_sandbox_findings
 from autobot.doctor.workspace_scan import find_dotenv_files
 from autobot.sandbox.probe import SandboxProbe, probe_configured
+from autobot.security.hosts import is_loopback_host
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from autobot.doctor.hosts import is_loopback_host
+from autobot.security.hosts import is_loopback_host
 
 SLACK_DOMAINS = ("slack.com", "slack-edge.com", "slack-files.com")
 MAX_URL_LENGTH = 4096

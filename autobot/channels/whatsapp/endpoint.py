@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from autobot.config.schema import BridgeMode, WhatsAppConfig
-from autobot.doctor.hosts import is_loopback_host
+from autobot.security.hosts import is_loopback_host
 
 SOCKET_NAME = "whatsapp-bridge.sock"
 MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes, the last one NUL

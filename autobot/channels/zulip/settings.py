@@ -15,7 +15,7 @@ import attrs
 
 from autobot.channels.access import AccessPolicy
 from autobot.config.schema import GroupPolicy, ZulipConfig
-from autobot.doctor.hosts import is_loopback_host
+from autobot.security.hosts import is_loopback_host
 
 CHANNEL = "zulip"
 
