@@ -55,6 +55,7 @@ from autobot.config.state_files import state_permissions
 from autobot.cron.runner import GatewayRunner
 from autobot.cron.scheduler import CronScheduler, open_wake_channel
 from autobot.cron.settings import cron_limits
+from autobot.cron.tool import CronSetup
 from autobot.gateway.metrics import (
     channel_metrics,
     log_metrics,
@@ -83,7 +84,6 @@ from autobot.runtime.gc_policy import serving_gc
 from autobot.sandbox.leaser import PoolRef
 from autobot.sandbox.pool import SandboxPool
 from autobot.store.permissions import PermissionFix, tighten_permissions
-from autobot.tools.cron import CronSetup
 from autobot.tools.registry import ToolRegistry
 
 # The log actor is cancelled at once when the tree stops (it is the last child

@@ -21,13 +21,13 @@ from autobot.agent.session import AgentDeps
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.outbound import OutboundSink
 from autobot.config.schema import Config
+from autobot.cron.tool import CronSetup, CronTool
 from autobot.llm.types import LLMProvider
 from autobot.logs.records import Logger
 from autobot.runtime.batching import BlockingRunner, ThreadBatcher
 from autobot.sandbox.leaser import WorkerLeaser
 from autobot.store.sessions import SessionStore
 from autobot.tools.base import Tool
-from autobot.tools.cron import CronSetup, CronTool
 from autobot.tools.exec import ExecTool
 from autobot.tools.files import EditFileTool, ListDirTool, ReadFileTool, WriteFileTool
 from autobot.tools.message import MessageTool

@@ -18,11 +18,11 @@ from autobot.cron.book import Limits
 from autobot.cron.jobs import AgentTurn, Command, CronSchedule, EverySchedule
 from autobot.cron.scheduler import open_wake_channel
 from autobot.cron.store import CronStore
+from autobot.cron.tool import CronTool
 from autobot.llm.types import ToolCall
 from autobot.logs.records import ACCESS_DENIED, LogRecord
 from autobot.testing.logs import capture_logger, drain
 from autobot.tools.base import ToolContext, ToolResult
-from autobot.tools.cron import CronTool
 from autobot.tools.registry import ToolRegistry
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
