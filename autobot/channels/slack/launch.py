@@ -17,11 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import attrs
-import httpx
 import trio
 
 from autobot.channels.access import AccessConfigError, AccessPolicy
-from autobot.channels.gate import open_channel_gate
+from autobot.channels.launching import open_client_and_gate
 from autobot.channels.slack.actor import SlackChannel
 from autobot.channels.slack.api import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIX, SlackApi, check_token
 from autobot.channels.slack.files import SlackInbox
@@ -84,18 +83,13 @@ class SlackIncarnation:
         except (ValueError, AccessConfigError) as exc:
             await drain_stopped(self.env, str(exc), task_status)
             return
-        limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-        async with (
-            httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False) as client,
-            open_channel_gate(
-                policy=policy,
-                bot_dir=self.launcher.bot_dir,
-                router=self.env.router,
-                health=self.env.health,
-                logger=self.env.logger,
-                wall_clock=self.launcher.wall_clock,
-            ) as gate,
-        ):
+        async with open_client_and_gate(
+            self.env,
+            policy=policy,
+            bot_dir=self.launcher.bot_dir,
+            wall_clock=self.launcher.wall_clock,
+            connections=CONNECTIONS,
+        ) as (client, gate):
             try:
                 assert config.bot_token is not None
                 api = SlackApi(

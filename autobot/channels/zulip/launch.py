@@ -16,11 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import attrs
-import httpx
 import trio
 
 from autobot.channels.access import AccessConfigError
-from autobot.channels.gate import open_channel_gate
+from autobot.channels.launching import open_client_and_gate
 from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.channels.stopped import drain_stopped
 from autobot.channels.zulip.actor import ZulipChannel
@@ -86,18 +85,13 @@ class ZulipIncarnation:
             await drain_stopped(self.env, str(exc), task_status)
             return
         assert config.site is not None and config.email is not None and config.api_key is not None
-        limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-        async with (
-            httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False) as client,
-            open_channel_gate(
-                policy=policy,
-                bot_dir=self.launcher.bot_dir,
-                router=self.env.router,
-                health=self.env.health,
-                logger=self.env.logger,
-                wall_clock=self.launcher.wall_clock,
-            ) as gate,
-        ):
+        async with open_client_and_gate(
+            self.env,
+            policy=policy,
+            bot_dir=self.launcher.bot_dir,
+            wall_clock=self.launcher.wall_clock,
+            connections=CONNECTIONS,
+        ) as (client, gate):
             try:
                 api = ZulipApi(
                     client=client, site=config.site, email=config.email, api_key=config.api_key
