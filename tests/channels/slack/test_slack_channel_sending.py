@@ -70,7 +70,7 @@ async def test_a_long_reply_is_split_with_balanced_code_fences(
     async with running(tmp_path) as run:
         message = await asked(run)
         await run.reply(message, text)
-        await run.slack.until(lambda: run.health.journal_backlog == 0)
+        await run.health_until(lambda health: health.journal_backlog == 0)
         parts = run.slack.messages_in(message.chat_id)
     assert len(parts) >= 5
     assert all(len(part.text) <= MESSAGE_LIMIT for part in parts)
