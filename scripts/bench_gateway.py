@@ -5,9 +5,7 @@
 
 M users talk to the gateway through a loopback Telegram Bot API fake (with
 `--channel slack`: the loopback Slack fake, Web API and Socket Mode, each
-user writing to the bot in a DM; the gateway is `autobot gateway` with the
-Slack channel in its tree, `autobot.testing.slack_gateway`, and the peer
-comparison is Telegram's only); the
+user writing to the bot in a DM; the peer comparison is Telegram's only); the
 model is a loopback Anthropic Messages API fake. Both fakes run in child
 processes of their own (the gateway is measured as a process, with its
 own CPU; the fakes' CPU is not its), and each peer meets the very same fakes

@@ -36,17 +36,14 @@ trio's clock, so `autojump_clock` tests can assert exact virtual times.
 
 from __future__ import annotations
 
-import itertools
 import json
-import secrets
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
 import trio
-from trio_util import AsyncValue
 
 from autobot.testing.http_server import (
     HttpRequest,
@@ -55,33 +52,19 @@ from autobot.testing.http_server import (
     serve_http,
     single_exceptions_unwrapped,
 )
-from autobot.testing.slack.events import TEAM_ID, escape, events_api_payload, message_event
+from autobot.testing.slack.connection import FakeConnection
+from autobot.testing.slack.events import TEAM_ID, escape, message_event
 from autobot.testing.slack.faults import Fault, FaultKind, FaultPlan
 from autobot.testing.slack.methods import METHODS, MethodError
-from autobot.testing.slack.records import (
-    ApiCall,
-    Delivery,
-    Download,
-    PostedMessage,
-    SlackUser,
-    Upload,
-)
-from autobot.testing.slack.socket import (
-    FakeConnection,
-    PendingEvent,
-    deliver_envelopes,
-    serve_sockets,
-)
+from autobot.testing.slack.records import ApiCall, Download, PostedMessage, SlackUser
+from autobot.testing.slack.socket import deliver_envelopes, serve_sockets
+from autobot.testing.slack.state import BOT_USER_ID as BOT_USER_ID
+from autobot.testing.slack.state import MAX_RETRIES, SlackState
+from autobot.testing.slack.state import RETRY_SECONDS as RETRY_SECONDS
 
 DEFAULT_BOT_TOKEN = "xoxb-1000000001-2000000002-FakeBotTokenForLoopback"
 DEFAULT_APP_TOKEN = "xapp-1-A0FAKE01-3000000003-fakeapptokenforloopback"
-BOT_USER_ID = "U0BOT0001"
-BOT_ID = "B0BOT0001"
-DATE_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z: `ts` is this plus trio time
-RETRY_SECONDS = 3.0  # Slack retries an unacknowledged envelope after about 3 s
-MAX_RETRIES = 3  # then it gives up on the event
 CLOSE_AFTER_SECONDS = 10.0  # a `warning` comes about 10 s before the close
-DEFAULT_SUBSCRIPTIONS = frozenset({"message.im", "app_mention"})
 _CHANNEL_EVENTS = {"channel": "message.channels", "group": "message.groups", "mpim": "message.mpim"}
 
 
@@ -93,57 +76,22 @@ class StoredFile:
     redirect_to: str | None = None
 
 
-@attrs.define(kw_only=True)
-class ReservedUpload:
-    """An upload files.getUploadURLExternal reserved; `data` once POSTed."""
-
-    filename: str
-    length: int
-    data: bytes | None = None
-
-
 @attrs.define(kw_only=True, eq=False)
-class FakeSlack:
-    """A running fake: its state, what it recorded, and the test's controls."""
+class FakeSlack(SlackState):
+    """A running fake: the server's state (`SlackState`), the HTTP server,
+    what only the HTTP side records, and the test's controls."""
 
     server: LoopbackServer
-    socket_port: int = 0
     bot_token: str = DEFAULT_BOT_TOKEN
     app_token: str = DEFAULT_APP_TOKEN
-    bot_user_id: str = BOT_USER_ID
-    bot_id: str = BOT_ID
-    retry_seconds: float = RETRY_SECONDS
-    max_retries: int = MAX_RETRIES
-    subscriptions: set[str] = attrs.field(factory=lambda: set(DEFAULT_SUBSCRIPTIONS))
-    echo_bot_messages: bool = True
-    ignore_acks: bool = False
-    socket_url_override: str | None = None
     bot_token_revoked: bool = False
     app_token_revoked: bool = False
     users: dict[str, SlackUser] = attrs.field(factory=dict)
-    channels: dict[str, str] = attrs.field(factory=dict)  # id -> im / channel / group / mpim
     calls: list[ApiCall] = attrs.field(factory=list)
-    posted: list[PostedMessage] = attrs.field(factory=list)
-    deliveries: list[Delivery] = attrs.field(factory=list)
-    acks: list[Any] = attrs.field(factory=list)
-    garbage: list[str] = attrs.field(factory=list)  # frames from the client that are no ack
     downloads: list[Download] = attrs.field(factory=list)
-    uploads: list[Upload] = attrs.field(factory=list)
-    lost: list[str] = attrs.field(factory=list)  # event ids given up after the retries
-    connections: list[FakeConnection] = attrs.field(factory=list)
-    pending: list[PendingEvent] = attrs.field(factory=list)
     faults: FaultPlan = attrs.field(factory=FaultPlan)
     files: dict[str, StoredFile] = attrs.field(factory=dict)
-    reserved: dict[str, ReservedUpload] = attrs.field(factory=dict)
-    tickets: set[str] = attrs.field(factory=set)
-    envelope_count: int = 0
-    _sequence: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
     _returned: dict[str, int] = attrs.field(factory=dict)
-    _version: AsyncValue[int] = attrs.field(factory=lambda: AsyncValue(0))
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
 
     @property
     def api_base(self) -> str:
@@ -178,7 +126,7 @@ class FakeSlack:
         """A file a user uploaded; the file object a message carries (its
         `url_private_download` serves `content` with the bot token, or
         redirects to `redirect_to`). `size` overrides the reported size."""
-        file_id = f"F{next(self._sequence):08d}"
+        file_id = f"F{self.next_number():08d}"
         quoted = urllib.parse.quote(name, safe="")
         path = f"/files-pri/{TEAM_ID}-{file_id}/download/{quoted}"
         self.files[path] = StoredFile(content=content, redirect_to=redirect_to)
@@ -249,14 +197,6 @@ class FakeSlack:
             )
         return ts
 
-    def inject_event(self, event: Mapping[str, Any]) -> str:
-        """Queue `event` as it is (an `events_api` envelope around it); its event id."""
-        event_id = f"Ev{next(self._sequence):08d}"
-        payload = events_api_payload(event, event_id, DATE_EPOCH + int(trio.current_time()))
-        self.pending.append(PendingEvent(event_id=event_id, payload=payload))
-        self.changed()
-        return event_id
-
     # -- faults -----------------------------------------------------------------
 
     def fail_next(self, method: str, fault: Fault, count: int = 1) -> None:
@@ -270,9 +210,6 @@ class FakeSlack:
     def revoke_app_token(self) -> None:
         """apps.connections.open answers `token_revoked` from now on."""
         self.app_token_revoked = True
-
-    def open_connections(self) -> list[FakeConnection]:
-        return [connection for connection in self.connections if connection.open]
 
     def _connection(self, number: int | None) -> FakeConnection:
         if number is None:
@@ -342,55 +279,9 @@ class FakeSlack:
         by_envelope = {d.envelope_id: d.event_id for d in self.deliveries}
         return [by_envelope[a.envelope_id] for a in self.acks if a.known]
 
-    # -- for the methods and the socket -----------------------------------------
+    # -- the fake's own tasks ----------------------------------------------------
 
     nursery: trio.Nursery | None = attrs.field(init=False, default=None)
-
-    def now(self) -> float:
-        return trio.current_time()
-
-    def new_ts(self) -> str:
-        """A message ts: seconds since the epoch (DATE_EPOCH + trio time) and a sequence."""
-        return f"{DATE_EPOCH + int(trio.current_time())}.{next(self._sequence):06d}"
-
-    def new_ticket(self) -> str:
-        ticket = secrets.token_urlsafe(16)
-        self.tickets.add(ticket)
-        return ticket
-
-    def reserve_upload(self, filename: str, length: int) -> str:
-        file_id = f"F{next(self._sequence):08d}"
-        self.reserved[file_id] = ReservedUpload(filename=filename, length=length)
-        return file_id
-
-    def record_posted(self, message: PostedMessage) -> None:
-        self.posted.append(message)
-        in_dm = self.channels.get(message.channel) == "im"
-        if self.echo_bot_messages and in_dm and "message.im" in self.subscriptions:
-            echo = message_event(
-                user=self.bot_user_id,
-                channel=message.channel,
-                channel_type="im",
-                text=message.text,
-                ts=message.ts,
-                thread_ts=message.thread_ts,
-            )
-            self.inject_event({**echo, "bot_id": self.bot_id})
-        self.changed()
-
-    @property
-    def version(self) -> int:
-        value: int = self._version.value
-        return value
-
-    def changed(self) -> None:
-        self._version.value += 1
-
-    async def wait_for_change(self, version: int) -> None:
-        await self._version.wait_value(lambda value: value != version)
-
-    async def until(self, condition: Callable[[], bool]) -> None:
-        await self._version.wait_value(lambda _: condition())
 
 
 def _escape_keeping_mentions(text: str) -> str:
@@ -422,7 +313,12 @@ async def serve_fake_slack(
         return await _respond(fake, request)
 
     async with serve_http(respond) as server:
-        fake = FakeSlack(server=server, retry_seconds=retry_seconds, max_retries=max_retries)
+        fake = FakeSlack(
+            server=server,
+            base_url=server.base_url,
+            retry_seconds=retry_seconds,
+            max_retries=max_retries,
+        )
         with single_exceptions_unwrapped():
             async with trio.open_nursery() as nursery:
                 fake.nursery = nursery

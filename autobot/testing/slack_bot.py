@@ -3,24 +3,16 @@
 `make_slack_bot` writes a bot directory the way a user would (the scaffold,
 tokens in `.env`, `config.yml` edited) with the Slack channel enabled against
 the loopback Slack fake and the model against the loopback Anthropic fake.
-`slack_gateway` builds the real gateway for such a bot with the Slack
-channel (and whatever `chat_channels` already runs).
 """
 
 from __future__ import annotations
 
-import io
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import yaml
 
-from autobot.app import Gateway, build_gateway, chat_channels
-from autobot.channels.slack.launch import CHANNEL, slack_channel
-from autobot.channels.spec import ChannelSpec
-from autobot.config import LoadedConfig
 from autobot.scaffold.create import create_bot
 from autobot.testing.fake_slack import DEFAULT_APP_TOKEN, DEFAULT_BOT_TOKEN
 from autobot.testing.telegram_bot import TEST_API_KEY
@@ -57,25 +49,3 @@ def make_slack_bot(
     }
     bot.config_file.write_text(yaml.safe_dump(config))
     return bot.config_file
-
-
-def with_slack(
-    loaded: LoadedConfig, *, wall_clock: Callable[[], float] = time.time
-) -> list[ChannelSpec]:
-    """`chat_channels(loaded)`, plus the Slack channel when it is enabled and
-    not already among them."""
-    specs = chat_channels(loaded, wall_clock=wall_clock)
-    config = loaded.config.channels.slack
-    if config.enabled and all(spec.name != CHANNEL for spec in specs):
-        specs.append(slack_channel(config, loaded, wall_clock=wall_clock))
-    return specs
-
-
-def slack_gateway(loaded: LoadedConfig, *, echo: TextIO | None = None, **options: Any) -> Gateway:
-    """The real gateway of `loaded` with its Slack channel (`with_slack`)."""
-    return build_gateway(
-        loaded,
-        echo=echo if echo is not None else io.StringIO(),
-        channels=with_slack(loaded),
-        **options,
-    )

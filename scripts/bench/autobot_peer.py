@@ -40,8 +40,6 @@ def autobot_launch(
             bot_token=fakes.telegram_token,
             app_token=fakes.app_token,
         )
-        # `autobot gateway` with the Slack channel in its tree (testing.slack_gateway)
-        command = ("-m", "autobot.testing.slack_gateway", "--config", str(config_path))
         made = "make_slack_bot (autobot new + Slack at the fake"
     else:
         config_path = make_telegram_bot(
@@ -51,7 +49,6 @@ def autobot_launch(
             allow_from=["*"],
             token=fakes.telegram_token,
         )
-        command = ("-m", "autobot", "--config", str(config_path), "gateway")
         made = "make_telegram_bot (autobot new + Telegram at the fake"
     config = yaml.safe_load(config_path.read_text())
     port = free_port()
@@ -63,7 +60,7 @@ def autobot_launch(
     config_path.write_text(yaml.safe_dump(config))
     defaults = RateLimitConfig()
     return GatewayLaunch(
-        argv=(sys.executable, *command),
+        argv=(sys.executable, "-m", "autobot", "--config", str(config_path), "gateway"),
         env=clean_environment(),
         cwd=config_path.parent,
         stop_signal=signal.SIGTERM,

@@ -56,6 +56,7 @@ from autobot.channels.access import Action, Chat, Sender
 from autobot.channels.base import Attachment, InboundMessage, OutboundMessage
 from autobot.channels.gate import ChannelGate
 from autobot.channels.inbound_journal import Arrival
+from autobot.channels.reply_pump import ReplyPump
 from autobot.channels.slack.api import TS, BotIdentity, SlackApi
 from autobot.channels.slack.errors import AuthFailed, RateLimited, SlackError, is_transient
 from autobot.channels.slack.events import SeenEvents, SlackEvent, event_id_of, parse_event
@@ -71,7 +72,6 @@ from autobot.channels.slack.socket import (
 )
 from autobot.channels.spec import ChannelEnv
 from autobot.channels.stopped import drain_stopped
-from autobot.config.schema import SlackConfig
 from autobot.logs.records import Logger
 from autobot.runtime import backoff_delay
 
@@ -108,7 +108,6 @@ class SlackChannel:
     """
 
     env: ChannelEnv
-    config: SlackConfig
     api: SlackApi
     gate: ChannelGate
     save_files: SaveFiles
@@ -117,7 +116,7 @@ class SlackChannel:
     seen: SeenEvents = attrs.field(factory=SeenEvents)
     _bot: BotIdentity | None = attrs.field(init=False, default=None)
     _receiving: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
-    _idle: trio.CancelScope | None = attrs.field(init=False, default=None)
+    _replies: ReplyPump = attrs.field(init=False, factory=ReplyPump)
     _sockets: list[SocketConnection] = attrs.field(init=False, factory=list)
 
     @property
@@ -243,10 +242,11 @@ class SlackChannel:
                     await self._cool_down(dropped, attempt)
                     attempt += 1
             finally:
-                with trio.CancelScope(shield=True):
-                    for socket in self._sockets:
-                        if not socket.ended.is_set():
-                            await socket.close()
+                with trio.CancelScope(shield=True):  # each close is bounded: together too
+                    async with trio.open_nursery() as closing:
+                        for socket in self._sockets:
+                            if not socket.ended.is_set():
+                                closing.start_soon(socket.close)
 
     def _unknown_frame(self, connection: SocketConnection, what: str) -> None:
         self._log.debug("slack frame ignored", socket=connection.number, what=what)
@@ -265,8 +265,7 @@ class SlackChannel:
         """On a graceful stop: stop receiving now, and sending once the mailbox is empty."""
         await self.env.stopping.wait()
         self._receiving.cancel("slack channel asked to stop")
-        if self._idle is not None:
-            self._idle.cancel("slack channel asked to stop")
+        self._replies.stop("slack channel asked to stop")
 
     async def _receive_events(self) -> None:
         """Replayed messages first, then the sockets' envelopes, until a graceful
@@ -357,23 +356,7 @@ class SlackChannel:
     # ---- sending --------------------------------------------------------------------
 
     async def _send_loop(self) -> None:
-        """Deliver replies as they come; once stopping, those already queued, then end."""
-        while not self.env.stopping.is_set():
-            with trio.CancelScope() as idle:
-                self._idle = idle
-                try:
-                    message = await self.env.outbox.receive()
-                finally:
-                    self._idle = None
-            if idle.cancelled_caught:
-                break
-            await self._deliver(message)
-        while True:
-            try:
-                message = self.env.outbox.receive_nowait()
-            except trio.WouldBlock:
-                return
-            await self._deliver(message)
+        await self._replies.run(self.env.outbox, self.env.stopping, self._deliver)
 
     async def _deliver(self, message: OutboundMessage) -> None:
         """Send `message`; a final reply then completes its journal entries, also

@@ -38,6 +38,7 @@ from autobot.channels.slack.errors import (
     answer_result,
 )
 from autobot.channels.slack.urls import check_api_base, file_url_allowed, socket_url_allowed
+from autobot.channels.utf16 import LONE_SURROGATE
 from autobot.config.secret import Secret
 from autobot.http.body import BodyTooLarge, Overflow, declared_over, read_capped
 
@@ -52,7 +53,6 @@ _TOKEN_BODY = re.compile(r"[A-Za-z0-9-]{8,250}")
 SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
 TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\"]')
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -182,7 +182,7 @@ class SlackApi:
             not filename
             or len(filename.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME
             or _UNSAFE_NAME.search(filename)
-            or _LONE_SURROGATE.search(filename)
+            or LONE_SURROGATE.search(filename)
         ):
             raise ValueError(
                 f"upload file name {ascii(filename)[:80]} must be 1-{MAX_FILE_NAME} bytes"
@@ -363,7 +363,7 @@ def _check_ts(ts: str) -> str:
 def _check_text(text: str) -> None:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("a message text must not be blank")
-    if _LONE_SURROGATE.search(text):
+    if LONE_SURROGATE.search(text):
         raise ValueError("a message text holds a surrogate code point")
     if len(text) > MAX_TEXT_CHARS:
         raise ValueError(f"a message text is longer than {MAX_TEXT_CHARS} characters")

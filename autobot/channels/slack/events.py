@@ -39,6 +39,7 @@ from typing import Any, TypeGuard
 import attrs
 
 from autobot.channels.slack.api import SLACK_ID, TS, BotIdentity
+from autobot.channels.utf16 import valid_utf16
 
 EVENT_TYPES = frozenset({"message", "app_mention"})
 CHANNEL_TYPES = frozenset({"im", "channel", "group", "mpim"})
@@ -49,7 +50,6 @@ SEEN_CAPACITY = 4096  # event ids remembered: far more than a redelivery window 
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 _ENVELOPE_ID = re.compile(r"[A-Za-z0-9-]{1,128}")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _MIME = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}/[a-z0-9][a-z0-9.+-]{0,127}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -216,7 +216,7 @@ def parse_event(payload: Mapping[str, Any], bot: BotIdentity) -> SlackEvent | No
         kind=str(kind),
         channel=channel,
         user=user,
-        text=unescape(_valid(raw_text)),
+        text=unescape(valid_utf16(raw_text)),
         ts=ts,
         thread_ts=thread_ts,
         is_group=channel_type != "im",
@@ -249,7 +249,7 @@ def _files(raw: object) -> tuple[SlackFile, ...] | None:
         files.append(
             SlackFile(
                 id=file_id,
-                name=_CONTROL.sub(" ", _valid(name))[:MAX_FILE_NAME]
+                name=_CONTROL.sub(" ", valid_utf16(name))[:MAX_FILE_NAME]
                 if isinstance(name, str)
                 else "",
                 mimetype=mimetype.lower()
@@ -272,13 +272,6 @@ def _find_all(text: str, needle: str) -> list[int]:
         found.append(start)
         start = text.find(needle, start + 1)
     return found
-
-
-def _valid(text: str) -> str:
-    """`text` with lone surrogates (which no UTF-8 record can hold) as U+FFFD."""
-    if _LONE_SURROGATE.search(text) is None:
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 @attrs.define

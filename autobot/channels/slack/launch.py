@@ -103,7 +103,6 @@ class SlackIncarnation:
                 return
             channel = SlackChannel(
                 env=self.env,
-                config=config,
                 api=api,
                 gate=gate,
                 save_files=SlackInbox(

@@ -41,6 +41,8 @@ import attrs
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from autobot.channels.utf16 import valid_utf16
+
 MESSAGE_LIMIT = 4000  # characters per chat.postMessage text (Slack's advice)
 MIN_LIMIT = 64  # a code fence and a few characters must fit
 MAX_LINK_URL = 2000
@@ -53,7 +55,6 @@ LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 # Configured once here and never changed; each parse() keeps its state in its own call.
 _PARSER = MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
 _MAX_NESTING: int = _PARSER.options.maxNesting
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # What a cut must not fall inside: an escape this module wrote, or a link.
 _ATOMIC = re.compile(r"&(?:amp|lt|gt);|<[^<>]*>")
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"  # percent-encoded: < > | " space \ ^ ` { } non-ASCII
@@ -97,12 +98,12 @@ def slack_link(href: str) -> str | None:
 
 def plain_blocks(text: str) -> list[Block]:
     """`text` without formatting, escaped: one block."""
-    return [Block(escape(_valid(text)))]
+    return [Block(escape(valid_utf16(text)))]
 
 
 def render_mrkdwn(markdown: str) -> list[Block]:
     """The blocks of `markdown` in Slack mrkdwn (never raises; see the module doc)."""
-    source = _valid(markdown)
+    source = valid_utf16(markdown)
     tokens = _PARSER.parse(source)
     if any(_emptied(opening, after) for opening, after in itertools.pairwise(tokens)):
         return plain_blocks(source)
@@ -120,13 +121,6 @@ def _emptied(opening: Token, after: Token) -> bool:
     """A container at the parser's depth limit, left empty: markdown-it skips
     the rest of the document there without a word."""
     return opening.nesting == 1 and opening.level >= _MAX_NESTING - 1 and after.nesting == -1
-
-
-def _valid(text: str) -> str:
-    """`text` with lone surrogates (which no UTF-8 request can carry) as U+FFFD."""
-    if _LONE_SURROGATE.search(text) is None:
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 @attrs.define
@@ -239,7 +233,8 @@ def _inline(children: Sequence[Token]) -> str:
         elif kind == "image":
             href = str(token.attrGet("src") or "")
             label = _inline(token.children or []).replace("\n", " ")
-            out.append(_link(href, slack_link(href), label))
+            # inside a link's label an image is its alt text: links never nest
+            out.append(label if links else _link(href, slack_link(href), label))
     return "".join(out)
 
 

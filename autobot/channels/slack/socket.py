@@ -126,8 +126,9 @@ class SocketConnection:
                     continue
                 frame = parse_frame(message)
                 if isinstance(frame, Envelope):
+                    if self.in_flight == 0:
+                        self._settled = trio.Event()
                     self.in_flight += 1
-                    self._settled = trio.Event()
                     await deliver.send(Received(connection=self, envelope=frame))
                 elif isinstance(frame, Disconnect):
                     self.disconnect_reason = frame.reason

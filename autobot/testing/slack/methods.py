@@ -1,4 +1,4 @@
-"""The Web API methods the Slack fake answers, each a function of the fake and its arguments.
+"""The Web API methods the Slack fake answers, each a function of the server state and its arguments.
 
 `METHODS` maps a method name to the token it needs ("bot" or "app") and its
 handler, which returns the answer's fields (`ok: true` is added) or raises
@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from autobot.testing.slack.events import TEAM_ID
 from autobot.testing.slack.records import PostedMessage, Upload
-
-if TYPE_CHECKING:
-    from autobot.testing.fake_slack import FakeSlack
+from autobot.testing.slack.state import SlackState
 
 MAX_TEXT = 40_000
 
@@ -29,10 +27,10 @@ class MethodError(Exception):
         self.error = error
 
 
-Handler = Callable[["FakeSlack", Mapping[str, Any]], dict[str, Any]]
+Handler = Callable[[SlackState, Mapping[str, Any]], dict[str, Any]]
 
 
-def _auth_test(fake: FakeSlack, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def _auth_test(fake: SlackState, arguments: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "url": "https://fake-workspace.slack.com/",
         "team": "Fake Workspace",
@@ -44,14 +42,14 @@ def _auth_test(fake: FakeSlack, arguments: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _connections_open(fake: FakeSlack, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def _connections_open(fake: SlackState, arguments: Mapping[str, Any]) -> dict[str, Any]:
     if fake.socket_url_override is not None:
         return {"url": fake.socket_url_override}
     ticket = fake.new_ticket()
     return {"url": f"ws://127.0.0.1:{fake.socket_port}/link/?ticket={ticket}&app_id=fake"}
 
 
-def _post_message(fake: FakeSlack, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def _post_message(fake: SlackState, arguments: Mapping[str, Any]) -> dict[str, Any]:
     channel = arguments.get("channel")
     text = arguments.get("text")
     if not isinstance(channel, str) or channel not in fake.channels:
@@ -78,7 +76,7 @@ def _post_message(fake: FakeSlack, arguments: Mapping[str, Any]) -> dict[str, An
     return {"channel": channel, "ts": ts, "message": {**message, "ts": ts}}
 
 
-def _get_upload_url(fake: FakeSlack, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def _get_upload_url(fake: SlackState, arguments: Mapping[str, Any]) -> dict[str, Any]:
     filename, length = arguments.get("filename"), arguments.get("length")
     if not isinstance(filename, str) or not filename:
         raise MethodError("invalid_arguments")
@@ -88,7 +86,7 @@ def _get_upload_url(fake: FakeSlack, arguments: Mapping[str, Any]) -> dict[str, 
     return {"upload_url": f"{fake.base_url}/upload/{file_id}", "file_id": file_id}
 
 
-def _complete_upload(fake: FakeSlack, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def _complete_upload(fake: SlackState, arguments: Mapping[str, Any]) -> dict[str, Any]:
     try:
         files = json.loads(str(arguments.get("files", "")))
     except ValueError:

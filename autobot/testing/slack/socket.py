@@ -1,6 +1,6 @@
 """The Slack fake's Socket Mode side: WebSocket connections and envelope delivery.
 
-`serve_sockets(fake, task_status=...)` listens on 127.0.0.1 (its port is the
+`serve_sockets(fake, task_status=...)` (`fake` is the server's `SlackState`) listens on 127.0.0.1 (its port is the
 `started` value). A connection must name a ticket `apps.connections.open`
 issued (`/link/?ticket=...`, single use), else it is rejected with 401.
 Each accepted connection gets `hello` first; what the client sends is read
@@ -22,66 +22,21 @@ import functools
 import json
 import math
 import urllib.parse
-from typing import TYPE_CHECKING, Any
 
-import attrs
 import trio
 import trio_websocket
 import wsproto.utilities
 
+from autobot.testing.slack.connection import FakeConnection
 from autobot.testing.slack.events import APP_ID
 from autobot.testing.slack.records import Ack, Delivery
+from autobot.testing.slack.state import PendingEvent, SlackState
 from autobot.testing.slack.stream import FaultyStream
-
-if TYPE_CHECKING:
-    from autobot.testing.fake_slack import FakeSlack
 
 MAX_FRAME_BYTES = 1024 * 1024
 
 
-@attrs.define(eq=False, kw_only=True)
-class FakeConnection:
-    """One client connection: its number (1, 2, ...), its WebSocket and stream,
-    when it opened and closed, the close code the fake saw, and how many
-    connections were open when it opened (itself included)."""
-
-    number: int
-    ws: trio_websocket.WebSocketConnection
-    stream: FaultyStream
-    opened_at: float
-    closed_at: float | None = None
-    close_code: int | None = None
-    open_at_hello: int = 1
-    draining: bool = False  # sent a disconnect: used only while no other connection is open
-    send_lock: trio.Lock = attrs.field(factory=trio.Lock)
-    delivered: dict[str, str] = attrs.field(factory=dict)  # envelope id -> event id
-
-    @property
-    def open(self) -> bool:
-        return self.closed_at is None
-
-    async def send(self, frame: dict[str, Any]) -> bool:
-        """Send one frame; False when the connection is gone."""
-        async with self.send_lock:
-            try:
-                await self.ws.send_message(json.dumps(frame))
-            except trio_websocket.ConnectionClosed:
-                return False
-        return True
-
-
-@attrs.define(eq=False, kw_only=True)
-class PendingEvent:
-    """An event Slack still has to get acknowledged: its payload, the next try
-    number, and when that try is due."""
-
-    event_id: str
-    payload: dict[str, Any]
-    attempt: int = 0
-    due: float = 0.0
-
-
-async def serve_sockets(fake: FakeSlack, *, task_status: trio.TaskStatus[int]) -> None:
+async def serve_sockets(fake: SlackState, *, task_status: trio.TaskStatus[int]) -> None:
     """Listen for Socket Mode connections (see the module docstring)."""
     handler = functools.partial(_serve_connection, fake)
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
@@ -90,14 +45,14 @@ async def serve_sockets(fake: FakeSlack, *, task_status: trio.TaskStatus[int]) -
         await trio.serve_listeners(handler, listeners, handler_nursery=nursery)
 
 
-async def _serve_connection(fake: FakeSlack, tcp: trio.SocketStream) -> None:
+async def _serve_connection(fake: SlackState, tcp: trio.SocketStream) -> None:
     try:
         await _serve_websocket(fake, FaultyStream(tcp))
     except* wsproto.utilities.LocalProtocolError:
         pass  # trio-websocket answering a ping while it closes: the connection is gone
 
 
-async def _serve_websocket(fake: FakeSlack, stream: FaultyStream) -> None:
+async def _serve_websocket(fake: SlackState, stream: FaultyStream) -> None:
     async with trio.open_nursery() as nursery:
         request = await trio_websocket.wrap_server_stream(
             nursery, stream, max_message_size=MAX_FRAME_BYTES
@@ -134,7 +89,7 @@ async def _serve_websocket(fake: FakeSlack, stream: FaultyStream) -> None:
             nursery.cancel_scope.cancel("the connection closed")
 
 
-def _acknowledged(fake: FakeSlack, connection: FakeConnection, message: str | bytes) -> None:
+def _acknowledged(fake: SlackState, connection: FakeConnection, message: str | bytes) -> None:
     try:
         frame = json.loads(message)
     except ValueError:
@@ -158,7 +113,7 @@ def _acknowledged(fake: FakeSlack, connection: FakeConnection, message: str | by
     fake.changed()
 
 
-async def deliver_envelopes(fake: FakeSlack) -> None:
+async def deliver_envelopes(fake: SlackState) -> None:
     """Send queued events and their retries, forever (see the module docstring)."""
     turn = 0
     while True:
@@ -183,7 +138,7 @@ async def deliver_envelopes(fake: FakeSlack) -> None:
             await fake.wait_for_change(version)
 
 
-async def _deliver(fake: FakeSlack, connection: FakeConnection, pending: PendingEvent) -> None:
+async def _deliver(fake: SlackState, connection: FakeConnection, pending: PendingEvent) -> None:
     fake.envelope_count += 1
     envelope_id = f"env-{fake.envelope_count:06d}-{pending.event_id}"
     frame = {

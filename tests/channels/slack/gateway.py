@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,12 +12,13 @@ from typing import Any
 import attrs
 import trio
 
-from autobot.app import Gateway
+from autobot.app import Gateway, build_gateway
+from autobot.channels.slack.launch import slack_channel
 from autobot.config import LoadedConfig, load_config
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.fake_slack import FakeSlack, serve_fake_slack
 from autobot.testing.llm_script import FakeLLM, Step
-from autobot.testing.slack_bot import make_slack_bot, slack_gateway
+from autobot.testing.slack_bot import make_slack_bot
 from autobot.testing.telegram_bot import echo_model
 
 STEP_SECONDS = 30.0  # generous bound for one exchange on a loaded CI machine
@@ -59,7 +62,8 @@ async def running_bot(
             slack=slack,
         )
         loaded = any_port(load_config(config_path, {}))
-        gateway = slack_gateway(loaded)
+        slack_spec = slack_channel(loaded.config.channels.slack, loaded, wall_clock=time.time)
+        gateway = build_gateway(loaded, echo=io.StringIO(), channels=[slack_spec])
         async with trio.open_nursery() as nursery:
             await nursery.start(gateway.run)
             yield Running(gateway, fake_slack, fake_model, loaded)

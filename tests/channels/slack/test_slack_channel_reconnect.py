@@ -255,7 +255,7 @@ async def test_link_disabled_stops_the_channel_and_says_why(
         await run.connected(1)
         await fake.disconnect("link_disabled")
         await fake.until(lambda: not fake.open_connections())
-        await run.health_until(lambda health: health.stopped)
+        await run.until_logged(Level.ERROR, "slack channel stopped")
         await trio.sleep(600)
         assert len(opens(fake)) == 1  # never retried
         snapshot = run.health.snapshot()
@@ -274,7 +274,7 @@ async def test_a_refused_bot_token_stops_the_channel_without_retrying(
     async with serve_fake_slack() as fake:
         fake.fail_next("auth.test", Fault.slack_error(error))
         async with running(tmp_path, fake) as run:
-            await run.health_until(lambda health: health.stopped)
+            await run.until_logged(Level.ERROR, "slack channel stopped")
             await trio.sleep(600)
             assert len(fake.calls_to("auth.test")) == 1
             assert fake.calls_to("apps.connections.open") == []
@@ -294,7 +294,7 @@ async def test_a_revoked_app_token_stops_the_channel(
     async with serve_fake_slack() as fake:
         fake.revoke_app_token()
         async with running(tmp_path, fake) as run:
-            await run.health_until(lambda health: health.stopped)
+            await run.until_logged(Level.ERROR, "slack channel stopped")
             await trio.sleep(600)
             assert len(opens(fake)) == 1
             assert run.health.stopped
@@ -307,7 +307,7 @@ async def test_a_socket_url_off_slack_is_refused_and_stops_the_channel(
     async with serve_fake_slack() as fake:
         fake.socket_url_override = "ws://evil.example.com/link/?ticket=x"
         async with running(tmp_path, fake) as run:
-            await run.health_until(lambda health: health.stopped)
+            await run.until_logged(Level.ERROR, "slack channel stopped")
             await trio.sleep(600)
             assert len(opens(fake)) == 1
             assert run.health.stopped and "socket_url_refused" in run.health.reason
@@ -326,8 +326,8 @@ async def test_replies_after_a_stop_are_dropped_with_a_warning(
             await run.reply(message, "one")
             await fake.until(lambda: len(fake.calls_to("chat.postMessage")) == 1)
             await run.reply(message, "two")
-            await run.health_until(lambda health: health.stopped)
-            await run.health_until(lambda health: health.send_failures == 2)
+            await run.until_logged(Level.ERROR, "slack channel stopped")
+            await run.until_logged(Level.WARN, "slack reply dropped")
             assert "token_revoked" in run.health.reason
             assert run.logged(Level.WARN, "slack reply dropped")
             assert fake.posted == []

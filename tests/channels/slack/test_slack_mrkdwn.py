@@ -66,6 +66,7 @@ def test_pings_written_by_the_model_arrive_escaped() -> None:
         "- <@U1>\n  - <#C2>",
         "![<!here>](https://example.com/a.png)",
         "<mailto:a@b.c|<!channel>>",
+        "[![<!here>](https://example.com/i.png)](https://example.com)",
     ],
 )
 def test_no_markup_from_the_model_survives(markdown: str) -> None:
@@ -101,6 +102,12 @@ def test_links_only_for_http_and_mailto() -> None:
     assert render_chunks("[ftp](ftp://example.com/x)") == ["ftp (ftp://example.com/x)"]
     assert render_chunks("<https://example.com>") == ["<https://example.com|https://example.com>"]
     assert render_chunks("[js](javascript:alert(1))") == ["[js](javascript:alert(1))"]
+
+
+def test_an_image_inside_a_link_is_its_alt_text() -> None:
+    assert render_chunks("[![logo](https://example.com/i.png)](https://example.com)") == [
+        "<https://example.com|logo>"
+    ]
 
 
 @pytest.mark.parametrize(
