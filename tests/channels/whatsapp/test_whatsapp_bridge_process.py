@@ -18,9 +18,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import trio
@@ -54,6 +54,7 @@ SECRETS = {
 }
 PARENT_ENVIRON = {**os.environ, **SECRETS, "LANG": "C.UTF-8"}
 FAKE_BRIDGE = [sys.executable, "-m", "autobot.testing.fake_whatsapp_process"]
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -114,6 +115,25 @@ async def state(bot_dir: Path, *, other_than: int | None = None) -> dict[str, An
             if found is not None and found["pid"] != other_than:
                 return found
             await trio.sleep(POLL_SECONDS)
+
+
+async def ticking(wait: Callable[[], Awaitable[T]]) -> T:
+    """`await wait()` within `STEP` while virtual time moves in `POLL_SECONDS`
+    steps. A real process takes real time; with no near deadline the patient
+    clock would leap straight to the farthest one (a `fail_after`, a grace) the
+    first time the process is a little slow to start or exit."""
+    result: list[T] = []
+
+    async def waiting(done: trio.CancelScope) -> None:
+        result.append(await wait())
+        done.cancel()
+
+    with trio.fail_after(STEP):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiting, nursery.cancel_scope)
+            while True:  # noqa: ASYNC110 -- the ticks are the point: the next near deadline
+                await trio.sleep(POLL_SECONDS)
+    return result[0]
 
 
 def gone(pid: int) -> bool:
@@ -181,8 +201,7 @@ async def test_a_refused_configuration_is_a_stop(
 ) -> None:
     (bot_dir / "state" / "whatsapp-bridge-secret").chmod(0o644)  # the bridge refuses it
     bridge = managed(bot_dir)
-    with trio.fail_after(STEP):
-        reason = await bridge.run()
+    reason = await ticking(bridge.run)
     assert "refused its configuration (exit 2)" in reason and bridge.restarts == 0
 
 
@@ -213,8 +232,7 @@ async def test_a_bridge_left_by_a_killed_gateway_is_stopped_first(
         bridge = managed(bot_dir)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(bridge.run)
-            with trio.fail_after(STEP):
-                assert await orphan.wait() == 0  # SIGTERM: a graceful exit
+            assert await ticking(orphan.wait) == 0  # SIGTERM: a graceful exit
             fresh = await state(bot_dir, other_than=orphan.pid)
             nursery.cancel_scope.cancel()
         assert fresh["pid"] != orphan.pid
