@@ -308,6 +308,18 @@ def record_run(
     return _replace(book, changed)
 
 
+def interrupted_one_shots(book: JobBook) -> list[Job]:
+    """The enabled one-shot (`at`) jobs whose run was started (`record_start`
+    left them no next fire time) and never recorded as ended: the gateway that
+    ran them died during the run. Only meaningful before this gateway starts
+    any run of its own."""
+    return [
+        job
+        for job in book.jobs
+        if job.enabled and isinstance(job.schedule, AtSchedule) and job.next_run_at is None
+    ]
+
+
 def record_skip(book: JobBook, job_id: str, now: float, default_tz: str) -> JobBook:
     """Job `job_id` was due at `now` while its previous run was still going:
     `skipped` grows by one and its next fire time is the first after `now`. A

@@ -41,7 +41,11 @@ file) and no job runs until it is fixed; the gateway keeps serving.
 Stopping (`stopping` set): no new run starts; runs in progress may finish
 within the child's shutdown grace, after which the supervisor cancels them
 and each is recorded as interrupted (a shielded, bounded write), so that a
-restart does not run it again as a missed run.
+restart does not run it again as a missed run. A gateway killed outright
+(`kill -9`, power loss) records nothing: at the first look the next gateway
+ends the one-shot jobs it left started (`interrupted_one_shots`) as runs
+that died, a WARN each, so none stays listed forever with no next run;
+recurring ones already have their next fire time.
 """
 
 from __future__ import annotations
@@ -57,13 +61,14 @@ import trio
 from autobot.cron.book import (
     JobBook,
     due_jobs,
+    interrupted_one_shots,
     next_wakeup,
     rebase_after_clock_jump,
     record_run,
     record_skip,
     record_start,
 )
-from autobot.cron.jobs import Job, RunRecord, RunStatus
+from autobot.cron.jobs import AtSchedule, Job, RunRecord, RunStatus
 from autobot.cron.runner import RunResult
 from autobot.cron.store import CronStore, CronStoreError
 from autobot.logs.records import Logger
@@ -86,6 +91,7 @@ RECORD_SECONDS = 5.0
 WAKE_BUFFER = 1
 
 INTERRUPTED = RunResult(RunStatus.ERROR, "interrupted: the gateway stopped during the run")
+DIED = RunResult(RunStatus.ERROR, "interrupted: the gateway died during the run")
 CRASHED = RunResult(RunStatus.ERROR, "internal error while running the job")
 
 
@@ -148,6 +154,7 @@ class CronScheduler:
     _sleep: trio.CancelScope | None = attrs.field(init=False, default=None)
     _poked: bool = attrs.field(init=False, default=False)
     _clocks: tuple[float, float] = attrs.field(init=False, default=(0.0, 0.0))
+    _swept: bool = attrs.field(init=False, default=False)  # a dead gateway's one-shots ended
 
     @property
     def running(self) -> frozenset[str]:
@@ -228,6 +235,8 @@ class CronScheduler:
         if self._book is None:
             return
         try:
+            if not self._swept:
+                await self._end_interrupted_one_shots()
             if jump is not None:
                 await self._change(
                     functools.partial(
@@ -293,6 +302,17 @@ class CronScheduler:
         self._running.add(job.id)
         self.logger.info("Cron job starting", job=job.id, owner=job.owner, name=job.name)
         self._nursery.start_soon(self._run_job, fresh, now)
+
+    async def _end_interrupted_one_shots(self) -> None:
+        """Before this gateway starts any run: record the one-shot runs a dead
+        gateway started as ended (`DIED`), which removes them (module docstring)."""
+        assert self._book is not None
+        for job in interrupted_one_shots(self._book):
+            assert isinstance(job.schedule, AtSchedule)
+            await self._record(
+                job, RunRecord(at=job.schedule.at, status=DIED.status, error=DIED.error)
+            )
+        self._swept = True
 
     async def _skip(self, job: Job, now: float) -> None:
         """`job` is due while its previous run goes on: count a skip."""

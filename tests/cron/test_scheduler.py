@@ -415,3 +415,28 @@ async def test_a_command_job_and_an_error_are_recorded(
         "exit code 1",
         2.0,
     )
+
+
+async def test_a_one_shot_left_started_by_a_killed_gateway_is_ended_not_listed_forever(
+    path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    soon = add_job(path, "soon", AtSchedule(at=BASE + 60), now=BASE)
+    add_job(path, "later", AtSchedule(at=BASE + 600), now=BASE)
+    add_job(path, "every", EverySchedule(seconds=60), now=BASE)
+    # What a gateway killed with -9 during the runs leaves: their starts, no end.
+    for job in (soon, stored(path)["every"]):  # as the killed gateway's scheduler wrote them
+        change(
+            path, lambda jobs, job=job: (book.record_start(jobs, job.id, BASE + 60, "UTC"), None)
+        )
+    runner = FakeRunner(Wall(offset=BASE + 100))
+    async with scheduling(path, runner) as run:
+        await trio.sleep(1)
+        assert set(stored(path)) == {"later", "every"}  # the one-shot that died is gone
+        [warning] = [r for r in drain(run.records) if r.level is Level.WARN]
+        fields = dict(warning.fields)
+        assert (warning.message, fields["job"]) == ("Cron job finished", soon.id)
+        assert fields["error"] == "interrupted: the gateway died during the run"
+        await trio.sleep(600)
+    assert runner.times("soon") == []  # never run twice
+    assert runner.times("later") == [600.0]  # the other one-shot runs as planned
+    assert runner.times("every")[0] == 120.0  # the next fire time it had was kept
