@@ -33,12 +33,13 @@ import trio
 
 from autobot.channels.base import Attachment, AttachmentKind, OutboundMessage
 from autobot.channels.inbox_files import clean_mime, extension_from, store_in_inbox
+from autobot.channels.outbound_refusals import refusal_words
 from autobot.channels.slack.api import SlackApi
 from autobot.channels.slack.errors import AuthFailed, RateLimited, SlackError
 from autobot.channels.slack.events import SlackEvent, SlackFile
 from autobot.channels.slack.mrkdwn import escape
 from autobot.logs.records import Logger
-from autobot.platform.workspace_fs import Refusal, Workspace, WorkspacePathError
+from autobot.platform.workspace_fs import Workspace, WorkspacePathError
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MAX_OUTBOUND_BYTES = 50 * 1024 * 1024  # one file in memory at a time
@@ -48,13 +49,6 @@ _KINDS = {
     "image": AttachmentKind.PHOTO,
     "audio": AttachmentKind.AUDIO,
     "video": AttachmentKind.VIDEO,
-}
-_REASONS = {
-    Refusal.MISSING: "the file is gone",
-    Refusal.SYMLINK: "it, or a directory on its way, is a symlink",
-    Refusal.NOT_REGULAR: "it is not a regular file",
-    Refusal.TOO_LARGE: f"it is larger than {MAX_OUTBOUND_BYTES // (1024 * 1024)} MB",
-    Refusal.DOTENV: "it is a dotenv file",
 }
 
 
@@ -186,7 +180,7 @@ async def _send_one(
     try:
         filename, data = await trio.to_thread.run_sync(read, limiter=limiter)
     except WorkspacePathError as exc:
-        return _REASONS.get(exc.refusal, "it cannot be read")
+        return refusal_words(exc.refusal, max_bytes=MAX_OUTBOUND_BYTES) or "it cannot be read"
     if not data:
         return "it is empty"
     for _ in range(RATE_LIMIT_WAITS + 1):

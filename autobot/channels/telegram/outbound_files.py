@@ -25,23 +25,17 @@ import attrs
 import trio
 
 from autobot.channels.base import Attachment, OutboundMessage
+from autobot.channels.outbound_refusals import refusal_words
 from autobot.channels.telegram.api import MAX_UPLOAD_BYTES, RateLimited, TelegramApi, TelegramError
 from autobot.channels.telegram.inbox import OutboundFile, read_attachment
 from autobot.logs.records import Logger
-from autobot.platform.workspace_fs import Refusal, WorkspacePathError
+from autobot.platform.workspace_fs import WorkspacePathError
 
 RATE_LIMIT_WAITS = 3
 RETRY_AFTER_CAP = 60.0  # seconds: a longer wait is not worth holding the channel's sends
 # One file read at a time: a 50 MB read is bounded in memory and never
 # starves the event loop's other thread work.
 FILE_READS = trio.CapacityLimiter(1)
-_REASONS = {
-    Refusal.MISSING: "the file is gone",
-    Refusal.SYMLINK: "it, or a directory on its way, is a symlink",
-    Refusal.NOT_REGULAR: "it is not a regular file",
-    Refusal.TOO_LARGE: f"it is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
-    Refusal.DOTENV: "it is a dotenv file",
-}
 
 
 @attrs.frozen(kw_only=True)
@@ -83,7 +77,7 @@ async def _send_one(
     try:
         outbound = await trio.to_thread.run_sync(read, limiter=FILE_READS)
     except WorkspacePathError as exc:
-        return _REASONS.get(exc.refusal, exc.detail)
+        return refusal_words(exc.refusal, max_bytes=MAX_UPLOAD_BYTES) or exc.detail
     if not outbound.data:
         return "it is empty"
     for _ in range(RATE_LIMIT_WAITS + 1):
