@@ -264,7 +264,7 @@ def _doctor(config_path: Path, args: argparse.Namespace) -> int:
 def _gateway(config_path: Path) -> int:
     """`autobot gateway`: the doctor's gate, then the tree until signalled."""
     with loading():
-        from autobot.gateway.main import gateway_main
+        from autobot.commands.gateway import gateway_main
 
     return gateway_main(
         config_path, environ=os.environ, stderr=sys.stderr, as_root=os.geteuid() == 0
@@ -322,7 +322,7 @@ def _agent(config_path: Path, args: argparse.Namespace) -> int:
     over its whole life (`autobot.runtime.lifetime`): first graceful, second
     immediate, exit 128 + signal, never a traceback."""
     with loading():
-        from autobot.agent.command import run_agent
+        from autobot.commands.agent import run_agent
 
     return run_agent(
         config_path,

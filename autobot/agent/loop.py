@@ -26,10 +26,10 @@ import attrs
 import trio
 
 from autobot.agent.breaker import DEFAULT_REPEAT_LIMIT, RepeatBreaker
-from autobot.agent.buckets import SessionLimits
 from autobot.agent.budget import DailyBudget, utc_day
 from autobot.agent.spend import GlobalLimits, Refusal, admit_llm_call, charge_tokens
 from autobot.config.schema import AgentDefaults
+from autobot.limits.buckets import SessionLimits
 from autobot.llm.types import (
     ChatMessage,
     LLMProvider,

@@ -30,10 +30,10 @@ from __future__ import annotations
 import attrs
 import trio
 
-from autobot.agent.buckets import SessionLimits, SessionLimitsKeeper
 from autobot.agent.session import AgentDeps, SessionActor, end_unanswered
 from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.channels.outbound import UnknownChannel
+from autobot.limits.buckets import SessionLimits, SessionLimitsKeeper
 from autobot.runtime import (
     ChildEnv,
     ChildSpec,

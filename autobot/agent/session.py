@@ -53,7 +53,6 @@ from typing import Any, Protocol
 import attrs
 import trio
 
-from autobot.agent.buckets import SessionLimits
 from autobot.agent.budget import DailyBudget, utc_day
 from autobot.agent.context import PromptCache, read_workspace_text
 from autobot.agent.images import accepts_images, load_turn_images
@@ -75,6 +74,7 @@ from autobot.channels.base import (
 )
 from autobot.channels.outbound import OutboundSink
 from autobot.config.schema import AgentDefaults, RateLimitConfig
+from autobot.limits.buckets import SessionLimits
 from autobot.llm.types import ChatMessage, Role
 from autobot.logs.records import Logger
 from autobot.runtime.batching import BlockingRunner

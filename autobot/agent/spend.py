@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import attrs
 
-from autobot.agent.buckets import SessionLimits, TokenBucket
 from autobot.agent.budget import DailyBudget
 from autobot.config.schema import Budget, RateLimit
+from autobot.limits.buckets import SessionLimits, TokenBucket
 
 
 @attrs.define

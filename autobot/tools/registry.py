@@ -3,7 +3,7 @@
 A `ToolRegistry` is an immutable set of tools, built once and shared by every
 session. `call()` takes one model-requested `ToolCall` through, in order:
 unknown-tool check, argument validation against the tool's JSON schema
-(`autobot.agent.arg_schema`), the calling session's rate buckets, the
+(`autobot.tools.arg_schema`), the calling session's rate buckets, the
 `Executing tool: <name>` record, the tool itself, and output truncation.
 Every refusal is a `ToolResult.error` the model can read and act on; the turn
 goes on. A tool that raises is a bug: the model gets a generic error, the log
@@ -17,10 +17,10 @@ from collections.abc import Container, Iterable, Mapping
 import attrs
 import trio
 
-from autobot.agent.arg_schema import check_schema, validate_arguments
-from autobot.agent.buckets import SessionLimits
+from autobot.limits.buckets import SessionLimits
 from autobot.llm.tool_arguments import invalid_arguments
 from autobot.llm.types import ToolCall, ToolSpec
+from autobot.tools.arg_schema import check_schema, validate_arguments
 from autobot.tools.base import Tool, ToolContext, ToolResult
 
 DEFAULT_MAX_OUTPUT_CHARS = 16_000

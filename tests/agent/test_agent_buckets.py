@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autobot.agent.buckets import RateLimited, SessionLimits, SessionLimitsKeeper, TokenBucket
 from autobot.config.schema import RateLimit, RateLimitConfig
+from autobot.limits.buckets import RateLimited, SessionLimits, SessionLimitsKeeper, TokenBucket
 
 
 def test_full_bucket_grants_capacity_then_refuses_with_exact_retry() -> None:

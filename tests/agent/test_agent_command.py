@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from autobot.agent.command import agent_command, parse_session
+from autobot.commands.agent import agent_command, parse_session
 from autobot.config.load import load_config
 from autobot.store.sessions import SessionStore
 from autobot.testing.fake_anthropic import serve_fake_anthropic

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import trio
 
-from autobot.agent.command import agent_command
+from autobot.commands.agent import agent_command
 from autobot.config.load import LoadedConfig, load_config
 from autobot.logs.sinks import LOG_FILE_NAME
 from autobot.store.sessions import session_file_name

@@ -17,9 +17,9 @@ import pytest
 import trio
 import trio.testing
 
-from autobot.agent.command import STOPPING_TEXT, agent_command, agent_main
 from autobot.app import ROUTER_SHUTDOWN_GRACE
 from autobot.channels.terminal import PROMPT
+from autobot.commands.agent import STOPPING_TEXT, agent_command, agent_main
 from autobot.config.load import LoadedConfig, load_config
 from autobot.config.schema import ToolsConfig
 from autobot.logs.sinks import LOG_FILE_NAME

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from autobot.agent.command import agent_command
+from autobot.commands.agent import agent_command
 from autobot.config.load import load_config
 from autobot.llm.types import ChatMessage, Role, ToolCall
 from autobot.store.sessions import INTERRUPTED_RESULT, SessionStore, encode_message

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import trio
 
-from autobot.agent.command import STOPPING_TEXT
 from autobot.channels.terminal import PROMPT
+from autobot.commands.agent import STOPPING_TEXT
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.llm_script import ScriptedReply, Step
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from autobot.agent.command import agent_command
+from autobot.commands.agent import agent_command
 from autobot.config.load import LoadedConfig, load_config
 
 API_KEY = "sk-ant-api03-startup-secret-0123456789abcdef"

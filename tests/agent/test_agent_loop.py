@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import trio
 
-from autobot.agent.buckets import SessionLimits
 from autobot.agent.budget import DailyBudget
 from autobot.agent.loop import APOLOGY, AgentLoop, LoopSettings, SessionGovernor
 from autobot.agent.spend import GlobalLimits
 from autobot.config.schema import Budget, RateLimit, RateLimitConfig
+from autobot.limits.buckets import SessionLimits
 from autobot.llm.types import ChatMessage, ProviderError, Role
 from autobot.logs.records import Level, LogRecord
 from autobot.testing.fake_tools import FakeTool

@@ -16,12 +16,12 @@ import attrs
 import trio
 
 from autobot.agent.assembly import build_tools
-from autobot.agent.buckets import SessionLimits
 from autobot.agent.budget import DailyBudget
 from autobot.agent.loop import AgentLoop, LoopSettings, SessionGovernor
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import OutboundMessage
 from autobot.config.schema import TOOL_NAMES, Config
+from autobot.limits.buckets import SessionLimits
 from autobot.llm.types import ChatMessage, Role
 from autobot.sandbox.worker import ExecOutcome
 from autobot.testing.logs import capture_logger

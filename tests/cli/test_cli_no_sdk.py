@@ -24,6 +24,7 @@ HEAVY_MODULES = (
     "anthropic",
     "httpx2",
     "autobot.llm.anthropic_sdk",
+    "autobot.commands",
     "autobot.gateway",
     "autobot.app",
     "hypercorn",
@@ -117,5 +118,5 @@ def test_the_report_sees_the_gateway_when_the_gateway_command_loads_it(tmp_path:
         tmp_path, "--config", str(tmp_path / "keyless" / "config.yml"), "gateway"
     )
     assert code == 1
-    assert {"autobot.app", "autobot.gateway"} <= set(loaded)
+    assert {"autobot.app", "autobot.commands"} <= set(loaded)
     assert "anthropic" not in loaded

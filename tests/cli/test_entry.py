@@ -96,8 +96,8 @@ class _SignalledWhileImported(types.ModuleType):
 @pytest.mark.parametrize(
     ("module", "command"),
     [
-        ("autobot.gateway.main", ["gateway"]),
-        ("autobot.agent.command", ["agent", "-m", "hi"]),
+        ("autobot.commands.gateway", ["gateway"]),
+        ("autobot.commands.agent", ["agent", "-m", "hi"]),
         ("autobot.demo", ["demo", "--once"]),
         ("autobot.doctor.main", ["doctor"]),
     ],

@@ -12,13 +12,13 @@ import attrs
 import pytest
 import trio
 
-from autobot.agent.buckets import SessionLimits
 from autobot.config.schema import RateLimit, RateLimitConfig
 from autobot.cron.book import Limits
 from autobot.cron.jobs import AgentTurn, Command, CronSchedule, EverySchedule
 from autobot.cron.scheduler import open_wake_channel
 from autobot.cron.store import CronStore
 from autobot.cron.tool import CronTool
+from autobot.limits.buckets import SessionLimits
 from autobot.llm.types import ToolCall
 from autobot.logs.records import ACCESS_DENIED, LogRecord
 from autobot.testing.logs import capture_logger, drain

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import trio
 
-from autobot.agent.command import agent_main
 from autobot.cli import main
+from autobot.commands.agent import agent_main
+from autobot.commands.gateway import serve
 from autobot.doctor.gate import REFUSED_EXIT_CODE
-from autobot.gateway.main import serve
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.llm_script import ScriptedReply
 

@@ -13,8 +13,8 @@ import pytest
 import trio
 import trio.testing
 
+from autobot.commands.gateway import serve
 from autobot.config.schema import ToolsConfig
-from autobot.gateway.main import serve
 from autobot.runtime.lifetime import SIGNAL_EXIT_BASE
 from autobot.sandbox.probe import SandboxProbe
 from autobot.testing.gateway_process import free_port

@@ -155,8 +155,8 @@ def test_status_imports_neither_the_gateway_nor_an_sdk(tmp_path: Path) -> None:
         "from autobot.status.command import status_main\n"
         f"code = status_main(Path({str(config)!r}), argparse.Namespace(json=True), environ={{}}, "
         "out=io.StringIO(), err=sys.stderr)\n"
-        "heavy = ('anthropic', 'httpx2', 'autobot.app', 'autobot.gateway', 'autobot.agent', "
-        "'autobot.llm.anthropic_sdk', 'autobot.sandbox.pool')\n"
+        "heavy = ('anthropic', 'httpx2', 'autobot.app', 'autobot.commands', 'autobot.gateway', "
+        "'autobot.agent', 'autobot.llm.anthropic_sdk', 'autobot.sandbox.pool')\n"
         "print(code, sorted(m for m in sys.modules if m.split('.')[0] in heavy or "
         "any(m == h or m.startswith(h + '.') for h in heavy)))\n"
     )

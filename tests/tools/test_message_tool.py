@@ -8,9 +8,9 @@ import pytest
 import trio
 
 from autobot.agent.assembly import build_tools
-from autobot.agent.buckets import SessionLimits
 from autobot.channels.base import OutboundMessage
 from autobot.config.load import load_config
+from autobot.limits.buckets import SessionLimits
 from autobot.llm.types import ToolCall
 from autobot.logs.records import Level
 from autobot.testing.logs import capture_logger, drain

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import trio
 
-from autobot.agent.arg_schema import SchemaError
-from autobot.agent.buckets import SessionLimits
 from autobot.config.schema import RateLimit, RateLimitConfig
+from autobot.limits.buckets import SessionLimits
 from autobot.llm.types import ToolCall
 from autobot.logs.records import Level
 from autobot.testing.fake_tools import FakeTool
 from autobot.testing.logs import capture_logger, drain
+from autobot.tools.arg_schema import SchemaError
 from autobot.tools.base import ToolContext
 from autobot.tools.registry import ToolRegistry, truncate_output
 

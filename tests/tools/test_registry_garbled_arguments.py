@@ -6,8 +6,8 @@ from pathlib import Path
 
 import trio
 
-from autobot.agent.buckets import SessionLimits
 from autobot.config.schema import RateLimitConfig
+from autobot.limits.buckets import SessionLimits
 from autobot.llm.tool_arguments import tool_call
 from autobot.testing.fake_tools import FakeTool
 from autobot.testing.logs import capture_logger, drain

@@ -1,0 +1,2 @@
+"""Rate limits shared by the agent (LLM calls) and the tool registry (tool
+calls): token buckets per session (`buckets`)."""
