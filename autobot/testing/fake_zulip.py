@@ -16,7 +16,8 @@ client can get it wrong:
 - `GET users/me`;
 - `POST register`: a queue of the bot's events (`event_types`), content as
   written or rendered to HTML (`apply_markdown`), and the server's limits
-  (`max_message_length`, `event_queue_longpoll_timeout_seconds`) only when
+  (`max_message_length`, `event_queue_longpoll_timeout_seconds`,
+  `max_file_upload_size_mib`) only when
   the realm data is asked for (`fetch_event_types` with `realm`, or
   `event_types` when it is absent), as the real server does;
 - `GET events`: pruning by `last_event_id` with the real server's two
@@ -32,12 +33,17 @@ client can get it wrong:
   a client that overflows fail loudly). Every message, the bot's own
   included, is delivered as an event to the bot's queues, with the
   `mentioned` / wildcard flags the real server computes;
-- `GET /user_uploads/...`: files the test added (`add_upload`), to the bot's
-  credentials only.
+- `POST user_uploads`: one file in a multipart/form-data body, refused
+  beyond `max_upload_mib` MiB, stored under a sanitised name
+  (`testing.zulip.uploads`) and answered with its path in `url` and `uri`
+  (only `uri` with `answers_url` false, as before Zulip 9.0); recorded in
+  `uploaded`;
+- `GET /user_uploads/...`: files the test added (`add_upload`) or the bot
+  uploaded, to the bot's credentials only.
 
 A test plays the users (`add_user`, `add_stream`, `send_direct`,
 `send_stream`, `add_upload`), reads what the bot did (`sent`,
-`next_direct`, `next_in_topic`, `calls`, `downloads`), and makes things fail
+`next_direct`, `next_in_topic`, `calls`, `downloads`, `uploaded`), and makes things fail
 (`fail_next` with a `Fault`, `revoke_api_key`, `expire_queues`). Everything
 timed runs on trio's clock, so `autojump_clock` tests can assert exact
 virtual times.
@@ -67,9 +73,11 @@ from autobot.testing.zulip.records import (
     ApiCall,
     Download,
     SentMessage,
+    Upload,
     ZulipStream,
     ZulipUser,
 )
+from autobot.testing.zulip.uploads import UploadRefused, read_upload, upload_path
 
 DEFAULT_API_KEY = "fakeZulipApiKey0123456789abcdefA"
 BOT = ZulipUser(id=9, email="autobot-bot@zulip.example.com", full_name="Autobot", is_bot=True)
@@ -79,9 +87,10 @@ LONGPOLL_TIMEOUT_SECONDS = 90  # what register reports (EVENT_QUEUE_LONGPOLL_TIM
 QUEUE_TIMEOUT_SECONDS = 600.0  # an unpolled queue is collected after this
 MAX_MESSAGE_LENGTH = 10_000
 MAX_TOPIC_LENGTH = 60
+MAX_UPLOAD_MIB = 25  # what register reports (max_file_upload_size_mib)
 WILDCARDS = {"all", "everyone", "stream", "channel"}
 
-_API_ROUTE = re.compile(r"/api/v1/(?P<endpoint>users/me|register|events|messages)")
+_API_ROUTE = re.compile(r"/api/v1/(?P<endpoint>users/me|register|events|messages|user_uploads)")
 _MENTION = re.compile(r"(?<![^\s'\"\(\{\[/<])@(?P<silent>_?)\*\*(?P<name>[^*]+)\*\*")
 
 
@@ -95,6 +104,8 @@ class FakeZulip:
     heartbeat_seconds: float
     queue_timeout: float
     max_message_length: int
+    max_upload_mib: int
+    answers_url: bool = True
     users: dict[int, ZulipUser] = attrs.field(factory=dict)
     streams: dict[int, ZulipStream] = attrs.field(factory=dict)
     queues: dict[str, FakeEventQueue] = attrs.field(factory=dict)
@@ -102,6 +113,7 @@ class FakeZulip:
     sent: list[SentMessage] = attrs.field(factory=list)
     calls: list[ApiCall] = attrs.field(factory=list)
     downloads: list[Download] = attrs.field(factory=list)
+    uploaded: list[Upload] = attrs.field(factory=list)
     uploads: dict[str, bytes] = attrs.field(factory=dict)
     faults: FaultPlan[Fault] = attrs.field(factory=FaultPlan)
     revoked: bool = False
@@ -162,7 +174,8 @@ class FakeZulip:
 
     def fail_next(self, endpoint: str, fault: Fault, count: int = 1) -> None:
         """The next `count` calls of `endpoint` (`register`, `events`,
-        `messages`, `users/me`, `download`) get `fault` instead of their answer."""
+        `messages`, `users/me`, `user_uploads`, `download`) get `fault`
+        instead of their answer."""
         self.faults.add(endpoint, fault, count)
 
     def revoke_api_key(self) -> None:
@@ -299,6 +312,7 @@ async def serve_fake_zulip(
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
     queue_timeout: float = QUEUE_TIMEOUT_SECONDS,
     max_message_length: int = MAX_MESSAGE_LENGTH,
+    max_upload_mib: int = MAX_UPLOAD_MIB,
 ) -> AsyncIterator[FakeZulip]:
     """Run the fake on 127.0.0.1 for the duration of the block. A bug in
     the fake (a handler that raised) is raised when the block exits."""
@@ -316,6 +330,7 @@ async def serve_fake_zulip(
             heartbeat_seconds=heartbeat_seconds,
             queue_timeout=queue_timeout,
             max_message_length=max_message_length,
+            max_upload_mib=max_upload_mib,
         )
         fake.users[bot.id] = bot
         yield fake
@@ -346,7 +361,8 @@ async def _respond(fake: FakeZulip, request: HttpRequest) -> HttpResponse:
     fake.collect_idle_queues()
     target = urllib.parse.urlsplit(request.path)
     arguments = dict(urllib.parse.parse_qsl(target.query, keep_blank_values=True))
-    if request.method == "POST":
+    form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    if request.method == "POST" and form:
         arguments.update(urllib.parse.parse_qsl(request.body.decode(), keep_blank_values=True))
     if target.path.startswith("/user_uploads/"):
         endpoint = "download"
@@ -373,6 +389,8 @@ async def _respond(fake: FakeZulip, request: HttpRequest) -> HttpResponse:
         return _download(fake, urllib.parse.unquote(target.path), authenticated=problem is None)
     if problem is not None:
         return problem.response()
+    if (endpoint, request.method) == ("user_uploads", "POST"):
+        return _upload(fake, request)
     handler = {
         ("users/me", "GET"): _users_me,
         ("register", "POST"): _register,
@@ -441,6 +459,7 @@ async def _register(fake: FakeZulip, arguments: Mapping[str, str]) -> HttpRespon
             max_message_length=fake.max_message_length,
             max_topic_length=MAX_TOPIC_LENGTH,
             event_queue_longpoll_timeout_seconds=LONGPOLL_TIMEOUT_SECONDS,
+            max_file_upload_size_mib=fake.max_upload_mib,
             realm_name="Fake organization",
         )
     fake.changed()
@@ -535,6 +554,28 @@ async def _send_message(fake: FakeZulip, arguments: Mapping[str, str]) -> HttpRe
     )
     fake.changed()
     return _success(id=message["id"])
+
+
+def _upload(fake: FakeZulip, request: HttpRequest) -> HttpResponse:
+    """Store the request's one file as the real server does; its link path."""
+    try:
+        file = read_upload(request, max_mib=fake.max_upload_mib)
+    except UploadRefused as refused:
+        return _Refused(400, str(refused)).response()
+    path = upload_path(REALM_ID, len(fake.uploads), file.file_name)
+    fake.uploads[path] = file.content
+    fake.uploaded.append(
+        Upload(
+            path=path,
+            file_name=file.file_name,
+            content_type=file.content_type,
+            content=file.content,
+            at=trio.current_time(),
+        )
+    )
+    fake.changed()
+    link = {"uri": path, "url": path} if fake.answers_url else {"uri": path}
+    return _success(**link, filename=file.file_name)
 
 
 def _download(fake: FakeZulip, path: str, *, authenticated: bool) -> HttpResponse:

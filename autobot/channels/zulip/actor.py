@@ -30,9 +30,14 @@ One incarnation (built per start by the channel supervisor):
    `render.prepare_reply` (nobody can be pinged, code fences balanced,
    chunks of at most the server's `max_message_length`), 429 `retry-after`
    honoured, network failures retried a bounded number of times then an
-   ERROR naming the chat; a refusal is logged once and not retried. A
-   delivered final reply marks its journal entries done. Files a reply
-   attaches are not uploaded (a WARN says so).
+   ERROR naming the chat; a refusal is logged once and not retried. Files
+   a reply attaches (once its text is delivered) are uploaded
+   (`outbound_files.FileUploader`: read from the workspace with check and
+   use in one step, at most the server's `max_file_upload_size_mib`, each
+   upload tried once, a 429 waited out a few times), then linked in one
+   more message to the same place, `[name](/user_uploads/...)` per file;
+   a file that cannot be sent is a WARN and a sentence to the chat, never
+   fatal. A delivered final reply marks its journal entries done.
 
 On a graceful stop it stops polling and keeps sending until its mailbox is
 empty (the supervisor's grace bounds that). The event queue is kept (not
@@ -65,6 +70,7 @@ from autobot.channels.zulip.api import (
     is_transient,
 )
 from autobot.channels.zulip.events import ZulipMessage, parse_event
+from autobot.channels.zulip.outbound_files import UploadFiles, links_text, not_sent_text
 from autobot.channels.zulip.places import (
     DirectTarget,
     StreamTarget,
@@ -99,7 +105,8 @@ class ZulipChannel:
     shared inbound path (access, journal, router); `streams` are the
     case-folded names of the streams where a mention is answered;
     `save_uploads` stores a message's uploads in the workspace and returns
-    its attachments.
+    its attachments; `upload_files` uploads a reply's attachments from the
+    workspace (`outbound_files.FileUploader`).
     """
 
     env: ChannelEnv
@@ -108,6 +115,7 @@ class ZulipChannel:
     gate: ChannelGate
     streams: frozenset[str]
     save_uploads: Callable[[ZulipMessage], Awaitable[Sequence[Attachment]]]
+    upload_files: UploadFiles
     rng: random.Random = attrs.field(factory=random.Random)
     _bot: BotIdentity | None = attrs.field(init=False, default=None)
     _polling: trio.CancelScope = attrs.field(init=False, factory=trio.CancelScope)
@@ -287,12 +295,6 @@ class ZulipChannel:
         when Zulip refused it for good (retrying after a restart would only run
         the turn again for the same refusal). After a network failure that
         outlasted the retries the entries stay, so a restart answers them."""
-        if message.attachments:
-            self._log.warn(
-                "zulip: files attached to a reply are not sent",
-                chat_id=message.chat_id,
-                files=len(message.attachments),
-            )
         failure: ZulipError | None = None
         try:
             target = destination(message.chat_id, message.thread_id)
@@ -301,8 +303,26 @@ class ZulipChannel:
             self._log.error("zulip message not delivered", chat_id=message.chat_id, error=str(exc))
         else:
             failure = await self._send_text(target, message.content)
+            if failure is None and message.attachments:
+                await self._send_files(target, message)
         if message.final and (failure is None or not is_transient(failure)):
             await self.gate.delivered(message)
+
+    async def _send_files(
+        self, target: DirectTarget | StreamTarget, message: OutboundMessage
+    ) -> None:
+        """Upload `message.attachments`, then link them in one message to
+        `target` and name those left out (best effort: a failure to send
+        these is logged by `_send_text` and leaves the reply's completion alone)."""
+        outcome = await self.upload_files(
+            message.attachments,
+            max_upload_mib=self.queue.max_upload_mib,
+            chat_id=message.chat_id,
+        )
+        if outcome.uploaded:
+            await self._send_text(target, links_text(outcome.uploaded))
+        if outcome.not_sent:
+            await self._send_text(target, not_sent_text(outcome.not_sent))
 
     async def _send_text(self, target: DirectTarget | StreamTarget, text: str) -> ZulipError | None:
         """`text` as one or more messages to `target`; the failure that stopped it (logged)."""

@@ -2,7 +2,8 @@
 
 Every call goes to `{site}/api/v1/...` with HTTP Basic auth `email:api_key`
 (form-encoded arguments, lists and booleans JSON-encoded as Zulip expects);
-uploads come from `{site}/user_uploads/...` with the same auth. Every answer
+uploads come from `{site}/user_uploads/...` with the same auth and go to
+`POST /api/v1/user_uploads` (multipart/form-data, one file part). Every answer
 is bounded in size and read in Zulip's envelope; every failure is one
 `ZulipError` (see `errors`, whose names this module re-exports):
 `NetworkTrouble` also for no answer (connection refused or dropped, no
@@ -12,7 +13,8 @@ refused before its body is read in full.
 The API key never appears in an error's text or repr: httpx exceptions are
 replaced, never chained, and text from the server is scrubbed of it. Each
 call is bounded as a whole in trio time (`call_timeout`; a long poll: the
-queue's long-poll timeout plus `poll_margin`; downloads: `transfer_timeout`),
+queue's long-poll timeout plus `poll_margin`; downloads and uploads:
+`transfer_timeout`),
 httpx's own timeouts are off so the bound is exact. Redirects are not
 followed, but for a download one redirect (S3 storage answers with a signed
 URL): to the same origin with the credentials, to another origin only over
@@ -54,7 +56,9 @@ from autobot.http.body import BodyTooLarge, Overflow, declared_over, read_capped
 __all__ = [
     "DEFAULT_LONGPOLL_SECONDS",
     "DEFAULT_MAX_MESSAGE_LENGTH",
+    "DEFAULT_MAX_UPLOAD_MIB",
     "MAX_MESSAGE_LENGTH_RANGE",
+    "MAX_UPLOAD_MIB_RANGE",
     "BadRequest",
     "BotIdentity",
     "FileTooLarge",
@@ -74,8 +78,10 @@ __all__ = [
 # data) use: Zulip's own defaults.
 DEFAULT_LONGPOLL_SECONDS = 90.0
 DEFAULT_MAX_MESSAGE_LENGTH = 10_000
+DEFAULT_MAX_UPLOAD_MIB = 25  # a server that does not say (max_file_upload_size_mib)
 LONGPOLL_RANGE = (1.0, 3600.0)  # a server's long-poll timeout outside this is refused
 MAX_MESSAGE_LENGTH_RANGE = (64, 1_000_000)  # code points; a server outside this is refused
+MAX_UPLOAD_MIB_RANGE = (0, 1_000_000)  # 0: uploads are off; a server outside this is refused
 MAX_MSG = 500  # characters of a server's error text kept
 MAX_QUEUE_ID = 256
 EVENT_TYPES = ("message",)
@@ -98,13 +104,15 @@ class BotIdentity:
 @attrs.frozen(kw_only=True)
 class Registration:
     """A new event queue (`POST /register`): its id, the id of the last event
-    before it (-1), how long the server holds a long poll, and the longest
-    message content it accepts (code points)."""
+    before it (-1), how long the server holds a long poll, the longest
+    message content it accepts (code points), and the largest file it
+    accepts as an upload (MiB; 0 when uploads are off)."""
 
     queue_id: str
     last_event_id: int
     longpoll_seconds: float
     max_message_length: int
+    max_upload_mib: int
 
 
 def _without_trailing_slash(site: str) -> str:
@@ -181,7 +189,7 @@ class ZulipApi:
     async def register(self) -> Registration:
         """`POST /register`: a new queue of message events, content as
         written (`apply_markdown` false), and the server's limits (the realm
-        data carries them)."""
+        data carries them; each one absent is Zulip's default)."""
         arguments = {
             "event_types": json.dumps(list(EVENT_TYPES)),
             "fetch_event_types": json.dumps(["realm"]),
@@ -198,16 +206,23 @@ class ZulipApi:
             data.get("event_queue_longpoll_timeout_seconds", DEFAULT_LONGPOLL_SECONDS)
         )
         length = data.get("max_message_length", DEFAULT_MAX_MESSAGE_LENGTH)
+        upload_mib = data.get("max_file_upload_size_mib", DEFAULT_MAX_UPLOAD_MIB)
         low, high = MAX_MESSAGE_LENGTH_RANGE
+        low_mib, high_mib = MAX_UPLOAD_MIB_RANGE
         if longpoll is None or not LONGPOLL_RANGE[0] <= longpoll <= LONGPOLL_RANGE[1]:
             raise NetworkTrouble(0, "answered an unusable long-poll timeout", endpoint="register")
         if not is_int(length) or not low <= length <= high:
             raise NetworkTrouble(0, "answered an unusable max_message_length", endpoint="register")
+        if not is_int(upload_mib) or not low_mib <= upload_mib <= high_mib:
+            raise NetworkTrouble(
+                0, "answered an unusable max_file_upload_size_mib", endpoint="register"
+            )
         return Registration(
             queue_id=queue_id,
             last_event_id=last,
             longpoll_seconds=longpoll,
             max_message_length=length,
+            max_upload_mib=upload_mib,
         )
 
     async def get_events(
@@ -264,6 +279,33 @@ class ZulipApi:
 
     # ---- uploads --------------------------------------------------------------------------
 
+    async def upload(self, file_name: str, data: bytes) -> str:
+        """`POST /user_uploads`: `data` as a new upload named `file_name` (one
+        multipart file part), within `transfer_timeout`; the path its link
+        takes, `/user_uploads/...`: the answer's `url` (Zulip 9.0 and later),
+        else its `uri`, and only when `upload_path_problem` finds nothing
+        wrong with it (`NetworkTrouble` otherwise: the file may be stored,
+        but nothing else is ever linked). A file the server refuses (larger
+        than its limit, uploads off) raises `BadRequest` with Zulip's `msg`.
+        Raises `ValueError` for a name no request can carry (empty, a NUL,
+        a surrogate)."""
+        _check_text("a file name", file_name)
+        if not file_name:
+            raise ValueError("a file name must not be empty")
+        answer = await self._call(
+            "user_uploads",
+            "POST",
+            {},
+            seconds=self.transfer_timeout,
+            files={"file": (file_name, data)},
+        )
+        path = answer.get("url", answer.get("uri"))
+        if not isinstance(path, str) or upload_path_problem(path) is not None:
+            raise NetworkTrouble(
+                0, "answered no usable /user_uploads/ path", endpoint="user_uploads"
+            )
+        return path
+
     async def download(self, path: str, *, max_bytes: int) -> bytes:
         """The file behind the upload link `path` (`/user_uploads/...`).
         Raises `FileTooLarge` for more than `max_bytes` without reading
@@ -311,8 +353,10 @@ class ZulipApi:
         arguments: Mapping[str, str],
         *,
         seconds: float | None = None,
+        files: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> dict[str, Any]:
-        """One API call: the answer's object, or the error it stands for."""
+        """One API call (`files`: multipart file parts of a POST): the
+        answer's object, or the error it stands for."""
         url = f"{self.site}/api/v1/{endpoint}"
         query, form = (arguments, None) if http_method == "GET" else (None, arguments)
         answer = await self._exchange(
@@ -323,6 +367,7 @@ class ZulipApi:
             limit=self.max_answer_bytes,
             params=query,
             data=form,
+            files=files,
         )
         if answer.body is None:
             limit = self.max_answer_bytes
@@ -340,7 +385,7 @@ class ZulipApi:
         authenticated: bool = True,
         **request: Any,
     ) -> _Answer:
-        """One request (`request`: httpx's params= or data=) within `seconds`:
+        """One request (`request`: httpx's params=, data= or files=) within `seconds`:
         the status, the body (None beyond `limit` bytes, refused on its
         Content-Length or as soon as more arrived; `max_answer_bytes` for an
         answer that is not a 200), the Retry-After and Location headers.

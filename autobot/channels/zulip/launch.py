@@ -25,13 +25,14 @@ from autobot.channels.stopped import drain_stopped
 from autobot.channels.zulip.actor import ZulipChannel
 from autobot.channels.zulip.api import ZulipApi
 from autobot.channels.zulip.inbox import UploadSaver
+from autobot.channels.zulip.outbound_files import FileUploader
 from autobot.channels.zulip.queue import EventQueue, QueueFile
 from autobot.channels.zulip.settings import CHANNEL, access_policy, stream_names
 from autobot.config import LoadedConfig
 from autobot.config.schema import ZulipConfig
 from autobot.runtime import Actor
 
-CONNECTIONS = 4  # the long poll, sending, and downloads of one bot
+CONNECTIONS = 4  # the long poll, sending, downloads and uploads of one bot
 
 
 def zulip_channel(
@@ -115,6 +116,9 @@ class ZulipIncarnation:
                     workspace=self.launcher.workspace,
                     logger=self.env.logger,
                     max_bytes=config.max_file_bytes,
+                ),
+                upload_files=FileUploader(
+                    api=api, workspace=self.launcher.workspace, logger=self.env.logger
                 ),
                 rng=self.env.rng,
             )

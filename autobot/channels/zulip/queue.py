@@ -6,7 +6,8 @@ queue nobody polled for about ten minutes. `EventQueue` owns the channel's
 side of that:
 
 - `open()` takes up the saved queue, or registers one (`POST /register`:
-  its id, the long-poll timeout and `max_message_length`); `poll()`
+  its id, the long-poll timeout, `max_message_length` and the upload size
+  limit); `poll()`
   registers again when the queue was lost, then long-polls it. A
   queue the server no longer has (`BAD_EVENT_QUEUE_ID`, or a 400 saying the
   acknowledged event is not in it) is dropped: a WARN says that messages
@@ -42,7 +43,9 @@ import trio
 from autobot.channels.json_fields import is_int
 from autobot.channels.zulip.api import (
     DEFAULT_MAX_MESSAGE_LENGTH,
+    DEFAULT_MAX_UPLOAD_MIB,
     MAX_MESSAGE_LENGTH_RANGE,
+    MAX_UPLOAD_MIB_RANGE,
     BadRequest,
     NetworkTrouble,
     QueueGone,
@@ -59,21 +62,32 @@ MAX_QUEUE_FILE = 4096
 # worked, points at a server that loses every queue: back off, do not loop.
 LOST_AT_ONCE_SECONDS = 1.0
 _STATE_KEYS = frozenset(
-    {"queue_id", "last_event_id", "longpoll_seconds", "max_message_length", "saved_at"}
+    {
+        "queue_id",
+        "last_event_id",
+        "longpoll_seconds",
+        "max_message_length",
+        "max_upload_mib",
+        "saved_at",
+    }
 )
+# A file saved before the upload limit was kept: that limit is Zulip's default.
+_STATE_KEYS_WITHOUT_UPLOADS = _STATE_KEYS - {"max_upload_mib"}
 
 
 @attrs.frozen(kw_only=True)
 class QueueState:
     """A registered queue as the channel knows it: its id, the last event
-    handled (acknowledged at the next poll), the server's long-poll timeout
-    and message length limit, and when this was last saved (wall clock)."""
+    handled (acknowledged at the next poll), the server's long-poll timeout,
+    message length and upload size (MiB) limits, and when this was last
+    saved (wall clock)."""
 
     queue_id: str
     last_event_id: int
     longpoll_seconds: float
     max_message_length: int
     saved_at: float
+    max_upload_mib: int = DEFAULT_MAX_UPLOAD_MIB
 
 
 def encode_state(state: QueueState) -> bytes:
@@ -82,18 +96,24 @@ def encode_state(state: QueueState) -> bytes:
 
 
 def decode_state(data: bytes) -> QueueState:
-    """The state `encode_state` wrote. Raises ValueError (naming the field,
-    never its value) for anything else."""
+    """The state `encode_state` wrote (or wrote before it kept the upload
+    limit). Raises ValueError (naming the field, never its value) for
+    anything else."""
     try:
         fields = json.loads(data)
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"not JSON: {exc.__class__.__name__}") from None
-    if not isinstance(fields, dict) or fields.keys() != _STATE_KEYS:
+    if not isinstance(fields, dict) or fields.keys() not in (
+        _STATE_KEYS,
+        _STATE_KEYS_WITHOUT_UPLOADS,
+    ):
         raise ValueError("not an object with exactly the queue fields")
     queue_id, last = fields["queue_id"], fields["last_event_id"]
     longpoll, saved_at = seconds(fields["longpoll_seconds"]), seconds(fields["saved_at"])
     length = fields["max_message_length"]
+    upload_mib = fields.get("max_upload_mib", DEFAULT_MAX_UPLOAD_MIB)
     low, high = MAX_MESSAGE_LENGTH_RANGE
+    low_mib, high_mib = MAX_UPLOAD_MIB_RANGE
     if not isinstance(queue_id, str) or not queue_id or not queue_id.isprintable():
         raise ValueError("queue_id is not printable text")
     if not is_int(last) or last < -1:
@@ -102,12 +122,15 @@ def decode_state(data: bytes) -> QueueState:
         raise ValueError("longpoll_seconds or saved_at is not a positive number")
     if not is_int(length) or not low <= length <= high:
         raise ValueError("max_message_length is out of range")
+    if not is_int(upload_mib) or not low_mib <= upload_mib <= high_mib:
+        raise ValueError("max_upload_mib is out of range")
     return QueueState(
         queue_id=queue_id,
         last_event_id=last,
         longpoll_seconds=longpoll,
         max_message_length=length,
         saved_at=saved_at,
+        max_upload_mib=upload_mib,
     )
 
 
@@ -153,6 +176,7 @@ class EventQueue:
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     state: QueueState | None = None
     max_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH
+    max_upload_mib: int = DEFAULT_MAX_UPLOAD_MIB
     _registered_at: float | None = attrs.field(default=None, init=False)  # till a poll works
 
     async def open(self) -> None:
@@ -165,6 +189,7 @@ class EventQueue:
             await self._register()
             return
         self.state, self.max_message_length = saved, saved.max_message_length
+        self.max_upload_mib = saved.max_upload_mib
         self.logger.info(
             "zulip: resuming the event queue",
             queue_id=saved.queue_id,
@@ -213,6 +238,7 @@ class EventQueue:
     async def _register(self) -> None:
         registration = await self.api.register()
         self.max_message_length = registration.max_message_length
+        self.max_upload_mib = registration.max_upload_mib
         self._registered_at = trio.current_time()
         await self._save(
             QueueState(
@@ -221,6 +247,7 @@ class EventQueue:
                 longpoll_seconds=registration.longpoll_seconds,
                 max_message_length=registration.max_message_length,
                 saved_at=self.wall_clock(),
+                max_upload_mib=registration.max_upload_mib,
             )
         )
         self.logger.info("zulip: event queue registered", queue_id=registration.queue_id)

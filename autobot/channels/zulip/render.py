@@ -32,6 +32,14 @@ code blocks do not. When the fence lines to repeat would take more than
 half the limit (absurdly long fences or deep nesting), that cut repeats
 none of them. Chunks that hold only whitespace are left out, so an empty
 or blank text gives no message at all.
+
+`markdown_literal(text)` is for text the model or a server chose that a
+message shows inside Markdown of the bot's own, a file name in
+`[name](/user_uploads/...)` above all: on one line, nobody pinged, and every
+character Zulip's Markdown gives a meaning (Python-Markdown's escapable
+set: link brackets, emphasis, code, `#` of channel links...) escaped with a
+backslash, so it shows as written and can neither end the link nor start
+syntax of its own.
 """
 
 from __future__ import annotations
@@ -52,12 +60,24 @@ _FENCE = re.compile(
 )
 _NESTING = frozenset({"quote", "quoted", "spoiler"})  # blocks whose content holds fences
 _WHITESPACE_RUN = re.compile(r"\s+")
+# Python-Markdown's ESCAPED_CHARS, which Zulip's Markdown keeps: a backslash
+# before any of them shows the character alone, as text.
+_ESCAPABLE = re.compile(r"([\\`*_{}\[\]()>#+\-.!])")
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
 def neutralise_mentions(text: str) -> str:
     """`text` with a zero-width space after every `@` that starts a mention
     (see the module docstring); the same text when there is none."""
     return _PING.sub("@" + ZERO_WIDTH_SPACE, text)
+
+
+def markdown_literal(text: str) -> str:
+    """`text` to show as written inside the bot's Markdown (see the module
+    docstring): control characters and line breaks made one space, lone
+    surrogates U+FFFD, mentions neutralised, Markdown characters escaped."""
+    one_line = _LINE_BREAKING.sub(" ", valid_utf16(text))
+    return _ESCAPABLE.sub(r"\\\1", neutralise_mentions(one_line))
 
 
 def prepare_reply(text: str, limit: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""What the Zulip fake knows and records: users, streams, sent messages, calls."""
+"""What the Zulip fake knows and records: users, streams, sent messages, calls, uploads."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class SentMessage:
 @attrs.frozen(kw_only=True)
 class ApiCall:
     """One request: its endpoint (`register`, `events`, `messages`,
-    `users/me`, `download`), method, arguments, whether its credentials
+    `users/me`, `user_uploads`, `download`), method, arguments, whether its credentials
     were accepted, and when it arrived (trio time)."""
 
     endpoint: str
@@ -69,4 +69,17 @@ class Download:
     path: str
     served: bool
     authenticated: bool
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class Upload:
+    """A file the bot uploaded: where it is stored (its link path), the name
+    and content type its multipart part gave, its content, and when it
+    arrived (trio time)."""
+
+    path: str
+    file_name: str
+    content_type: str
+    content: bytes
     at: float
