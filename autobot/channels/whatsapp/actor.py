@@ -32,8 +32,10 @@ One incarnation (built per start by the channel supervisor) runs these tasks:
    is full the link takes no more messages (they stay unacknowledged) and,
    once the queue is drained, reconnects so the bridge delivers them again:
    reading never stops, so the answer to a fetch always gets through.
-3. Sending (this channel's outbound mailbox): each reply is cut into chunks
-   of at most `CHUNK_UNITS` UTF-16 units (`plain_chunks`), each a `send`
+3. Sending (this channel's outbound mailbox): each reply's Markdown is
+   written in WhatsApp's markup and cut into chunks of at most `CHUNK_UNITS`
+   UTF-16 units (`render.whatsapp_chunks`; the channel's own notices stay
+   plain text, `plain_chunks`), each a `send`
    request answered by `sent` or `error` within `ANSWER_SECONDS`; attached
    workspace files follow as `send_media`. Transient failures (no
    connection, `not_connected`, `send_failed`, `busy`, no answer) are retried
@@ -101,6 +103,7 @@ from autobot.channels.whatsapp.protocol import (
     Sent,
     Status,
 )
+from autobot.channels.whatsapp.render import whatsapp_chunks
 from autobot.logs.records import Logger
 from autobot.runtime import attempt_after, backoff_delay
 
@@ -459,7 +462,7 @@ class WhatsAppChannel:
     async def _deliver(self, message: OutboundMessage) -> None:
         """Text chunks, then attachments (see the module docstring)."""
         failure: SendFailure | None = None
-        for index, chunk in enumerate(plain_chunks(message.content, CHUNK_UNITS)):
+        for index, chunk in enumerate(whatsapp_chunks(message.content, CHUNK_UNITS)):
             reply_to = message.reply_to_id if index == 0 else None
             failure = await self._send_with_retries(
                 message.chat_id, _text(message.chat_id, chunk, reply_to)
