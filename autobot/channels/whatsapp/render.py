@@ -26,15 +26,18 @@ unformatted). Markers are closed at every line end and opened again on the
 next line, and spans are written properly nested.
 
 Literal `*`, `_`, `~` and `` ` `` in the text (a `\\*` the model escaped, a
-`2*x` in prose) must not format by accident, and WhatsApp has no escape
-character. A literal marker character that could open or close a span by
-the rule above gets a WORD JOINER (U+2060: invisible, no width, not a space,
-not punctuation, joins no glyphs as U+200D would) on each side: its
-neighbours are then neither spaces nor punctuation, so it can do neither.
-Ones that cannot act (`2 * 3`, `snake_case`) are left alone, and code and
-URLs are never touched. A code block's content is verbatim, except that a
-run of three backticks inside it (which would end the block) gets a word
-joiner after its second backtick.
+`~/path` in prose) must not format by accident, and WhatsApp has no escape
+character. A literal marker character that could open a span by the rule
+above while a same character able to close it follows on the line (or that
+could close one such a character opens before it) gets a WORD JOINER
+(U+2060: invisible, no width, neither space nor punctuation, and unlike
+U+200D it joins no glyphs) on each side, so it can do neither. The others
+(`2 * 3`, `snake_case`, a lone `~/path`) are left as written, so that text
+copied from the message stays the same; code and URLs are never touched,
+and a span's own marker is not written next to a literal one (the span
+stays unformatted). A code block's content is verbatim, except that a run
+of three backticks inside it (which would end the block) gets a word joiner
+after its second backtick.
 
 Cutting (`limit` UTF-16 units per message): whole blocks where they fit
 (paragraph boundaries first), else a block's lines, else a line at its last
@@ -461,9 +464,21 @@ def _code_text(code: str, *, inline: bool = False) -> str:
 
 
 def _neutralized(parts: list[tuple[str, bool]]) -> str:
-    """The parts joined, each literal marker character that could open or
-    close a span wrapped in word joiners."""
+    """The parts joined, each literal marker character that could pair with
+    another one of the line (open with one able to close after it, or close
+    one able to open before it) wrapped in word joiners."""
     text = "".join(part for part, _ in parts)
+    if not MARKER_CHARS.intersection(text):
+        return text
+    first_opener: dict[str, int] = {}
+    last_closer: dict[str, int] = {}
+    for position, char in enumerate(text):
+        if char in MARKER_CHARS:
+            opens, closes = _roles(text, position)
+            if opens:
+                first_opener.setdefault(char, position)
+            if closes:
+                last_closer[char] = position
     out: list[str] = []
     position = 0
     for part, literal in parts:
@@ -472,7 +487,10 @@ def _neutralized(parts: list[tuple[str, bool]]) -> str:
             position += len(part)
             continue
         for char in part:
-            if char in MARKER_CHARS and _could_act(text, position):
+            opens, closes = _roles(text, position) if char in MARKER_CHARS else (False, False)
+            if (opens and last_closer.get(char, -1) > position + 1) or (
+                closes and first_opener.get(char, position) < position - 1
+            ):  # a span holds at least one character
                 out.append(WORD_JOINER + char + WORD_JOINER)
             else:
                 out.append(char)
@@ -480,13 +498,13 @@ def _neutralized(parts: list[tuple[str, bool]]) -> str:
     return "".join(out)
 
 
-def _could_act(text: str, position: int) -> bool:
-    """Whether the marker character at `position` could open or close a span."""
+def _roles(text: str, position: int) -> tuple[bool, bool]:
+    """Whether the marker character at `position` could open, and close, a span."""
     previous = text[position - 1] if position else None
     following = text[position + 1] if position + 1 < len(text) else None
     opens = _boundary_or_marker(previous) and following is not None and not following.isspace()
     closes = previous is not None and not previous.isspace() and _boundary_or_marker(following)
-    return opens or closes
+    return opens, closes
 
 
 def _boundary_or_marker(char: str | None) -> bool:
