@@ -118,6 +118,34 @@ async def test_a_long_reply_is_cut_into_chunks_the_bridge_accepts(
     assert run.health.journal_backlog == 0
 
 
+async def test_a_reply_is_sent_in_whatsapp_markup(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    async with channel(tmp_path) as (bridge, run):
+        message = await asked(bridge, run)
+        await run.reply(message, "# Plan\n\n**Do** [this](https://e.com) ~~now~~\n\n```\n*x*\n```")
+        with trio.fail_after(STEP):
+            await bridge.until(lambda: len(bridge.delivered) >= 1)
+        await settle()
+    assert bridge.sent_texts(CHAT) == ["*Plan*\n\n*Do* this (https://e.com) ~now~\n\n```\n*x*\n```"]
+
+
+async def test_a_long_bold_reply_is_closed_and_reopened_at_each_cut(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    async with channel(tmp_path) as (bridge, run):
+        message = await asked(bridge, run)
+        words = " ".join(f"w{i}" for i in range(2000))
+        await run.reply(message, f"**{words}**")
+        with trio.fail_after(STEP):
+            await bridge.until(lambda: len(bridge.delivered) >= 3)
+        await settle()
+    parts = bridge.sent_texts(CHAT)
+    assert len(parts) == 3
+    assert all(part.startswith("*w") and part.endswith("*") for part in parts)
+    assert " ".join(part.strip("*") for part in parts) == words
+
+
 async def test_a_group_reply_quotes_its_message_on_the_first_chunk_only(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
