@@ -273,11 +273,13 @@ def _assert_words_survive(markdown: str, written: str) -> None:
 
 
 def _metadata_words(markdown: str) -> set[str]:
-    """Words of the fences' info strings: a language tag is not shown."""
+    """Words that are markup, not text: fences' info strings (a language tag
+    is not shown) and the numbers of ordered list items (an empty item is
+    not shown; the others are, renumbered from the list's start)."""
     return {
         word
         for token in _PARSER.parse(markdown)
-        if token.type == "fence"
+        if token.type in ("fence", "list_item_open")
         for word in _words(token.info)
     }
 
