@@ -32,7 +32,6 @@ balanced fences. Pieces holding only whitespace are left out.
 from __future__ import annotations
 
 import bisect
-import itertools
 import re
 import urllib.parse
 from collections.abc import Iterator, Sequence
@@ -41,6 +40,7 @@ import attrs
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from autobot.channels import markdown_source
 from autobot.channels.utf16 import valid_utf16
 
 MESSAGE_LIMIT = 4000  # characters per chat.postMessage text (Slack's advice)
@@ -54,7 +54,6 @@ LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 
 # Configured once here and never changed; each parse() keeps its state in its own call.
 _PARSER = MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
-_MAX_NESTING: int = _PARSER.options.maxNesting
 # What a cut must not fall inside: an escape this module wrote, or a link.
 _ATOMIC = re.compile(r"&(?:amp|lt|gt);|<[^<>]*>")
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"  # percent-encoded: < > | " space \ ^ ` { } non-ASCII
@@ -103,9 +102,8 @@ def plain_blocks(text: str) -> list[Block]:
 
 def render_mrkdwn(markdown: str) -> list[Block]:
     """The blocks of `markdown` in Slack mrkdwn (never raises; see the module doc)."""
-    source = valid_utf16(markdown)
-    tokens = _PARSER.parse(source)
-    if any(_emptied(opening, after) for opening, after in itertools.pairwise(tokens)):
+    source, tokens = markdown_source.parse(_PARSER, markdown)
+    if tokens is None:
         return plain_blocks(source)
     writer = _Writer()
     writer.blocks(tokens)
@@ -115,12 +113,6 @@ def render_mrkdwn(markdown: str) -> list[Block]:
 def render_chunks(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """`markdown` rendered and split: the texts of the messages to send."""
     return split_blocks(render_mrkdwn(markdown), limit)
-
-
-def _emptied(opening: Token, after: Token) -> bool:
-    """A container at the parser's depth limit, left empty: markdown-it skips
-    the rest of the document there without a word."""
-    return opening.nesting == 1 and opening.level >= _MAX_NESTING - 1 and after.nesting == -1
 
 
 @attrs.define

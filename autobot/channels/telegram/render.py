@@ -48,7 +48,8 @@ import attrs
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from autobot.channels.utf16 import LONE_SURROGATE, valid_utf16
+from autobot.channels import markdown_source
+from autobot.channels.utf16 import LONE_SURROGATE
 
 ENTITY_TYPES = frozenset(
     {"bold", "italic", "strikethrough", "code", "pre", "text_link", "blockquote"}
@@ -82,7 +83,6 @@ THEMATIC_BREAK = "———"
 # its own call. CommonMark with HTML off (`<tag>` stays text), GFM
 # strikethrough on, and `&amp;`-style references left as the model wrote them.
 _PARSER = MarkdownIt("commonmark", {"html": False}).enable("strikethrough").disable("entity")
-_MAX_NESTING: int = _PARSER.options.maxNesting
 
 
 def utf16_len(text: str) -> int:
@@ -172,21 +172,12 @@ class RenderedText:
 
 def render_markdown(markdown: str) -> RenderedText:
     """Telegram text and entities for `markdown` (never raises; see the module doc)."""
-    source = valid_utf16(markdown)
-    tokens = _PARSER.parse(source)
-    if any(_emptied(opening, after) for opening, after in itertools.pairwise(tokens)):
+    source, tokens = markdown_source.parse(_PARSER, markdown)
+    if tokens is None:
         return RenderedText(source)
     writer = _Writer()
     writer.blocks(tokens)
     return writer.result()
-
-
-def _emptied(opening: Token, after: Token) -> bool:
-    """Whether `opening` is a container at the parser's depth limit, left empty.
-
-    At that depth markdown-it skips the rest of the document without a word.
-    """
-    return opening.nesting == 1 and opening.level >= _MAX_NESTING - 1 and after.nesting == -1
 
 
 def telegram_link(href: str) -> str | None:

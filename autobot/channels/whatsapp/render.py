@@ -64,7 +64,7 @@ import attrs
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from autobot.channels.utf16 import valid_utf16
+from autobot.channels import markdown_source
 from autobot.channels.whatsapp.protocol import utf16_units
 
 MIN_LIMIT = 32  # a fenced code point with every marker and its word joiners fits
@@ -91,7 +91,6 @@ _INLINE_STYLES = {
 _PARSER = (
     MarkdownIt("commonmark", {"html": False}).enable(["strikethrough", "table"]).disable("entity")
 )
-_MAX_NESTING: int = _PARSER.options.maxNesting
 
 
 @attrs.frozen
@@ -163,19 +162,12 @@ def whatsapp_chunks(markdown: str, limit: int) -> list[str]:
 
 def render_blocks(markdown: str) -> list[Block]:
     """The blocks of `markdown` (never raises; see the module doc)."""
-    source = valid_utf16(markdown)
-    tokens = _PARSER.parse(source)
-    if any(_emptied(opening, after) for opening, after in itertools.pairwise(tokens)):
+    source, tokens = markdown_source.parse(_PARSER, markdown)
+    if tokens is None:
         return [TextBlock(tuple(Line((Run(line),)) for line in source.split("\n")))]
     writer = _Writer()
     writer.blocks(tokens)
     return writer.out
-
-
-def _emptied(opening: Token, after: Token) -> bool:
-    """A container at the parser's depth limit, left empty: markdown-it skips
-    the rest of the document there without a word."""
-    return opening.nesting == 1 and opening.level >= _MAX_NESTING - 1 and after.nesting == -1
 
 
 # ---- blocks ---------------------------------------------------------------------------------
