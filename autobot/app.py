@@ -20,7 +20,8 @@ channel (replies are routed to it by `message.channel`, so a slow network
 only ever fills its own), each channel's health record, the LLM provider,
 the tool registry, the `PoolRef` through which tools reach whichever
 pool incarnation is running, the global LLM limits (`GlobalLimits`: a router
-restart neither refills the global bucket nor forgets today's spend) and the
+restart neither refills the global bucket nor forgets today's spend), each
+session's rate buckets (`SessionLimitsKeeper`, for the same reason) and the
 cron scheduler's wake-up channel (the `cron` tool pokes it). The wall clock
 is injected once (`wall_clock`) and reaches the agent actors, the cron
 scheduler and tool, and the log records. `autobot gateway`, `autobot agent` and
@@ -65,6 +66,7 @@ from autobot.gateway.metrics import (
 )
 from autobot.http.actor import HttpActor
 from autobot.http.metrics import Metric
+from autobot.limits.buckets import SessionLimitsKeeper
 from autobot.llm.limits import ProviderLimits
 from autobot.llm.selection import ManagedProvider, build_provider, select_provider
 from autobot.logs.actor import LogActor, level_from_config, open_log_mailbox
@@ -173,9 +175,11 @@ class Gateway:
     tools: ToolRegistry = attrs.field(init=False)
     root: Supervisor = attrs.field(init=False)
     _router: SessionRouter | None = attrs.field(init=False, default=None)
-    # The global LLM ceiling and daily budget: built with the first router
-    # incarnation (inside trio), then handed to every later one.
+    # The global LLM ceiling and daily budget, and each session's rate buckets:
+    # built with the first router incarnation (inside trio), then handed to
+    # every later one.
     _shared: GlobalLimits | None = attrs.field(init=False, default=None)
+    _session_limits: SessionLimitsKeeper | None = attrs.field(init=False, default=None)
 
     @mailboxes.default
     def _open_mailboxes(self) -> dict[str, Mailbox]:
@@ -334,7 +338,11 @@ class Gateway:
             shared=self._shared,
             wall_clock=self.wall_clock,
         )
-        self._router = SessionRouter(deps=deps, inbox=env.inbox, stopping=env.stopping)
+        if self._session_limits is None:
+            self._session_limits = SessionLimitsKeeper(deps.rate_limits)
+        self._router = SessionRouter(
+            deps=deps, inbox=env.inbox, stopping=env.stopping, limits=self._session_limits
+        )
         return self._router
 
     def _build_cron(self, env: ChildEnv) -> CronScheduler:

@@ -18,11 +18,12 @@ it has the journal store list the existing journals once
 and it owns the system prompt's inotify watch (`PromptCache.start_watching`)
 until it ends.
 
-The router also owns each session's rate buckets (`SessionLimitsKeeper`): it
-lends them to every incarnation and takes them back when one ends, so an
-actor restarted after an idle stop or a crash resumes with the buckets its
-predecessor left (a short idle timeout cannot multiply the limits). Buckets
-that are full again are forgotten.
+The router lends each session its rate buckets from `limits` (a
+`SessionLimitsKeeper`, which the gateway keeps across router incarnations)
+and takes them back when an incarnation ends, so an actor restarted after
+an idle stop or a crash, or after a crash of the router itself, resumes with
+the buckets its predecessor left (neither a short idle timeout nor a crash
+multiplies the limits). Buckets that are full again are forgotten.
 """
 
 from __future__ import annotations
@@ -83,15 +84,21 @@ class SessionRouter:
     `stopping` is the graceful-stop signal (pass the router's own `ChildEnv.stopping`
     when it is supervised): no new messages are taken and every session is
     stopped. Closing the inbox (every sender gone) also stops the router.
+    `limits` keeps the sessions' rate buckets; pass the same keeper to every
+    incarnation (default: a new one, for a router of its own).
     """
 
     deps: AgentDeps
     inbox: trio.MemoryReceiveChannel[InboundMessage]
     stopping: trio.Event = attrs.field(factory=trio.Event)
+    limits: SessionLimitsKeeper = attrs.field(
+        default=attrs.Factory(
+            lambda router: SessionLimitsKeeper(router.deps.rate_limits), takes_self=True
+        )
+    )
     supervisor: DynamicSupervisor = attrs.field(init=False)
 
     _sessions: dict[str, _Handle] = attrs.field(init=False, factory=dict)
-    _limits: SessionLimitsKeeper = attrs.field(init=False)
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _generation: int = attrs.field(init=False, default=0)
     _started: int = attrs.field(init=False, default=0)
@@ -101,7 +108,6 @@ class SessionRouter:
     _dropped: int = attrs.field(init=False, default=0)
 
     def __attrs_post_init__(self) -> None:
-        self._limits = SessionLimitsKeeper(self.deps.rate_limits)
         self.supervisor = DynamicSupervisor(
             name="session-router", on_event=self._on_event, stopping=self.stopping
         )
@@ -114,7 +120,7 @@ class SessionRouter:
             exited=self._exited,
             busy_refusals=self._busy,
             dropped_replies=self._dropped,
-            kept_limits=len(self._limits),
+            kept_limits=len(self.limits),
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -202,7 +208,7 @@ class SessionRouter:
         self._generation += 1
         child_id = f"{key}#{self._generation}"
         send, receive = trio.open_memory_channel[InboundMessage](SESSION_MAILBOX_SIZE)
-        limits = self._limits.checkout(key, trio.current_time())
+        limits = self.limits.checkout(key, trio.current_time())
 
         def build(env: ChildEnv) -> SessionActor:
             return SessionActor(
@@ -258,7 +264,7 @@ class SessionRouter:
         if handle is not None and handle.child_id == child_id:
             handle.send.close()
             del self._sessions[key]
-            self._limits.release(key, handle.limits, trio.current_time())
+            self.limits.release(key, handle.limits, trio.current_time())
 
     def _on_event(self, event: SupervisorEvent) -> None:
         if event.child_id is None:

@@ -8,9 +8,11 @@ passes, e.g. `trio.current_time()`), so it is tested without trio.
 `SessionLimits` groups the buckets of one session (checklist section 9): LLM
 calls, tool calls, and per-tool limits. Each session has its own, so one
 session exhausting its limits never slows another. `SessionLimitsKeeper`
-keeps a session's buckets between agent actor incarnations (the session
-router owns it): a session that stops when idle or crashes comes back with
-the buckets it left, so a short idle timeout cannot multiply its limits.
+keeps a session's buckets between agent actor incarnations and between
+session router incarnations (the gateway owns it, the router lends from it):
+a session that stops when idle or crashes, or whose router crashed, comes
+back with the buckets it left, so neither a short idle timeout nor a crash
+can multiply its limits.
 """
 
 from __future__ import annotations
@@ -137,31 +139,42 @@ _MIN_SWEEP = 64
 
 @attrs.define
 class SessionLimitsKeeper:
-    """Each session's `SessionLimits`, across agent actor incarnations.
+    """Each session's `SessionLimits`, across agent actor incarnations and
+    session router incarnations.
 
-    `checkout(key, now)` hands the buckets a session left when its last
-    incarnation ended (or fresh, full ones); `release(key, limits, now)` takes
-    them back when an incarnation ends. Buckets that are full again are
-    dropped (a fresh set is identical), so only sessions that used their
-    limits recently cost memory; the rest are swept out as they refill.
+    `checkout(key, now)` lends the buckets the session has (fresh, full ones
+    for a session it does not know); `release(key, limits, now)` takes them
+    back when an incarnation ends. Lent buckets stay here while they are
+    used, so an incarnation that ends without a release (its router crashed)
+    leaves them as they were for the next one. Buckets that are full again
+    and not lent are dropped (a fresh set is identical), so only sessions
+    that used their limits recently cost memory; the rest are swept out as
+    they refill.
     """
 
     config: RateLimitConfig
     _kept: dict[str, SessionLimits] = attrs.field(factory=dict)
+    _lent: set[str] = attrs.field(factory=set)
     _sweep_at: int = _MIN_SWEEP
 
     def __len__(self) -> int:
         return len(self._kept)
 
     def checkout(self, key: str, now: float) -> SessionLimits:
-        kept = self._kept.pop(key, None)
-        return kept if kept is not None else SessionLimits.from_config(self.config, now)
+        limits = self._kept.get(key)
+        if limits is None:
+            limits = self._kept[key] = SessionLimits.from_config(self.config, now)
+        self._lent.add(key)
+        return limits
 
     def release(self, key: str, limits: SessionLimits, now: float) -> None:
+        self._lent.discard(key)
         if limits.is_full(now):
             self._kept.pop(key, None)
             return
         self._kept[key] = limits
         if len(self._kept) >= self._sweep_at:
-            self._kept = {k: v for k, v in self._kept.items() if not v.is_full(now)}
+            self._kept = {
+                k: v for k, v in self._kept.items() if k in self._lent or not v.is_full(now)
+            }
             self._sweep_at = max(_MIN_SWEEP, 2 * len(self._kept))

@@ -171,3 +171,24 @@ def test_sessions_do_not_share_buckets() -> None:
     assert a.take_tool("exec", 0.0) is None
     assert a.take_tool("exec", 0.0) is not None
     assert b.take_tool("exec", 0.0) is None
+
+
+def test_keeper_keeps_lent_buckets_when_no_release_comes() -> None:
+    keeper = _keeper()
+    lent = keeper.checkout("a", 0.0)
+    lent.llm.take(0.0)
+    lent.llm.take(0.0)
+    # its router crashed: the incarnation ended without a release
+    again = keeper.checkout("a", 1.0)
+    assert again is lent and again.llm.retry_after(1.0) == pytest.approx(29.0)
+
+
+def test_a_sweep_never_drops_lent_buckets() -> None:
+    keeper = _keeper()
+    lent = keeper.checkout("lent", 0.0)  # full at the sweep below, in use all along
+    for i in range(63):
+        limits = keeper.checkout(str(i), 100.0)
+        limits.llm.take(100.0)
+        keeper.release(str(i), limits, 100.0 if i < 62 else 200.0)  # the last sweeps
+    lent.llm.take(200.0)
+    assert keeper.checkout("lent", 200.0) is lent

@@ -1,10 +1,12 @@
-"""The global LLM ceiling and daily budget survive a crash and restart of the session router.
+"""The global LLM ceiling, the daily budget and each session's rate buckets
+survive a crash and restart of the session router.
 
 The real gateway tree runs (router under the root supervisor, the real
 Anthropic SDK against the loopback fake model); a test channel carries
 messages in and replies out. The router is made to crash once (an injected
 bug), the root supervisor restarts it, and a new conversation finds the
-global bucket as drained and the global budget as spent as before.
+global bucket as drained and the global budget as spent as before, and the
+same conversation its own bucket as drained.
 """
 
 from __future__ import annotations
@@ -92,7 +94,11 @@ async def running_gateway(
             env.write(f"ANTHROPIC_API_KEY={TEST_API_KEY}\n")
         config = yaml.safe_load(bot.config_file.read_text())
         config.setdefault("providers", {}).setdefault("anthropic", {})["api_base"] = model.base_url
-        config.setdefault("tools", {})["rate_limit"] = {"global_llm": limits["global_llm"]}
+        rate_limit = {
+            "global_llm": limits["global_llm"],
+            "llm": limits.get("llm", {"max_calls": 30}),
+        }
+        config.setdefault("tools", {})["rate_limit"] = rate_limit
         budget = {"global_daily_tokens": limits["global_daily_tokens"]}
         config["agents"]["defaults"]["budget"] = budget
         bot.config_file.write_text(yaml.safe_dump(config))
@@ -138,3 +144,22 @@ async def test_a_router_restart_keeps_the_global_budget_spent(
     assert refused == (
         "The assistant has used its token budget for today. Please try again tomorrow."
     )
+
+
+async def test_a_router_restart_keeps_a_sessions_own_bucket_drained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_gateway(
+        tmp_path,
+        monkeypatch,
+        llm={"max_calls": 1, "window_seconds": 86400},
+        global_llm={"max_calls": 300, "window_seconds": 60},
+        global_daily_tokens=1_000_000,
+    ) as bot:
+        assert await bot.ask("1", "hello") == "echo: hello"
+        await bot.crash_router()
+        refused = await bot.ask("1", "hello again")
+        other = await bot.ask("2", "hello from another chat")
+        assert bot.router_restarts() == 1
+    assert refused.startswith("I'm receiving too many requests right now.")
+    assert other == "echo: hello from another chat"  # its own bucket is its own
