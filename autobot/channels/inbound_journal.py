@@ -70,13 +70,13 @@ import attrs
 
 from autobot.channels.base import Attachment, AttachmentKind, InboundKind, InboundMessage
 from autobot.runtime.batching import BlockingRunner
+from autobot.security.regular_file import FileRefused, open_regular, read_fd
 from autobot.store.atomic import (
     PRIVATE_FILE_MODE,
     complete_lines,
     ensure_private_dir,
     write_private_file,
 )
-from autobot.store.regular_file import FileRefused, open_regular, read_fd
 
 # 10,000 answered entries cover far more than a platform's redelivery window
 # (Telegram keeps unconfirmed updates for 24 h; a personal bot answers a few

@@ -36,8 +36,8 @@ from autobot.channels.pairing import (
     check_username,
     normalize_code,
 )
+from autobot.security.regular_file import FileRefused, FileTooLarge, SymlinkRefused
 from autobot.store.atomic import write_private_file
-from autobot.store.regular_file import FileRefused, FileTooLarge, SymlinkRefused
 from autobot.store.shared_file import SharedFile
 from autobot.store.strict_json import decode_document, encode_document, exact_fields, list_field
 

@@ -26,8 +26,8 @@ import attrs
 import trio
 
 from autobot.http.webhooks import WebhookAnswer
+from autobot.security.regular_file import FileRefused, read_regular_file
 from autobot.store.atomic import ensure_private_dir, write_private_file
-from autobot.store.regular_file import FileRefused, read_regular_file
 
 WEBHOOK_MAILBOX_SIZE = 64  # updates waiting for the channel; beyond that the network retries
 ANSWER_SECONDS = 10.0  # Telegram waits about this long before it retries

@@ -22,7 +22,7 @@ from pathlib import Path
 import attrs
 from dotenv.parser import parse_stream
 
-from autobot.store.regular_file import read_regular_file
+from autobot.security.regular_file import read_regular_file
 
 ENV_FILE_NAME = ".env"
 # Far more than any set of credentials (PEM keys included) needs.

@@ -33,7 +33,7 @@ from autobot.config.rules import check_values
 from autobot.config.schema import Config
 from autobot.config.secret import Secret
 from autobot.config.yaml_text import YamlSyntaxError, parse_yaml
-from autobot.store.regular_file import FileRefused, read_regular_file
+from autobot.security.regular_file import FileRefused, read_regular_file
 
 CONFIG_FILE_NAME = "config.yml"
 SESSIONS_DIR_NAME = "sessions"

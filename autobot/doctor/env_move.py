@@ -42,8 +42,8 @@ import attrs
 
 from autobot.config.environment import ENV_FILE_NAME, MAX_ENV_BYTES
 from autobot.security.paths import is_within
+from autobot.security.regular_file import FileRefused, read_fd
 from autobot.store.atomic import PRIVATE_FILE_MODE
-from autobot.store.regular_file import FileRefused, read_fd
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC

@@ -36,7 +36,7 @@ from autobot.doctor.sandbox_check import SandboxProber, probe_sandbox_findings
 from autobot.doctor.sandbox_env_checks import sandbox_env_findings
 from autobot.doctor.whatsapp_checks import whatsapp_findings
 from autobot.logs.redact import Redactor
-from autobot.store.regular_file import FileRefused
+from autobot.security.regular_file import FileRefused
 
 
 @attrs.frozen(kw_only=True)

@@ -48,7 +48,7 @@ from types import TracebackType
 import attrs
 
 from autobot.security.paths import is_env_file_name
-from autobot.store.regular_file import file_kind
+from autobot.security.regular_file import file_kind
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700

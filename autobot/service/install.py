@@ -37,6 +37,7 @@ import trio
 
 from autobot.config.load import LoadedConfig
 from autobot.sandbox.policy import ResourceLimits
+from autobot.security.regular_file import FileRefused, open_regular
 from autobot.service.accounts import Account, account_problems, find_account, useradd_argv
 from autobot.service.commands import Runner, run_command
 from autobot.service.handover import Survey, hand_over, survey
@@ -57,7 +58,6 @@ from autobot.service.unit import (
     unit_name_for,
 )
 from autobot.store.atomic import write_private_file
-from autobot.store.regular_file import FileRefused, open_regular
 
 REFUSED = 1
 # At most this much of an existing unit file is read (to find MARKER and User=).

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from autobot.cron.store import CronStore, CronStoreError
 from autobot.logs.sinks import LOG_FILE_NAME
+from autobot.security.regular_file import FileRefused, open_regular
 from autobot.status.facts import CronCount, LogError
-from autobot.store.regular_file import FileRefused, open_regular
 
 TAIL_BYTES = 256 * 1024  # hundreds of lines: enough to find the last few errors
 LAST_ERRORS = 5

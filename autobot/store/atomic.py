@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from autobot.store.regular_file import FileRefused, file_kind
+from autobot.security.regular_file import FileRefused, file_kind
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700

@@ -74,12 +74,12 @@ import attrs
 
 from autobot.llm.types import ChatMessage, Role, ToolCall
 from autobot.security.paths import is_within
+from autobot.security.regular_file import FileRefused, open_regular, read_fd
 from autobot.store.atomic import (
     append_private_lines,
     complete_lines,
     ensure_private_dir,
 )
-from autobot.store.regular_file import FileRefused, open_regular, read_fd
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _READABLE_PREFIX = 48

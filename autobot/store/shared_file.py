@@ -40,14 +40,14 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from autobot.store.atomic import PRIVATE_FILE_MODE
-from autobot.store.regular_file import (
+from autobot.security.regular_file import (
     FileRefused,
     FileTooLarge,
     file_kind,
     open_regular,
     read_fd,
 )
+from autobot.store.atomic import PRIVATE_FILE_MODE
 
 V = TypeVar("V")
 Stamp = tuple[int, int, int, int, int]  # device, inode, size, mtime_ns, ctime_ns

@@ -18,8 +18,8 @@ from autobot.channels.pairing import request_code
 from autobot.channels.pairing_store import PairingStore, PairingStoreError
 from autobot.cron.book import JobBook
 from autobot.cron.store import CronStore, CronStoreError
+from autobot.security.regular_file import FileRefused, FileTooLarge, SymlinkRefused
 from autobot.store.atomic import write_private_file
-from autobot.store.regular_file import FileRefused, FileTooLarge, SymlinkRefused
 from autobot.store.shared_file import SharedFile
 
 LIMIT = 64

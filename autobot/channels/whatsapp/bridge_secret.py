@@ -25,8 +25,8 @@ from pathlib import Path
 from shlex import quote
 
 from autobot.channels.whatsapp.protocol import SECRET_BYTES, SecretFormatError, parse_secret
+from autobot.security.regular_file import FileRefused, open_regular, read_fd
 from autobot.store.atomic import PRIVATE_FILE_MODE, ensure_private_dir
-from autobot.store.regular_file import FileRefused, open_regular, read_fd
 
 MAX_SECRET_FILE = 1024
 

@@ -53,8 +53,8 @@ from autobot.channels.zulip.api import (
 )
 from autobot.channels.zulip.errors import seconds
 from autobot.logs.records import Logger
+from autobot.security.regular_file import FileRefused, read_regular_file
 from autobot.store.atomic import ensure_private_dir, write_private_file
-from autobot.store.regular_file import FileRefused, read_regular_file
 
 QUEUE_FILE = "zulip-queue.json"
 MAX_QUEUE_FILE = 4096

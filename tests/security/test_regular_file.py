@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autobot.store.regular_file import (
+from autobot.security.regular_file import (
     FileRefused,
     file_kind,
     open_regular,
