@@ -18,6 +18,7 @@ import trio
 
 from autobot.agent.loop import AgentLoop, LoopSettings
 from autobot.agent.session import AgentDeps
+from autobot.agent.session_store import SessionStore
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.outbound import OutboundSink
 from autobot.config.schema import Config
@@ -26,7 +27,6 @@ from autobot.llm.types import LLMProvider
 from autobot.logs.records import Logger
 from autobot.runtime.batching import BlockingRunner, ThreadBatcher
 from autobot.sandbox.leaser import WorkerLeaser
-from autobot.store.sessions import SessionStore
 from autobot.tools.base import Tool
 from autobot.tools.exec import ExecTool
 from autobot.tools.files import EditFileTool, ListDirTool, ReadFileTool, WriteFileTool

@@ -64,6 +64,13 @@ from autobot.agent.memory import (
     parse_consolidation,
     write_memory,
 )
+from autobot.agent.session_store import (
+    LoadedSession,
+    consolidated_entry,
+    encode_message,
+    journal_failure,
+    usage_entry,
+)
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import (
     Attachment,
@@ -78,13 +85,6 @@ from autobot.limits.buckets import SessionLimits
 from autobot.llm.types import ChatMessage, Role
 from autobot.logs.records import Logger
 from autobot.runtime.batching import BlockingRunner
-from autobot.store.sessions import (
-    LoadedSession,
-    consolidated_entry,
-    encode_message,
-    journal_failure,
-    usage_entry,
-)
 from autobot.tools.base import ToolContext
 from autobot.tools.spawn import SpawnTool
 
@@ -120,7 +120,7 @@ HISTORY_CAP_WINDOWS = 3
 
 
 class SessionJournal(Protocol):
-    """Durable session history (`autobot.store.sessions.SessionStore`); blocking
+    """Durable session history (`autobot.agent.session_store.SessionStore`); blocking
     but for `may_exist`, which answers from memory."""
 
     def scan(self) -> None: ...

@@ -86,7 +86,7 @@ class ChatMessage:
 
     USER: `content` is the user's text, and `images` what the user showed the
     model this turn (only in a request: the session journal never records
-    them, see `autobot.store.sessions.encode_message`). ASSISTANT: `content`
+    them, see `autobot.agent.session_store.encode_message`). ASSISTANT: `content`
     is the text (may be empty) and `tool_calls` the requested calls. TOOL: the
     result of the call `tool_call_id`, with `is_error` set when the tool
     failed. Raises `ValueError` for images on any other role than USER.

@@ -13,12 +13,12 @@ import trio
 from autobot.agent.loop import AgentLoop, LoopSettings
 from autobot.agent.router import ROUTER_MAILBOX_SIZE, SessionRouter
 from autobot.agent.session import AgentDeps
+from autobot.agent.session_store import LoadedSession, SessionStore
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.config.schema import AgentDefaults, Budget, RateLimit, RateLimitConfig
 from autobot.logs.records import LogRecord
 from autobot.runtime.batching import run_inline
-from autobot.store.sessions import LoadedSession, SessionStore
 from autobot.testing.logs import capture_logger
 from autobot.testing.scripted_llm import ScriptedProvider
 from autobot.tools.base import Tool

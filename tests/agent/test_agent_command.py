@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import trio
 
+from autobot.agent.session_store import SessionStore
 from autobot.commands.agent import agent_command, parse_session
 from autobot.config.load import load_config
-from autobot.store.sessions import SessionStore
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.llm_script import ScriptedError, ScriptedReply, ScriptedToolCall
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import trio
 
+from autobot.agent.session_store import session_file_name
 from autobot.commands.agent import agent_command
 from autobot.config.load import LoadedConfig, load_config
 from autobot.logs.sinks import LOG_FILE_NAME
-from autobot.store.sessions import session_file_name
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.llm_script import ScriptedReply
 from autobot.testing.unprivileged import NOBODY, run_as_nobody, traversable_directory

@@ -17,6 +17,7 @@ import pytest
 import trio
 import trio.testing
 
+from autobot.agent.session_store import SessionStore
 from autobot.app import ROUTER_SHUTDOWN_GRACE
 from autobot.channels.terminal import PROMPT
 from autobot.commands.agent import STOPPING_TEXT, agent_command, agent_main
@@ -24,7 +25,6 @@ from autobot.config.load import LoadedConfig, load_config
 from autobot.config.schema import ToolsConfig
 from autobot.logs.sinks import LOG_FILE_NAME
 from autobot.sandbox.probe import SandboxProbe
-from autobot.store.sessions import SessionStore
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.llm_script import ScriptedReply, Step
 from autobot.testing.telegram_channel import patient_clock

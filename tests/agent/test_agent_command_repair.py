@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import trio
 
+from autobot.agent.session_store import INTERRUPTED_RESULT, SessionStore, encode_message
 from autobot.commands.agent import agent_command
 from autobot.config.load import load_config
 from autobot.llm.types import ChatMessage, Role, ToolCall
-from autobot.store.sessions import INTERRUPTED_RESULT, SessionStore, encode_message
 from autobot.testing.fake_anthropic import serve_fake_anthropic
 from autobot.testing.fake_openai import serve_fake_openai
 from autobot.testing.llm_script import ScriptedReply

@@ -16,11 +16,11 @@ from autobot.agent.loop import APOLOGY
 from autobot.agent.memory import CONSOLIDATION_SYSTEM
 from autobot.agent.router import BUSY_TEXT, SESSION_MAILBOX_SIZE
 from autobot.agent.session import SUBAGENT_SYSTEM, crash_apology
+from autobot.agent.session_store import SessionStore, encode_message
 from autobot.channels.base import OutboundMessage
 from autobot.config.schema import AgentDefaults, Budget, RateLimit, RateLimitConfig
 from autobot.llm.types import ChatMessage, LLMRequest, LLMResponse, Role
 from autobot.logs.records import Level
-from autobot.store.sessions import SessionStore, encode_message
 from autobot.testing.fake_tools import FakeTool
 from autobot.testing.logs import drain
 from autobot.testing.scripted_llm import (

@@ -17,6 +17,7 @@ import trio.testing
 from autobot.agent.loop import AgentLoop, LoopSettings
 from autobot.agent.router import ROUTER_MAILBOX_SIZE, SessionRouter
 from autobot.agent.session import AgentDeps
+from autobot.agent.session_store import SessionStore
 from autobot.agent.spend import GlobalLimits
 from autobot.channels.base import InboundMessage, OutboundMessage
 from autobot.channels.outbound import OutboundRouter
@@ -31,7 +32,6 @@ from autobot.llm.types import LLMRequest
 from autobot.logs.records import ACCESS_DENIED
 from autobot.runtime.batching import run_inline
 from autobot.sandbox.worker import ExecOutcome
-from autobot.store.sessions import SessionStore
 from autobot.testing.logs import capture_logger, drain
 from autobot.testing.scripted_llm import ScriptedProvider, last_user_text, text_reply
 from autobot.tools.registry import ToolRegistry

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import trio
 
-from autobot.llm.types import ChatMessage, Role
-from autobot.store.sessions import (
+from autobot.agent.session_store import (
     JournalError,
     SessionStore,
     encode_message,
     journal_failure,
     session_file_name,
 )
+from autobot.llm.types import ChatMessage, Role
 from autobot.testing.unprivileged import NOBODY, run_as_nobody, traversable_directory
 
 KEY = "cli:files"

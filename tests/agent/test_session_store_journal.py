@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autobot.llm.types import ChatMessage, Role, ToolCall
-from autobot.store.sessions import (
+from autobot.agent.session_store import (
     SessionStore,
     SessionStoreError,
     consolidated_entry,
@@ -21,6 +20,7 @@ from autobot.store.sessions import (
     session_file_name,
     usage_entry,
 )
+from autobot.llm.types import ChatMessage, Role, ToolCall
 
 HISTORY = (
     ChatMessage(role=Role.USER, content="list files\nplease ☃"),

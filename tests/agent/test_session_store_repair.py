@@ -14,16 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autobot.llm.anthropic_wire import request_params
-from autobot.llm.openai_wire import request_body
-from autobot.llm.types import ChatMessage, LLMRequest, Role, ToolCall
-from autobot.store.sessions import (
+from autobot.agent.session_store import (
     INTERRUPTED_RESULT,
     SessionStore,
     encode_message,
     interrupted_result,
     pair_tool_results,
 )
+from autobot.llm.anthropic_wire import request_params
+from autobot.llm.openai_wire import request_body
+from autobot.llm.types import ChatMessage, LLMRequest, Role, ToolCall
 from autobot.testing import fake_anthropic, fake_openai
 
 USER = ChatMessage(role=Role.USER, content="tidy up")
