@@ -24,7 +24,7 @@ import re
 
 from autobot.channels.access import ANYONE, AccessConfigError, AccessPolicy
 from autobot.channels.pairing import is_valid_id
-from autobot.channels.slack.api import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIX, check_token
+from autobot.channels.slack.tokens import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIX, check_token
 from autobot.channels.slack.urls import check_api_base
 from autobot.config.schema import GroupPolicy, SlackConfig
 from autobot.config.secret import Secret

@@ -37,6 +37,7 @@ from autobot.channels.slack.errors import (
     SlackError,
     answer_result,
 )
+from autobot.channels.slack.tokens import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIX, check_token
 from autobot.channels.slack.urls import check_api_base, file_url_allowed, socket_url_allowed
 from autobot.channels.utf16 import LONE_SURROGATE
 from autobot.config.secret import Secret
@@ -47,24 +48,10 @@ MAX_UPLOAD_BYTES = 1024 * 1024 * 1024  # files.getUploadURLExternal's own limit 
 MAX_FILE_NAME = 255
 MAX_REDIRECTS = 3
 
-BOT_TOKEN_PREFIX = "xoxb-"
-APP_TOKEN_PREFIX = "xapp-"
-_TOKEN_BODY = re.compile(r"[A-Za-z0-9-]{8,250}")
 SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
 TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\"]')
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-def check_token(token: Secret | None, prefix: str, key: str) -> Secret:
-    """`token` if it has the form `<prefix>letters-digits`; raises ValueError
-    naming `key` (never the token) otherwise."""
-    if token is None:
-        raise ValueError(f"{key} is not set")
-    value = token.reveal()
-    if not value.startswith(prefix) or not _TOKEN_BODY.fullmatch(value[len(prefix) :]):
-        raise ValueError(f"{key} is not a Slack token starting with {prefix!r}")
-    return token
 
 
 def _bot_token(token: Secret) -> Secret:

@@ -22,8 +22,9 @@ import trio
 from autobot.channels.access import AccessConfigError, AccessPolicy
 from autobot.channels.launching import open_client_and_gate
 from autobot.channels.slack.actor import SlackChannel
-from autobot.channels.slack.api import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIX, SlackApi, check_token
+from autobot.channels.slack.api import SlackApi
 from autobot.channels.slack.files import SlackInbox
+from autobot.channels.slack.tokens import APP_TOKEN_PREFIX, BOT_TOKEN_PREFIX, check_token
 from autobot.channels.spec import ChannelEnv, ChannelSpec
 from autobot.channels.stopped import drain_stopped
 from autobot.config import LoadedConfig

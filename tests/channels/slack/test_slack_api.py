@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from autobot.channels.slack.api import SlackApi, check_token
+from autobot.channels.slack.api import SlackApi
 from autobot.channels.slack.errors import (
     AuthFailed,
     FileTooLarge,
@@ -22,6 +22,7 @@ from autobot.channels.slack.errors import (
     answer_result,
     is_transient,
 )
+from autobot.channels.slack.tokens import check_token
 from autobot.channels.slack.urls import (
     check_api_base,
     file_url_allowed,
