@@ -41,6 +41,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from autobot.channels import markdown_source
+from autobot.channels.markdown_source import ListStack
 from autobot.channels.utf16 import valid_utf16
 
 MESSAGE_LIMIT = 4000  # characters per chat.postMessage text (Slack's advice)
@@ -116,17 +117,11 @@ def render_chunks(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 @attrs.define
-class _List:
-    ordered: bool
-    number: int
-
-
-@attrs.define
 class _Writer:
     """Walks markdown-it's block tokens and collects `Block`s."""
 
     out: list[Block] = attrs.field(factory=list)
-    lists: list[_List] = attrs.field(factory=list)
+    lists: ListStack = attrs.field(factory=ListStack)
     quotes: int = 0
     marker: str | None = None  # the list marker the next line of text starts with
     joiner: str = "\n\n"
@@ -136,17 +131,13 @@ class _Writer:
         for token in tokens:
             kind = token.type
             if kind in ("bullet_list_open", "ordered_list_open"):
-                start = token.attrGet("start")
-                number = int(start) if isinstance(start, int | str) and str(start).isdigit() else 1
-                self.lists.append(_List(ordered=kind == "ordered_list_open", number=number))
+                self.lists.open(token)
             elif kind in ("bullet_list_close", "ordered_list_close"):
-                self.lists.pop()
+                self.lists.close()
                 if not self.lists:
                     self.joiner = "\n\n"
             elif kind == "list_item_open":
-                current = self.lists[-1]
-                self.marker = f"{current.number}. " if current.ordered else BULLET
-                current.number += 1
+                self.marker = self.lists.item_marker(BULLET)
             elif kind == "blockquote_open":
                 self.quotes += 1
             elif kind == "blockquote_close":

@@ -49,6 +49,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from autobot.channels import markdown_source
+from autobot.channels.markdown_source import ListStack
 from autobot.channels.utf16 import LONE_SURROGATE
 
 ENTITY_TYPES = frozenset(
@@ -245,7 +246,7 @@ class _Writer:
     offset: int = 0  # UTF-16 length written so far
     trailing_breaks: int = 0  # line breaks at the end of what is written
     breaks: int = 0  # line breaks owed before the next block
-    lists: list[int | None] = attrs.Factory(list)  # next number per open list; None: bullets
+    lists: ListStack = attrs.Factory(ListStack)
     quote_depth: int = 0
     quote_start: int = 0
     open: list[_Open] = attrs.Factory(list)
@@ -293,10 +294,9 @@ class _Writer:
                     self.spans.append(_Span("blockquote", self.quote_start, self.offset))
                 self.end_block()
             elif kind in ("bullet_list_open", "ordered_list_open"):
-                start = token.attrs.get("start", 1)
-                self.lists.append(int(start) if kind == "ordered_list_open" else None)
+                self.lists.open(token)
             elif kind in ("bullet_list_close", "ordered_list_close"):
-                self.lists.pop()
+                self.lists.close()
                 self.end_block()
             elif kind == "list_item_open":
                 self.list_item()
@@ -314,13 +314,8 @@ class _Writer:
     def list_item(self) -> None:
         self.breaks = max(self.breaks, 1)  # an item opening another list starts a line too
         self.start_block()
-        number = self.lists[-1]
         indent = "  " * (len(self.lists) - 1)
-        if number is None:
-            self.write(indent + BULLET)
-        else:
-            self.write(f"{indent}{number}. ")
-            self.lists[-1] = number + 1
+        self.write(indent + self.lists.item_marker(BULLET))
 
     def code_block(self, token: Token) -> None:
         code = token.content.removesuffix("\n")

@@ -65,6 +65,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from autobot.channels import markdown_source
+from autobot.channels.markdown_source import ListStack
 from autobot.channels.whatsapp.protocol import utf16_units
 
 MIN_LIMIT = 32  # a fenced code point with every marker and its word joiners fits
@@ -174,17 +175,11 @@ def render_blocks(markdown: str) -> list[Block]:
 
 
 @attrs.define
-class _List:
-    ordered: bool
-    number: int
-
-
-@attrs.define
 class _Writer:
     """Walks markdown-it's block tokens once and collects blocks."""
 
     out: list[Block] = attrs.Factory(list)
-    lists: list[_List] = attrs.Factory(list)
+    lists: ListStack = attrs.Factory(ListStack)
     quotes: int = 0
     marker: str | None = None  # the list marker the next line of text starts with
     heading: bool = False
@@ -197,16 +192,12 @@ class _Writer:
         for token in tokens:
             kind = token.type
             if kind in ("bullet_list_open", "ordered_list_open"):
-                start = token.attrGet("start")
-                number = int(start) if isinstance(start, int) else 1
                 self.after_list = self.after_list and bool(self.lists)  # a new list: a blank line
-                self.lists.append(_List(ordered=kind == "ordered_list_open", number=number))
+                self.lists.open(token)
             elif kind in ("bullet_list_close", "ordered_list_close"):
-                self.lists.pop()
+                self.lists.close()
             elif kind == "list_item_open":
-                current = self.lists[-1]
-                self.marker = f"{current.number}. " if current.ordered else BULLET
-                current.number += 1
+                self.marker = self.lists.item_marker(BULLET)
             elif kind in ("blockquote_open", "blockquote_close"):
                 self.quotes += 1 if kind == "blockquote_open" else -1
             elif kind in ("heading_open", "heading_close"):
