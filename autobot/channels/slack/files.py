@@ -33,13 +33,13 @@ import trio
 
 from autobot.channels.base import Attachment, AttachmentKind, OutboundMessage
 from autobot.channels.inbox_files import clean_mime, extension_from, store_in_inbox
-from autobot.channels.outbound_refusals import refusal_words
+from autobot.channels.outbound_files import read_outbound, refusal_words
 from autobot.channels.slack.api import SlackApi
 from autobot.channels.slack.errors import AuthFailed, RateLimited, SlackError
 from autobot.channels.slack.events import SlackEvent, SlackFile
 from autobot.channels.slack.mrkdwn import escape
 from autobot.logs.records import Logger
-from autobot.platform.workspace_fs import Workspace, WorkspacePathError
+from autobot.platform.workspace_fs import WorkspacePathError
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MAX_OUTBOUND_BYTES = 50 * 1024 * 1024  # one file in memory at a time
@@ -123,14 +123,6 @@ class SlackInbox:
         )
 
 
-def read_outbound(workspace_root: Path, relpath: str) -> tuple[str, bytes]:
-    """The workspace file `relpath` (blocking): its name and content. Raises
-    `WorkspacePathError` (see the module docstring)."""
-    with Workspace.open(workspace_root) as workspace:
-        data = workspace.read_bytes(relpath, max_bytes=MAX_OUTBOUND_BYTES)
-    return PurePosixPath(relpath).name, data
-
-
 async def send_files(
     api: SlackApi,
     message: OutboundMessage,
@@ -176,9 +168,10 @@ async def _send_one(
     limiter: trio.CapacityLimiter,
 ) -> str | None:
     """Upload one file; None when sent, else why not (words for the user)."""
-    read = functools.partial(read_outbound, workspace, attachment.path)
+    read = functools.partial(read_outbound, workspace, attachment.path, MAX_OUTBOUND_BYTES)
+    filename = PurePosixPath(attachment.path).name
     try:
-        filename, data = await trio.to_thread.run_sync(read, limiter=limiter)
+        data = await trio.to_thread.run_sync(read, limiter=limiter)
     except WorkspacePathError as exc:
         return refusal_words(exc.refusal, max_bytes=MAX_OUTBOUND_BYTES) or "it cannot be read"
     if not data:

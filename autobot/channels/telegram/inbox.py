@@ -40,6 +40,7 @@ from autobot.channels.inbox_files import (
     clean_mime,
     store_in_inbox,
 )
+from autobot.channels.outbound_files import read_outbound
 from autobot.channels.telegram.api import (
     MAX_PHOTO_BYTES,
     BadRequest,
@@ -50,7 +51,7 @@ from autobot.channels.telegram.api import (
 from autobot.channels.telegram.updates import MediaRef, TelegramEvent
 from autobot.channels.transcribe import Transcriber, TranscriptionError
 from autobot.logs.records import Logger
-from autobot.platform.workspace_fs import Workspace, WorkspacePathError
+from autobot.platform.workspace_fs import WorkspacePathError
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # what the Bot API lets a bot download
 PHOTO_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "gif"})
@@ -180,8 +181,7 @@ def read_attachment(workspace_root: Path, relpath: str, max_bytes: int) -> Outbo
     `WorkspacePathError` for a dotenv name, a symlink anywhere on the way, a
     file that is not regular, a path leaving the workspace, or more than
     `max_bytes`."""
-    with Workspace.open(workspace_root) as workspace:
-        data = workspace.read_bytes(relpath, max_bytes=max_bytes)
+    data = read_outbound(workspace_root, relpath, max_bytes)
     filename = PurePosixPath(relpath).name
     extension = PurePosixPath(filename).suffix.lower().removeprefix(".")
     photo = extension in PHOTO_EXTENSIONS and len(data) <= MAX_PHOTO_BYTES

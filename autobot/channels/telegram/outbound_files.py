@@ -25,7 +25,7 @@ import attrs
 import trio
 
 from autobot.channels.base import Attachment, OutboundMessage
-from autobot.channels.outbound_refusals import refusal_words
+from autobot.channels.outbound_files import refusal_words
 from autobot.channels.telegram.api import MAX_UPLOAD_BYTES, RateLimited, TelegramApi, TelegramError
 from autobot.channels.telegram.inbox import OutboundFile, read_attachment
 from autobot.logs.records import Logger

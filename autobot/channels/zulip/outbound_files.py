@@ -36,12 +36,12 @@ import attrs
 import trio
 
 from autobot.channels.base import Attachment
-from autobot.channels.outbound_refusals import MIB, refusal_words
+from autobot.channels.outbound_files import MIB, read_outbound, refusal_words
 from autobot.channels.utf16 import valid_utf16
 from autobot.channels.zulip.api import RateLimited, ZulipApi, ZulipError, is_transient
 from autobot.channels.zulip.render import markdown_literal
 from autobot.logs.records import Logger
-from autobot.platform.workspace_fs import Workspace, WorkspacePathError
+from autobot.platform.workspace_fs import WorkspacePathError
 
 MAX_OUTBOUND_BYTES = 50 * MIB  # one file in memory at a time, whatever the server allows
 RATE_LIMIT_WAITS = 3
@@ -97,13 +97,6 @@ def not_sent_text(not_sent: Sequence[NotSent]) -> str:
         f"(I could not send the file {markdown_literal(f.path)}: {markdown_literal(f.reason)}.)"
         for f in not_sent
     )
-
-
-def read_outbound(workspace_root: Path, relpath: str, max_bytes: int) -> bytes:
-    """The content of the workspace file `relpath` (blocking). Raises
-    `WorkspacePathError` (see the module docstring)."""
-    with Workspace.open(workspace_root) as workspace:
-        return workspace.read_bytes(relpath, max_bytes=max_bytes)
 
 
 @attrs.define(kw_only=True, eq=False)

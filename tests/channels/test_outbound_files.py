@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autobot.channels.outbound_refusals import refusal_words, size_words
+from autobot.channels.outbound_files import refusal_words, size_words
 from autobot.platform.workspace_fs import Refusal
 
 

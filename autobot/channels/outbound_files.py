@@ -1,7 +1,10 @@
-"""Why a workspace file a reply attaches cannot be sent, in words for the chat (pure).
+"""The workspace files a reply attaches, as every channel reads them (blocking
+reads; the words are pure).
 
-Telegram, Slack and Zulip read the files a reply attaches through
-`Workspace.read_bytes`, which refuses with a `Refusal`. `refusal_words`
+`read_outbound` reads one through `Workspace.read_bytes`: check and use in
+one step (no dotenv name, no symlink anywhere on the way, only a regular
+file, nothing outside the workspace, at most the channel's limit), or
+refuses with a `WorkspacePathError` and its `Refusal`. `refusal_words`
 turns the refusals a user can act on into one short clause (to follow
 "I could not send the file <path>: "); the words name no host path. The
 size limit differs per channel, so the TOO_LARGE words are a function of
@@ -10,9 +13,19 @@ the limit the channel read with.
 
 from __future__ import annotations
 
-from autobot.platform.workspace_fs import Refusal
+from pathlib import Path
+
+from autobot.platform.workspace_fs import Refusal, Workspace
 
 MIB = 1024 * 1024
+
+
+def read_outbound(workspace_root: Path, relpath: str, max_bytes: int) -> bytes:
+    """The content of the workspace file `relpath` (blocking). Raises
+    `WorkspacePathError` (see the module docstring)."""
+    with Workspace.open(workspace_root) as workspace:
+        return workspace.read_bytes(relpath, max_bytes=max_bytes)
+
 
 _WORDS = {
     Refusal.MISSING: "the file is gone",
